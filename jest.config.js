@@ -1,0 +1,16 @@
+// Jest runs the TypeScript sources as native ES modules (ts-jest, transpile only: type errors are
+// the job of `npm run typecheck`). `npm test` passes --experimental-vm-modules for ESM support.
+
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }],
+  },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  // Kernel tests create real cgroups, namespaces and mounts: give them room, never wall-clock asserts.
+  testTimeout: 60_000,
+};

@@ -1,0 +1,47 @@
+// corral validate [PATH...]: checks manifests and reports every problem; changes nothing.
+
+import { Command } from 'commander';
+import { sourceFor } from '../../host/manifest-source.js';
+import { schemaValidator } from '../../host/schema.js';
+import { loadManifestSet } from '../../manifest/manifest-set.js';
+import { contextFrom, outputFormat } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { countBySeverity, displayPath, plural, renderDiagnostic } from '../views/diagnostics.js';
+
+export const VALIDATE_FORMAT_VERSION = 1;
+
+export function validateCommand(): Command {
+  return new Command('validate')
+    .description('check manifests against the format and the rules between them; changes nothing')
+    .argument('[paths...]', 'manifest files or directories (default: the manifest directory)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .addHelpText('after', '\nExit status: 0 when every manifest is valid (warnings allowed), 1 otherwise.')
+    .action(async (paths: string[], opts: { output?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const format = outputFormat(opts.output);
+      const targets = paths.length > 0 ? paths : [ctx.manifestDir];
+      const source = await sourceFor(targets, (path, reason) => ctx.logger.debug('ignored file', { path, reason }));
+      const set = await loadManifestSet(source, { validator: schemaValidator() });
+      const { errors, warnings } = countBySeverity(set.diagnostics);
+      const valid = errors === 0;
+      if (format === 'json') {
+        ctx.out(JSON.stringify({
+          formatVersion: VALIDATE_FORMAT_VERSION,
+          valid,
+          files: set.files,
+          containers: [...set.containers, ...set.elsewhere].map((c) => ({ name: c.spec.name, file: c.origin.file, document: c.origin.index, hash: c.hash })),
+          invalid: set.invalidNames,
+          diagnostics: set.diagnostics,
+        }, null, 2));
+      } else {
+        for (const d of set.diagnostics) ctx.out(`${renderDiagnostic(d, ctx.style)}\n`);
+        const count = set.containers.length + set.elsewhere.length;
+        const where = targets.length <= 2 ? targets.map((t) => displayPath(t)).join(', ') : `${targets.length} paths`;
+        const tally = `${plural(set.files.length, 'file')}, ${plural(count, 'valid container')}`;
+        ctx.out(valid
+          ? `${ctx.style('green', 'valid:')} ${tally} in ${where}${warnings ? ` (${plural(warnings, 'warning')})` : ''}`
+          : `${ctx.style('red', 'invalid:')} ${plural(errors, 'error')}, ${plural(warnings, 'warning')}; ${tally} in ${where}`);
+      }
+      process.exitCode = valid ? EXIT.OK : EXIT.ERROR;
+    });
+}

@@ -1,0 +1,61 @@
+// Global options resolved once into a typed context that every subcommand receives (the one place
+// where environment variables and defaults are read).
+
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { CorralError } from '../errors.js';
+import { hostFacts } from '../host/host-facts.js';
+import type { HostFacts } from '../manifest/host-selector.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logging.js';
+import { styler, type Styler } from './style.js';
+
+export const DEFAULT_ROOT = '/var/lib/corral';
+
+export interface CliContext {
+  /** State root: records, rootfs layers, volumes, logs. */
+  readonly root: string;
+  /** Manifest directory: --dir, then CORRAL_MANIFESTS, then ./manifests. */
+  readonly manifestDir: string;
+  readonly logger: Logger;
+  readonly host: () => HostFacts;
+  readonly style: Styler;
+  readonly out: (text: string) => void;
+}
+
+export interface GlobalOptions {
+  root?: string;
+  dir?: string;
+  logLevel?: string;
+  hostLabel?: string[];
+}
+
+export function contextFrom(command: Command): CliContext {
+  const opts = command.optsWithGlobals<GlobalOptions>();
+  const level = (opts.logLevel ?? process.env['CORRAL_LOG_LEVEL'] ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(level as LogLevel)) {
+    throw new CorralError('CLI_USAGE', `--log-level \`${level}\` is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  let facts: HostFacts | undefined;
+  return {
+    root: resolve(opts.root ?? process.env['CORRAL_ROOT'] ?? DEFAULT_ROOT),
+    manifestDir: resolve(opts.dir ?? process.env['CORRAL_MANIFESTS'] ?? 'manifests'),
+    logger: createLogger(level as LogLevel),
+    host: () => (facts ??= hostFacts(opts.hostLabel ?? [])),
+    style: styler(process.stdout),
+    out: (text) => {
+      process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export type OutputFormat = 'text' | 'json';
+
+export function outputFormat(value: string | undefined): OutputFormat {
+  const v = value ?? 'text';
+  if (v !== 'text' && v !== 'json') throw new CorralError('CLI_USAGE', `--output \`${v}\` is not one of text, json`);
+  return v;
+}

@@ -1,0 +1,27 @@
+// Logs go to stderr through winston: readable lines on a TTY, JSON lines otherwise (journald,
+// files, log shippers). stdout is reserved for command output, so `--output json` stays parseable.
+
+import winston from 'winston';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export type Logger = winston.Logger;
+
+export function createLogger(level: LogLevel, tty = process.stderr.isTTY === true): Logger {
+  const readable = winston.format.printf((info) => {
+    const { level: lvl, message, timestamp, ...rest } = info as Record<string, unknown> & { level: string; message: unknown; timestamp?: string };
+    const fields = Object.entries(rest)
+      .filter(([k]) => typeof k === 'string')
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    return `${String(timestamp).slice(11, 23)} ${lvl} ${String(message)}${fields ? ` ${fields}` : ''}`;
+  });
+  return winston.createLogger({
+    level,
+    format: tty
+      ? winston.format.combine(winston.format.timestamp(), winston.format.colorize(), readable)
+      : winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    transports: [new winston.transports.Stream({ stream: process.stderr })],
+  });
+}

@@ -1,0 +1,52 @@
+// Entry point of the `corral` command: global options, subcommands, and the one place errors
+// become messages and exit codes.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { isCorralError } from '../errors.js';
+import { validateCommand } from './commands/validate.js';
+import { collect, DEFAULT_ROOT } from './context.js';
+import { EXIT } from './exit-codes.js';
+import { LOG_LEVELS } from './logging.js';
+import { styler } from './style.js';
+import { renderDiagnostic } from './views/diagnostics.js';
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function buildProgram(): Command {
+  const program = new Command('corral')
+    .description('Declarative single-host containers: namespaces, cgroups and overlayfs, converged from YAML manifests.')
+    .version(VERSION, '-V, --version', 'print the corral version')
+    .option('--root <dir>', `state root (env CORRAL_ROOT, default ${DEFAULT_ROOT})`)
+    .option('--dir <dir>', 'manifest directory (env CORRAL_MANIFESTS, default ./manifests)')
+    .addOption(new Option('--log-level <level>', 'log detail on stderr (env CORRAL_LOG_LEVEL, default info)').choices(LOG_LEVELS))
+    .option('--host-label <key=value>', 'a label of this host for `spec.hosts` selectors (repeatable; adds to /etc/corral/host-labels)', collect)
+    .showHelpAfterError('(run with --help for usage)')
+    .enablePositionalOptions(false);
+  program.addCommand(validateCommand());
+  for (const command of program.commands) command.showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.ERROR;
+    }
+    const style = styler(process.stderr);
+    if (isCorralError(err)) {
+      process.stderr.write(`${renderDiagnostic(err.toDiagnostic(), style)}\n`);
+      for (const d of err.diagnostics) process.stderr.write(`${renderDiagnostic(d, style)}\n`);
+      return EXIT.ERROR;
+    }
+    process.stderr.write(`corral: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.ERROR;
+  }
+}

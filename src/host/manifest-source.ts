@@ -1,0 +1,111 @@
+// ManifestSource over the real filesystem: a directory walked recursively with the shared filter,
+// or an explicit list of files (taken as given, whatever their extension, like `kubectl -f`).
+
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
+import { diagnostic, type Diagnostic } from '../errors.js';
+import { classifyManifestPath, skipDirectory } from '../manifest/files.js';
+import type { ManifestSource, SourceFile, SourceListing } from '../manifest/manifest-set.js';
+
+export const MAX_FILES = 10_000;
+
+export function directorySource(dir: string, onIgnored?: (path: string, reason: string) => void): ManifestSource {
+  const root = resolve(dir);
+  return {
+    async list(): Promise<SourceListing> {
+      const files: SourceFile[] = [];
+      const diagnostics: Diagnostic[] = [];
+      try {
+        if (!(await stat(root)).isDirectory()) {
+          return { files: [], missing: true, diagnostics: [diagnostic('error', 'MANIFEST_DIR_MISSING', `\`${root}\` is not a directory`)] };
+        }
+      } catch {
+        return { files: [], missing: true, diagnostics: [diagnostic('error', 'MANIFEST_DIR_MISSING', `manifest directory \`${root}\` does not exist`, { hint: 'pass --dir, set CORRAL_MANIFESTS, or create ./manifests' })] };
+      }
+      // Symlinked directories are followed once each; the set of real paths stops loops.
+      const visited = new Set<string>();
+      const walk = async (dirPath: string): Promise<void> => {
+        const real = await realpath(dirPath).catch(() => dirPath);
+        if (visited.has(real)) return;
+        visited.add(real);
+        const entries = await readdir(dirPath, { withFileTypes: true });
+        entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+        for (const entry of entries) {
+          const full = `${dirPath}${sep}${entry.name}`;
+          const rel = relative(root, full).split(sep).join('/');
+          let isDir = entry.isDirectory();
+          let isFile = entry.isFile();
+          if (entry.isSymbolicLink()) {
+            const target = await stat(full).catch(() => undefined);
+            isDir = target?.isDirectory() ?? false;
+            isFile = target?.isFile() ?? false;
+          }
+          if (isDir) {
+            if (skipDirectory(entry.name)) onIgnored?.(rel, 'dot directory');
+            else await walk(full);
+            continue;
+          }
+          if (!isFile) continue;
+          const verdict = classifyManifestPath(rel);
+          if (!verdict.counts) {
+            onIgnored?.(rel, verdict.reason);
+            continue;
+          }
+          if (files.length >= MAX_FILES) {
+            diagnostics.push(diagnostic('error', 'MANIFEST_TOO_MANY_FILES', `more than ${MAX_FILES} manifest files under \`${root}\``));
+            return;
+          }
+          const info = await stat(full);
+          files.push({ path: full, size: info.size });
+        }
+      };
+      try {
+        await walk(root);
+      } catch (err) {
+        diagnostics.push(diagnostic('error', 'MANIFEST_READ_FAILED', `cannot read manifest directory \`${root}\`: ${(err as Error).message}`));
+      }
+      return { files, missing: false, diagnostics };
+    },
+    read: (path) => readFile(path),
+  };
+}
+
+export function fileListSource(paths: readonly string[]): ManifestSource {
+  return {
+    async list(): Promise<SourceListing> {
+      const files: SourceFile[] = [];
+      const diagnostics: Diagnostic[] = [];
+      for (const p of paths) {
+        const full = resolve(p);
+        const info = await stat(full).catch(() => undefined);
+        if (!info?.isFile()) {
+          diagnostics.push(diagnostic('error', 'MANIFEST_NOT_FOUND', `\`${p}\` is not a file`, { source: { file: full, line: 1, column: 1 } }));
+          continue;
+        }
+        files.push({ path: full, size: info.size });
+      }
+      return { files, missing: false, diagnostics };
+    },
+    read: (path) => readFile(path),
+  };
+}
+
+/** Directories are walked, files taken as given; several directories and files may be mixed. */
+export async function sourceFor(paths: readonly string[], onIgnored?: (path: string, reason: string) => void): Promise<ManifestSource> {
+  const kinds = await Promise.all(paths.map(async (p) => ({ p, dir: (await stat(p).catch(() => undefined))?.isDirectory() ?? false })));
+  const dirs = kinds.filter((k) => k.dir).map((k) => directorySource(k.p, onIgnored));
+  const files = kinds.filter((k) => !k.dir).map((k) => k.p);
+  const sources = [...dirs, ...(files.length ? [fileListSource(files)] : [])];
+  if (sources.length === 1) return sources[0]!;
+  return {
+    async list() {
+      const listings = await Promise.all(sources.map((s) => s.list()));
+      return {
+        files: listings.flatMap((l) => l.files),
+        missing: listings.some((l) => l.missing),
+        diagnostics: listings.flatMap((l) => l.diagnostics),
+      };
+    },
+    read: (path) => readFile(path),
+  };
+}

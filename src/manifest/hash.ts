@@ -1,0 +1,38 @@
+// The change hash: sha256 over a canonical, versioned serialization of a ContainerSpec plus the
+// digests of what it references (image config, seccomp profile). Canonical means: keys sorted,
+// no whitespace, numbers in JSON form — so key order, YAML formatting, `256Mi` vs `268435456` and
+// env map vs list cannot change it, while every semantic change does. Pure (@noble/hashes is a
+// platform-independent sha256).
+//
+// Compatibility rule: HASH_FORMAT names this serialization. A future corral that adds a field to
+// ContainerSpec must leave it out of the serialization while it holds its default, so upgrading
+// corral does not change hashes and does not restart containers.
+
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import type { ContainerSpec } from './spec.js';
+
+export const HASH_FORMAT = 'corral.spec.v1';
+
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export function sha256Hex(text: string): string {
+  return bytesToHex(sha256(utf8ToBytes(text)));
+}
+
+/**
+ * @param references digests of referenced content, by role: `{image: 'sha256:…', seccomp: 'sha256:…'}`
+ */
+export function specHash(spec: ContainerSpec, references: Readonly<Record<string, string>> = {}): string {
+  return `sha256:${sha256Hex(canonicalJson({ format: HASH_FORMAT, spec, references }))}`;
+}

@@ -1,0 +1,91 @@
+// The raw manifest as written by users, typed after schemas/container.schema.json. Only documents
+// that passed the schema are viewed through these types (checks.ts, normalize.ts). Pure.
+
+type Bytes = string | number;
+
+export interface ManifestV1 {
+  apiVersion: 'corral/v1';
+  kind: 'Container';
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: SpecV1;
+}
+
+export interface IdMapV1 {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export type MountV1 =
+  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; recursive?: boolean; options?: string[] }
+  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: string; readOnly?: boolean; options?: string[] }
+  | { type: 'volume'; name: string; target: string; readOnly?: boolean; options?: string[] };
+
+export interface UlimitV1 {
+  soft: number | 'unlimited';
+  hard: number | 'unlimited';
+}
+
+export interface SpecV1 {
+  rootfs: { image?: string; path?: string; host?: Record<string, never> };
+  readOnlyRootfs?: boolean;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env?: Record<string, string> | Array<{ name: string; value: string }>;
+  user?: { uid: number; gid?: number; groups?: number[] };
+  hostname?: string;
+  oomScoreAdj?: number;
+  namespaces?: {
+    pid?: 'private' | 'host';
+    ipc?: 'private' | 'host';
+    uts?: 'private' | 'host';
+    cgroup?: 'private' | 'host';
+    network?: string;
+    user?: { enabled: boolean; auto?: { size?: number }; uidMap?: IdMapV1[]; gidMap?: IdMapV1[] };
+  };
+  resources?: {
+    memory?: Bytes;
+    memorySwap?: Bytes;
+    memoryReservation?: Bytes;
+    cpus?: string | number;
+    cpuWeight?: number;
+    cpuset?: { cpus?: string; mems?: string };
+    pids?: number | 'unlimited';
+    io?: {
+      weight?: number;
+      limits?: Array<{ device: string; readBps?: Bytes; writeBps?: Bytes; readIops?: number; writeIops?: number }>;
+    };
+  };
+  mounts?: MountV1[];
+  network?: {
+    mode?: 'none' | 'host' | 'bridge';
+    bridge?: { name?: string; address?: string };
+    ports?: Array<{ host?: number; container: number; protocol?: 'tcp' | 'udp'; hostIP?: string }>;
+    dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
+  };
+  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+  stopSignal?: string | number;
+  stopTimeout?: string;
+  security?: {
+    capabilities?: { add?: string[]; drop?: string[] };
+    noNewPrivileges?: boolean;
+    privileged?: boolean;
+    seccomp?: 'default' | 'unconfined' | { file: string };
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+    sysctls?: Record<string, string>;
+  };
+  ulimits?: Record<string, UlimitV1>;
+  logging?: { maxSize?: Bytes; maxFiles?: number };
+  dependsOn?: string[];
+  healthcheck?: {
+    exec: string[];
+    interval?: string;
+    timeout?: string;
+    retries?: number;
+    startPeriod?: string;
+    onFailure?: 'restart' | 'none';
+  };
+  hosts?: { hostnames?: string[]; labels?: Record<string, string> };
+}

@@ -1,0 +1,68 @@
+// Walks the JSON Schema to list every field of the format with its description. Used for
+// "did you mean" hints that point to the right level, and to keep the README's reference complete.
+// Pure.
+
+export interface SchemaNode {
+  readonly $ref?: string;
+  readonly description?: string;
+  readonly type?: string | string[];
+  readonly properties?: Record<string, SchemaNode>;
+  readonly additionalProperties?: boolean | SchemaNode;
+  readonly items?: SchemaNode;
+  readonly oneOf?: SchemaNode[];
+  readonly anyOf?: SchemaNode[];
+  readonly enum?: unknown[];
+  readonly const?: unknown;
+  readonly $defs?: Record<string, SchemaNode>;
+  readonly [key: string]: unknown;
+}
+
+export interface SchemaField {
+  /** `spec.mounts[].target`: `[]` marks "every item of the list". */
+  readonly path: string;
+  readonly name: string;
+  readonly description: string;
+}
+
+export function resolveRef(root: SchemaNode, node: SchemaNode): SchemaNode {
+  let current = node;
+  for (let hops = 0; current.$ref && hops < 32; hops++) {
+    const name = current.$ref.replace(/^#\/\$defs\//, '');
+    const target = root.$defs?.[name];
+    if (!target) throw new Error(`schema: unresolved $ref ${current.$ref}`);
+    // A property's own description wins over the one of the definition it points to.
+    current = { ...target, description: current.description ?? target.description };
+  }
+  return current;
+}
+
+/** Every named field of the format, depth first, in schema order. */
+export function listSchemaFields(root: SchemaNode): SchemaField[] {
+  const out: SchemaField[] = [];
+  const seen = new Set<string>();
+  const walk = (node: SchemaNode, prefix: string, depth: number): void => {
+    if (depth > 12) return;
+    const resolved = resolveRef(root, node);
+    for (const branch of [...(resolved.oneOf ?? []), ...(resolved.anyOf ?? [])]) walk(branch, prefix, depth + 1);
+    for (const [name, child] of Object.entries(resolved.properties ?? {})) {
+      const path = prefix ? `${prefix}.${name}` : name;
+      const childResolved = resolveRef(root, child);
+      if (!seen.has(path)) {
+        seen.add(path);
+        out.push({ path, name, description: childResolved.description ?? '' });
+      }
+      walk(child, path, depth + 1);
+    }
+    if (resolved.items) walk(resolved.items, `${prefix}[]`, depth + 1);
+  };
+  walk(root, '', 0);
+  return out;
+}
+
+/** Names of the properties a schema node allows (after resolving refs and branches). */
+export function allowedProperties(root: SchemaNode, node: SchemaNode): string[] {
+  const resolved = resolveRef(root, node);
+  const names = Object.keys(resolved.properties ?? {});
+  for (const branch of [...(resolved.oneOf ?? []), ...(resolved.anyOf ?? [])]) names.push(...allowedProperties(root, branch));
+  return [...new Set(names)];
+}

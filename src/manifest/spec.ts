@@ -1,0 +1,204 @@
+// ContainerSpec: the normalized, versioned form of a manifest — the only thing downstream code
+// (plan, drivers, state) reads. Every default is written out so a plan can show it, units are
+// resolved (bytes, millicores, milliseconds), and lists whose order carries no meaning are sorted
+// so that two manifests saying the same thing give equal specs and equal hashes. Pure.
+
+import type { Signal } from './signal.js';
+
+export const SPEC_VERSION = 1;
+
+export type PrivateOrHost = 'private' | 'host';
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+export type Propagation = 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared';
+export type MountOption = 'nosuid' | 'nodev' | 'noexec' | 'noatime' | 'nodiratime' | 'relatime';
+export type Unlimited = 'unlimited';
+
+export type RootfsSource =
+  | { readonly kind: 'image'; readonly name: string; readonly tag: string }
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'host' };
+
+export interface EnvVar {
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface Ulimit {
+  readonly name: string;
+  readonly soft: number | Unlimited;
+  readonly hard: number | Unlimited;
+}
+
+export interface ProcessSpec {
+  /** null: take the image's Entrypoint. */
+  readonly command: readonly string[] | null;
+  /** null: the image's Cmd when `command` is null too, else no extra arguments. */
+  readonly args: readonly string[] | null;
+  /** null: the image's WorkingDir, else `/`. */
+  readonly workingDir: string | null;
+  /** Sorted by name. The caller's environment never leaks in. */
+  readonly env: readonly EnvVar[];
+  readonly user: { readonly uid: number; readonly gid: number; readonly groups: readonly number[] };
+  readonly oomScoreAdj: number;
+  /** Sorted by name. */
+  readonly ulimits: readonly Ulimit[];
+}
+
+export interface IdMap {
+  readonly containerID: number;
+  readonly hostID: number;
+  readonly size: number;
+}
+
+export type UserNamespace =
+  | { readonly kind: 'auto'; readonly size: number }
+  | { readonly kind: 'manual'; readonly uidMap: readonly IdMap[]; readonly gidMap: readonly IdMap[] };
+
+export type NetworkNamespace =
+  | { readonly kind: 'private' }
+  | { readonly kind: 'host' }
+  | { readonly kind: 'container'; readonly container: string };
+
+export interface NamespacesSpec {
+  readonly pid: PrivateOrHost;
+  readonly ipc: PrivateOrHost;
+  readonly uts: PrivateOrHost;
+  readonly cgroup: PrivateOrHost;
+  readonly network: NetworkNamespace;
+  /** null: no user namespace. */
+  readonly user: UserNamespace | null;
+}
+
+export interface IoLimit {
+  readonly device: string;
+  readonly readBps: number | null;
+  readonly writeBps: number | null;
+  readonly readIops: number | null;
+  readonly writeIops: number | null;
+}
+
+export interface ResourcesSpec {
+  readonly memoryBytes: number | null;
+  /** Memory plus swap. Equal to memoryBytes by default: no swap. */
+  readonly memorySwapBytes: number | Unlimited | null;
+  readonly memoryReservationBytes: number | null;
+  /** CPU limit in millicores (1000 = one core); null: no limit. */
+  readonly cpuMillis: number | null;
+  /** 1..10000, cgroup v2 scale; null: the kernel default (100). */
+  readonly cpuWeight: number | null;
+  /** Canonical cpu lists (`0-2,5`); null: inherit. */
+  readonly cpusetCpus: string | null;
+  readonly cpusetMems: string | null;
+  readonly pids: number | Unlimited;
+  readonly ioWeight: number | null;
+  /** Sorted by device. */
+  readonly ioLimits: readonly IoLimit[];
+}
+
+export type MountSpec =
+  | {
+      readonly type: 'bind';
+      readonly source: string;
+      readonly target: string;
+      readonly readOnly: boolean;
+      readonly propagation: Propagation;
+      readonly recursive: boolean;
+      readonly options: readonly MountOption[];
+    }
+  | {
+      readonly type: 'tmpfs';
+      readonly target: string;
+      readonly sizeBytes: number;
+      /** Permission bits, e.g. 0o1777. */
+      readonly mode: number;
+      readonly readOnly: boolean;
+      readonly options: readonly MountOption[];
+    }
+  | {
+      readonly type: 'volume';
+      readonly name: string;
+      readonly target: string;
+      readonly readOnly: boolean;
+      readonly options: readonly MountOption[];
+    };
+
+export interface PortMapping {
+  readonly hostIP: string;
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly protocol: 'tcp' | 'udp';
+}
+
+export interface NetworkSpec {
+  /** Derived from namespaces.network for host and container:NAME; else the manifest's mode. */
+  readonly mode: 'none' | 'bridge' | 'host' | 'container';
+  readonly bridge: { readonly name: string; readonly address: string } | null;
+  /** Sorted by host address, port and protocol. */
+  readonly ports: readonly PortMapping[];
+  readonly dns: { readonly nameservers: readonly string[]; readonly search: readonly string[]; readonly options: readonly string[] } | null;
+}
+
+export type SeccompSpec =
+  | { readonly kind: 'default' }
+  | { readonly kind: 'unconfined' }
+  /** An absolute path; relative manifest paths are resolved against the manifest's directory. */
+  | { readonly kind: 'file'; readonly path: string };
+
+export interface SecuritySpec {
+  /** The final capability set (defaults, then drop, then add), sorted, `CAP_` names. */
+  readonly capabilities: readonly string[];
+  readonly noNewPrivileges: boolean;
+  readonly privileged: boolean;
+  readonly seccomp: SeccompSpec;
+  /** Final lists: defaults plus the manifest's additions; empty when privileged. Sorted. */
+  readonly maskedPaths: readonly string[];
+  readonly readonlyPaths: readonly string[];
+  /** Sorted by name. */
+  readonly sysctls: readonly { readonly name: string; readonly value: string }[];
+}
+
+export interface HealthcheckSpec {
+  readonly exec: readonly string[];
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly startPeriodMs: number;
+  readonly onFailure: 'restart' | 'none';
+}
+
+export interface HostSelector {
+  /** Empty: any host name. */
+  readonly hostnames: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ContainerSpec {
+  readonly version: typeof SPEC_VERSION;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly rootfs: RootfsSource;
+  readonly readOnlyRootfs: boolean;
+  readonly process: ProcessSpec;
+  readonly hostname: string;
+  readonly namespaces: NamespacesSpec;
+  readonly resources: ResourcesSpec;
+  /** Sorted parents first (by depth, then path), so nested targets mount in a working order. */
+  readonly mounts: readonly MountSpec[];
+  readonly network: NetworkSpec;
+  readonly restartPolicy: RestartPolicy;
+  readonly stopSignal: Signal;
+  readonly stopTimeoutMs: number;
+  readonly security: SecuritySpec;
+  readonly logging: { readonly maxSizeBytes: number; readonly maxFiles: number };
+  /** Sorted. */
+  readonly dependsOn: readonly string[];
+  readonly healthcheck: HealthcheckSpec | null;
+  readonly hosts: HostSelector;
+}
+
+/** Where a spec came from: not part of the spec (moving a file must not restart anything). */
+export interface SpecOrigin {
+  readonly file: string;
+  readonly index: number;
+}

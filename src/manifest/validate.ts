@@ -1,0 +1,226 @@
+// validate (schema half): a loaded document against schemas/container.schema.json, with ajv.
+//
+// ajv's errors speak JSON Pointer and schema keywords; users need file:line:column, the field,
+// what was expected and a fix. This file is that translation. Cross-field rules live in checks.ts.
+// Pure: the schema object is handed in by the caller.
+
+import Ajv2020Module from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { diagnostic, type Diagnostic, type ErrorCode } from '../errors.js';
+import { fromJsonPointer, formatPath, type FieldPath } from './field-path.js';
+import { FORMATS } from './formats.js';
+import type { LoadedDocument } from './load.js';
+import { allowedProperties, listSchemaFields, type SchemaNode } from './schema-fields.js';
+import { didYouMean } from './suggest.js';
+
+// ajv and ajv-formats are CommonJS modules whose typings declare an ES default export: under
+// NodeNext the default import is `module.exports`, and both packages also set `exports.default`.
+const Ajv2020 = Ajv2020Module.default;
+const addFormats = addFormatsModule.default;
+
+export interface SchemaValidator {
+  /** Schema diagnostics for one document; empty when it conforms. */
+  validate(doc: LoadedDocument): Diagnostic[];
+  readonly schema: SchemaNode;
+}
+
+/** What a pattern-only field expects, keyed by the `$defs` entry that holds the pattern. */
+const PATTERN_EXPECTATIONS: Readonly<Record<string, string>> = {
+  dnsLabel: 'a DNS label: lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters',
+  labelKey: 'a label key: `[prefix/]name`, the name made of letters, digits, `-`, `_` and `.`, at most 63 characters',
+  labelMap: 'a label value: letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, at most 63 characters',
+  envName: 'an environment variable name: a letter or `_`, then letters, digits, `_`, `.` or `-`',
+  absPath: 'an absolute path starting with `/`',
+  capList: 'a capability name such as `NET_ADMIN`',
+  image: 'an image name: lower-case `name` or `name:tag`',
+};
+
+const TYPE_ARTICLES: Readonly<Record<string, string>> = {
+  string: 'a string', integer: 'an integer', number: 'a number', boolean: 'a boolean (true or false)',
+  object: 'a mapping', array: 'a list', null: 'null',
+};
+
+export function createSchemaValidator(schema: SchemaNode): SchemaValidator {
+  const ajv = new Ajv2020({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    // The mount union requires `type` at the top and defines it in each branch, which this rule rejects.
+    strictRequired: false,
+    allowUnionTypes: true,
+    discriminator: true,
+    // The schema has an $id on a domain corral does not serve; nothing is ever fetched.
+    loadSchema: undefined,
+  });
+  addFormats(ajv, ['hostname']);
+  for (const [name, spec] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: (v: string) => spec.check(v).ok });
+  const check: ValidateFunction = ajv.compile(schema);
+  const fieldIndex = indexFieldsByName(schema);
+
+  return {
+    schema,
+    validate(doc) {
+      if (check(doc.value)) return [];
+      const errors = (check.errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+      const out = new Map<string, Diagnostic>();
+      const formatPaths = new Set(errors.filter((e) => e.keyword === 'format').map((e) => e.instancePath));
+      for (const error of errors) {
+        // A string with both a pattern (for editors) and a format (for us) fails twice: keep the format's message.
+        if (error.keyword === 'pattern' && formatPaths.has(error.instancePath)) continue;
+        // A value whose type is wrong also fails every keyword of the type it should have had.
+        if (error.keyword !== 'type' && hasTypeErrorAt(errors, error.instancePath)) continue;
+        const d = translate(error, doc, schema, fieldIndex);
+        const key = `${d.field}\u0000${d.code}`;
+        if (!out.has(key)) out.set(key, d);
+      }
+      return [...out.values()].sort((a, b) => (a.source!.line - b.source!.line) || (a.source!.column - b.source!.column));
+    },
+  };
+}
+
+function hasTypeErrorAt(errors: ErrorObject[], path: string): boolean {
+  return errors.some((e) => e.keyword === 'type' && e.instancePath === path);
+}
+
+function indexFieldsByName(schema: SchemaNode): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const field of listSchemaFields(schema)) {
+    const list = index.get(field.name) ?? [];
+    list.push(field.path);
+    index.set(field.name, list);
+  }
+  return index;
+}
+
+function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, fieldIndex: Map<string, string[]>): Diagnostic {
+  const path = fromJsonPointer(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  const make = (code: ErrorCode, summary: string, extra: { at?: FieldPath; key?: boolean; detail?: string; hint?: string | undefined } = {}): Diagnostic => {
+    const at = extra.at ?? path;
+    return diagnostic('error', code, summary, {
+      field: formatPath(at) || '(document)',
+      source: doc.locate(at, extra.key ?? false),
+      ...(doc.name ? { container: doc.name } : {}),
+      ...(extra.detail ? { detail: extra.detail } : {}),
+      ...(extra.hint ? { hint: extra.hint } : {}),
+    });
+  };
+  const here = formatPath(path);
+  const data = error.data;
+
+  switch (error.keyword) {
+    case 'required': {
+      const missing = String(params['missingProperty']);
+      const full = formatPath([...path, missing]);
+      return make('MANIFEST_REQUIRED_FIELD', `missing required field \`${full}\``, {
+        at: path, key: path.length > 0,
+        detail: describeField(schema, error.parentSchema as SchemaNode, missing),
+      });
+    }
+    case 'additionalProperties': {
+      const extra = String(params['additionalProperty']);
+      const allowed = allowedProperties(schema, error.parentSchema as SchemaNode);
+      let hint = didYouMean(extra, allowed);
+      if (!hint) {
+        const elsewhere = fieldIndex.get(extra)?.filter((p) => !p.includes('[]'));
+        if (elsewhere?.length) hint = `\`${extra}\` belongs under \`${elsewhere[0]!.split('.').slice(0, -1).join('.') || '(top level)'}\``;
+      }
+      return make('MANIFEST_UNKNOWN_FIELD', `unknown field \`${formatPath([...path, extra])}\``, {
+        at: [...path, extra], key: true,
+        detail: allowed.length ? `allowed here: ${allowed.join(', ')}` : 'no fields are allowed here',
+        hint,
+      });
+    }
+    case 'type': {
+      const expected = String(params['type']).split(',').map((t) => TYPE_ARTICLES[t] ?? t).join(' or ');
+      const hint = typeof data === 'number' || typeof data === 'boolean'
+        ? (String(params['type']).includes('string') ? `quote it: "${String(data)}"` : undefined)
+        : data === null ? 'the value is empty; write one or remove the field' : undefined;
+      return make('MANIFEST_WRONG_TYPE', `\`${here}\` must be ${expected}, not ${describeValue(data)}`, { hint });
+    }
+    case 'const': {
+      const code: ErrorCode = here === 'apiVersion' || here === 'kind' ? 'MANIFEST_BAD_API_VERSION' : 'MANIFEST_INVALID_VALUE';
+      return make(code, `\`${here}\` must be \`${String(params['allowedValue'])}\`, not ${describeValue(data)}`);
+    }
+    case 'enum': {
+      const allowed = (params['allowedValues'] as unknown[]).map(String);
+      return make('MANIFEST_INVALID_VALUE', `\`${here}\` must be one of ${allowed.map((v) => `\`${v}\``).join(', ')}, not ${describeValue(data)}`, {
+        hint: typeof data === 'string' ? didYouMean(data, allowed) : undefined,
+      });
+    }
+    case 'discriminator': {
+      const tag = String(params['tag']);
+      const values = ((error.parentSchema as SchemaNode).oneOf ?? []).map((b) => b.$ref?.split('/').pop()?.replace(/Mount$/, '')).filter(Boolean) as string[];
+      const given = (data as Record<string, unknown> | null)?.[tag];
+      return make('MANIFEST_INVALID_VALUE', `\`${formatPath([...path, tag])}\` must be one of ${values.map((v) => `\`${v}\``).join(', ')}, not ${describeValue(given)}`, {
+        at: given === undefined ? path : [...path, tag],
+        hint: typeof given === 'string' ? didYouMean(given, values) : undefined,
+      });
+    }
+    case 'format': {
+      const spec = FORMATS[String(params['format'])];
+      const result = spec && typeof data === 'string' ? spec.check(data) : undefined;
+      const expected = result && !result.ok ? result.expected : `a valid ${String(params['format'])}`;
+      return make('MANIFEST_INVALID_FORMAT', `\`${here}\` is ${describeValue(data)}, expected ${expected}`, {
+        hint: result && !result.ok ? result.hint : undefined,
+      });
+    }
+    case 'pattern': {
+      const def = error.schemaPath.match(/#\/\$defs\/([A-Za-z]+)\//)?.[1];
+      const propertyName = params['propertyName'] as string | undefined;
+      const expected = (def && PATTERN_EXPECTATIONS[def]) ?? (here.endsWith('image') ? PATTERN_EXPECTATIONS['image']! : `text matching ${String(params['pattern'])}`);
+      const hint = typeof data === 'string' && def === 'dnsLabel' && /[A-Z_]/.test(data) ? `try \`${data.toLowerCase().replace(/_/g, '-')}\`` : undefined;
+      if (propertyName !== undefined) return make('MANIFEST_INVALID_FORMAT', `key \`${propertyName}\` in \`${here}\` is not valid, expected ${expected}`, { at: [...path, propertyName], key: true });
+      return make('MANIFEST_INVALID_FORMAT', `\`${here}\` is ${describeValue(data)}, expected ${expected}`, { hint });
+    }
+    case 'propertyNames': {
+      const name = String(params['propertyName']);
+      return make('MANIFEST_INVALID_FORMAT', `key \`${name}\` in \`${here}\` is not valid`, { at: [...path, name], key: true });
+    }
+    case 'minProperties':
+    case 'maxProperties': {
+      if (here.endsWith('rootfs')) {
+        const keys = Object.keys((data as object) ?? {});
+        return make('MANIFEST_INVALID_VALUE', `\`${here}\` must set exactly one of \`image\`, \`path\` or \`host\`${keys.length ? `, not ${keys.map((k) => `\`${k}\``).join(' and ')}` : ''}`, {
+          hint: 'for the host system, write `rootfs: {host: {}}`',
+        });
+      }
+      if (here.match(/limits\[\d+\]$/)) return make('MANIFEST_INVALID_VALUE', `\`${here}\` names a device but no limit`, { hint: 'add readBps, writeBps, readIops or writeIops' });
+      return make('MANIFEST_INVALID_VALUE', `\`${here}\` ${error.message ?? 'has the wrong number of entries'}`);
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+    case 'minLength':
+    case 'maxLength':
+    case 'minItems':
+    case 'maxItems':
+    case 'uniqueItems': {
+      const dup = error.keyword === 'uniqueItems' ? ` (items ${String(params['j'])} and ${String(params['i'])} are equal)` : '';
+      return make(error.keyword === 'uniqueItems' ? 'MANIFEST_DUPLICATE_ENTRY' : 'MANIFEST_INVALID_VALUE',
+        `\`${here}\` ${error.message ?? 'is out of range'}${dup}${typeof data === 'number' ? `, got ${data}` : ''}`);
+    }
+    default:
+      return make('MANIFEST_INVALID_VALUE', `\`${here || '(document)'}\` ${error.message ?? 'is not valid'}`);
+  }
+}
+
+function describeField(schema: SchemaNode, parent: SchemaNode, name: string): string | undefined {
+  const props = (parent.properties ?? {}) as Record<string, SchemaNode>;
+  const child = props[name];
+  if (!child) return undefined;
+  const description = child.description ?? (child.$ref ? schema.$defs?.[child.$ref.split('/').pop()!]?.description : undefined);
+  return description;
+}
+
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'empty';
+  if (typeof value === 'string') return value.length > 60 ? `\`${value.slice(0, 57)}...\`` : `\`${value}\``;
+  if (typeof value === 'number') return `the number ${value}`;
+  if (typeof value === 'boolean') return `\`${value}\``;
+  if (Array.isArray(value)) return 'a list';
+  return 'a mapping';
+}
+
