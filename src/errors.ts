@@ -39,6 +39,50 @@ export const ErrorCodes = {
   MANIFEST_NOT_WANTED_HERE: 'the manifest targets other hosts (warning only)',
   MANIFEST_RISKY: 'the manifest weakens isolation (warning only)',
 
+  // Kernel and host
+  SYSCALL_FAILED: 'a system call failed; the message names the call, its arguments and the errno',
+  HOST_UNSUPPORTED: 'this host lacks a kernel feature corral needs for the request',
+
+  // cgroups driver (src/drivers/cgroups)
+  CGROUP_KNOB_UNAVAILABLE: 'the manifest asks for a cgroup knob this host does not offer (reported at plan time)',
+  CGROUP_WRITE_FAILED: 'writing a cgroup control file failed; the message names the file and the value',
+  CGROUP_BUSY: 'a cgroup could not be removed because processes are still in it',
+  CGROUP_NOT_OWNED: 'corral refuses to touch a cgroup it did not create',
+
+  // overlay driver, images and volumes (src/drivers/overlay)
+  OVERLAY_UNSUPPORTED: 'the overlay layout cannot work here (upper on overlayfs/NFS, upper and work on different filesystems...)',
+  OVERLAY_MOUNT_FAILED: 'mounting the container root failed',
+  ROOTFS_PATH_MISSING: '`rootfs.path` does not exist or is not a directory',
+  IMAGE_NOT_FOUND: 'no image of that name was imported',
+  IMAGE_IN_USE: 'the image is used by a container and cannot be removed',
+  IMAGE_INVALID: 'an image archive or OCI layout is corrupt or malformed',
+  IMAGE_DIGEST_MISMATCH: 'a layer or config does not match its digest',
+  IMAGE_UNSAFE_ENTRY: 'an archive entry would write outside the image (`..`, absolute path, link escape) or is a device node',
+  VOLUME_NOT_FOUND: 'no volume of that name exists',
+  VOLUME_IN_USE: 'the volume is mounted by a container and cannot be removed',
+
+  // runtime: shim, start, stop, exec (src/drivers/namespaces)
+  SHIM_MISSING: 'the shim binary is not built (run `npm install`; it needs a C compiler)',
+  SHIM_PROTOCOL: 'the shim and corral disagree on the spawn-spec protocol (version or malformed message)',
+  CONTAINER_SETUP_FAILED: 'the container failed while being set up, before its command ran; the message names the step',
+  CONTAINER_NOT_FOUND: 'no container of that name is known',
+  CONTAINER_NOT_RUNNING: 'the container is not running',
+  EXEC_FAILED: 'running a command inside the container failed',
+  STOP_TIMEOUT: 'the container did not stop in time and was killed',
+
+  // state and reconciler (src/state, src/reconciler)
+  STATE_CORRUPT: 'a state record cannot be read; it is set aside and the container is re-inspected',
+  STATE_LOCKED: 'another corral holds the state lock',
+  STATE_TRANSITION: 'an impossible container status change was requested (a bug)',
+  PLAN_STALE: 'the state changed since the plan was made; plan again',
+  PLAN_ERRORED: 'the plan has errors and cannot be applied',
+  APPLY_FAILED: 'applying a change to a container failed',
+  PRUNE_REFUSED: 'the manifest set is empty or missing while containers run; nothing is pruned without --allow-empty',
+  TIMEOUT: 'a step took longer than its timeout',
+
+  // agent (src/watch, agent command)
+  AGENT_NOT_RUNNING: 'no agent is running for this state root',
+
   // CLI
   CLI_USAGE: 'the command line is not valid',
   INTERNAL: 'a bug in corral: please report it with the log',
@@ -157,4 +201,33 @@ function compact<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
   return out as T;
+}
+
+/**
+ * A failed system call, with what it was asked to do: `mount \`overlay\` on \`/x\` (flags
+ * MS_NODEV|MS_NOSUID, data \`lowerdir=…\`): EPERM (operation not permitted)`. Like runc's mountError,
+ * applied to every call corral makes through koffi.
+ */
+export class SyscallError extends CorralError {
+  readonly op: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly errno: number;
+  readonly errnoName: string;
+
+  constructor(op: string, args: Readonly<Record<string, unknown>>, errno: number, errnoName: string, description: string, context?: string) {
+    const shown = Object.entries(args)
+      .filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => `${k} ${typeof v === 'string' ? `\`${v}\`` : String(v)}`)
+      .join(', ');
+    super('SYSCALL_FAILED', `${context ? `${context}: ` : ''}${op}${shown ? ` (${shown})` : ''}: ${errnoName} (${description})`);
+    this.name = 'SyscallError';
+    this.op = op;
+    this.args = args;
+    this.errno = errno;
+    this.errnoName = errnoName;
+  }
+}
+
+export function isSyscallError(value: unknown, errnoName?: string): value is SyscallError {
+  return hasCode(value, 'SYSCALL_FAILED') && (errnoName === undefined || (value as SyscallError).errnoName === errnoName);
 }

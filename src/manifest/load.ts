@@ -209,7 +209,7 @@ export function findUnclosedOpener(text: string, end: number): number | undefine
     }
     if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
       while (i < end && text[i] !== '\n') i++;
-    } else if ((c === '"' || c === "'") && (i === 0 || /[\s\[{,:]/.test(text[i - 1]!))) {
+    } else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(text[i - 1]!))) {
       quote = { char: c, at: i };
     } else if (c === '[' || c === '{') {
       stack.push(i);

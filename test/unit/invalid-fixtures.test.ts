@@ -11,7 +11,7 @@ const DIR = join(import.meta.dirname, '../fixtures/invalid');
 
 function expectation(bytes: Buffer): { code: string; line: number } {
   // UTF-16 fixtures interleave NULs with the ASCII header; dropping them recovers it.
-  const head = bytes.subarray(0, 400).toString('latin1').replace(/\u0000/g, '');
+  const head = bytes.subarray(0, 400).toString('latin1').split(String.fromCharCode(0)).join('');
   const m = /# expect: ([A-Z_0-9]+) line (\d+)/.exec(head);
   if (!m) throw new Error('fixture lacks an `# expect: CODE line N` header');
   return { code: m[1]!, line: Number(m[2]) };

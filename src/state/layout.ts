@@ -1,0 +1,71 @@
+// Where everything corral keeps lives under its state root (`--root`, default /var/lib/corral).
+// One table, so the drivers, the reconciler and GC agree on what corral owns: anything below the
+// root that is not described here is not corral's.
+//
+//   <root>/
+//     lock                      flock: one writer at a time (reconcile, agent, imperative commands)
+//     state/<name>.json         reconciler record per container (atomic writes)
+//     state/journal/            intent journal: what a step is about to create, for crash recovery
+//     containers/<name>/        per-container runtime files
+//       upper/  work/           overlay upper and work directories (copy-on-write layer)
+//       rootfs/                 empty mount point: the overlay is mounted here inside the container's
+//                               own mount namespace, never in the host's
+//       shim/                   files the shim (monitor) writes: exit status, pids, control socket
+//       logs/                   container.log and its rotations
+//     images/<name>/<tag>.json  image metadata (layers by digest, config)
+//     layers/<digest>/          one unpacked layer, shared by every image that has it
+//     volumes/<name>/data/      named volumes; removed only by `corral volume rm`
+//     hostroot/                 the read-only skeleton behind `rootfs: {host: {}}`
+//     tmp/                      staging for imports and atomic writes; emptied by GC
+
+import { join } from 'node:path';
+
+export interface Layout {
+  readonly root: string;
+  readonly lockFile: string;
+  readonly stateDir: string;
+  readonly journalDir: string;
+  readonly containersDir: string;
+  readonly imagesDir: string;
+  readonly layersDir: string;
+  readonly volumesDir: string;
+  readonly hostRootDir: string;
+  readonly tmpDir: string;
+  record(name: string): string;
+  container(name: string): ContainerPaths;
+  volume(name: string): string;
+  layer(digest: string): string;
+}
+
+export interface ContainerPaths {
+  readonly dir: string;
+  readonly upper: string;
+  readonly work: string;
+  readonly rootfs: string;
+  readonly shim: string;
+  readonly logs: string;
+}
+
+export function layout(root: string): Layout {
+  const containersDir = join(root, 'containers');
+  const stateDir = join(root, 'state');
+  return {
+    root,
+    lockFile: join(root, 'lock'),
+    stateDir,
+    journalDir: join(stateDir, 'journal'),
+    containersDir,
+    imagesDir: join(root, 'images'),
+    layersDir: join(root, 'layers'),
+    volumesDir: join(root, 'volumes'),
+    hostRootDir: join(root, 'hostroot'),
+    tmpDir: join(root, 'tmp'),
+    record: (name) => join(stateDir, `${name}.json`),
+    container: (name) => {
+      const dir = join(containersDir, name);
+      return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs') };
+    },
+    volume: (name) => join(root, 'volumes', name, 'data'),
+    layer: (digest) => join(root, 'layers', digest.replace(/^sha256:/, 'sha256-')),
+  };
+}

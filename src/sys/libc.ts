@@ -1,0 +1,74 @@
+// The one koffi binding to libc, loaded on first use. Every wrapper in src/sys goes through
+// `check`, so a failing call becomes a SyscallError naming the call, its arguments and errno.
+//
+// Rules for wrappers here (DESIGN.md §2):
+// - never call anything that can block forever on the main thread (flock without LOCK_NB, read on
+//   a blocking fd, waitid without WNOHANG): a blocked koffi call stops process.exit();
+// - never call unshare/setns(CLONE_NEWNS|CLONE_NEWUSER…) from the agent's threads: that is the
+//   shim's job;
+// - never waitpid(-1): it steals libuv's children.
+
+import { constants } from 'node:os';
+import koffi, { type LibraryHandle } from 'koffi';
+import { SyscallError } from '../errors.js';
+
+type KoffiFunction = ReturnType<LibraryHandle['func']>;
+
+let handle: LibraryHandle | undefined;
+const functions = new Map<string, KoffiFunction>();
+
+/** A libc function by its C prototype, bound once and cached. */
+export function libcFunction(prototype: string): KoffiFunction {
+  let fn = functions.get(prototype);
+  if (!fn) {
+    handle ??= koffi.load('libc.so.6');
+    fn = handle.func(prototype);
+    functions.set(prototype, fn);
+  }
+  return fn;
+}
+
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+const strerror = (): KoffiFunction => libcFunction('const char *strerror(int errnum)');
+
+export function describeErrno(errno: number): string {
+  return String(strerror()(errno)).toLowerCase();
+}
+
+export function syscallError(op: string, args: Readonly<Record<string, unknown>>, errno = lastErrno(), context?: string): SyscallError {
+  return new SyscallError(op, args, errno, errnoName(errno), describeErrno(errno), context);
+}
+
+/** Throws a SyscallError when a libc call returned -1 (errno is read right after the call). */
+export function check<T extends number | bigint>(result: T, op: string, args: Readonly<Record<string, unknown>>): T {
+  if (Number(result) === -1) throw syscallError(op, args);
+  return result;
+}
+
+/** Retries on EINTR, as every careful C caller does. */
+export function checkRetry<T extends number | bigint>(call: () => T, op: string, args: Readonly<Record<string, unknown>>): T {
+  for (;;) {
+    const result = call();
+    if (Number(result) !== -1) return result;
+    const errno = lastErrno();
+    if (errno !== constants.errno.EINTR) throw syscallError(op, args, errno);
+  }
+}
+
+/** Raw syscall(2) for calls glibc 2.36 does not wrap (pidfd_*, fsopen…). x86-64 and arm64 numbers. */
+export const SYSCALL_NUMBERS = process.arch === 'arm64'
+  ? { pidfd_send_signal: 424, pidfd_open: 434, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, clone3: 435, mount_setattr: 442 }
+  : { pidfd_send_signal: 424, pidfd_open: 434, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, clone3: 435, mount_setattr: 442 };
+
+export function rawSyscall(): KoffiFunction {
+  return libcFunction('long syscall(long number, ...)');
+}
