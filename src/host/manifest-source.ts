@@ -79,7 +79,7 @@ export function fileListSource(paths: readonly string[]): ManifestSource {
         const full = resolve(p);
         const info = await stat(full).catch(() => undefined);
         if (!info?.isFile()) {
-          diagnostics.push(diagnostic('error', 'MANIFEST_NOT_FOUND', `\`${p}\` is not a file`, { source: { file: full, line: 1, column: 1 } }));
+          diagnostics.push(diagnostic('error', 'MANIFEST_NOT_FOUND', info ? `\`${p}\` is not a regular file` : `\`${p}\` does not exist`, { source: { file: full, line: 1, column: 1 } }));
           continue;
         }
         files.push({ path: full, size: info.size });

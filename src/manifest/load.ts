@@ -182,14 +182,17 @@ function yamlProblem(e: YAMLError, text: string, position: (offset: number) => S
   // For an unclosed bracket or quote the parser notices at the end; the user needs the opening.
   const unclosed = /end with a [\]}]|missing closing|unexpected end of/i.test(message) ? findUnclosedOpener(text, e.pos[0]) : undefined;
   const offset = unclosed ?? e.pos[0];
-  const resolved = code ?? (e.code === 'DUPLICATE_KEY' ? 'MANIFEST_DUPLICATE_KEY' : 'MANIFEST_YAML_SYNTAX');
-  const hint = /tab/i.test(message) ? 'indent with spaces; YAML does not allow tabs for indentation'
+  // yaml turns a stack overflow on absurd nesting into a plain error; it is our depth limit.
+  const tooDeep = /maximum call stack/i.test(message);
+  const resolved = code ?? (e.code === 'DUPLICATE_KEY' ? 'MANIFEST_DUPLICATE_KEY' : tooDeep ? 'MANIFEST_DEPTH_LIMIT' : 'MANIFEST_YAML_SYNTAX');
+  const hint = tooDeep ? 'manifests need far less nesting; flatten this structure'
+    : /tab/i.test(message) ? 'indent with spaces; YAML does not allow tabs for indentation'
     : resolved === 'MANIFEST_DUPLICATE_KEY' ? 'remove one of the two entries'
     : unclosed !== undefined ? 'close the bracket or quote that opens here'
     : /implicit keys|nested mappings|indent/i.test(message) ? 'check the indentation of this line and the next: keys of one mapping line up exactly'
     : /tag/i.test(message) ? 'remove the tag; manifests hold plain strings, numbers, booleans, lists and mappings'
     : undefined;
-  return diagnostic('error', resolved, message, { source: position(offset), ...(hint ? { hint } : {}) });
+  return diagnostic('error', resolved, tooDeep ? 'nesting is too deep for the YAML parser' : message, { source: position(offset), ...(hint ? { hint } : {}) });
 }
 
 /**
@@ -270,6 +273,11 @@ function structureProblems(doc: Document.Parsed, limits: LoadLimits, position: (
       const key = pair.key;
       if (isScalar(key) && (typeof key.value === 'string' || typeof key.value === 'number' || typeof key.value === 'boolean')) {
         stack.push({ node: pair.value, depth: depth + 1, path: [...path, String(key.value)] });
+        continue;
+      }
+      // A merge key (`<<: *defaults`) is a Symbol-valued scalar in yaml's node tree.
+      if (isScalar(key) && typeof key.value === 'symbol' && key.source === '<<') {
+        stack.push({ node: pair.value, depth: depth + 1, path });
         continue;
       }
       problems.push(diagnostic('error', 'MANIFEST_YAML_FEATURE', 'mapping keys must be plain strings', {

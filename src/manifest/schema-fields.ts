@@ -36,14 +36,24 @@ export function resolveRef(root: SchemaNode, node: SchemaNode): SchemaNode {
   return current;
 }
 
-/** Every named field of the format, depth first, in schema order. */
-export function listSchemaFields(root: SchemaNode): SchemaField[] {
+/**
+ * Every named field of the format, depth first, in schema order. With `collapse`, a mapping whose
+ * properties all share one definition (ulimits) is listed once as `parent.<name>`.
+ */
+export function listSchemaFields(root: SchemaNode, collapse = false): SchemaField[] {
   const out: SchemaField[] = [];
   const seen = new Set<string>();
   const walk = (node: SchemaNode, prefix: string, depth: number): void => {
     if (depth > 12) return;
     const resolved = resolveRef(root, node);
     for (const branch of [...(resolved.oneOf ?? []), ...(resolved.anyOf ?? [])]) walk(branch, prefix, depth + 1);
+    const props = Object.values(resolved.properties ?? {});
+    if (collapse && props.length > 3 && props.every((p) => p.$ref !== undefined && p.$ref === props[0]!.$ref)) {
+      const path = `${prefix}.<name>`;
+      out.push({ path, name: '<name>', description: resolveRef(root, props[0]!).description ?? '' });
+      walk(props[0]!, path, depth + 1);
+      return;
+    }
     for (const [name, child] of Object.entries(resolved.properties ?? {})) {
       const path = prefix ? `${prefix}.${name}` : name;
       const childResolved = resolveRef(root, child);

@@ -189,6 +189,10 @@ function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, 
       if (here.match(/limits\[\d+\]$/)) return make('MANIFEST_INVALID_VALUE', `\`${here}\` names a device but no limit`, { hint: 'add readBps, writeBps, readIops or writeIops' });
       return make('MANIFEST_INVALID_VALUE', `\`${here}\` ${error.message ?? 'has the wrong number of entries'}`);
     }
+    case 'uniqueItems':
+      return make('MANIFEST_DUPLICATE_ENTRY', `\`${here}\` lists the same value twice (items ${String(params['j'])} and ${String(params['i'])})`, {
+        at: [...path, Number(params['i'])], hint: 'remove the repeated item',
+      });
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
@@ -197,11 +201,7 @@ function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, 
     case 'maxLength':
     case 'minItems':
     case 'maxItems':
-    case 'uniqueItems': {
-      const dup = error.keyword === 'uniqueItems' ? ` (items ${String(params['j'])} and ${String(params['i'])} are equal)` : '';
-      return make(error.keyword === 'uniqueItems' ? 'MANIFEST_DUPLICATE_ENTRY' : 'MANIFEST_INVALID_VALUE',
-        `\`${here}\` ${error.message ?? 'is out of range'}${dup}${typeof data === 'number' ? `, got ${data}` : ''}`);
-    }
+      return make('MANIFEST_INVALID_VALUE', `\`${here}\` ${error.message ?? 'is out of range'}${typeof data === 'number' ? `, got ${data}` : ''}`);
     default:
       return make('MANIFEST_INVALID_VALUE', `\`${here || '(document)'}\` ${error.message ?? 'is not valid'}`);
   }

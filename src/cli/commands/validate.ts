@@ -1,7 +1,7 @@
 // corral validate [PATH...]: checks manifests and reports every problem; changes nothing.
 
 import { Command } from 'commander';
-import { sourceFor } from '../../host/manifest-source.js';
+import { directorySource, sourceFor } from '../../host/manifest-source.js';
 import { schemaValidator } from '../../host/schema.js';
 import { loadManifestSet } from '../../manifest/manifest-set.js';
 import { contextFrom, outputFormat } from '../context.js';
@@ -20,7 +20,8 @@ export function validateCommand(): Command {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
       const targets = paths.length > 0 ? paths : [ctx.manifestDir];
-      const source = await sourceFor(targets, (path, reason) => ctx.logger.debug('ignored file', { path, reason }));
+      const onIgnored = (path: string, reason: string) => ctx.logger.debug('ignored file', { path, reason });
+      const source = paths.length > 0 ? await sourceFor(targets, onIgnored) : directorySource(ctx.manifestDir, onIgnored);
       const set = await loadManifestSet(source, { validator: schemaValidator() });
       const { errors, warnings } = countBySeverity(set.diagnostics);
       const valid = errors === 0;

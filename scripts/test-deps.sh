@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian/Ubuntu host, and nothing when it is there.
+# Run by `npm test` (pretest) and by .ci/run. Without root it only reports what is missing: the
+# tests that need those packages need root anyway.
+set -euo pipefail
+
+# busybox-static: the test rootfs; iproute2: checking `lo` inside network namespaces;
+# procps: ps inside containers built from the host; util-linux: unshare/nsenter in tests.
+PACKAGES=(busybox-static iproute2 procps util-linux)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test-deps: missing Debian packages (install as root): ${missing[*]}" >&2
+  exit 0
+fi
+echo "test-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; }

@@ -1,0 +1,79 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import { buildProgram } from '../../src/cli/main.js';
+import { corral, REPO } from '../support/cli.js';
+
+const INVALID = join(REPO, 'test/fixtures/invalid');
+
+describe('corral CLI basics', () => {
+  test('--version prints the package version', () => {
+    const r = corral(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
+  });
+
+  test.each([[], ...buildProgram().commands.map((c) => [c.name()])])('`corral %s --help` works', (...names) => {
+    const r = corral([...names, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: corral/);
+  });
+
+  test('an unknown command or option is a usage error', () => {
+    expect(corral(['frobnicate']).code).toBe(1);
+    const r = corral(['validate', '--output', 'yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('CLI_USAGE');
+  });
+});
+
+describe('corral validate', () => {
+  test('the bundled manifests are valid (exit 0)', () => {
+    const r = corral(['validate']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^valid: 3 files, 3 valid containers in manifests/m);
+  });
+
+  test('the manifest directory comes from --dir, then CORRAL_MANIFESTS', () => {
+    expect(corral(['validate'], { env: { CORRAL_MANIFESTS: '/nonexistent' } }).code).toBe(1);
+    expect(corral(['--dir', 'manifests', 'validate'], { env: { CORRAL_MANIFESTS: '/nonexistent' } }).code).toBe(0);
+  });
+
+  test('a missing directory is an error that says so', () => {
+    const r = corral(['validate', '--output', 'json'], { env: { CORRAL_MANIFESTS: '/nonexistent/manifests' } });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).diagnostics[0].code).toBe('MANIFEST_DIR_MISSING');
+  });
+
+  const fixtures = readdirSync(INVALID).filter((f) => f.endsWith('.yaml')).sort();
+
+  test('every invalid fixture: exit 1, and text output gives file:line:column, the field and the fix', () => {
+    const r = corral(['validate', INVALID]);
+    expect(r.code).toBe(1);
+    const blocks = r.stdout.split(/\n(?=\S)/);
+    for (const name of fixtures) {
+      const head = readFileSync(join(INVALID, name)).toString('latin1').split(String.fromCharCode(0)).join('');
+      const [, code, line] = /# expect: (\w+) line (\d+)/.exec(head)!;
+      const prefix = `${relative(REPO, join(INVALID, name))}:${line}:`;
+      const block = blocks.find((b) => b.startsWith(prefix) && b.includes(code!));
+      expect({ name, found: Boolean(block) }).toEqual({ name, found: true });
+      // The source line with a caret, then what was expected or how to fix it.
+      if (!/NOT_UTF8|TOO_MANY_DOCUMENTS|ALIAS_LIMIT|DEPTH_LIMIT/.test(code!)) expect(block).toMatch(/\n\s+\d+ \| .*\n\s+\| +\^/);
+      expect(block!.split('\n').length).toBeGreaterThan(1);
+    }
+  });
+
+  test('every invalid fixture: the JSON report carries code, field, position and advice', () => {
+    const r = corral(['validate', INVALID, '--output', 'json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.valid).toBe(false);
+    expect(report.formatVersion).toBe(1);
+    for (const d of report.diagnostics.filter((x: { severity: string }) => x.severity === 'error')) {
+      expect(d).toMatchObject({ code: expect.any(String), summary: expect.any(String), source: { file: expect.any(String), line: expect.any(Number), column: expect.any(Number) } });
+    }
+    const withField = report.diagnostics.filter((d: { field?: string }) => d.field);
+    expect(withField.length).toBeGreaterThan(fixtures.length * 0.7);
+  });
+});

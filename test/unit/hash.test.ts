@@ -1,0 +1,90 @@
+import { describe, expect, test } from '@jest/globals';
+import { canonicalJson, specHash } from '../../src/manifest/hash.js';
+import { loadOne } from '../support/schema.js';
+
+async function hashOf(text: string): Promise<string> {
+  const { spec, errors } = await loadOne(text);
+  expect(errors).toEqual([]);
+  return specHash(spec!);
+}
+
+const BASE = `apiVersion: corral/v1
+kind: Container
+metadata: {name: web, labels: {a: "1", b: "2"}}
+spec:
+  rootfs: {host: {}}
+  command: [/bin/sh, -c, "sleep 1d"]
+  env: {A: "1", B: "2"}
+  resources: {memory: 256Mi, cpus: "0.5"}
+  mounts:
+    - {type: tmpfs, target: /tmp}
+    - {type: volume, name: data, target: /data}
+`;
+
+describe('spec hash', () => {
+  test('is a sha256', async () => expect(await hashOf(BASE)).toMatch(/^sha256:[0-9a-f]{64}$/));
+
+  test('ignores key order, formatting, comments, quoting and equivalent spellings', async () => {
+    const reordered = `# a comment
+kind: Container
+apiVersion: "corral/v1"
+spec:
+  mounts:
+  - target: /tmp
+    type: tmpfs
+  - {name: data, type: volume, target: /data}
+  resources:
+    cpus: 500m
+    memory: 268435456
+  env:
+  - {name: B, value: "2"}
+  - {name: A, value: '1'}
+  command:
+  - /bin/sh
+  - -c
+  - sleep 1d
+  rootfs:
+    host: {}
+metadata:
+  labels: {b: "2", a: "1"}
+  name: web
+`;
+    expect(await hashOf(reordered)).toBe(await hashOf(BASE));
+  });
+
+  test('writing a default explicitly does not change it', async () => {
+    const explicit = BASE.replace('  env:', '  restartPolicy: Always\n  stopTimeout: 10s\n  readOnlyRootfs: false\n  env:');
+    expect(await hashOf(explicit)).toBe(await hashOf(BASE));
+  });
+
+  const changes: Array<[string, (s: string) => string]> = [
+    ['name', (s) => s.replace('name: web', 'name: web2')],
+    ['label value', (s) => s.replace('b: "2"}', 'b: "3"}')],
+    ['command', (s) => s.replace('sleep 1d', 'sleep 2d')],
+    ['env value', (s) => s.replace('B: "2"', 'B: "3"')],
+    ['env added', (s) => s.replace('B: "2"}', 'B: "2", C: ""}')],
+    ['memory', (s) => s.replace('256Mi', '257Mi')],
+    ['cpus', (s) => s.replace('"0.5"', '"0.6"')],
+    ['mount target', (s) => s.replace('target: /tmp', 'target: /tmp2')],
+    ['volume name', (s) => s.replace('name: data', 'name: data2')],
+    ['rootfs', (s) => s.replace('{host: {}}', '{path: /srv/root}')],
+    ['restart policy', (s) => s.replace('  env:', '  restartPolicy: Never\n  env:')],
+    ['read-only root', (s) => s.replace('  env:', '  readOnlyRootfs: true\n  env:')],
+    ['stop signal', (s) => s.replace('  env:', '  stopSignal: SIGINT\n  env:')],
+    ['capabilities', (s) => s.replace('  env:', '  security: {capabilities: {drop: [NET_RAW]}}\n  env:')],
+    ['user', (s) => s.replace('  env:', '  user: {uid: 1}\n  env:')],
+  ];
+  test.each(changes)('changes when the %s changes', async (_what, edit) => {
+    expect(await hashOf(edit(BASE))).not.toBe(await hashOf(BASE));
+  });
+
+  test('referenced digests are part of it', async () => {
+    const { spec } = await loadOne(BASE);
+    expect(specHash(spec!, { image: 'sha256:aa' })).not.toBe(specHash(spec!, { image: 'sha256:bb' }));
+  });
+
+  test('canonical JSON sorts keys and refuses non-finite numbers', () => {
+    expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: undefined })).toBe('{"a":[true,null,"x"],"b":1}');
+    expect(() => canonicalJson({ a: Infinity })).toThrow();
+  });
+});
