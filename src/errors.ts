@@ -46,6 +46,7 @@ export const ErrorCodes = {
   // cgroups driver (src/drivers/cgroups)
   CGROUP_KNOB_UNAVAILABLE: 'the manifest asks for a cgroup knob this host does not offer (reported at plan time)',
   CGROUP_WRITE_FAILED: 'writing a cgroup control file failed; the message names the file and the value',
+  CGROUP_READ_FAILED: 'reading a cgroup control file failed, or it holds a value corral cannot parse; the message names the file',
   CGROUP_BUSY: 'a cgroup could not be removed because processes are still in it',
   CGROUP_NOT_OWNED: 'corral refuses to touch a cgroup it did not create',
 
@@ -60,6 +61,9 @@ export const ErrorCodes = {
   IMAGE_UNSAFE_ENTRY: 'an archive entry would write outside the image (`..`, absolute path, link escape) or is a device node',
   VOLUME_NOT_FOUND: 'no volume of that name exists',
   VOLUME_IN_USE: 'the volume is mounted by a container and cannot be removed',
+  VOLUME_INVALID: 'a volume name is not a DNS label, or its directory is not what corral created',
+  MOUNT_SOURCE_MISSING: 'a bind mount source does not exist on this host',
+  ROOTFS_BUSY: 'something is still mounted inside a container\'s rootfs directories; corral will not delete through a mount',
 
   // runtime: shim, start, stop, exec (src/drivers/namespaces)
   SHIM_MISSING: 'the shim binary is not built (run `npm install`; it needs a C compiler)',
@@ -195,6 +199,11 @@ export function diagnostic(
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
+}
+
+/** Something that holds a resource until disposed (a lock, a watch, a subscription). */
+export interface Disposable {
+  dispose(): void;
 }
 
 function compact<T extends object>(value: T): T {

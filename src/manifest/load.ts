@@ -57,7 +57,7 @@ export function loadManifestText(file: string, bytes: Uint8Array, limits: LoadLi
   const at = (line = 1, column = 1): SourceLocation => ({ file, line, column });
   if (bytes.length > limits.maxFileBytes) {
     return fail(diagnostic('error', 'MANIFEST_TOO_LARGE', `file is ${bytes.length} bytes, over the limit of ${limits.maxFileBytes}`, {
-      source: at(), hint: 'split it into several files, or raise --max-file-size',
+      source: at(), hint: 'split it into several files (the limit is 1 MiB per file)',
     }));
   }
   const text = decodeUtf8(bytes);

@@ -66,7 +66,7 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
     if (file.size > limits.maxFileBytes) {
       // Refused before reading, so a huge file costs nothing.
       diagnostics.push(diagnostic('error', 'MANIFEST_TOO_LARGE', `file is ${file.size} bytes, over the limit of ${limits.maxFileBytes}`, {
-        source: { file: file.path, line: 1, column: 1 }, hint: 'split it into several files, or raise --max-file-size',
+        source: { file: file.path, line: 1, column: 1 }, hint: 'split it into several files (the limit is 1 MiB per file)',
       }));
       continue;
     }

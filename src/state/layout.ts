@@ -12,7 +12,10 @@
 //                               own mount namespace, never in the host's
 //       shim/                   files the shim (monitor) writes: exit status, pids, control socket
 //       logs/                   container.log and its rotations
+//       rootfs.json             what the overlay driver prepared: rootfs identity and lower layers
+//                               (decides when the upper must be reset; GC keeps those layers)
 //     images/<name>/<tag>.json  image metadata (layers by digest, config)
+//     images/.lock              flock: image imports, removals and layer GC exclude each other
 //     layers/<digest>/          one unpacked layer, shared by every image that has it
 //     volumes/<name>/data/      named volumes; removed only by `corral volume rm`
 //     hostroot/                 the read-only skeleton behind `rootfs: {host: {}}`
@@ -35,6 +38,8 @@ export interface Layout {
   container(name: string): ContainerPaths;
   volume(name: string): string;
   layer(digest: string): string;
+  imageRecord(name: string, tag: string): string;
+  readonly imagesLock: string;
 }
 
 export interface ContainerPaths {
@@ -44,6 +49,7 @@ export interface ContainerPaths {
   readonly rootfs: string;
   readonly shim: string;
   readonly logs: string;
+  readonly rootfsRecord: string;
 }
 
 export function layout(root: string): Layout {
@@ -63,9 +69,11 @@ export function layout(root: string): Layout {
     record: (name) => join(stateDir, `${name}.json`),
     container: (name) => {
       const dir = join(containersDir, name);
-      return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs') };
+      return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs'), rootfsRecord: join(dir, 'rootfs.json') };
     },
     volume: (name) => join(root, 'volumes', name, 'data'),
     layer: (digest) => join(root, 'layers', digest.replace(/^sha256:/, 'sha256-')),
+    imageRecord: (name, tag) => join(root, 'images', name, `${tag}.json`),
+    imagesLock: join(root, 'images', '.lock'),
   };
 }

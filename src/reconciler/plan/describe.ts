@@ -1,0 +1,26 @@
+// Words for the plan: reasons built from field diffs and exits. Explaining only. Pure.
+
+import { formatDuration } from '../../manifest/duration.js';
+import { formatBytes } from '../../manifest/quantity.js';
+import type { ExitRecord } from '../../state/record.js';
+import type { FieldDiff } from './types.js';
+
+export function describeValue(path: string, value: unknown): string {
+  if (value === null || value === undefined) return 'unset';
+  if (typeof value === 'number' && /Bytes$/.test(path)) return formatBytes(value);
+  if (typeof value === 'number' && /Ms$/.test(path)) return formatDuration(value);
+  if (typeof value === 'number' && path.endsWith('cpuMillis')) return `${value / 1000} CPU`;
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+export function describeDiff(d: FieldDiff): string {
+  return `${d.path}: ${describeValue(d.path, d.before)} → ${describeValue(d.path, d.after)}`;
+}
+
+export function describeExit(exit: ExitRecord | null): string {
+  if (!exit) return 'exited';
+  if (exit.oomKilled) return 'was OOM-killed';
+  if (exit.signal) return `was killed by ${exit.signal}`;
+  return `exited with code ${exit.code ?? '?'}`;
+}

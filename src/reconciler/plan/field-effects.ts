@@ -1,0 +1,79 @@
+// Which field needs which action: the one table (issue: resources live; command, env, user,
+// mounts… restart; rootfs, namespaces recreate). Longest matching prefix wins. Pure.
+
+import { canonicalJson } from '../../manifest/hash.js';
+import type { ContainerSpec } from '../../manifest/spec.js';
+import { EFFECT_RANK, type Effect, type FieldDiff } from './types.js';
+
+const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
+  // The root filesystem and the namespaces define the container itself.
+  ['version', 'recreate'],
+  ['rootfs', 'recreate'],
+  ['namespaces', 'recreate'],
+  ['references.image', 'recreate'],
+  // Set up once at start by the shim: changing them needs a new process, not a new layer.
+  ['readOnlyRootfs', 'restart'],
+  ['process', 'restart'],
+  ['hostname', 'restart'],
+  ['mounts', 'restart'],
+  ['network', 'restart'],
+  ['security', 'restart'],
+  ['logging', 'restart'],
+  ['references.seccomp', 'restart'],
+  // cgroup knobs: written to the running container.
+  ['resources', 'live'],
+  // Read by corral only (supervision, ordering, selection).
+  ['name', 'recreate'],
+  ['labels', 'record'],
+  ['annotations', 'record'],
+  ['restartPolicy', 'record'],
+  ['stopSignal', 'record'],
+  ['stopTimeoutMs', 'record'],
+  ['dependsOn', 'record'],
+  ['healthcheck', 'record'],
+  ['hosts', 'record'],
+];
+
+export function effectOf(path: string): Effect {
+  let best: readonly [string, Effect] | undefined;
+  for (const entry of EFFECTS) {
+    if ((path === entry[0] || path.startsWith(`${entry[0]}.`) || path.startsWith(`${entry[0]}[`)) && (!best || entry[0].length > best[0].length)) best = entry;
+  }
+  // A field this table does not know is treated as the most disruptive: never silently ignored.
+  return best?.[1] ?? 'recreate';
+}
+
+/**
+ * Field-level differences between two specs. Objects are compared key by key; arrays and scalars
+ * as whole values (a changed env list is one diff, `process.env`).
+ */
+export function diffSpecs(
+  before: ContainerSpec,
+  after: ContainerSpec,
+  beforeRefs: Readonly<Record<string, string>> = {},
+  afterRefs: Readonly<Record<string, string>> = {},
+): FieldDiff[] {
+  const out: FieldDiff[] = [];
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (isPlainObject(a) && isPlainObject(b)) {
+      for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+        walk(a[key], b[key], path ? `${path}.${key}` : key);
+      }
+      return;
+    }
+    if (canonicalJson(a ?? null) !== canonicalJson(b ?? null)) out.push({ path, before: a ?? null, after: b ?? null, effect: effectOf(path) });
+  };
+  walk(before, after, '');
+  walk({ references: beforeRefs }, { references: afterRefs }, '');
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function strongestEffect(diffs: readonly FieldDiff[]): Effect | null {
+  let best: Effect | null = null;
+  for (const d of diffs) if (best === null || EFFECT_RANK[d.effect] > EFFECT_RANK[best]) best = d.effect;
+  return best;
+}

@@ -1,0 +1,190 @@
+// plan: desired (manifests) × actual (records refreshed with what the host runs) → Plan.
+// Deciding lives here and only here; apply executes `action`, `after` and `diff` and never reads
+// the reasons. Pure: no clock of its own (options.now), no host access.
+
+import { diagnostic, type Diagnostic } from '../../errors.js';
+import type { ContainerSpec } from '../../manifest/spec.js';
+import type { ContainerRecord } from '../../state/record.js';
+import { describeDiff, describeExit } from './describe.js';
+import { diffSpecs, strongestEffect } from './field-effects.js';
+import { startOrder } from './order.js';
+import { policyWantsRestart, refresh } from './refresh.js';
+import {
+  PLAN_FORMAT_VERSION, type Action, type Actual, type ActualContainer, type Change, type Desired, type DesiredContainer,
+  type FieldDiff, type Plan, type PlanOptions,
+} from './types.js';
+
+interface Draft {
+  readonly action: Action;
+  readonly reasons: string[];
+  readonly diff?: readonly FieldDiff[];
+  readonly notBefore?: string | null;
+}
+
+export function plan(desired: Desired, actual: Actual, options: PlanOptions): Plan {
+  const now = options.now;
+  const diagnostics: Diagnostic[] = [];
+  let complete = true;
+  let errored = false;
+
+  const current = new Map<string, { record: ContainerRecord; live: ActualContainer['live'] }>();
+  for (const a of actual.containers) current.set(a.record.name, { record: refresh(a, now), live: a.live });
+  const wanted = new Map(desired.containers.map((d) => [d.spec.name, d]));
+  const invalid = new Set(desired.invalidNames);
+  const broken = new Set(desired.brokenFiles);
+  const elsewhere = new Set(desired.elsewhere);
+
+  // Pruning everything because a directory vanished or a checkout emptied it is never what the
+  // user meant; it takes --allow-empty.
+  const nothingDesired = desired.containers.length === 0 && invalid.size === 0 && broken.size === 0 && elsewhere.size === 0;
+  const pruneGuard = (desired.missing || nothingDesired) && !options.allowEmpty;
+
+  const changes = new Map<string, Change>();
+  const add = (name: string, d: DesiredContainer | undefined, record: ContainerRecord | undefined, draft: Draft): void => {
+    const after = d && (draft.action !== 'stop' && draft.action !== 'remove') ? d.spec : null;
+    changes.set(name, {
+      name,
+      action: draft.action,
+      reasons: draft.reasons,
+      diff: draft.diff ?? [],
+      before: record?.spec ?? null,
+      after: after ?? (draft.action === 'none' || draft.action === 'stop' ? record?.spec ?? null : null),
+      afterHash: after ? d!.hash : draft.action === 'none' || draft.action === 'stop' ? record?.hash ?? null : null,
+      afterReferences: after ? d!.references : {},
+      origin: d?.origin ?? record?.origin ?? null,
+      requiresReplace: (draft.diff ?? []).filter((x) => x.effect === 'restart' || x.effect === 'recreate').map((x) => x.path),
+      notBefore: draft.notBefore ?? null,
+      warnings: after ? desired.diagnostics.filter((x) => x.severity === 'warning' && x.container === name).map((x) => x.summary) : [],
+    });
+  };
+
+  for (const d of desired.containers) {
+    const name = d.spec.name;
+    const existing = current.get(name);
+    const hostErrors = d.hostDiagnostics.filter((x) => x.severity === 'error');
+    if (hostErrors.length > 0) {
+      complete = false;
+      diagnostics.push(...d.hostDiagnostics);
+      add(name, undefined, existing?.record, {
+        action: 'none',
+        reasons: [`cannot apply on this host: ${hostErrors[0]!.summary}`, ...(existing ? ['keeping the last applied spec'] : [])],
+      });
+      continue;
+    }
+    diagnostics.push(...d.hostDiagnostics);
+    add(name, d, existing?.record, existing ? decideExisting(existing.record, existing.live, d, now) : { action: 'create', reasons: ['new manifest'] });
+  }
+
+  let guardReported = false;
+  for (const [name, { record }] of current) {
+    if (wanted.has(name)) continue;
+    if (record.status === 'removing') {
+      add(name, undefined, record, { action: 'remove', reasons: ['finish a removal that was interrupted'] });
+    } else if (invalid.has(name) || (record.origin && broken.has(record.origin.file))) {
+      complete = false;
+      add(name, undefined, record, { action: 'none', reasons: ['its manifest has errors: keeping the last applied spec'] });
+    } else if (pruneGuard) {
+      errored = true;
+      if (!guardReported) {
+        guardReported = true;
+        diagnostics.push(diagnostic('error', 'PRUNE_REFUSED', desired.missing
+          ? 'the manifest directory is missing while containers run: nothing is pruned'
+          : 'the manifest set is empty while containers run: nothing is pruned', {
+          hint: 'if removing every container is what you want, run again with --allow-empty',
+        }));
+      }
+      add(name, undefined, record, { action: 'none', reasons: ['not pruned: the manifest set is empty or missing (use --allow-empty)'] });
+    } else {
+      add(name, undefined, record, { action: 'remove', reasons: [elsewhere.has(name) ? 'its manifest now selects other hosts' : 'its manifest was removed'] });
+    }
+  }
+
+  return {
+    formatVersion: PLAN_FORMAT_VERSION,
+    createdAt: now.toISOString(),
+    stateSerial: actual.serial,
+    changes: ordered(changes, current, wanted),
+    orphans: actual.orphans,
+    diagnostics,
+    complete,
+    errored,
+  };
+}
+
+function decideExisting(record: ContainerRecord, live: ActualContainer['live'], d: DesiredContainer, now: Date): Draft {
+  if (record.status === 'creating') return { action: 'recreate', reasons: ['a create was interrupted (crash recovery): rebuild it'] };
+  if (record.status === 'removing') return { action: 'recreate', reasons: ['a removal was interrupted and the manifest is back'] };
+
+  const diff = diffSpecs(record.spec, d.spec, record.references, d.references);
+  const effect = strongestEffect(diff);
+  const running = live.process === 'running';
+  const described = diff.map(describeDiff);
+
+  if (effect === 'recreate') return { action: 'recreate', reasons: described, diff };
+  if (effect === 'restart') return { action: running ? 'restart' : 'start', reasons: described, diff };
+  if (effect !== null) {
+    // A manifest change also ends a manual stop: the edited spec is what should run.
+    if (running) return { action: 'update', reasons: [...described, ...driftReasons(live.drift)], diff: [...diff, ...live.drift] };
+    const start = startDecision(record, live, now, true);
+    return start.action === 'start' ? { ...start, reasons: [...described, ...start.reasons], diff } : { action: 'update', reasons: described, diff };
+  }
+  if (record.hash !== d.hash) return { action: 'update', reasons: ['the record predates this corral version: rewrite it'] };
+
+  if (running) {
+    if (record.desiredState === 'stopped') return { action: 'stop', reasons: ['stopped by hand (`corral stop`) but running'] };
+    if (!live.cgroupPresent) return { action: 'restart', reasons: ['its cgroup disappeared: limits are not enforced'] };
+    if (live.drift.length > 0) return { action: 'update', reasons: driftReasons(live.drift), diff: live.drift };
+    const health = record.health;
+    if (health?.status === 'unhealthy' && record.spec.healthcheck?.onFailure === 'restart') {
+      return { action: 'restart', reasons: [`unhealthy: ${health.failures} health checks failed in a row`] };
+    }
+    return { action: 'none', reasons: ['up to date'] };
+  }
+  return startDecision(record, live, now, false);
+}
+
+function driftReasons(drift: readonly FieldDiff[]): string[] {
+  return drift.map((x) => `drift: ${describeDiff(x)} (changed on the host)`);
+}
+
+/** A container that is not running: start it now, later (backoff), or leave it. */
+function startDecision(record: ContainerRecord, live: ActualContainer['live'], now: Date, manifestChanged: boolean): Draft {
+  if (record.desiredState === 'stopped' && !manifestChanged) {
+    return { action: 'none', reasons: ['stopped by hand: `corral start` or a manifest change starts it again'] };
+  }
+  if (manifestChanged || record.status === 'stopped' || live.process === 'missing' && record.lastExit === null) {
+    return { action: 'start', reasons: [manifestChanged ? 'apply the new spec' : record.status === 'stopped' ? 'stopped, but wanted running' : 'not running'] };
+  }
+  const exit = describeExit(record.lastExit);
+  if (!policyWantsRestart(record)) {
+    return { action: 'none', reasons: [`${exit}; restartPolicy ${record.spec.restartPolicy}: left as is`] };
+  }
+  const next = record.backoff.nextStartAt;
+  if (next !== null && Date.parse(next) > now.getTime()) {
+    const seconds = Math.ceil((Date.parse(next) - now.getTime()) / 1000);
+    return { action: 'none', reasons: [`${exit}; restart backoff: next start in ${seconds}s`], notBefore: next };
+  }
+  return { action: 'start', reasons: [`${exit}; restartPolicy ${record.spec.restartPolicy}`] };
+}
+
+/** Removals and stops first, dependents before dependencies; then the rest in start order. */
+function ordered(changes: Map<string, Change>, current: Map<string, { record: ContainerRecord }>, wanted: Map<string, DesiredContainer>): Change[] {
+  const specs = new Map<string, ContainerSpec>();
+  for (const [name, { record }] of current) specs.set(name, record.spec);
+  for (const [name, d] of wanted) specs.set(name, d.spec);
+  const order = startOrder(specs);
+  const going = order.filter((n) => ['remove', 'stop'].includes(changes.get(n)?.action ?? '')).reverse();
+  const coming = order.filter((n) => changes.has(n) && !going.includes(n));
+  return [...going, ...coming].map((n) => changes.get(n)!);
+}
+
+/** `N to create, N to update, …` counts for summaries and JSON. */
+export function countActions(p: Plan): Record<Action, number> {
+  const counts = { create: 0, start: 0, update: 0, restart: 0, recreate: 0, stop: 0, remove: 0, none: 0 } as Record<Action, number>;
+  for (const c of p.changes) counts[c.action]++;
+  return counts;
+}
+
+export function hasChanges(p: Plan): boolean {
+  return p.changes.some((c) => c.action !== 'none') || p.orphans.length > 0;
+}

@@ -1,0 +1,44 @@
+// refresh: fold what inspect observed into the records before planning (Terraform's refresh).
+// An exit the record does not know yet is recorded with its restart backoff. Pure: reconcile
+// writes the refreshed records; `plan` only looks at them.
+
+import { BACKOFF, nextBackoff, type ContainerRecord } from '../../state/record.js';
+import type { ActualContainer } from './types.js';
+
+export function refresh({ record, live }: ActualContainer, now: Date): ContainerRecord {
+  if ((record.status === 'running' || record.status === 'stopping') && live.process !== 'running') {
+    if (record.status === 'stopping' || (live.process === 'missing' && live.exit === null)) {
+      // A stop in progress, or no process and no exit record (host reboot, monitor killed): this
+      // is not the container crashing, so it does not count toward the crash backoff.
+      return {
+        ...record,
+        status: record.status === 'stopping' ? 'stopped' : 'exited',
+        lastExit: live.exit ?? record.lastExit,
+        backoff: { delayMs: record.backoff.delayMs, nextStartAt: null },
+      };
+    }
+    const exit = live.exit ?? { code: null, signal: null, oomKilled: false, at: now.toISOString() };
+    const ranMs = record.startedAt ? Date.parse(exit.at) - Date.parse(record.startedAt) : 0;
+    const delayMs = ranMs >= BACKOFF.resetAfterMs ? BACKOFF.initialMs : nextBackoff(record.backoff.delayMs);
+    return {
+      ...record,
+      status: delayMs > BACKOFF.initialMs ? 'crashloop' : 'exited',
+      lastExit: exit,
+      backoff: { delayMs, nextStartAt: new Date(Date.parse(exit.at) + delayMs).toISOString() },
+    };
+  }
+  if (record.status === 'running' && live.process === 'running' && record.backoff.delayMs > 0 && record.startedAt
+    && now.getTime() - Date.parse(record.startedAt) >= BACKOFF.resetAfterMs) {
+    return { ...record, backoff: { delayMs: 0, nextStartAt: null } };
+  }
+  return record;
+}
+
+/** Whether the exit calls for a restart under the container's policy. */
+export function policyWantsRestart(record: ContainerRecord): boolean {
+  const policy = record.spec.restartPolicy;
+  if (policy === 'Always') return true;
+  if (policy === 'Never') return false;
+  const exit = record.lastExit;
+  return exit === null || exit.code !== 0 || exit.signal !== null;
+}

@@ -1,0 +1,135 @@
+// The plan is a value (Terraform's plans.Plan): it can be printed, turned into JSON, tested
+// without a kernel, and executed. Pure.
+
+import type { Diagnostic } from '../../errors.js';
+import type { ContainerSpec, SpecOrigin } from '../../manifest/spec.js';
+import type { ContainerRecord, ExitRecord } from '../../state/record.js';
+
+export const PLAN_FORMAT_VERSION = 1;
+
+/** One closed set of actions, each with its symbol in the human view. */
+export const ACTIONS = {
+  create: '+',
+  start: '>',
+  update: '~',
+  restart: '↻',
+  recreate: '±',
+  stop: '■',
+  remove: '-',
+  none: ' ',
+} as const;
+export type Action = keyof typeof ACTIONS;
+
+/**
+ * What a changed field costs. `record`: only corral's record changes (labels, restart policy);
+ * `live`: applied to the running container's cgroup; `restart`: the process must restart (the
+ * writable layer is kept); `recreate`: everything is rebuilt (the writable layer is discarded).
+ */
+export type Effect = 'record' | 'live' | 'restart' | 'recreate';
+export const EFFECT_RANK: Readonly<Record<Effect, number>> = { record: 0, live: 1, restart: 2, recreate: 3 };
+
+export interface FieldDiff {
+  /** Dotted path in ContainerSpec (`resources.memoryBytes`), or `references.image`. */
+  readonly path: string;
+  readonly before: unknown;
+  readonly after: unknown;
+  readonly effect: Effect;
+}
+
+export interface Change {
+  readonly name: string;
+  readonly action: Action;
+  /** Why, in words. Explains only: apply never reads it. */
+  readonly reasons: readonly string[];
+  readonly diff: readonly FieldDiff[];
+  /** The last applied spec (null: none). */
+  readonly before: ContainerSpec | null;
+  /** The spec to apply (null for stop/remove/none of an undesired container). */
+  readonly after: ContainerSpec | null;
+  readonly afterHash: string | null;
+  readonly afterReferences: Readonly<Record<string, string>>;
+  readonly origin: SpecOrigin | null;
+  /** Fields that force a restart or recreate. Explains only: apply never reads it. */
+  readonly requiresReplace: readonly string[];
+  /** For `none` while a restart waits for its backoff: when to look again. */
+  readonly notBefore: string | null;
+  /** Things a reviewer should see (privileged, risky capabilities). */
+  readonly warnings: readonly string[];
+}
+
+export type OrphanKind = 'cgroup' | 'rootfs' | 'shim';
+
+/** Something corral owns on the host that no record explains (left by a crash between two steps). */
+export interface Orphan {
+  readonly kind: OrphanKind;
+  readonly name: string;
+  readonly detail: string;
+}
+
+export interface Plan {
+  readonly formatVersion: typeof PLAN_FORMAT_VERSION;
+  readonly createdAt: string;
+  /** The state serial the plan was made against; apply refuses a plan when it moved. */
+  readonly stateSerial: number;
+  /** In dependency order: what others depend on comes first. Removals come in reverse order. */
+  readonly changes: readonly Change[];
+  readonly orphans: readonly Orphan[];
+  readonly diagnostics: readonly Diagnostic[];
+  /** Some desired containers could not be planned (invalid manifests): their last spec stays. */
+  readonly complete: boolean;
+  /** The plan must not be applied (a refused prune, an internal inconsistency). */
+  readonly errored: boolean;
+}
+
+/** What the host really runs for one container, as inspect found it. */
+export interface LiveFacts {
+  /** `missing`: no process and no exit record (the shim is gone too). */
+  readonly process: 'running' | 'exited' | 'missing';
+  /** The exit the shim recorded, when the process is not running. */
+  readonly exit: ExitRecord | null;
+  readonly cgroupPresent: boolean;
+  /** Limits on the host that differ from the record's spec (a hand edit). */
+  readonly drift: readonly FieldDiff[];
+  readonly rootfsPresent: boolean;
+}
+
+export interface ActualContainer {
+  readonly record: ContainerRecord;
+  readonly live: LiveFacts;
+}
+
+export interface Actual {
+  readonly containers: readonly ActualContainer[];
+  readonly orphans: readonly Orphan[];
+  readonly serial: number;
+}
+
+export interface DesiredContainer {
+  readonly spec: ContainerSpec;
+  /** specHash(spec, references). */
+  readonly hash: string;
+  /** Digests of referenced content (`image`, `seccomp`). */
+  readonly references: Readonly<Record<string, string>>;
+  readonly origin: SpecOrigin;
+  /** Host checks at plan time (a cgroup knob the host lacks): errors make it unplannable. */
+  readonly hostDiagnostics: readonly Diagnostic[];
+}
+
+export interface Desired {
+  readonly containers: readonly DesiredContainer[];
+  /** Valid manifests that select other hosts. */
+  readonly elsewhere: readonly string[];
+  /** Names with invalid manifests: they keep their last applied spec. */
+  readonly invalidNames: readonly string[];
+  /** Files with errors: containers last applied from them keep their spec. */
+  readonly brokenFiles: readonly string[];
+  /** The manifest directory is missing. */
+  readonly missing: boolean;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export interface PlanOptions {
+  readonly now: Date;
+  /** Allow pruning every container when the manifest set is empty or missing. */
+  readonly allowEmpty: boolean;
+}

@@ -1,0 +1,106 @@
+// The state record of one container: what corral last applied and what it owns on the host.
+// Records are the reconciler's memory across runs and crashes. Part of the pure core (types and
+// the status transition table only; reading and writing them is store.ts).
+
+import { CorralError } from '../errors.js';
+import type { ContainerSpec, SpecOrigin } from '../manifest/spec.js';
+
+export const RECORD_FORMAT = 1;
+
+/** Opaque JSON a driver hands back and gets back later (cgroup paths, shim identity...). */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export type ContainerStatus =
+  /** Intent written, resources being created; a crash here is finished or undone by the next run. */
+  | 'creating'
+  | 'running'
+  | 'stopping'
+  /** Stopped on purpose (by a stop action or `corral stop`). */
+  | 'stopped'
+  /** The process ended on its own; the restart policy decides what comes next. */
+  | 'exited'
+  /** Exited again and again; restarts wait for an exponential backoff. */
+  | 'crashloop'
+  /** Setup failed (the command never ran); retried with backoff. */
+  | 'failed'
+  /** Being removed; a crash here is finished by the next run. */
+  | 'removing';
+
+export interface ExitRecord {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly oomKilled: boolean;
+  readonly at: string;
+}
+
+export interface HealthRecord {
+  readonly status: 'starting' | 'healthy' | 'unhealthy';
+  readonly failures: number;
+  readonly checkedAt: string | null;
+  readonly output: string;
+}
+
+export interface UserRange {
+  readonly hostId: number;
+  readonly size: number;
+}
+
+export interface ContainerRecord {
+  readonly format: typeof RECORD_FORMAT;
+  readonly name: string;
+  readonly status: ContainerStatus;
+  /** `stopped` after `corral stop`: it stays stopped until its manifest changes or `corral start`. */
+  readonly desiredState: 'running' | 'stopped';
+  /** The last applied spec and its hash (with referenced digests). */
+  readonly spec: ContainerSpec;
+  readonly hash: string;
+  /** Digests of referenced content (image config, seccomp profile) that went into the hash. */
+  readonly references: Readonly<Record<string, string>>;
+  readonly origin: SpecOrigin | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly cgroup: Json | null;
+  readonly rootfs: Json | null;
+  readonly runtime: Json | null;
+  readonly userRange: UserRange | null;
+  readonly restarts: number;
+  readonly lastExit: ExitRecord | null;
+  /** Restart backoff: 10 s doubling to 5 min, reset after 10 min of running. */
+  readonly backoff: { readonly delayMs: number; readonly nextStartAt: string | null };
+  readonly health: HealthRecord | null;
+  /** The last failure, for `ps` and `inspect`. */
+  readonly error: string | null;
+  /** Bumped on every write; the store's serial is the largest of them. */
+  readonly serial: number;
+}
+
+const TRANSITIONS: Readonly<Record<ContainerStatus, readonly ContainerStatus[]>> = {
+  creating: ['creating', 'running', 'exited', 'failed', 'removing', 'stopped'],
+  running: ['running', 'stopping', 'exited', 'crashloop', 'removing', 'stopped', 'creating'],
+  stopping: ['stopping', 'stopped', 'exited', 'removing'],
+  stopped: ['stopped', 'creating', 'running', 'removing', 'failed'],
+  exited: ['exited', 'creating', 'running', 'crashloop', 'stopped', 'removing', 'failed'],
+  crashloop: ['crashloop', 'creating', 'running', 'exited', 'stopped', 'removing', 'failed'],
+  failed: ['failed', 'creating', 'running', 'stopped', 'removing', 'exited', 'crashloop'],
+  removing: ['removing'],
+};
+
+/** Returns the record with its new status, or throws STATE_TRANSITION for an impossible move. */
+export function transition(record: ContainerRecord, to: ContainerStatus, changes: Partial<ContainerRecord> = {}): ContainerRecord {
+  if (!TRANSITIONS[record.status].includes(to)) {
+    throw new CorralError('STATE_TRANSITION', `container \`${record.name}\`: cannot go from \`${record.status}\` to \`${to}\``);
+  }
+  return { ...record, ...changes, status: to };
+}
+
+export const BACKOFF = {
+  initialMs: 10_000,
+  maxMs: 5 * 60_000,
+  /** Running this long resets the backoff. */
+  resetAfterMs: 10 * 60_000,
+} as const;
+
+/** The delay before the next restart, doubling from 10 s up to 5 min. */
+export function nextBackoff(previousMs: number): number {
+  return previousMs <= 0 ? BACKOFF.initialMs : Math.min(previousMs * 2, BACKOFF.maxMs);
+}
