@@ -51,8 +51,8 @@ export function recordFor(d: DesiredContainer, patch: Partial<ContainerRecord> =
   };
 }
 
-export const RUNNING: LiveFacts = { process: 'running', exit: null, cgroupPresent: true, drift: [], rootfsPresent: true };
+export const RUNNING: LiveFacts = { process: 'running', exit: null, cgroupPresent: true, drift: [], rootfsPresent: true, runtime: null, startedAt: null };
 
 export function exited(code: number | null, at = T0, signal: string | null = null): LiveFacts {
-  return { process: 'exited', exit: { code, signal, oomKilled: false, at: at.toISOString() }, cgroupPresent: true, drift: [], rootfsPresent: true };
+  return { process: 'exited', exit: { code, signal, oomKilled: false, at: at.toISOString() }, cgroupPresent: true, drift: [], rootfsPresent: true, runtime: null, startedAt: null };
 }

@@ -6,6 +6,15 @@ import { BACKOFF, nextBackoff, type ContainerRecord } from '../../state/record.j
 import type { ActualContainer } from './types.js';
 
 export function refresh({ record, live }: ActualContainer, now: Date): ContainerRecord {
+  if (live.process === 'running' && record.status === 'stopping') {
+    // A stop that never got to send its signal (corral was killed first).
+    return { ...record, status: 'running' };
+  }
+  if (live.process === 'running' && ['exited', 'crashloop', 'failed', 'stopped'].includes(record.status)) {
+    // A start that completed on the host but not in the record (corral was killed in between):
+    // adopt the running process rather than start a second one.
+    return { ...record, status: 'running', runtime: live.runtime ?? record.runtime, startedAt: live.startedAt ?? record.startedAt };
+  }
   if ((record.status === 'running' || record.status === 'stopping') && live.process !== 'running') {
     if (record.status === 'stopping' || (live.process === 'missing' && live.exit === null)) {
       // A stop in progress, or no process and no exit record (host reboot, monitor killed): this

@@ -3,7 +3,7 @@
 
 import type { Diagnostic } from '../../errors.js';
 import type { ContainerSpec, SpecOrigin } from '../../manifest/spec.js';
-import type { ContainerRecord, ExitRecord } from '../../state/record.js';
+import type { ContainerRecord, ExitRecord, Json } from '../../state/record.js';
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -91,6 +91,9 @@ export interface LiveFacts {
   /** Limits on the host that differ from the record's spec (a hand edit). */
   readonly drift: readonly FieldDiff[];
   readonly rootfsPresent: boolean;
+  /** The runtime handle found on the host (it may be newer than the record's after a crash). */
+  readonly runtime: Json | null;
+  readonly startedAt: string | null;
 }
 
 export interface ActualContainer {

@@ -1,0 +1,40 @@
+// Renders a Report for people, the way `terraform plan` does: one block per container with its
+// symbol, action and reasons, then a summary line. Colour only on a TTY.
+
+import { ACTIONS, type Action } from '../../reconciler/plan/types.js';
+import type { Color, Styler } from '../style.js';
+import { plural, renderDiagnostic } from './diagnostics.js';
+import type { Report } from './plan-json.js';
+
+const COLORS: Record<Action, Color> = {
+  create: 'green', start: 'green', update: 'yellow', restart: 'magenta', recreate: 'magenta', stop: 'red', remove: 'red', none: 'dim',
+};
+
+export const SUMMARY_ORDER: readonly Action[] = ['create', 'start', 'update', 'restart', 'recreate', 'stop', 'remove'];
+
+export function summaryLine(report: Report): string {
+  return SUMMARY_ORDER.map((a) => `${report.summary[a]} to ${a}`).join(', ');
+}
+
+export function renderReport(report: Report, style: Styler, verbose = false): string {
+  const out: string[] = [];
+  for (const d of [...report.errors, ...report.warnings]) out.push(renderDiagnostic(d, style), '');
+  const shown = report.actions.filter((a) => a.action !== 'none' || verbose || a.reasons.some((r) => !/^up to date$/.test(r)));
+  if (shown.length > 0) out.push(report.applied ? 'corral performed these actions:' : 'corral will perform these actions:', '');
+  for (const a of shown) {
+    const symbol = style(COLORS[a.action], ACTIONS[a.action]);
+    const status = a.result ? (a.result.ok ? style('green', ' ✓') : style('red', ` ✗ ${a.result.error ?? 'failed'}`)) : '';
+    out.push(`  ${symbol} ${style(COLORS[a.action], a.action.padEnd(8))} ${style('bold', a.name)}${status}`);
+    for (const reason of a.reasons) out.push(`        ${style('dim', reason)}`);
+    for (const w of a.warnings) out.push(`        ${style('yellow', `warning: ${w}`)}`);
+  }
+  for (const o of report.orphans) out.push(`  ${style('red', '-')} ${style('red', 'cleanup ')} ${style('bold', o.name)} ${style('dim', `(${o.kind}: ${o.detail})`)}`);
+  if (shown.length > 0 || report.orphans.length > 0) out.push('');
+  const verb = report.applied ? 'Applied' : 'Plan';
+  const tail = report.orphans.length ? `, ${plural(report.orphans.length, 'orphan')} to clean up` : '';
+  out.push(report.changed || report.orphans.length
+    ? `${style('bold', `${verb}:`)} ${summaryLine(report)}${tail}.`
+    : `${style('green', 'No changes.')} The host matches the manifests.`);
+  if (!report.complete) out.push(style('yellow', 'Some manifests have errors: their containers keep their last applied spec.'));
+  return out.join('\n');
+}

@@ -1,0 +1,75 @@
+// The versioned JSON form of a plan (and, after apply, of what happened). Both `--output json`
+// and the human view are rendered from this one object (Terraform's jsonplan → jsonformat).
+
+import type { Diagnostic } from '../../errors.js';
+import type { ChangeResult } from '../../reconciler/apply.js';
+import { countActions, hasChanges } from '../../reconciler/plan/plan.js';
+import type { Action, Plan } from '../../reconciler/plan/types.js';
+
+export const REPORT_FORMAT_VERSION = 1;
+
+export interface ReportAction {
+  readonly name: string;
+  readonly action: Action;
+  readonly reasons: readonly string[];
+  readonly diff: ReadonlyArray<{ readonly path: string; readonly before: unknown; readonly after: unknown; readonly effect: string }>;
+  readonly warnings: readonly string[];
+  readonly notBefore: string | null;
+  /** After apply only. */
+  readonly result?: { readonly ok: boolean; readonly error?: string; readonly durationMs: number };
+}
+
+export interface Report {
+  readonly formatVersion: typeof REPORT_FORMAT_VERSION;
+  readonly kind: 'plan' | 'reconcile';
+  readonly createdAt: string;
+  readonly stateSerial: number;
+  /** Ansible's `changed_when`: the host changed (reconcile) or would change (plan, dry run). */
+  readonly changed: boolean;
+  readonly applied: boolean;
+  readonly summary: Record<Action, number>;
+  readonly actions: readonly ReportAction[];
+  readonly orphans: Plan['orphans'];
+  readonly errors: readonly Diagnostic[];
+  readonly warnings: readonly Diagnostic[];
+  readonly complete: boolean;
+}
+
+export function buildReport(kind: Report['kind'], plan: Plan, diagnostics: readonly Diagnostic[], results: readonly ChangeResult[] | null, changed?: boolean): Report {
+  const byName = new Map((results ?? []).map((r) => [r.name, r]));
+  return {
+    formatVersion: REPORT_FORMAT_VERSION,
+    kind,
+    createdAt: plan.createdAt,
+    stateSerial: plan.stateSerial,
+    changed: changed ?? hasChanges(plan),
+    applied: results !== null,
+    summary: countActions(plan),
+    actions: plan.changes.map((c) => {
+      const r = byName.get(c.name);
+      return {
+        name: c.name,
+        action: c.action,
+        reasons: c.reasons,
+        diff: c.diff.map((d) => ({ path: d.path, before: d.before, after: d.after, effect: d.effect })),
+        warnings: c.warnings,
+        notBefore: c.notBefore,
+        ...(r ? { result: { ok: r.ok, ...(r.error ? { error: r.error.summary } : {}), durationMs: r.durationMs } } : {}),
+      };
+    }),
+    orphans: plan.orphans,
+    errors: dedupe(diagnostics.filter((d) => d.severity === 'error')),
+    warnings: dedupe(diagnostics.filter((d) => d.severity === 'warning')),
+    complete: plan.complete,
+  };
+}
+
+function dedupe(list: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const key = JSON.stringify(d);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

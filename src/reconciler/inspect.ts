@@ -1,0 +1,44 @@
+// inspect: the records plus what the host really runs → Actual. Orphans are what corral owns on
+// the host (cgroups under its parent, directories under its root, monitors) that no record
+// explains: leftovers of a crash between two steps, found and handed to the plan for cleanup.
+
+import type { Actual, ActualContainer, Orphan } from './plan/types.js';
+import type { Ports } from './ports.js';
+import type { ContainerRecord } from '../state/record.js';
+
+export async function inspect(records: readonly ContainerRecord[], serial: number, ports: Ports): Promise<Actual> {
+  const containers: ActualContainer[] = await Promise.all(records.map(async (record): Promise<ActualContainer> => {
+    const [status, drift, rootfsPresent] = await Promise.all([
+      ports.runtime.status(record.name, record.runtime),
+      record.cgroup === null ? Promise.resolve(null) : ports.cgroups.drift(record.cgroup, record.spec.resources),
+      ports.rootfs.exists(record.name),
+    ]);
+    let exit = status.exit;
+    if (exit && !exit.oomKilled && record.cgroup !== null && exit.signal === 'SIGKILL') {
+      // The kernel's OOM killer sends SIGKILL; the cgroup's counter tells it from a plain kill.
+      const oom = await ports.cgroups.oomKills(record.cgroup).catch(() => 0);
+      if (oom > 0) exit = { ...exit, oomKilled: true };
+    }
+    return {
+      record,
+      live: {
+        process: status.process,
+        exit,
+        cgroupPresent: drift !== null,
+        drift: drift ?? [],
+        rootfsPresent,
+        runtime: status.runtime,
+        startedAt: status.startedAt,
+      },
+    };
+  }));
+
+  const known = new Set(records.map((r) => r.name));
+  const [cgroups, dirs, shims] = await Promise.all([ports.cgroups.list(), ports.rootfs.list(), ports.runtime.list()]);
+  const orphans: Orphan[] = [
+    ...cgroups.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'cgroup', name, detail: 'a cgroup under corral\'s parent with no state record' })),
+    ...shims.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'shim', name, detail: 'a container monitor with no state record' })),
+    ...dirs.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'rootfs', name, detail: 'a container directory with no state record' })),
+  ];
+  return { containers, orphans, serial };
+}

@@ -1,0 +1,99 @@
+// reconcile: one pass of the loop every mode shares (`plan`, `reconcile --once`, the agent):
+// manifests → desired; records + host → actual; refresh; plan; apply (unless planning only).
+
+import { diagnostic, type Diagnostic } from '../errors.js';
+import { specHash } from '../manifest/hash.js';
+import type { ManifestSet } from '../manifest/manifest-set.js';
+import { canonicalJson } from '../manifest/hash.js';
+import type { StateStore } from '../state/store.js';
+import type { ContainerRecord } from '../state/record.js';
+import { apply, type ApplyHooks, type ApplyResult } from './apply.js';
+import { inspect } from './inspect.js';
+import { hasChanges, plan as makePlan } from './plan/plan.js';
+import { refresh } from './plan/refresh.js';
+import type { Desired, DesiredContainer, Plan } from './plan/types.js';
+import type { Ports } from './ports.js';
+
+export interface ReconcileOptions {
+  /** Plan only: no lock needed, nothing written, nothing applied. */
+  readonly dryRun: boolean;
+  readonly allowEmpty: boolean;
+  readonly parallelism: number;
+  readonly stepTimeoutMs: number;
+  readonly now?: () => Date;
+}
+
+export interface ReconcileOutcome {
+  readonly plan: Plan;
+  readonly applied: ApplyResult | null;
+  /** Something on the host changed (dry run: would change). */
+  readonly changed: boolean;
+  /** Some container actions failed. */
+  readonly failures: boolean;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Manifest set → Desired: referenced digests into the hash, host checks as plan-time errors. */
+export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desired> {
+  const containers = await Promise.all(set.containers.map(async (entry): Promise<DesiredContainer> => {
+    const hostDiagnostics: Diagnostic[] = [];
+    let references: Record<string, string> = {};
+    try {
+      references = await ports.rootfs.references(entry.spec);
+    } catch (err) {
+      hostDiagnostics.push(diagnostic('error', (err as { code?: Diagnostic['code'] }).code ?? 'IMAGE_NOT_FOUND', (err as Error).message, { container: entry.spec.name }));
+    }
+    hostDiagnostics.push(...ports.cgroups.check(entry.spec.resources).map((d) => ({ ...d, container: entry.spec.name })));
+    hostDiagnostics.push(...(await ports.rootfs.check(entry.spec)).map((d) => ({ ...d, container: entry.spec.name })));
+    return { spec: entry.spec, hash: specHash(entry.spec, references), references, origin: entry.origin, hostDiagnostics };
+  }));
+  return {
+    containers,
+    elsewhere: set.elsewhere.map((e) => e.spec.name),
+    invalidNames: set.invalidNames,
+    brokenFiles: set.brokenFiles,
+    missing: set.missing,
+    diagnostics: set.diagnostics,
+  };
+}
+
+export async function reconcileOnce(
+  set: ManifestSet,
+  ports: Ports,
+  store: StateStore,
+  options: ReconcileOptions,
+  hooks: ApplyHooks = {},
+  signal: AbortSignal = new AbortController().signal,
+): Promise<ReconcileOutcome> {
+  const now = options.now ?? (() => new Date());
+  const desired = await desiredFrom(set, ports);
+  const loaded = await store.load();
+  const first = await inspect(loaded.records, loaded.serial, ports);
+
+  // Fold observed exits and adoptions into the records before planning (written unless dry run).
+  const refreshed: ContainerRecord[] = [];
+  for (const a of first.containers) {
+    const r = refresh(a, now());
+    refreshed.push(options.dryRun || canonicalJson(r) === canonicalJson(a.record) ? r : await store.put(r));
+  }
+  const actual = {
+    ...first,
+    containers: first.containers.map((a, i) => ({ record: refreshed[i]!, live: a.live })),
+    serial: options.dryRun ? first.serial : store.currentSerial,
+  };
+  const plan = makePlan(desired, actual, { now: now(), allowEmpty: options.allowEmpty });
+  const diagnostics: Diagnostic[] = [...loaded.diagnostics, ...set.diagnostics, ...plan.diagnostics.filter((d) => !set.diagnostics.includes(d))];
+  if (options.dryRun || plan.errored) {
+    return { plan, applied: null, changed: hasChanges(plan), failures: false, diagnostics };
+  }
+  const records = new Map(refreshed.map((r) => [r.name, r]));
+  const applied = await apply(plan, records, ports, store, hooks, { parallelism: options.parallelism, stepTimeoutMs: options.stepTimeoutMs, now }, signal);
+  const failures = applied.results.some((r) => !r.ok) || applied.diagnostics.length > 0;
+  return {
+    plan,
+    applied,
+    changed: applied.results.some((r) => r.ok) || plan.orphans.length > 0,
+    failures,
+    diagnostics: [...diagnostics, ...applied.diagnostics],
+  };
+}

@@ -1,0 +1,101 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
+import { ManifestWatcher } from '../../src/watch/watcher.js';
+
+const base = mkdtempSync(join(tmpdir(), 'corral-watch-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+const watchers: ManifestWatcher[] = [];
+afterEach(() => watchers.splice(0).forEach((w) => w.dispose()));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(20);
+  }
+}
+
+async function watched(name: string): Promise<{ dir: string; bursts: number[] }> {
+  const dir = join(base, name);
+  mkdirSync(dir, { recursive: true });
+  const bursts: number[] = [];
+  const w = new ManifestWatcher(dir, (n) => bursts.push(n), { settle: { quietMs: 150, maxWaitMs: 3000 } });
+  watchers.push(w);
+  await w.start();
+  return { dir, bursts };
+}
+
+describe('manifest watcher', () => {
+  test('100 quick writes settle into at most 3 notifications', async () => {
+    const { dir, bursts } = await watched('burst');
+    for (let i = 0; i < 100; i++) writeFileSync(join(dir, `m${i % 10}.yaml`), `# ${i}\n`);
+    await until(() => bursts.length > 0);
+    await sleep(600);
+    expect(bursts.length).toBeGreaterThanOrEqual(1);
+    expect(bursts.length).toBeLessThanOrEqual(3);
+  });
+
+  test('ignored files wake nothing', async () => {
+    const { dir, bursts } = await watched('ignored');
+    writeFileSync(join(dir, '.web.yaml.swp'), 'x');
+    writeFileSync(join(dir, 'web.yaml~'), 'x');
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    mkdirSync(join(dir, '.git'));
+    writeFileSync(join(dir, '.git', 'HEAD'), 'x');
+    await sleep(600);
+    expect(bursts).toEqual([]);
+  });
+
+  test('an editor-style atomic save (write temp, rename over) is noticed', async () => {
+    const { dir, bursts } = await watched('atomic');
+    writeFileSync(join(dir, 'web.yaml'), 'a: 1\n');
+    await until(() => bursts.length === 1);
+    writeFileSync(join(dir, '.web.yaml.tmp'), 'a: 2\n');
+    renameSync(join(dir, '.web.yaml.tmp'), join(dir, 'web.yaml'));
+    await until(() => bursts.length === 2);
+  });
+
+  test('a delete and re-create inside the settle window is one notification', async () => {
+    const { dir, bursts } = await watched('recreate');
+    writeFileSync(join(dir, 'web.yaml'), 'a: 1\n');
+    await until(() => bursts.length === 1);
+    unlinkSync(join(dir, 'web.yaml'));
+    writeFileSync(join(dir, 'web.yaml'), 'a: 1\n');
+    await until(() => bursts.length === 2);
+    await sleep(500);
+    expect(bursts.length).toBe(2);
+  });
+
+  test('the watch survives the directory being removed and recreated', async () => {
+    const { dir, bursts } = await watched('vanish');
+    rmSync(dir, { recursive: true });
+    await until(() => bursts.length === 1);
+    mkdirSync(dir);
+    await until(() => bursts.length === 2);
+    await sleep(300);
+    writeFileSync(join(dir, 'web.yaml'), 'a: 1\n');
+    await until(() => bursts.length === 3);
+  });
+
+  test('a git checkout of another branch is one or two notifications', async () => {
+    const { dir, bursts } = await watched('git');
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd: dir, stdio: 'ignore' });
+    git('init', '-q', '-b', 'main');
+    for (let i = 0; i < 200; i++) writeFileSync(join(dir, `c${i}.yaml`), `# ${i}\n`);
+    git('add', '.');
+    git('commit', '-qm', 'one');
+    git('checkout', '-qb', 'other');
+    for (let i = 0; i < 200; i++) writeFileSync(join(dir, `c${i}.yaml`), `# other ${i}\n`);
+    git('commit', '-qam', 'two');
+    await sleep(600);
+    const before = bursts.length;
+    git('checkout', '-q', 'main');
+    await until(() => bursts.length > before);
+    await sleep(600);
+    expect(bursts.length - before).toBeLessThanOrEqual(2);
+  });
+});
