@@ -1,17 +1,26 @@
 // Entry point of the `corral` command: global options, subcommands, and the one place errors
 // become messages and exit codes.
 
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { isCorralError } from '../errors.js';
+import { agentCommand } from './commands/agent.js';
+import { eventsCommand } from './commands/events.js';
+import { inspectCommand } from './commands/inspect.js';
+import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
+import { logsCommand } from './commands/logs.js';
+import { planCommand } from './commands/plan.js';
+import { psCommand } from './commands/ps.js';
+import { reconcileCommand } from './commands/reconcile.js';
+import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
+import { VERSION } from './version.js';
 import { collect, DEFAULT_ROOT } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { LOG_LEVELS } from './logging.js';
 import { styler } from './style.js';
 import { renderDiagnostic } from './views/diagnostics.js';
 
-export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION };
 
 export function buildProgram(): Command {
   const program = new Command('corral')
@@ -23,7 +32,10 @@ export function buildProgram(): Command {
     .option('--host-label <key=value>', 'a label of this host for `spec.hosts` selectors (repeatable; adds to /etc/corral/host-labels)', collect)
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions(false);
-  program.addCommand(validateCommand());
+  for (const command of [
+    validateCommand(), planCommand(), reconcileCommand(), psCommand(), inspectCommand(), logsCommand(),
+    startCommand(), stopCommand(), restartCommand(), agentCommand(), statusCommand(), eventsCommand(),
+  ]) program.addCommand(command);
   for (const command of program.commands) command.showHelpAfterError('(run with --help for usage)');
   return program;
 }

@@ -1,0 +1,228 @@
+// The agent: one level-triggered loop. File changes (settled), container exits (from the
+// monitors, no polling), health changes, SIGHUP and a resync timer all add the same key to the
+// queue; a pass re-reads the manifests, inspects the host, plans and applies. Passes never
+// overlap, and each holds the state lock only while it runs, so `corral reconcile --once` and the
+// imperative commands slip in between passes instead of racing them.
+//
+// Stopping the agent (SIGTERM/SIGINT) finishes the step in flight, releases the lock and leaves
+// the containers running: they belong to their monitors, not to the agent.
+
+import type { Disposable } from '../errors.js';
+import type { ManifestSet } from '../manifest/manifest-set.js';
+import type { Logger } from '../cli/logging.js';
+import { reconcileOnce, type ReconcileOutcome } from '../reconciler/reconcile.js';
+import type { Ports } from '../reconciler/ports.js';
+import { WorkQueue, type HandlerResult } from '../reconciler/queue.js';
+import { countActions } from '../reconciler/plan/plan.js';
+import { acquireLock } from '../state/lock.js';
+import type { Layout } from '../state/layout.js';
+import { processStartTime } from '../state/proc.js';
+import type { ContainerRecord, HealthRecord } from '../state/record.js';
+import { StateStore } from '../state/store.js';
+import { ManifestWatcher } from '../watch/watcher.js';
+import type { SettleOptions } from '../watch/settle.js';
+import { EventLog, eventsFromPass, type CorralEvent } from './events.js';
+import { HealthChecker } from './health.js';
+import type { AgentMetrics } from './metrics.js';
+import { writeAgentStatus, type AgentStatus } from './status-file.js';
+
+export const KEY = 'host';
+
+export interface AgentOptions {
+  readonly manifestDir: string;
+  readonly loadManifests: () => Promise<ManifestSet>;
+  readonly resyncMs: number;
+  readonly settle: SettleOptions;
+  readonly allowEmpty: boolean;
+  readonly parallelism: number;
+  readonly stepTimeoutMs: number;
+  readonly lockTimeoutMs: number;
+  readonly passTimeoutMs: number;
+  readonly stopContainersOnExit: boolean;
+  readonly version: string;
+  readonly metrics: AgentMetrics | null;
+}
+
+export function agentStatusPath(layout: Layout): string {
+  return `${layout.root}/agent.json`;
+}
+
+export function eventLogPath(layout: Layout): string {
+  return `${layout.root}/events.jsonl`;
+}
+
+export class Agent {
+  private readonly queue: WorkQueue;
+  private readonly events: EventLog;
+  private readonly store: StateStore;
+  private readonly exitWatches = new Map<string, { key: string; watch: Disposable }>();
+  private readonly health: HealthChecker;
+  private readonly pendingHealth = new Map<string, HealthRecord>();
+  private status: AgentStatus;
+
+  constructor(private readonly ports: Ports, private readonly layout: Layout, private readonly logger: Logger, private readonly options: AgentOptions) {
+    this.store = new StateStore(layout);
+    this.events = new EventLog(eventLogPath(layout));
+    this.health = new HealthChecker(ports.runtime, (name, h) => {
+      this.pendingHealth.set(name, h);
+      this.logger.info(`container ${name} is ${h.status}`, { container: name, failures: h.failures });
+      void this.events.append([{ time: new Date().toISOString(), kind: h.status === 'unhealthy' ? 'unhealthy' : 'healthy', container: name, message: `health: ${h.status}` }]);
+      this.queue.add(KEY, `health of ${name}: ${h.status}`);
+    });
+    this.queue = new WorkQueue((_key, signal) => this.pass(signal), {
+      timeoutMs: options.passTimeoutMs,
+      baseBackoffMs: 1000,
+      maxBackoffMs: 5 * 60_000,
+      onResult: (_key, r) => {
+        if (r.error) this.logger.error(`reconcile failed: ${(r.error as Error).message}`, { retryInMs: r.retryInMs, reasons: r.reasons });
+        else this.logger.debug('reconcile pass done', { durationMs: r.durationMs, reasons: r.reasons });
+      },
+    });
+    this.status = {
+      pid: process.pid, pidStartTime: processStartTime(process.pid), version: options.version, startedAt: new Date().toISOString(),
+      manifestDir: options.manifestDir, lastReconcile: null, pendingErrors: [], reconciles: 0,
+    };
+  }
+
+  /** Reconcile now (SIGHUP). */
+  trigger(reason: string): void {
+    this.queue.add(KEY, reason);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    await this.store.init();
+    await writeAgentStatus(agentStatusPath(this.layout), this.status);
+    await this.events.append([{ time: new Date().toISOString(), kind: 'agent-started', message: `agent ${process.pid} started, watching ${this.options.manifestDir}` }]);
+    const watcher = new ManifestWatcher(this.options.manifestDir, (n) => this.queue.add(KEY, `manifests changed (${n} events)`), {
+      settle: this.options.settle,
+      onError: (err) => this.logger.warn(`watching ${this.options.manifestDir}: ${err.message}`),
+    });
+    await watcher.start();
+    const resync = setInterval(() => this.queue.add(KEY, 'resync'), this.options.resyncMs);
+    this.queue.add(KEY, 'agent started');
+    this.logger.info('agent started', { manifestDir: this.options.manifestDir, resyncMs: this.options.resyncMs, pid: process.pid });
+    try {
+      await this.queue.run(signal);
+    } finally {
+      clearInterval(resync);
+      watcher.dispose();
+      this.health.dispose();
+      for (const w of this.exitWatches.values()) w.watch.dispose();
+      this.options.metrics?.close();
+      if (this.options.stopContainersOnExit) await this.stopAll();
+      await this.events.append([{ time: new Date().toISOString(), kind: 'agent-stopped', message: `agent ${process.pid} stopped${this.options.stopContainersOnExit ? ' and stopped its containers' : '; containers keep running'}` }]);
+      this.logger.info('agent stopped', { containersStopped: this.options.stopContainersOnExit });
+    }
+  }
+
+  private async pass(signal: AbortSignal): Promise<HandlerResult> {
+    const started = Date.now();
+    const lock = await acquireLock(this.layout.lockFile, 'corral agent', this.options.lockTimeoutMs, signal);
+    let outcome: ReconcileOutcome;
+    try {
+      await this.flushHealth();
+      const set = await this.options.loadManifests();
+      outcome = await reconcileOnce(set, this.ports, this.store, {
+        dryRun: false, allowEmpty: this.options.allowEmpty, parallelism: this.options.parallelism, stepTimeoutMs: this.options.stepTimeoutMs,
+      }, {
+        postApply: (change, result) => {
+          const line = `${change.action} ${change.name}: ${result.ok ? 'ok' : result.error?.summary ?? 'failed'}`;
+          if (result.ok) this.logger.info(line, { container: change.name, reasons: change.reasons });
+          else this.logger.error(line, { container: change.name, reasons: change.reasons });
+        },
+      }, signal);
+    } finally {
+      lock.dispose();
+    }
+    const durationMs = Date.now() - started;
+    const records = outcome.applied ? [...outcome.applied.records.values()] : (await this.store.load()).records;
+    const live = records.filter((r): r is ContainerRecord => r !== null);
+    await this.afterPass(outcome, live, durationMs);
+    return nextWake(live, outcome);
+  }
+
+  private async afterPass(outcome: ReconcileOutcome, records: ContainerRecord[], durationMs: number): Promise<void> {
+    const now = new Date();
+    const events: CorralEvent[] = eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, now);
+    await this.events.append(events);
+    for (const e of events) {
+      if (e.kind === 'restarted' || (e.kind === 'started' && e.reasons?.some((r) => /^(exited|was killed|was OOM)/.test(r)))) this.options.metrics?.restarted(e.container!);
+      if (e.kind === 'oom-killed') this.options.metrics?.oomKilled(e.container!);
+    }
+    const result = outcome.plan.errored ? 'error' : outcome.failures ? 'failed' : 'ok';
+    this.options.metrics?.observePass(durationMs, result, records);
+    const counts = countActions(outcome.plan);
+    this.status = {
+      ...this.status,
+      reconciles: this.status.reconciles + 1,
+      lastReconcile: {
+        at: now.toISOString(), durationMs, result, changed: outcome.changed,
+        summary: Object.entries(counts).filter(([a, n]) => a !== 'none' && n > 0).map(([a, n]) => `${n} ${a}`).join(', ') || 'no changes',
+        reasons: [],
+      },
+      pendingErrors: outcome.diagnostics.filter((d) => d.severity === 'error'),
+    };
+    await writeAgentStatus(agentStatusPath(this.layout), this.status);
+    this.watchExits(records);
+    this.health.sync(records);
+  }
+
+  /** One exit watch per running container, renewed when its process changes. */
+  private watchExits(records: ContainerRecord[]): void {
+    const running = new Map(records.filter((r) => r.status === 'running' && r.runtime !== null).map((r) => [r.name, r]));
+    for (const [name, w] of this.exitWatches) {
+      const r = running.get(name);
+      if (!r || w.key !== `${r.startedAt}`) {
+        w.watch.dispose();
+        this.exitWatches.delete(name);
+      }
+    }
+    for (const [name, r] of running) {
+      if (this.exitWatches.has(name)) continue;
+      try {
+        const watch = this.ports.runtime.watchExit(name, r.runtime!, () => this.queue.add(KEY, `container ${name} exited`));
+        this.exitWatches.set(name, { key: `${r.startedAt}`, watch });
+      } catch (err) {
+        this.logger.warn(`cannot watch ${name} for exits: ${(err as Error).message}; the resync will notice`, { container: name });
+      }
+    }
+  }
+
+  /** Health results are written under the lock, at the start of the next pass. */
+  private async flushHealth(): Promise<void> {
+    for (const [name, health] of this.pendingHealth) {
+      const record = await this.store.get(name);
+      if (record && record.status === 'running') await this.store.put({ ...record, health });
+    }
+    this.pendingHealth.clear();
+  }
+
+  private async stopAll(): Promise<void> {
+    const lock = await acquireLock(this.layout.lockFile, 'corral agent (stopping containers)', this.options.lockTimeoutMs);
+    try {
+      const { records } = await this.store.load();
+      for (const r of records.filter((x) => x.status === 'running')) {
+        try {
+          await this.store.put({ ...r, status: 'stopping' });
+          const exit = await this.ports.runtime.stop(r.name, r.runtime, r.spec, () => this.ports.cgroups.kill(r.name));
+          await this.store.put({ ...r, status: 'stopped', lastExit: exit ?? r.lastExit });
+        } catch (err) {
+          this.logger.error(`stopping ${r.name}: ${(err as Error).message}`, { container: r.name });
+        }
+      }
+    } finally {
+      lock.dispose();
+    }
+  }
+}
+
+/** The next time a pass is due by itself: the earliest restart backoff or `notBefore`. */
+function nextWake(records: ContainerRecord[], outcome: ReconcileOutcome): HandlerResult {
+  const waiting = records.filter((r) => ['exited', 'crashloop', 'failed'].includes(r.status)).map((r) => r.backoff.nextStartAt);
+  const times = [...waiting, ...outcome.plan.changes.map((c) => c.notBefore)]
+    .filter((t): t is string => t !== null)
+    .map((t) => Date.parse(t))
+    .filter((t) => Number.isFinite(t));
+  if (times.length === 0) return { kind: 'done' };
+  return { kind: 'after', ms: Math.max(0, Math.min(...times) - Date.now()) + 50 };
+}

@@ -1,0 +1,71 @@
+// Events: what corral did and saw, as JSON lines in <root>/events.jsonl (`corral events [-f]`).
+// Written by every run that changes something (`reconcile --once` and the agent alike), kept
+// to a few MiB by rotation. Readers get whole lines: each event is one write(2) of one line.
+
+import { appendFile, rename, stat } from 'node:fs/promises';
+import type { Diagnostic } from '../errors.js';
+import type { ChangeResult } from '../reconciler/apply.js';
+import type { Plan } from '../reconciler/plan/types.js';
+
+export type EventKind =
+  | 'created' | 'started' | 'updated' | 'restarted' | 'recreated' | 'stopped' | 'removed'
+  | 'exited' | 'oom-killed' | 'drift-corrected' | 'invalid-manifest' | 'action-failed'
+  | 'orphan-cleaned' | 'prune-refused' | 'unhealthy' | 'healthy' | 'agent-started' | 'agent-stopped';
+
+export interface CorralEvent {
+  readonly time: string;
+  readonly kind: EventKind;
+  readonly container?: string;
+  readonly message: string;
+  readonly reasons?: readonly string[];
+}
+
+const MAX_BYTES = 4 * 1024 * 1024;
+
+export class EventLog {
+  constructor(readonly path: string) {}
+
+  async append(events: readonly CorralEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const size = await stat(this.path).then((s) => s.size).catch(() => 0);
+    if (size > MAX_BYTES) await rename(this.path, `${this.path}.1`).catch(() => undefined);
+    await appendFile(this.path, events.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+  }
+}
+
+const DONE: Record<string, EventKind> = {
+  create: 'created', start: 'started', update: 'updated', restart: 'restarted', recreate: 'recreated', stop: 'stopped', remove: 'removed',
+};
+
+/** Events for one reconcile pass: what was observed (exits, drift), then what was done. */
+export function eventsFromPass(plan: Plan, results: readonly ChangeResult[] | null, diagnostics: readonly Diagnostic[], now: Date): CorralEvent[] {
+  const time = now.toISOString();
+  const out: CorralEvent[] = [];
+  const results_ = new Map((results ?? []).map((r) => [r.name, r]));
+  for (const c of plan.changes) {
+    const r = results_.get(c.name);
+    const exitReason = c.reasons.find((x) => /^(exited|was killed|was OOM-killed)/.test(x));
+    if (exitReason && (c.action === 'start' || c.action === 'none')) {
+      out.push({ time, kind: exitReason.startsWith('was OOM-killed') ? 'oom-killed' : 'exited', container: c.name, message: exitReason.split(';')[0]! });
+    }
+    if (c.action === 'none' || !r) continue;
+    if (!r.ok) {
+      out.push({ time, kind: 'action-failed', container: c.name, message: `${c.action} failed: ${r.error?.summary ?? 'unknown error'}`, reasons: c.reasons });
+      continue;
+    }
+    const drift = c.reasons.some((x) => x.startsWith('drift:'));
+    out.push({ time, kind: drift ? 'drift-corrected' : DONE[c.action]!, container: c.name, message: `${c.action}: ${c.reasons[0] ?? ''}`, reasons: c.reasons });
+  }
+  for (const o of plan.orphans) out.push({ time, kind: 'orphan-cleaned', container: o.name, message: `${o.kind}: ${o.detail}` });
+  const invalid = new Set<string>();
+  for (const d of diagnostics) {
+    if (d.code === 'PRUNE_REFUSED') out.push({ time, kind: 'prune-refused', message: d.summary });
+    if (d.severity === 'error' && d.code.startsWith('MANIFEST_')) {
+      const key = `${d.source?.file}:${d.container ?? ''}`;
+      if (invalid.has(key)) continue;
+      invalid.add(key);
+      out.push({ time, kind: 'invalid-manifest', ...(d.container ? { container: d.container } : {}), message: `${d.source ? `${d.source.file}:${d.source.line}:${d.source.column}: ` : ''}${d.summary}` });
+    }
+  }
+  return out;
+}

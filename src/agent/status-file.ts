@@ -1,0 +1,41 @@
+// The agent's status, written atomically after every pass to <root>/agent.json so that
+// `corral status` can answer without talking to the agent.
+
+import { readFile } from 'node:fs/promises';
+import type { Diagnostic } from '../errors.js';
+import { writeFileAtomic } from '../state/atomic-write.js';
+import { processStartTime } from '../state/proc.js';
+
+export interface AgentStatus {
+  readonly pid: number;
+  /** /proc/<pid>/stat start time: tells this agent from a later process with the same pid. */
+  readonly pidStartTime: number | null;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly manifestDir: string;
+  readonly lastReconcile: {
+    readonly at: string;
+    readonly durationMs: number;
+    readonly result: 'ok' | 'failed' | 'error';
+    readonly changed: boolean;
+    readonly summary: string;
+    readonly reasons: readonly string[];
+  } | null;
+  readonly pendingErrors: readonly Diagnostic[];
+  readonly reconciles: number;
+}
+
+export async function writeAgentStatus(path: string, status: AgentStatus): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`, 0o644);
+}
+
+export async function readAgentStatus(path: string): Promise<{ status: AgentStatus; alive: boolean } | null> {
+  let status: AgentStatus;
+  try {
+    status = JSON.parse(await readFile(path, 'utf8')) as AgentStatus;
+  } catch {
+    return null;
+  }
+  const start = processStartTime(status.pid);
+  return { status, alive: start !== null && (status.pidStartTime === null || start === status.pidStartTime) };
+}

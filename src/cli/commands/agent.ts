@@ -1,0 +1,55 @@
+// corral agent: watch the manifest directory and keep the host converged until stopped.
+
+import { Command } from 'commander';
+import { Agent } from '../../agent/agent.js';
+import { AgentMetrics } from '../../agent/metrics.js';
+import { DEFAULT_SETTLE } from '../../watch/settle.js';
+import { contextFrom } from '../context.js';
+import { DEFAULT_PARALLELISM, durationOption, loadDesired, openHost, positiveInt } from '../host.js';
+import { VERSION } from '../version.js';
+
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description('run continuously: watch the manifests, converge on every change, restart crashed containers, undo drift')
+    .option('--resync <duration>', 'reconcile at least this often, even without events', '30s')
+    .option('--settle <duration>', 'quiet time after file changes before reconciling', `${DEFAULT_SETTLE.quietMs}ms`)
+    .option('--allow-empty', 'remove every container when the manifest set is empty or missing')
+    .option('--stop-containers-on-exit', 'stop the containers when the agent stops (default: leave them running)')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)')
+    .option('--lock-timeout <duration>', 'how long a pass waits for another corral holding the state lock', '5m')
+    .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
+    .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
+    .addHelpText('after', '\nSignals: SIGTERM/SIGINT finish the step in flight and exit 0, containers keep running; SIGHUP reconciles now.')
+    .action(async (opts: {
+      resync: string; settle: string; allowEmpty?: boolean; stopContainersOnExit?: boolean; metrics?: string;
+      lockTimeout: string; parallel?: string; stepTimeout: string;
+    }, command: Command) => {
+      const ctx = contextFrom(command);
+      const host = await openHost(ctx);
+      const metrics = opts.metrics ? new AgentMetrics() : null;
+      if (metrics && opts.metrics) ctx.logger.info(`metrics at http://${await metrics.listen(opts.metrics)}/metrics`);
+      const agent = new Agent(host.ports, host.layout, ctx.logger, {
+        manifestDir: ctx.manifestDir,
+        loadManifests: () => loadDesired(ctx),
+        resyncMs: durationOption('--resync', opts.resync),
+        settle: { quietMs: durationOption('--settle', opts.settle), maxWaitMs: DEFAULT_SETTLE.maxWaitMs },
+        allowEmpty: opts.allowEmpty ?? false,
+        parallelism: positiveInt('--parallel', opts.parallel, DEFAULT_PARALLELISM),
+        stepTimeoutMs: durationOption('--step-timeout', opts.stepTimeout),
+        lockTimeoutMs: durationOption('--lock-timeout', opts.lockTimeout),
+        passTimeoutMs: 30 * 60_000,
+        stopContainersOnExit: opts.stopContainersOnExit ?? false,
+        version: VERSION,
+        metrics,
+      });
+      const stop = new AbortController();
+      const onStop = (sig: string) => {
+        ctx.logger.info(`${sig}: finishing the step in flight, then exiting`);
+        stop.abort();
+      };
+      process.on('SIGTERM', () => onStop('SIGTERM'));
+      process.on('SIGINT', () => onStop('SIGINT'));
+      process.on('SIGHUP', () => agent.trigger('SIGHUP'));
+      await agent.run(stop.signal);
+    });
+}

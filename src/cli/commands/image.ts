@@ -1,0 +1,115 @@
+// corral image import|ls|rm: the image store (src/drivers/overlay/images). Which containers use an
+// image is the reconciler's knowledge: main.ts can inject it; by default the containers whose
+// prepared rootfs (containers/<name>/rootfs.json) names the image count as users.
+
+import { Command } from 'commander';
+import {
+  formatImageRef, importImage, listImages, parseImageRef, preparedImageUsers, removeImage, type ImageRecord, type ImageUsers,
+} from '../../drivers/overlay/index.js';
+import { CorralError } from '../../errors.js';
+import { contextFrom, outputFormat } from '../context.js';
+import { plural } from '../views/diagnostics.js';
+
+export const IMAGE_FORMAT_VERSION = 1;
+
+export interface ImageCommandDeps {
+  /** Who uses an image, by the state store's account. Default: prepared rootfs records. */
+  readonly imageUsers?: (root: string) => ImageUsers;
+}
+
+/** 1536 → `1.5 KiB`: sizes for people (manifests use exact quantities instead). */
+export function humanBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i++;
+  }
+  return i === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[i]}`;
+}
+
+const shortDigest = (d: string): string => d.replace(/^sha256:/, '').slice(0, 12);
+const imageBytes = (i: ImageRecord): number => i.layers.reduce((sum, l) => sum + l.bytes, 0);
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+}
+
+function importSubcommand(): Command {
+  return new Command('import')
+    .description('import a rootfs tarball (.tar, .tar.gz) or an OCI image layout directory')
+    .argument('<source>', 'tarball file or OCI layout directory (skopeo copy … oci:DIR, podman save --format oci-dir)')
+    .requiredOption('-n, --name <name[:tag]>', 'name to import as (tag defaults to latest)')
+    .option('--ref <ref>', 'which image of a multi-image OCI layout (its org.opencontainers.image.ref.name)')
+    .option('--skip-devices', 'leave device nodes out of the image instead of refusing it')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (source: string, opts: { name: string; ref?: string; skipDevices?: boolean; output?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const format = outputFormat(opts.output);
+      const ref = parseImageRef(opts.name);
+      const result = await importImage(ctx.root, source, ref, { ...(opts.ref ? { ref: opts.ref } : {}), devices: opts.skipDevices ? 'skip' : 'refuse' });
+      if (format === 'json') {
+        ctx.out(JSON.stringify({ formatVersion: IMAGE_FORMAT_VERSION, changed: result.replaced?.digest !== result.image.digest, ...result }, null, 2));
+        return;
+      }
+      for (const w of result.warnings) ctx.out(`${ctx.style('yellow', 'warning:')} ${w}`);
+      if (result.skippedDevices.length) ctx.out(`${ctx.style('yellow', 'warning:')} left out ${plural(result.skippedDevices.length, 'device node')}: ${result.skippedDevices.join(', ')}`);
+      const i = result.image;
+      ctx.out(`imported ${ctx.style('bold', formatImageRef(i))} ${i.digest} (${plural(i.layers.length, 'layer')}, ${result.newLayers.length} new, ${humanBytes(imageBytes(i))})`);
+    });
+}
+
+function lsSubcommand(): Command {
+  return new Command('ls')
+    .description('list imported images')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action((opts: { output?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const images = listImages(ctx.root);
+      if (outputFormat(opts.output) === 'json') {
+        ctx.out(JSON.stringify({ formatVersion: IMAGE_FORMAT_VERSION, images: images.map((i) => ({ ...i, bytes: imageBytes(i) })) }, null, 2));
+        return;
+      }
+      if (images.length === 0) {
+        ctx.out('no images (import one with `corral image import FILE|DIR --name NAME[:TAG]`)');
+        return;
+      }
+      ctx.out(table([
+        ['NAME', 'TAG', 'DIGEST', 'LAYERS', 'SIZE', 'IMPORTED'],
+        ...images.map((i) => [i.name, i.tag, shortDigest(i.digest), String(i.layers.length), humanBytes(imageBytes(i)), i.importedAt]),
+      ]));
+    });
+}
+
+function rmSubcommand(deps: ImageCommandDeps): Command {
+  return new Command('rm')
+    .description('remove images (refused while a container uses one); layers no other image needs are deleted')
+    .argument('<images...>', 'NAME[:TAG] (tag defaults to latest)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (names: string[], opts: { output?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const format = outputFormat(opts.output);
+      const users = (deps.imageUsers ?? preparedImageUsers)(ctx.root);
+      const refs = names.map(parseImageRef);
+      const removed = [];
+      for (const ref of refs) removed.push(await removeImage(ctx.root, ref, users));
+      if (format === 'json') {
+        ctx.out(JSON.stringify({ formatVersion: IMAGE_FORMAT_VERSION, changed: removed.length > 0, removed }, null, 2));
+        return;
+      }
+      for (const r of removed) ctx.out(`removed ${formatImageRef(r.removed)} (${plural(r.freedLayers.length, 'layer')} freed)`);
+    });
+}
+
+export function imageCommand(deps: ImageCommandDeps = {}): Command {
+  const command = new Command('image').description('import, list and remove images (rootfs tarballs and OCI layouts)');
+  command.addCommand(importSubcommand());
+  command.addCommand(lsSubcommand());
+  command.addCommand(rmSubcommand(deps));
+  command.action(() => {
+    throw new CorralError('CLI_USAGE', 'missing subcommand: corral image import|ls|rm');
+  });
+  return command;
+}

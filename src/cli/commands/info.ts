@@ -1,0 +1,137 @@
+// corral info: host facts and what this host's cgroups can enforce (layout, where each controller
+// lives, corral's parents, each resource knob with its reason when missing). Reads only: creates
+// and writes nothing. The text view is rendered from the same versioned JSON that `-o json` prints.
+
+import { arch, availableParallelism, release, totalmem } from 'node:os';
+import { Command } from 'commander';
+import { DEFAULT_PARENT_NAME, inspectCgroups, type CgroupInspection } from '../../drivers/cgroups/index.js';
+import { ownerRole } from '../../drivers/cgroups/owner.js';
+import { contextFrom, outputFormat, type CliContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+
+export const INFO_FORMAT_VERSION = 1;
+
+type ParentState = 'absent' | 'corral' | 'foreign' | 'unmarked (no xattr support)';
+
+export interface InfoReport {
+  readonly formatVersion: number;
+  readonly host: {
+    readonly hostname: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly kernel: string;
+    readonly arch: string;
+    readonly cpus: number;
+    readonly memoryBytes: number;
+    readonly node: string;
+  };
+  readonly cgroups: {
+    readonly layout: CgroupInspection['layout']['kind'];
+    readonly backend: CgroupInspection['backend'];
+    readonly unified: CgroupInspection['layout']['unified'];
+    /** controller → where it lives and its mount point. */
+    readonly controllers: Readonly<Record<string, { readonly on: 'v1' | 'v2'; readonly mountPoint: string; readonly managed: boolean }>>;
+    readonly parentName: string;
+    readonly parents: ReadonlyArray<{ readonly hierarchy: string; readonly dir: string; readonly state: ParentState }>;
+    readonly delegated: CgroupInspection['parents']['delegated'];
+    readonly features: CgroupInspection['capabilities']['features'];
+    readonly cpus: string | null;
+    readonly mems: string | null;
+  };
+}
+
+function parentState(dir: string): ParentState {
+  const role = ownerRole(dir);
+  if (role === 'missing') return 'absent';
+  if (role === 'parent') return 'corral';
+  return role === 'unsupported' ? 'unmarked (no xattr support)' : 'foreign';
+}
+
+export function buildInfo(ctx: CliContext, parentName: string): InfoReport {
+  const facts = ctx.host();
+  const inspection = inspectCgroups({ parentName });
+  const { layout, parents, capabilities, backend } = inspection;
+  const controllers: Record<string, { on: 'v1' | 'v2'; mountPoint: string; managed: boolean }> = {};
+  for (const [c, on] of Object.entries(layout.controllers)) {
+    controllers[c] = on === 'v1'
+      ? { on, mountPoint: layout.v1[c]!.mountPoint, managed: parents.v1[c] !== undefined }
+      : { on, mountPoint: layout.unified!.mountPoint, managed: backend === 'v2' && ['cpu', 'cpuset', 'io', 'memory', 'pids'].includes(c) };
+  }
+  const parentDirs: Array<{ hierarchy: string; dir: string; state: ParentState }> = [];
+  const seen = new Set<string>();
+  for (const [c, dir] of Object.entries(parents.v1)) {
+    if (seen.has(dir)) continue;
+    seen.add(dir);
+    parentDirs.push({ hierarchy: c, dir, state: parentState(dir) });
+  }
+  if (parents.unified) parentDirs.push({ hierarchy: 'cgroup2', dir: parents.unified, state: parentState(parents.unified) });
+  return {
+    formatVersion: INFO_FORMAT_VERSION,
+    host: {
+      hostname: facts.hostname,
+      labels: facts.labels,
+      kernel: release(),
+      arch: arch(),
+      cpus: availableParallelism(),
+      memoryBytes: totalmem(),
+      node: process.version,
+    },
+    cgroups: {
+      layout: layout.kind,
+      backend,
+      unified: layout.unified,
+      controllers,
+      parentName,
+      parents: parentDirs,
+      delegated: parents.delegated,
+      features: capabilities.features,
+      cpus: capabilities.cpus,
+      mems: capabilities.mems,
+    },
+  };
+}
+
+const LAYOUT_TEXT: Record<InfoReport['cgroups']['layout'], string> = {
+  v2: 'cgroup2 only (unified)',
+  v1: 'cgroup v1 only',
+  hybrid: 'hybrid: v1 controllers plus a cgroup2 tree',
+  none: 'no cgroup filesystem mounted',
+};
+
+export function renderInfo(r: InfoReport, style: CliContext['style']): string {
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+  const c = r.cgroups;
+  const out = [
+    style('bold', 'host'),
+    `  hostname   ${r.host.hostname}${Object.keys(r.host.labels).length ? `  (${Object.entries(r.host.labels).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}`,
+    `  kernel     ${r.host.kernel} (${r.host.arch}), ${r.host.cpus} CPUs, ${gib(r.host.memoryBytes)}`,
+    `  node       ${r.host.node}`,
+    style('bold', 'cgroups'),
+    `  layout     ${LAYOUT_TEXT[c.layout]}${c.unified ? `; cgroup2 at ${c.unified.mountPoint}${c.unified.nsdelegate ? ' (nsdelegate)' : ''}` : ''}`,
+    `  backend    ${c.backend}${c.backend === 'v1' && c.unified ? ' (joins the cgroup2 tree to freeze and kill)' : ''}`,
+    `  cpuset     cpus ${c.cpus ?? '?'}, mems ${c.mems ?? '?'}`,
+    `  delegated  ${c.delegated ? `yes: systemd unit ${c.delegated.unitDir}, agent leaf ${c.delegated.leafDir}` : 'no'}`,
+    style('bold', `parent \`${c.parentName}\``),
+    ...c.parents.map((p) => `  ${p.hierarchy.padEnd(10)} ${p.dir}  ${p.state === 'foreign' ? style('red', p.state) : style('dim', p.state)}`),
+    style('bold', 'controllers'),
+    ...Object.entries(c.controllers).map(([name, x]) => `  ${name.padEnd(10)} ${x.on}  ${x.mountPoint}${x.managed ? '' : style('dim', '  (not managed by corral)')}`),
+    style('bold', 'knobs'),
+    ...Object.entries(c.features).map(([name, s]) => s.available
+      ? `  ${style('green', 'yes')} ${name.padEnd(18)} ${style('dim', s.via)}`
+      : `  ${style('red', 'no ')} ${name.padEnd(18)} ${s.reason}`),
+  ];
+  return out.join('\n');
+}
+
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('show host facts and what its cgroups can enforce (layout, controllers, knobs); changes nothing')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .option('--cgroup-parent <name>', `corral's parent cgroup name (default ${DEFAULT_PARENT_NAME})`, DEFAULT_PARENT_NAME)
+    .action((opts: { output?: string; cgroupParent: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const format = outputFormat(opts.output);
+      const report = buildInfo(ctx, opts.cgroupParent);
+      ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderInfo(report, ctx.style));
+      process.exitCode = EXIT.OK;
+    });
+}

@@ -1,0 +1,63 @@
+// corral stop|start|restart NAME: imperative conveniences. They act on one container with its
+// last applied spec, under the state lock, and the next reconcile respects them: a container
+// stopped by hand stays stopped until its manifest changes or `corral start`.
+
+import { Command } from 'commander';
+import { CorralError } from '../../errors.js';
+import { apply } from '../../reconciler/apply.js';
+import { inspect } from '../../reconciler/inspect.js';
+import { refresh } from '../../reconciler/plan/refresh.js';
+import { PLAN_FORMAT_VERSION, type Action, type Change, type Plan } from '../../reconciler/plan/types.js';
+import { contextFrom } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { DEFAULT_STEP_TIMEOUT_MS, lock, openHost } from '../host.js';
+
+type Verb = 'stop' | 'start' | 'restart';
+
+function lifecycleCommand(verb: Verb, description: string): Command {
+  return new Command(verb)
+    .description(description)
+    .argument('<name>', 'container name')
+    .option('--lock-timeout <duration>', 'how long to wait for another corral holding the state lock', '60s')
+    .action(async (name: string, opts: { lockTimeout?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const host = await openHost(ctx);
+      const held = await lock(ctx, `corral ${verb} ${name}`, opts.lockTimeout);
+      try {
+        const loaded = await host.store.load();
+        const stored = loaded.records.find((r) => r.name === name);
+        if (!stored) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\``, { hint: 'see `corral ps`; containers are created by `corral reconcile --once`' });
+        const actual = await inspect([stored], loaded.serial, host.ports);
+        const record = refresh(actual.containers[0]!, new Date());
+        const running = actual.containers[0]!.live.process === 'running';
+        const action: Action = verb === 'stop' ? (running ? 'stop' : 'none') : verb === 'start' ? (running ? 'none' : 'start') : running ? 'restart' : 'start';
+        if (record !== stored) await host.store.put(record);
+        if (action === 'none') {
+          if (verb === 'start' && record.desiredState === 'stopped') await host.store.put({ ...record, desiredState: 'running' });
+          if (verb === 'stop' && record.desiredState !== 'stopped') await host.store.put({ ...record, desiredState: 'stopped', status: record.status === 'running' ? record.status : 'stopped' });
+          ctx.out(`${name}: already ${verb === 'stop' ? 'stopped' : 'running'}`);
+          return;
+        }
+        const change: Change = {
+          name, action, reasons: [`corral ${verb}`], diff: [], before: record.spec, after: record.spec, afterHash: record.hash,
+          afterReferences: record.references, origin: record.origin, requiresReplace: [], notBefore: null, warnings: [],
+        };
+        const plan: Plan = {
+          formatVersion: PLAN_FORMAT_VERSION, createdAt: new Date().toISOString(), stateSerial: host.store.currentSerial,
+          changes: [change], orphans: [], diagnostics: [], complete: true, errored: false,
+        };
+        const records = new Map([[name, (await host.store.get(name))!]]);
+        const result = await apply(plan, records, host.ports, host.store, {}, { parallelism: 1, stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS, now: () => new Date() }, new AbortController().signal);
+        const r = result.results[0];
+        if (!r?.ok) throw new CorralError('APPLY_FAILED', `${verb} \`${name}\`: ${r?.error?.summary ?? 'failed'}`, { container: name });
+        ctx.out(`${name}: ${verb === 'stop' ? 'stopped' : verb === 'start' ? 'started' : 'restarted'}`);
+        process.exitCode = EXIT.OK;
+      } finally {
+        held.dispose();
+      }
+    });
+}
+
+export const stopCommand = () => lifecycleCommand('stop', 'stop a container; it stays stopped until `corral start` or a change of its manifest');
+export const startCommand = () => lifecycleCommand('start', 'start a stopped container with its last applied spec');
+export const restartCommand = () => lifecycleCommand('restart', 'restart a container with its last applied spec');

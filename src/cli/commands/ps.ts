@@ -1,0 +1,101 @@
+// corral ps: the containers corral manages on this host, as the records and the kernel say.
+
+import { Command } from 'commander';
+import { formatDuration } from '../../manifest/duration.js';
+import { formatBytes } from '../../manifest/quantity.js';
+import { inspect } from '../../reconciler/inspect.js';
+import { refresh } from '../../reconciler/plan/refresh.js';
+import type { ContainerRecord } from '../../state/record.js';
+import { contextFrom, outputFormat } from '../context.js';
+import { openHost } from '../host.js';
+import type { Styler } from '../style.js';
+
+export interface PsRow {
+  readonly name: string;
+  readonly status: string;
+  readonly pid: number | null;
+  readonly uptimeSeconds: number | null;
+  readonly restarts: number;
+  readonly lastExit: { code: number | null; signal: string | null; oomKilled: boolean; at: string } | null;
+  readonly memoryBytes: number | null;
+  readonly cpuSeconds: number | null;
+  readonly image: string;
+  readonly health: string | null;
+  readonly error: string | null;
+}
+
+export function imageOf(r: ContainerRecord): string {
+  const root = r.spec.rootfs;
+  return root.kind === 'image' ? `${root.name}:${root.tag}` : root.kind === 'path' ? root.path : 'host';
+}
+
+export function pidOf(runtime: unknown): number | null {
+  const init = (runtime as { init?: { pid?: number } } | null)?.init?.pid ?? (runtime as { initPid?: number; pid?: number } | null)?.initPid ?? (runtime as { pid?: number } | null)?.pid;
+  return typeof init === 'number' ? init : null;
+}
+
+export function psCommand(): Command {
+  return new Command('ps')
+    .description('list the containers corral manages: status, pid, uptime, restarts, last exit, memory, CPU, image')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: { output?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const format = outputFormat(opts.output);
+      const host = await openHost(ctx);
+      const loaded = await host.store.load();
+      const actual = await inspect(loaded.records, loaded.serial, host.ports);
+      const now = new Date();
+      const rows: PsRow[] = await Promise.all(actual.containers.map(async (a): Promise<PsRow> => {
+        const r = refresh(a, now);
+        const running = a.live.process === 'running';
+        const stats = running && r.cgroup !== null ? await host.ports.cgroups.stats(r.cgroup).catch(() => ({} as Record<string, number | null>)) : {};
+        const started = a.live.startedAt ?? r.startedAt;
+        return {
+          name: r.name,
+          status: r.status === 'running' && !running ? 'exited' : r.status,
+          pid: running ? pidOf(a.live.runtime ?? r.runtime) : null,
+          uptimeSeconds: running && started ? Math.max(0, Math.round((now.getTime() - Date.parse(started)) / 1000)) : null,
+          restarts: r.restarts,
+          lastExit: r.lastExit,
+          memoryBytes: stats['memoryBytes'] ?? null,
+          cpuSeconds: stats['cpuSeconds'] ?? null,
+          image: imageOf(r),
+          health: r.health?.status ?? null,
+          error: r.error,
+        };
+      }));
+      ctx.out(format === 'json' ? JSON.stringify(rows, null, 2) : renderPs(rows, ctx.style));
+    });
+}
+
+function describeExit(e: PsRow['lastExit']): string {
+  if (!e) return '-';
+  if (e.oomKilled) return 'OOM-killed';
+  if (e.signal) return e.signal;
+  return `code ${e.code ?? '?'}`;
+}
+
+export function renderPs(rows: readonly PsRow[], style: Styler): string {
+  if (rows.length === 0) return 'no containers';
+  const table = [['NAME', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'MEMORY', 'CPU', 'IMAGE']];
+  for (const r of rows) {
+    table.push([
+      r.name,
+      r.health && r.status === 'running' ? `${r.status} (${r.health})` : r.status,
+      r.pid === null ? '-' : String(r.pid),
+      r.uptimeSeconds === null ? '-' : formatDuration(r.uptimeSeconds * 1000),
+      String(r.restarts),
+      describeExit(r.lastExit),
+      r.memoryBytes === null ? '-' : formatBytes(Math.round(r.memoryBytes / 1024) * 1024),
+      r.cpuSeconds === null ? '-' : `${r.cpuSeconds.toFixed(2)}s`,
+      r.image,
+    ]);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  return table.map((row, n) => {
+    const line = row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+    if (n === 0) return style('bold', line);
+    const status = rows[n - 1]!.status;
+    return status === 'running' ? line : style(status === 'stopped' ? 'dim' : 'yellow', line);
+  }).join('\n');
+}

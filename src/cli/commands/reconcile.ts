@@ -1,0 +1,55 @@
+// corral reconcile --once: converge this host to the manifests, once, and report. What config
+// management tools run (exit codes and JSON per DESIGN.md §6).
+
+import { Command } from 'commander';
+import { EventLog, eventsFromPass } from '../../agent/events.js';
+import { eventLogPath } from '../../agent/agent.js';
+import { CorralError } from '../../errors.js';
+import { reconcileOnce } from '../../reconciler/reconcile.js';
+import { contextFrom, outputFormat } from '../context.js';
+import { exitCodeFor } from '../exit-codes.js';
+import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, openHost, positiveInt } from '../host.js';
+import { renderReport } from '../views/plan-human.js';
+import { buildReport } from '../views/plan-json.js';
+import { progressHooks } from '../views/progress.js';
+
+export function reconcileCommand(): Command {
+  return new Command('reconcile')
+    .description('converge this host to the manifests: create, update, restart, remove containers')
+    .option('--once', 'run one pass and exit (continuous reconciling is `corral agent`)')
+    .option('--dry-run', 'plan only: report what would change, change nothing')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .option('--detailed-exitcode', 'exit 0: no changes, 2: changes applied, 4: failures, 6: changes and failures, 1: error')
+    .option('--allow-empty', 'remove every container when the manifest set is empty or missing')
+    .option('--lock-timeout <duration>', 'how long to wait for another corral holding the state lock', '60s')
+    .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
+    .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
+    .addHelpText('after', '\nExit status without --detailed-exitcode: 0 success, 1 error or failures.\nJSON: {changed, actions: [{name, action, reasons, diff, result}], errors, warnings}; use `changed` for Ansible\'s changed_when.')
+    .action(async (opts: {
+      once?: boolean; dryRun?: boolean; output?: string; detailedExitcode?: boolean; allowEmpty?: boolean;
+      lockTimeout?: string; parallel?: string; stepTimeout?: string;
+    }, command: Command) => {
+      if (!opts.once) throw new CorralError('CLI_USAGE', '`corral reconcile` needs --once', { hint: 'for continuous reconciling run `corral agent`' });
+      const ctx = contextFrom(command);
+      const format = outputFormat(opts.output);
+      const host = await openHost(ctx);
+      const held = opts.dryRun ? null : await lock(ctx, 'corral reconcile --once', opts.lockTimeout);
+      try {
+        const set = await loadDesired(ctx);
+        const outcome = await reconcileOnce(set, host.ports, host.store, {
+          dryRun: opts.dryRun ?? false,
+          allowEmpty: opts.allowEmpty ?? false,
+          parallelism: positiveInt('--parallel', opts.parallel, DEFAULT_PARALLELISM),
+          stepTimeoutMs: durationOption('--step-timeout', opts.stepTimeout ?? '120s'),
+        }, format === 'text' ? progressHooks(process.stderr, ctx.logger) : {});
+        if (!opts.dryRun) {
+          await new EventLog(eventLogPath(host.layout)).append(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, new Date()));
+        }
+        const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, outcome.diagnostics, outcome.applied?.results ?? null, outcome.changed);
+        ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style));
+        process.exitCode = exitCodeFor({ error: outcome.plan.errored, changed: outcome.changed, failures: outcome.failures }, opts.detailedExitcode ?? false);
+      } finally {
+        held?.dispose();
+      }
+    });
+}

@@ -1,0 +1,53 @@
+// What commands that act on the host share: the state root opened, the ports wired, the
+// manifests read for this host, the lock taken.
+
+import { cpus } from 'node:os';
+import { directorySource } from '../host/manifest-source.js';
+import { schemaValidator } from '../host/schema.js';
+import { loadManifestSet, type ManifestSet } from '../manifest/manifest-set.js';
+import { parseDurationMs } from '../manifest/duration.js';
+import type { Ports } from '../reconciler/ports.js';
+import { CorralError } from '../errors.js';
+import { layout, type Layout } from '../state/layout.js';
+import { acquireLock, type HeldLock } from '../state/lock.js';
+import { StateStore } from '../state/store.js';
+import type { CliContext } from './context.js';
+import { createPorts } from './wiring.js';
+
+export const DEFAULT_PARALLELISM = 2 * cpus().length;
+export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
+
+export interface OpenHost {
+  readonly layout: Layout;
+  readonly store: StateStore;
+  readonly ports: Ports;
+}
+
+export async function openHost(ctx: CliContext, cgroupParent = process.env['CORRAL_CGROUP_PARENT'] ?? 'corral'): Promise<OpenHost> {
+  const l = layout(ctx.root);
+  const store = new StateStore(l);
+  await store.init();
+  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent }) };
+}
+
+export function loadDesired(ctx: CliContext): Promise<ManifestSet> {
+  const source = directorySource(ctx.manifestDir, (path, reason) => ctx.logger.debug('ignored file', { path, reason }));
+  return loadManifestSet(source, { validator: schemaValidator(), host: ctx.host() });
+}
+
+export function lock(ctx: CliContext, command: string, timeout: string | undefined): Promise<HeldLock> {
+  return acquireLock(layout(ctx.root).lockFile, command, durationOption('--lock-timeout', timeout ?? '60s'));
+}
+
+export function durationOption(flag: string, value: string): number {
+  const r = parseDurationMs(value);
+  if (!r.ok) throw new CorralError('CLI_USAGE', `${flag} \`${value}\` is not ${r.expected}`);
+  return r.value;
+}
+
+export function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CorralError('CLI_USAGE', `${flag} \`${value}\` is not a positive integer`);
+  return n;
+}
