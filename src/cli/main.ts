@@ -5,6 +5,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { isCorralError } from '../errors.js';
 import { agentCommand } from './commands/agent.js';
 import { eventsCommand } from './commands/events.js';
+import { gcCommand } from './commands/gc.js';
+import { imageCommand } from './commands/image.js';
 import { inspectCommand } from './commands/inspect.js';
 import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
 import { logsCommand } from './commands/logs.js';
@@ -13,6 +15,7 @@ import { psCommand } from './commands/ps.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
+import { volumeCommand } from './commands/volume.js';
 import { VERSION } from './version.js';
 import { collect, DEFAULT_ROOT } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -35,6 +38,7 @@ export function buildProgram(): Command {
   for (const command of [
     validateCommand(), planCommand(), reconcileCommand(), psCommand(), inspectCommand(), logsCommand(),
     startCommand(), stopCommand(), restartCommand(), agentCommand(), statusCommand(), eventsCommand(),
+    imageCommand(), volumeCommand(), gcCommand(),
   ]) program.addCommand(command);
   for (const command of program.commands) command.showHelpAfterError('(run with --help for usage)');
   return program;

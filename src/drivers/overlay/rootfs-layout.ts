@@ -8,6 +8,8 @@ export interface BindSpec {
   /** Absolute path inside the container. */
   readonly target: string;
   readonly readOnly: boolean;
+  /** Extra flags for the bind (applied with the read-only remount). Absent: none. */
+  readonly options?: readonly ('nosuid' | 'nodev' | 'noexec')[];
 }
 
 export interface RootfsLayout {

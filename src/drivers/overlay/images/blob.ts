@@ -1,0 +1,121 @@
+// One pass over a layer blob: hash the compressed bytes (the OCI descriptor digest), decompress,
+// hash the tar stream (the config's diff_id), and unpack. Digests are compared only at the end,
+// so a layer is unpacked into private staging first and kept only when both match.
+
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { PassThrough, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
+import { CorralError, isCorralError } from '../../../errors.js';
+import { asSyscallError } from '../fs-util.js';
+import { readTar } from './tar-reader.js';
+import { unpackLayer, type UnpackOptions, type UnpackReport } from './unpack-layer.js';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && DIGEST.test(value);
+}
+
+export function digestAlgorithm(digest: string): 'sha256' | 'sha512' {
+  return digest.startsWith('sha512:') ? 'sha512' : 'sha256';
+}
+
+/** Compression by magic bytes: media types lie often enough (Docker's ".tar.gzip" on plain tars). */
+export function sniffCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+function fileHead(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    return buf.subarray(0, readSync(fd, buf, 0, 4, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function decompressor(compression: Compression, what: string): Transform {
+  if (compression === 'gzip') return zlib.createGunzip();
+  if (compression === 'zstd') {
+    // zlib gained zstd in Node 22.15; on older Nodes such layers cannot be read.
+    const create = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+    if (!create) throw new CorralError('IMAGE_INVALID', `${what} is zstd-compressed, which this Node.js (${process.version}) cannot decompress`, { hint: 'convert the image to gzip layers (skopeo copy --dest-compress-format gzip) or use Node.js 22.15 or later' });
+    return create();
+  }
+  return new PassThrough();
+}
+
+async function* hashing(source: AsyncIterable<Buffer>, hash: Hash, count: { bytes: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    count.bytes += chunk.length;
+    yield chunk;
+  }
+}
+
+export interface UnpackedBlob {
+  /** Digest of the bytes on disk, in the algorithm of `expect.digest` (sha256 without one). */
+  readonly blobDigest: string;
+  readonly blobBytes: number;
+  /** sha256 of the uncompressed tar: the layer's identity in the store. */
+  readonly diffId: string;
+  readonly compression: Compression;
+  readonly report: UnpackReport;
+}
+
+export interface BlobExpectations {
+  readonly digest?: string;
+  readonly size?: number;
+  readonly diffId?: string;
+}
+
+/** `what` names the blob in messages: "layer 2 of 3 (`sha256:…`)", "`rootfs.tar.gz`". */
+export async function unpackBlob(file: string, dest: string, what: string, expect: BlobExpectations = {}, options: UnpackOptions = {}): Promise<UnpackedBlob> {
+  let compression: Compression;
+  try {
+    compression = sniffCompression(fileHead(file));
+  } catch (err) {
+    throw asSyscallError(err, `read ${what}`);
+  }
+  const algorithm = expect.digest ? digestAlgorithm(expect.digest) : 'sha256';
+  const blobHash = createHash(algorithm);
+  const diffHash = createHash('sha256');
+  const blobCount = { bytes: 0 };
+  const diffCount = { bytes: 0 };
+  let report: UnpackReport | undefined;
+  try {
+    await pipeline(
+      createReadStream(file),
+      (source: AsyncIterable<Buffer>) => hashing(source, blobHash, blobCount),
+      decompressor(compression, what),
+      async (source: AsyncIterable<Buffer>) => {
+        report = await unpackLayer(readTar(hashing(source, diffHash, diffCount)), dest, options);
+      },
+    );
+  } catch (err) {
+    if (isCorralError(err)) throw new CorralError(err.code, `${what}: ${err.summary}`, { cause: err, detail: err.detail, hint: err.hint });
+    // Filesystem failures name their syscall; anything else here came from decompression (zlib's
+    // Z_* codes, zstd's ERR_* codes).
+    if (typeof (err as { syscall?: unknown }).syscall === 'string') throw asSyscallError(err, `unpack ${what}`);
+    throw new CorralError('IMAGE_INVALID', `${what} is not valid ${compression} data: ${(err as Error).message}`, { cause: err });
+  }
+  const blobDigest = `${algorithm}:${blobHash.digest('hex')}`;
+  const diffId = `sha256:${diffHash.digest('hex')}`;
+  if (expect.size !== undefined && expect.size !== blobCount.bytes) {
+    throw new CorralError('IMAGE_DIGEST_MISMATCH', `${what} has ${blobCount.bytes} bytes, its descriptor says ${expect.size}`);
+  }
+  if (expect.digest !== undefined && expect.digest !== blobDigest) {
+    throw new CorralError('IMAGE_DIGEST_MISMATCH', `${what} does not match its digest`, { detail: `expected ${expect.digest}, content hashes to ${blobDigest}` });
+  }
+  if (expect.diffId !== undefined && expect.diffId !== diffId) {
+    throw new CorralError('IMAGE_DIGEST_MISMATCH', `${what} does not match its diff_id in the image config`, { detail: `expected ${expect.diffId}, uncompressed content hashes to ${diffId}` });
+  }
+  return { blobDigest, blobBytes: blobCount.bytes, diffId, compression, report: report! };
+}

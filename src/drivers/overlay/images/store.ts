@@ -1,0 +1,306 @@
+// The image store under the state root:
+//   layers/sha256-<diff_id>/    one unpacked layer (an overlay lower dir), shared by every image
+//   images/<name>/<tag>.json    an image: its layers bottom-first, defaults, digests
+// An import unpacks into tmp/import-<pid>-*, verifies every digest, and only then renames the new
+// layers into place and writes the record: a failed import leaves nothing behind but its staging
+// directory, which is removed on the way out (or by GC after a crash).
+
+import { createHash, randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, renameSync, rmdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CorralError } from '../../../errors.js';
+import { layout } from '../../../state/layout.js';
+import { asSyscallError, atomicWriteFile, diskUsage, ensureDir, errnoCode, exists, listDir, readJson, removeFile, removeTree } from '../fs-util.js';
+import { NO_DEFAULTS } from '../image-defaults.js';
+import type { ImageDefaults } from '../rootfs-layout.js';
+import { readRootfsRecord } from '../rootfs-record.js';
+import { unpackBlob } from './blob.js';
+import { formatImageRef, type ImageRef } from './image-ref.js';
+import { MEDIA, ociArchitecture, readOciLayout, type OciImage } from './oci-layout.js';
+import { withStoreLock } from './store-lock.js';
+
+export const IMAGE_RECORD_VERSION = 1;
+
+export interface ImageLayer {
+  /** sha256 of the uncompressed layer tar (OCI diff_id); names the directory in layers/. */
+  readonly digest: string;
+  /** Bytes the unpacked layer occupies on disk. */
+  readonly bytes: number;
+}
+
+export interface ImageRecord {
+  readonly formatVersion: typeof IMAGE_RECORD_VERSION;
+  readonly name: string;
+  readonly tag: string;
+  /** Manifest digest: what `skopeo inspect` shows; for a tarball, the digest of an equivalent OCI manifest. Goes into the spec hash. */
+  readonly digest: string;
+  readonly configDigest: string;
+  /** Bottom layer first. */
+  readonly layers: readonly ImageLayer[];
+  readonly defaults: ImageDefaults;
+  readonly os: string;
+  readonly architecture: string;
+  readonly source: { readonly kind: 'oci' | 'tar'; readonly path: string; readonly ref: string | null };
+  readonly importedAt: string;
+}
+
+export interface ImportOptions {
+  /** Pick one image of a multi-image layout by its `org.opencontainers.image.ref.name`. */
+  readonly ref?: string;
+  /** Device nodes in a layer: refuse the import (default) or leave them out. */
+  readonly devices?: 'refuse' | 'skip';
+  readonly now?: () => Date;
+}
+
+export interface ImportResult {
+  readonly image: ImageRecord;
+  /** The record this import replaced (same name and tag), if any. */
+  readonly replaced: ImageRecord | null;
+  readonly newLayers: readonly string[];
+  readonly reusedLayers: readonly string[];
+  readonly skippedDevices: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+interface StagedLayer {
+  readonly digest: string;
+  readonly staged: string | null;
+  readonly skippedDevices: readonly string[];
+}
+
+function sha256(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+function stagingDir(root: string): string {
+  const dir = join(layout(root).tmpDir, `import-${process.pid}-${randomBytes(4).toString('hex')}`);
+  ensureDir(layout(root).tmpDir);
+  mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
+
+function newLayerDir(staging: string, index: number): string {
+  const dir = join(staging, `layer-${index}`);
+  mkdirSync(dir, { mode: 0o755 });
+  return dir;
+}
+
+async function stageOci(root: string, image: OciImage, staging: string, options: ImportOptions): Promise<StagedLayer[]> {
+  const out: StagedLayer[] = [];
+  for (const [i, layer] of image.layers.entries()) {
+    const what = `layer ${i + 1} of ${image.layers.length} (\`${layer.digest}\`)`;
+    if (exists(layout(root).layer(layer.diffId))) {
+      out.push({ digest: layer.diffId, staged: null, skippedDevices: [] });
+      continue;
+    }
+    try {
+      if (!lstatSync(layer.path).isFile()) throw new CorralError('IMAGE_INVALID', `${what} is not a regular file in the layout`);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new CorralError('IMAGE_INVALID', `${what} is missing from the layout`, { detail: `expected at ${layer.path}` });
+      throw asSyscallError(err);
+    }
+    const dir = newLayerDir(staging, i);
+    const blob = await unpackBlob(layer.path, dir, what, { digest: layer.digest, size: layer.size, diffId: layer.diffId }, { devices: options.devices ?? 'refuse' });
+    out.push({ digest: layer.diffId, staged: dir, skippedDevices: blob.report.skippedDevices });
+  }
+  return out;
+}
+
+/** A rootfs tarball becomes a one-layer image with a synthesized OCI config and manifest. */
+async function stageTarball(root: string, file: string, staging: string, options: ImportOptions): Promise<{ image: OciImage; layers: StagedLayer[] }> {
+  const dir = newLayerDir(staging, 0);
+  const blob = await unpackBlob(file, dir, `\`${file}\``, {}, { devices: options.devices ?? 'refuse' });
+  const architecture = ociArchitecture();
+  const config = JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [blob.diffId] }, config: {} });
+  const configDigest = sha256(config);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA.ociManifest,
+    config: { mediaType: MEDIA.ociConfig, digest: configDigest, size: Buffer.byteLength(config) },
+    layers: [{ mediaType: `application/vnd.oci.image.layer.v1.tar${blob.compression === 'none' ? '' : `+${blob.compression}`}`, digest: blob.blobDigest, size: blob.blobBytes }],
+  });
+  const reuse = exists(layout(root).layer(blob.diffId));
+  return {
+    image: {
+      manifestDigest: sha256(manifest), configDigest, layers: [], defaults: NO_DEFAULTS, os: 'linux', architecture, refName: null, warnings: [],
+    },
+    layers: [{ digest: blob.diffId, staged: reuse ? null : dir, skippedDevices: blob.report.skippedDevices }],
+  };
+}
+
+/**
+ * Imports a rootfs tarball (`.tar`, `.tar.gz`) or an OCI image layout directory as `ref`.
+ * Re-importing a name and tag replaces the record; layers no image uses any more are left for GC.
+ */
+export async function importImage(root: string, source: string, ref: ImageRef, options: ImportOptions = {}): Promise<ImportResult> {
+  let isDir: boolean;
+  try {
+    isDir = statSync(source).isDirectory();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new CorralError('IMAGE_NOT_FOUND', `import source \`${source}\` does not exist`);
+    throw asSyscallError(err, `inspect \`${source}\``);
+  }
+  const l = layout(root);
+  return withStoreLock(root, async () => {
+    const staging = stagingDir(root);
+    try {
+      let image: OciImage;
+      let staged: StagedLayer[];
+      if (isDir) {
+        image = readOciLayout(source, options.ref);
+        staged = await stageOci(root, image, staging, options);
+      } else {
+        ({ image, layers: staged } = await stageTarball(root, source, staging, options));
+      }
+      ensureDir(l.layersDir);
+      const newLayers: string[] = [];
+      const reusedLayers: string[] = [];
+      for (const layer of staged) {
+        if (layer.staged === null) {
+          reusedLayers.push(layer.digest);
+          continue;
+        }
+        try {
+          renameSync(layer.staged, l.layer(layer.digest));
+          newLayers.push(layer.digest);
+        } catch (err) {
+          // The same layer twice in one image (or already present): the first copy is kept.
+          if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw asSyscallError(err, `store layer \`${layer.digest}\``);
+          reusedLayers.push(layer.digest);
+        }
+      }
+      const record: ImageRecord = {
+        formatVersion: IMAGE_RECORD_VERSION,
+        name: ref.name,
+        tag: ref.tag,
+        digest: image.manifestDigest,
+        configDigest: image.configDigest,
+        layers: staged.map((s) => ({ digest: s.digest, bytes: diskUsage(l.layer(s.digest)) })),
+        defaults: image.defaults,
+        os: image.os,
+        architecture: image.architecture,
+        source: { kind: isDir ? 'oci' : 'tar', path: source, ref: image.refName },
+        importedAt: (options.now ?? (() => new Date()))().toISOString(),
+      };
+      const replaced = findImage(root, ref);
+      ensureDir(join(l.imagesDir, ref.name));
+      atomicWriteFile(l.imageRecord(ref.name, ref.tag), `${JSON.stringify(record, null, 2)}\n`);
+      return { image: record, replaced, newLayers, reusedLayers, skippedDevices: staged.flatMap((s) => s.skippedDevices), warnings: image.warnings };
+    } finally {
+      removeTree(staging);
+    }
+  });
+}
+
+function isImageRecord(value: unknown): value is ImageRecord {
+  const v = value as ImageRecord | null;
+  return !!v && v.formatVersion === IMAGE_RECORD_VERSION && typeof v.digest === 'string' && Array.isArray(v.layers);
+}
+
+export function findImage(root: string, ref: ImageRef): ImageRecord | null {
+  const path = layout(root).imageRecord(ref.name, ref.tag);
+  const value = readJson(path);
+  if (value === null) return null;
+  if (!isImageRecord(value)) throw new CorralError('STATE_CORRUPT', `image record \`${path}\` is not a corral image record`, { hint: `re-import the image as ${formatImageRef(ref)}` });
+  return value;
+}
+
+export function getImage(root: string, ref: ImageRef): ImageRecord {
+  const image = findImage(root, ref);
+  if (!image) {
+    const tags = listDir(join(layout(root).imagesDir, ref.name)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+    throw new CorralError('IMAGE_NOT_FOUND', `no image \`${formatImageRef(ref)}\` was imported`, {
+      hint: tags.length ? `tags of \`${ref.name}\`: ${tags.join(', ')}` : 'import it with `corral image import FILE|DIR --name NAME[:TAG]`',
+    });
+  }
+  return image;
+}
+
+/** Every image in the store, sorted by name then tag. Unreadable records are skipped. */
+export function listImages(root: string): ImageRecord[] {
+  const l = layout(root);
+  const out: ImageRecord[] = [];
+  for (const name of listDir(l.imagesDir)) {
+    if (name.startsWith('.')) continue;
+    for (const file of listDir(join(l.imagesDir, name))) {
+      if (!file.endsWith('.json') || file.startsWith('.')) continue;
+      try {
+        const value = readJson(join(l.imagesDir, name, file));
+        if (isImageRecord(value)) out.push(value);
+      } catch {
+        // a damaged record must not hide the others; `image rm` or a re-import replaces it
+      }
+    }
+  }
+  return out;
+}
+
+/** Container names that use an image. The reconciler knows; the CLI's default reads rootfs records. */
+export type ImageUsers = (image: ImageRecord) => readonly string[];
+
+/** Containers whose prepared rootfs (containers/<name>/rootfs.json) is this name and tag. */
+export function preparedImageUsers(root: string): ImageUsers {
+  return (image) => listDir(layout(root).containersDir).filter((name) => {
+    const record = readRootfsRecord(root, name);
+    return record?.source.kind === 'image' && record.source.name === image.name && record.source.tag === image.tag;
+  });
+}
+
+export interface RemoveImageResult {
+  readonly removed: ImageRecord;
+  readonly freedLayers: readonly string[];
+}
+
+/** Removes an image record, refused while a container uses it, then the layers nothing else needs. */
+export async function removeImage(root: string, ref: ImageRef, users: ImageUsers): Promise<RemoveImageResult> {
+  return withStoreLock(root, () => {
+    const image = getImage(root, ref);
+    const using = users(image);
+    if (using.length > 0) {
+      throw new CorralError('IMAGE_IN_USE', `image \`${formatImageRef(ref)}\` is used by ${using.length === 1 ? 'container' : 'containers'} ${using.map((n) => `\`${n}\``).join(', ')}`, {
+        hint: 'remove those containers (or change their rootfs) first',
+      });
+    }
+    const l = layout(root);
+    removeFile(l.imageRecord(ref.name, ref.tag));
+    try {
+      rmdirSync(join(l.imagesDir, ref.name));
+    } catch {
+      // other tags remain
+    }
+    return { removed: image, freedLayers: pruneLayersLocked(root).removed };
+  });
+}
+
+/** Layer digests some image record or some container's prepared rootfs still needs. */
+export function referencedLayers(root: string): Set<string> {
+  const l = layout(root);
+  const keep = new Set<string>();
+  for (const image of listImages(root)) for (const layer of image.layers) keep.add(l.layer(layer.digest));
+  for (const name of listDir(l.containersDir)) {
+    for (const lower of readRootfsRecord(root, name)?.lower ?? []) keep.add(lower);
+  }
+  return keep;
+}
+
+export interface PruneResult {
+  readonly removed: readonly string[];
+  readonly bytes: number;
+}
+
+/** Deletes unreferenced layer directories. The caller holds the store lock. */
+export function pruneLayersLocked(root: string, dryRun = false): PruneResult {
+  const l = layout(root);
+  const keep = referencedLayers(root);
+  const removed: string[] = [];
+  let bytes = 0;
+  for (const entry of listDir(l.layersDir)) {
+    if (!/^sha(256|512)-[a-f0-9]+$/.test(entry)) continue; // not ours
+    const dir = join(l.layersDir, entry);
+    if (keep.has(dir)) continue;
+    bytes += diskUsage(dir);
+    if (!dryRun) removeTree(dir);
+    removed.push(entry.replace(/^(sha\d+)-/, '$1:'));
+  }
+  return { removed, bytes };
+}

@@ -1,0 +1,69 @@
+// The overlay driver behind the reconciler's RootfsPort (src/reconciler/ports.ts), so wiring is a
+// one-liner: `rootfs: overlayRootfsPort(root)`.
+
+import { existsSync } from 'node:fs';
+import { diagnostic, isCorralError, type Diagnostic } from '../../errors.js';
+import type { ContainerSpec } from '../../manifest/spec.js';
+import type { PreparedRootfs, RootfsPort } from '../../reconciler/ports.js';
+import { layout } from '../../state/layout.js';
+import { prepareRootfs, removeContainerRootfs, resolveRootfs, type RootfsOptions } from './container-rootfs.js';
+import { listDir } from './fs-util.js';
+import { checkBindSources } from './mount-sources.js';
+import { ensureVolume } from './volumes.js';
+
+function hasRootfs(root: string, name: string): boolean {
+  const p = layout(root).container(name);
+  return existsSync(p.rootfsRecord) || existsSync(p.upper);
+}
+
+export function overlayRootfsPort(root: string, options: RootfsOptions = {}): RootfsPort {
+  return {
+    async references(spec: ContainerSpec): Promise<Record<string, string>> {
+      if (spec.rootfs.kind !== 'image') return {};
+      try {
+        // The manifest digest: a re-import of other content under the same name changes it.
+        return { image: resolveRootfs(root, spec.rootfs, options).digest! };
+      } catch (err) {
+        // A missing image is reported by check(); the hash just lacks its digest meanwhile.
+        if (isCorralError(err)) return {};
+        throw err;
+      }
+    },
+
+    async prepare(name: string, spec: ContainerSpec): Promise<PreparedRootfs> {
+      const prepared = prepareRootfs(root, name, spec, options);
+      const volumes: Record<string, string> = {};
+      for (const m of spec.mounts) if (m.type === 'volume') volumes[m.name] = ensureVolume(root, m.name);
+      return { layout: prepared.layout, defaults: prepared.defaults, volumes };
+    },
+
+    async remove(name: string): Promise<void> {
+      removeContainerRootfs(root, name);
+    },
+
+    async exists(name: string): Promise<boolean> {
+      return hasRootfs(root, name);
+    },
+
+    async list(): Promise<string[]> {
+      return listDir(layout(root).containersDir).filter((name) => hasRootfs(root, name));
+    },
+
+    async check(spec: ContainerSpec): Promise<Diagnostic[]> {
+      const out = checkBindSources(root, spec);
+      // The host root is always available; resolving it would build the skeleton at plan time.
+      if (spec.rootfs.kind !== 'host') {
+        try {
+          resolveRootfs(root, spec.rootfs, options);
+        } catch (err) {
+          if (!isCorralError(err)) throw err;
+          out.push(diagnostic('error', err.code, err.summary, {
+            container: spec.name, field: spec.rootfs.kind === 'image' ? 'spec.rootfs.image' : 'spec.rootfs.path',
+            ...(err.hint ? { hint: err.hint } : {}), ...(err.detail ? { detail: err.detail } : {}),
+          }));
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Named volumes: <root>/volumes/<name>/data, created on first use, kept across restarts and
+// recreates, removed only by `corral volume rm` (refused while in use). The shim bind-mounts the
+// data directory; this module only owns the directories.
+
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CorralError } from '../../errors.js';
+import { layout } from '../../state/layout.js';
+import { asSyscallError, diskUsage, ensureDir, errnoCode, fsStep, listDir, removeTree } from './fs-util.js';
+import { directoriesInUse } from './mount-usage.js';
+
+const VOLUME_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function checkName(name: string): void {
+  if (!VOLUME_NAME.test(name)) {
+    throw new CorralError('VOLUME_INVALID', `volume name \`${name}\` is not a DNS label`, { detail: 'lower-case letters, digits and `-`, at most 63 characters, starting and ending with a letter or digit' });
+  }
+}
+
+/** The volume's data directory on the host, created (0755, root-owned) when missing. Idempotent. */
+export function ensureVolume(root: string, name: string): string {
+  checkName(name);
+  const l = layout(root);
+  ensureDir(l.volumesDir);
+  ensureDir(join(l.volumesDir, name));
+  const data = l.volume(name);
+  fsStep(`create volume \`${name}\``, () => mkdirSync(data, { recursive: true, mode: 0o755 }));
+  const st = lstatSync(data);
+  if (!st.isDirectory()) throw new CorralError('VOLUME_INVALID', `volume \`${name}\`: \`${data}\` is not a directory`, { hint: 'corral did not create it; move it away' });
+  return data;
+}
+
+export interface VolumeInfo {
+  readonly name: string;
+  readonly path: string;
+  /** Disk usage; null when not measured. */
+  readonly bytes: number | null;
+  readonly createdAt: string;
+}
+
+export function listVolumes(root: string, options: { usage?: boolean } = {}): VolumeInfo[] {
+  const l = layout(root);
+  const out: VolumeInfo[] = [];
+  for (const name of listDir(l.volumesDir)) {
+    if (!VOLUME_NAME.test(name)) continue;
+    const path = l.volume(name);
+    try {
+      const st = statSync(path);
+      out.push({ name, path, bytes: options.usage ? diskUsage(path) : null, createdAt: st.birthtime.getTime() > 0 ? st.birthtime.toISOString() : st.ctime.toISOString() });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw asSyscallError(err, `inspect volume \`${name}\``);
+    }
+  }
+  return out;
+}
+
+/** Container names using a volume, by the reconciler's account. */
+export type VolumeUsers = (name: string) => readonly string[];
+
+/**
+ * Deletes a volume and its data. Refused while `users` names a container, or while any mount
+ * namespace on the host still has it mounted (a container the state store forgot).
+ */
+export function removeVolume(root: string, name: string, users: VolumeUsers = () => []): { bytes: number } {
+  checkName(name);
+  const l = layout(root);
+  const dir = join(l.volumesDir, name);
+  try {
+    lstatSync(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new CorralError('VOLUME_NOT_FOUND', `no volume \`${name}\` exists`);
+    throw asSyscallError(err);
+  }
+  const using = users(name);
+  if (using.length) {
+    throw new CorralError('VOLUME_IN_USE', `volume \`${name}\` is used by ${using.map((n) => `\`${n}\``).join(', ')}`, { hint: 'remove those containers or their volume mounts first' });
+  }
+  const mounted = directoriesInUse([l.volume(name)]).get(l.volume(name));
+  if (mounted) {
+    throw new CorralError('VOLUME_IN_USE', `volume \`${name}\` is mounted by a running process`, { detail: `mounted at ${mounted.join(', ')} (in a container's mount namespace)` });
+  }
+  const bytes = diskUsage(dir);
+  removeTree(dir);
+  return { bytes };
+}

@@ -1,0 +1,56 @@
+// The RootfsPort adapter the reconciler wires in.
+
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { importImage, overlayRootfsPort } from '../../../src/drivers/overlay/index.js';
+import type { ContainerSpec } from '../../../src/manifest/spec.js';
+import { layout } from '../../../src/state/layout.js';
+import { busyboxEntries, writeOciLayout } from '../../support/oci.js';
+import { requireRoot } from '../../support/root.js';
+import { cleanup, tempDir } from './helpers.js';
+
+let work: string;
+let root: string;
+
+beforeAll(() => {
+  work = tempDir('port');
+  root = join(work, 'state');
+});
+afterAll(() => cleanup(work));
+
+function spec(over: Partial<ContainerSpec>): ContainerSpec {
+  return { name: 'web', rootfs: { kind: 'host' }, readOnlyRootfs: false, mounts: [], ...over } as unknown as ContainerSpec;
+}
+
+describe('overlayRootfsPort', () => {
+  test('references, check, prepare with volumes, list, remove', async () => {
+    if (!requireRoot()) return;
+    const port = overlayRootfsPort(root);
+    const app = spec({ rootfs: { kind: 'image', name: 'app', tag: 'latest' }, mounts: [
+      { type: 'volume', name: 'data', target: '/data', readOnly: false, options: [] },
+      { type: 'bind', source: join(work, 'missing'), target: '/m', readOnly: true, propagation: 'rprivate', recursive: true, options: [] },
+    ] });
+    expect(await port.references(app)).toEqual({});
+    expect((await port.check(app)).map((d) => [d.code, d.field])).toEqual([['MOUNT_SOURCE_MISSING', 'spec.mounts[1].source'], ['IMAGE_NOT_FOUND', 'spec.rootfs.image']]);
+    expect((await port.check(spec({ rootfs: { kind: 'path', path: join(work, 'nope') } }))).map((d) => d.code)).toEqual(['ROOTFS_PATH_MISSING']);
+
+    const oci = join(work, 'oci');
+    const [img] = writeOciLayout(oci, { layers: [{ entries: busyboxEntries() }], config: { Cmd: ['/bin/sh'] } });
+    await importImage(root, oci, { name: 'app', tag: 'latest' });
+    expect(await port.references(app)).toEqual({ image: img!.manifestDigest });
+    mkdirSync(join(work, 'missing'));
+    expect(await port.check(app)).toEqual([]);
+
+    const prepared = await port.prepare('web', app);
+    expect(prepared.defaults?.cmd).toEqual(['/bin/sh']);
+    expect(prepared.volumes).toEqual({ data: layout(root).volume('data') });
+    expect(existsSync(prepared.layout.upper)).toBe(true);
+    expect(await port.exists('web')).toBe(true);
+    expect(await port.list()).toEqual(['web']);
+    await port.remove('web');
+    await port.remove('web');
+    expect(await port.exists('web')).toBe(false);
+    expect(existsSync(layout(root).volume('data'))).toBe(true);
+  });
+});
