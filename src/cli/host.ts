@@ -4,7 +4,7 @@
 import { cpus } from 'node:os';
 import { directorySource } from '../host/manifest-source.js';
 import { schemaValidator } from '../host/schema.js';
-import { loadManifestSet, type ManifestSet } from '../manifest/manifest-set.js';
+import { loadManifestSet, type ManifestCache, type ManifestSet } from '../manifest/manifest-set.js';
 import { parseDurationMs } from '../manifest/duration.js';
 import type { Ports } from '../reconciler/ports.js';
 import { CorralError } from '../errors.js';
@@ -30,9 +30,10 @@ export async function openHost(ctx: CliContext, cgroupParent = process.env['CORR
   return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent }) };
 }
 
-export function loadDesired(ctx: CliContext): Promise<ManifestSet> {
+/** The manifest set for this host; the agent passes a cache so unchanged files are not re-read. */
+export function loadDesired(ctx: CliContext, cache?: ManifestCache): Promise<ManifestSet> {
   const source = directorySource(ctx.manifestDir, (path, reason) => ctx.logger.debug('ignored file', { path, reason }));
-  return loadManifestSet(source, { validator: schemaValidator(), host: ctx.host() });
+  return loadManifestSet(source, { validator: schemaValidator(), host: ctx.host(), ...(cache ? { cache } : {}) });
 }
 
 export function lock(ctx: CliContext, command: string, timeout: string | undefined): Promise<HeldLock> {

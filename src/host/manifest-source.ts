@@ -1,7 +1,7 @@
 // ManifestSource over the real filesystem: a directory walked recursively with the shared filter,
 // or an explicit list of files (taken as given, whatever their extension, like `kubectl -f`).
 
-import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { readFileSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { classifyManifestPath, skipDirectory } from '../manifest/files.js';
@@ -16,7 +16,7 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
       const files: SourceFile[] = [];
       const diagnostics: Diagnostic[] = [];
       try {
-        if (!(await stat(root)).isDirectory()) {
+        if (!statSync(root).isDirectory()) {
           return { files: [], missing: true, diagnostics: [diagnostic('error', 'MANIFEST_DIR_MISSING', `\`${root}\` is not a directory`)] };
         }
       } catch {
@@ -24,11 +24,18 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
       }
       // Symlinked directories are followed once each; the set of real paths stops loops.
       const visited = new Set<string>();
-      const walk = async (dirPath: string): Promise<void> => {
-        const real = await realpath(dirPath).catch(() => dirPath);
+      // Synchronous fs calls: a directory of small files is read in a few ms this way, several
+      // times faster than one promise round-trip per stat and read.
+      const walk = (dirPath: string): void => {
+        let real = dirPath;
+        try {
+          real = realpathSync(dirPath);
+        } catch {
+          // A dangling path reads as itself; readdir below reports the real problem.
+        }
         if (visited.has(real)) return;
         visited.add(real);
-        const entries = await readdir(dirPath, { withFileTypes: true });
+        const entries: Dirent[] = readdirSync(dirPath, { withFileTypes: true });
         entries.sort((a, b) => (a.name < b.name ? -1 : 1));
         for (const entry of entries) {
           const full = `${dirPath}${sep}${entry.name}`;
@@ -36,13 +43,18 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
           let isDir = entry.isDirectory();
           let isFile = entry.isFile();
           if (entry.isSymbolicLink()) {
-            const target = await stat(full).catch(() => undefined);
+            let target: ReturnType<typeof statSync> | undefined;
+            try {
+              target = statSync(full);
+            } catch {
+              target = undefined;
+            }
             isDir = target?.isDirectory() ?? false;
             isFile = target?.isFile() ?? false;
           }
           if (isDir) {
             if (skipDirectory(entry.name)) onIgnored?.(rel, 'dot directory');
-            else await walk(full);
+            else walk(full);
             continue;
           }
           if (!isFile) continue;
@@ -55,18 +67,18 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
             diagnostics.push(diagnostic('error', 'MANIFEST_TOO_MANY_FILES', `more than ${MAX_FILES} manifest files under \`${root}\``));
             return;
           }
-          const info = await stat(full);
-          files.push({ path: full, size: info.size });
+          const info = statSync(full);
+          files.push({ path: full, size: info.size, stamp: `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` });
         }
       };
       try {
-        await walk(root);
+        walk(root);
       } catch (err) {
         diagnostics.push(diagnostic('error', 'MANIFEST_READ_FAILED', `cannot read manifest directory \`${root}\`: ${(err as Error).message}`));
       }
       return { files, missing: false, diagnostics };
     },
-    read: (path) => readFile(path),
+    read: async (path) => readFileSync(path),
   };
 }
 
@@ -77,7 +89,12 @@ export function fileListSource(paths: readonly string[]): ManifestSource {
       const diagnostics: Diagnostic[] = [];
       for (const p of paths) {
         const full = resolve(p);
-        const info = await stat(full).catch(() => undefined);
+        let info: ReturnType<typeof statSync> | undefined;
+        try {
+          info = statSync(full);
+        } catch {
+          info = undefined;
+        }
         if (!info?.isFile()) {
           diagnostics.push(diagnostic('error', 'MANIFEST_NOT_FOUND', info ? `\`${p}\` is not a regular file` : `\`${p}\` does not exist`, { source: { file: full, line: 1, column: 1 } }));
           continue;
@@ -86,13 +103,20 @@ export function fileListSource(paths: readonly string[]): ManifestSource {
       }
       return { files, missing: false, diagnostics };
     },
-    read: (path) => readFile(path),
+    read: async (path) => readFileSync(path),
   };
 }
 
 /** Directories are walked, files taken as given; several directories and files may be mixed. */
 export async function sourceFor(paths: readonly string[], onIgnored?: (path: string, reason: string) => void): Promise<ManifestSource> {
-  const kinds = await Promise.all(paths.map(async (p) => ({ p, dir: (await stat(p).catch(() => undefined))?.isDirectory() ?? false })));
+  const isDir = (p: string): boolean => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const kinds = paths.map((p) => ({ p, dir: isDir(p) }));
   const dirs = kinds.filter((k) => k.dir).map((k) => directorySource(k.p, onIgnored));
   const files = kinds.filter((k) => !k.dir).map((k) => k.p);
   const sources = [...dirs, ...(files.length ? [fileListSource(files)] : [])];
@@ -106,6 +130,6 @@ export async function sourceFor(paths: readonly string[], onIgnored?: (path: str
         diagnostics: listings.flatMap((l) => l.diagnostics),
       };
     },
-    read: (path) => readFile(path),
+    read: async (path) => readFileSync(path),
   };
 }

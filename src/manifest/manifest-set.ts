@@ -16,6 +16,8 @@ export interface SourceFile {
   /** Absolute path. */
   readonly path: string;
   readonly size: number;
+  /** Changes whenever the file may have changed (mtime, size, inode); enables ManifestCache. */
+  readonly stamp?: string;
 }
 
 export interface SourceListing {
@@ -54,47 +56,58 @@ export interface LoadOptions {
   readonly validator: SchemaValidator;
   readonly host?: HostFacts;
   readonly limits?: LoadLimits;
+  /** Reuses the work done for files whose stamp did not change (the agent keeps one). */
+  readonly cache?: ManifestCache;
+}
+
+interface FileWork {
+  readonly stamp: string;
+  readonly diagnostics: Diagnostic[];
+  readonly docs: Array<{ doc: LoadedDocument; problems: Diagnostic[]; spec: ContainerSpec | null; hash: string | null }>;
+}
+
+/**
+ * Per-file results of load, validate, document checks, normalize and hash: all pure functions of
+ * the file's bytes and path, so an unchanged file (same stamp) needs none of them again. Checks
+ * across files still run every time.
+ */
+export class ManifestCache {
+  readonly files = new Map<string, FileWork>();
 }
 
 export async function loadManifestSet(source: ManifestSource, options: LoadOptions): Promise<ManifestSet> {
   const listing = await source.list();
+  const limits = options.limits ?? DEFAULT_LIMITS;
   const diagnostics: Diagnostic[] = [...listing.diagnostics];
-  const loaded: LoadedDocument[] = [];
+  const work: FileWork[] = [];
+  const seen = new Set<string>();
   for (const file of listing.files) {
-    const limits = options.limits ?? DEFAULT_LIMITS;
-    let bytes: Uint8Array;
-    if (file.size > limits.maxFileBytes) {
-      // Refused before reading, so a huge file costs nothing.
-      diagnostics.push(diagnostic('error', 'MANIFEST_TOO_LARGE', `file is ${file.size} bytes, over the limit of ${limits.maxFileBytes}`, {
-        source: { file: file.path, line: 1, column: 1 }, hint: 'split it into several files (the limit is 1 MiB per file)',
-      }));
+    seen.add(file.path);
+    const cached = file.stamp !== undefined ? options.cache?.files.get(file.path) : undefined;
+    if (cached && cached.stamp === file.stamp) {
+      work.push(cached);
       continue;
     }
-    try {
-      bytes = await source.read(file.path);
-    } catch (err) {
-      diagnostics.push(diagnostic('error', 'MANIFEST_READ_FAILED', `cannot read file: ${(err as Error)?.message ?? String(err)}`, { source: { file: file.path, line: 1, column: 1 } }));
-      continue;
-    }
-    const result = loadManifestText(file.path, bytes, limits);
-    diagnostics.push(...result.diagnostics);
-    loaded.push(...result.docs);
+    const done = await loadFile(source, file, limits, options.validator);
+    if (file.stamp !== undefined) options.cache?.files.set(file.path, done);
+    work.push(done);
   }
+  for (const path of options.cache?.files.keys() ?? []) if (!seen.has(path)) options.cache!.files.delete(path);
 
   const invalidNames = new Set<string>();
   const checked: CheckedDocument[] = [];
-  for (const doc of loaded) {
-    const schemaProblems = options.validator.validate(doc);
-    if (schemaProblems.length > 0) {
-      diagnostics.push(...schemaProblems);
-      if (doc.name) invalidNames.add(doc.name);
-      continue;
+  const byDoc = new Map<LoadedDocument, { spec: ContainerSpec; hash: string }>();
+  for (const file of work) {
+    diagnostics.push(...file.diagnostics);
+    for (const d of file.docs) {
+      diagnostics.push(...d.problems);
+      if (d.spec === null || d.hash === null) {
+        if (d.doc.name) invalidNames.add(d.doc.name);
+        continue;
+      }
+      checked.push({ doc: d.doc, manifest: d.doc.value as unknown as ManifestV1 });
+      byDoc.set(d.doc, { spec: d.spec, hash: d.hash });
     }
-    const c: CheckedDocument = { doc, manifest: doc.value as unknown as ManifestV1 };
-    const problems = runDocumentChecks(c);
-    diagnostics.push(...problems);
-    if (problems.some((p) => p.severity === 'error')) invalidNames.add(c.manifest.metadata.name);
-    else checked.push(c);
   }
   const setProblems = runSetChecks(checked);
   diagnostics.push(...setProblems);
@@ -104,8 +117,8 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
   const elsewhere: ManifestEntry[] = [];
   for (const c of checked) {
     if (invalidNames.has(c.manifest.metadata.name)) continue;
-    const spec = normalize(c.manifest, c.doc.file);
-    const entry = { spec, hash: specHash(spec), origin: { file: c.doc.file, index: c.doc.index } };
+    const { spec, hash } = byDoc.get(c.doc)!;
+    const entry = { spec, hash, origin: { file: c.doc.file, index: c.doc.index } };
     (options.host === undefined || selectsHost(spec.hosts, options.host) ? containers : elsewhere).push(entry);
   }
   // Any error in a file may hide or misname a container it defines (a half-typed name, a syntax
@@ -119,6 +132,40 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
     files: listing.files.map((f) => f.path),
     missing: listing.missing,
     diagnostics: sortDiagnostics(diagnostics),
+  };
+}
+
+/** Everything that depends on one file alone: read, parse, validate, check, normalize, hash. */
+async function loadFile(source: ManifestSource, file: SourceFile, limits: LoadLimits, validator: SchemaValidator): Promise<FileWork> {
+  const stamp = file.stamp ?? '';
+  if (file.size > limits.maxFileBytes) {
+    // Refused before reading, so a huge file costs nothing.
+    return {
+      stamp,
+      docs: [],
+      diagnostics: [diagnostic('error', 'MANIFEST_TOO_LARGE', `file is ${file.size} bytes, over the limit of ${limits.maxFileBytes}`, {
+        source: { file: file.path, line: 1, column: 1 }, hint: 'split it into several files (the limit is 1 MiB per file)',
+      })],
+    };
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await source.read(file.path);
+  } catch (err) {
+    return { stamp, docs: [], diagnostics: [diagnostic('error', 'MANIFEST_READ_FAILED', `cannot read file: ${(err as Error)?.message ?? String(err)}`, { source: { file: file.path, line: 1, column: 1 } })] };
+  }
+  const result = loadManifestText(file.path, bytes, limits);
+  return {
+    stamp,
+    diagnostics: result.diagnostics,
+    docs: result.docs.map((doc) => {
+      const schemaProblems = validator.validate(doc);
+      if (schemaProblems.length > 0) return { doc, problems: schemaProblems, spec: null, hash: null };
+      const problems = runDocumentChecks({ doc, manifest: doc.value as unknown as ManifestV1 });
+      if (problems.some((p) => p.severity === 'error')) return { doc, problems, spec: null, hash: null };
+      const spec = normalize(doc.value as unknown as ManifestV1, doc.file);
+      return { doc, problems, spec, hash: specHash(spec) };
+    }),
   };
 }
 

@@ -143,3 +143,25 @@ describe('load limits', () => {
     expect(r.diagnostics.map((d) => [d.code, d.source?.line])).toEqual([['MANIFEST_TOO_MANY_DOCUMENTS', 10]]);
   });
 });
+
+describe('the manifest cache', () => {
+  test('unchanged files are not parsed again; edited and deleted ones are noticed', async () => {
+    const { ManifestCache } = await import('../../src/manifest/manifest-set.js');
+    const dir = mkdtempSync(join(tmpdir(), 'corral-cache-'));
+    try {
+      writeFileSync(join(dir, 'a.yaml'), manifest('a'));
+      writeFileSync(join(dir, 'b.yaml'), manifest('b'));
+      const cache = new ManifestCache();
+      const first = await loadManifestSet(directorySource(dir), { validator, cache });
+      const again = await loadManifestSet(directorySource(dir), { validator, cache });
+      expect(again.containers[0]!.spec).toBe(first.containers[0]!.spec);
+      writeFileSync(join(dir, 'a.yaml'), manifest('a', 'env: {X: "1"}'));
+      rmSync(join(dir, 'b.yaml'));
+      const edited = await loadManifestSet(directorySource(dir), { validator, cache });
+      expect(edited.containers.map((c) => [c.spec.name, c.spec.process.env.length])).toEqual([['a', 1]]);
+      expect([...cache.files.keys()]).toEqual([join(dir, 'a.yaml')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { Agent } from '../../agent/agent.js';
 import { AgentMetrics } from '../../agent/metrics.js';
+import { ManifestCache } from '../../manifest/manifest-set.js';
 import { DEFAULT_SETTLE } from '../../watch/settle.js';
 import { contextFrom } from '../context.js';
 import { DEFAULT_PARALLELISM, durationOption, loadDesired, openHost, positiveInt } from '../host.js';
@@ -28,9 +29,10 @@ export function agentCommand(): Command {
       const host = await openHost(ctx);
       const metrics = opts.metrics ? new AgentMetrics() : null;
       if (metrics && opts.metrics) ctx.logger.info(`metrics at http://${await metrics.listen(opts.metrics)}/metrics`);
+      const cache = new ManifestCache();
       const agent = new Agent(host.ports, host.layout, ctx.logger, {
         manifestDir: ctx.manifestDir,
-        loadManifests: () => loadDesired(ctx),
+        loadManifests: () => loadDesired(ctx, cache),
         resyncMs: durationOption('--resync', opts.resync),
         settle: { quietMs: durationOption('--settle', opts.settle), maxWaitMs: DEFAULT_SETTLE.maxWaitMs },
         allowEmpty: opts.allowEmpty ?? false,

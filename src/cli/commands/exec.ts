@@ -1,0 +1,76 @@
+// corral exec NAME [-e K=V] [-u UID[:GID]] [-w DIR] [-t] -- CMD...: runs a command inside a running
+// container — all its namespaces (user included), its cgroups, its root, the manifest's
+// environment (never the caller's) — and exits with the command's code (128+signal when killed).
+// The entering happens in the single-threaded shim, never in Node (DESIGN.md §2).
+
+import { Command } from 'commander';
+import { CorralError } from '../../errors.js';
+import type { ContainerSpec } from '../../manifest/spec.js';
+import type { ImageDefaults } from '../../drivers/overlay/rootfs-layout.js';
+import { execShim } from '../../drivers/namespaces/shim.js';
+import { buildExecSpec } from '../../drivers/namespaces/spec.js';
+import { hostCapabilityMask } from '../../sys/proc.js';
+import { collect, contextFrom, type CliContext } from '../context.js';
+
+/** What exec needs to know about a running container; the state store provides it. */
+export interface ExecTarget {
+  readonly spec: ContainerSpec;
+  readonly image: ImageDefaults | null;
+  /** The container's PID 1, identified by its start time. */
+  readonly init: { readonly pid: number; readonly startTime: number };
+  /** cgroup.procs files of the container, one per hierarchy. */
+  readonly cgroupProcs: readonly string[];
+}
+
+export interface ExecDeps {
+  /** Throws CONTAINER_NOT_FOUND or CONTAINER_NOT_RUNNING. */
+  findRunning(name: string, ctx: CliContext): Promise<ExecTarget>;
+}
+
+export function parseUser(value: string): { uid: number; gid?: number } {
+  const m = /^(\d+)(?::(\d+))?$/.exec(value);
+  if (!m) throw new CorralError('CLI_USAGE', `--user \`${value}\` is not UID or UID:GID (numbers)`);
+  return m[2] === undefined ? { uid: Number(m[1]) } : { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+export function parseEnv(values: readonly string[]): string[] {
+  for (const v of values) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(v)) throw new CorralError('CLI_USAGE', `--env \`${v}\` is not NAME=VALUE`);
+  }
+  return [...values];
+}
+
+interface ExecOpts { env?: string[]; user?: string; workdir?: string; tty?: boolean }
+
+export function execCommand(deps: ExecDeps): Command {
+  return new Command('exec')
+    .description('run a command inside a running container (its namespaces, cgroups, root and environment)')
+    .argument('<name>', 'container name')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('-e, --env <NAME=VALUE>', 'set an environment variable (repeatable; added over the manifest\'s)', collect)
+    .option('-u, --user <UID[:GID]>', 'run as this uid (and gid) inside the container')
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-t, --tty', 'allocate a pseudo-terminal (when the caller has one)')
+    .addHelpText('after', '\nExit status: the command\'s own; 128+N when it was killed by signal N; 1 when it could not be started.')
+    .action(async (name: string, argv: string[], opts: ExecOpts, command: Command) => {
+      const ctx = contextFrom(command);
+      const user = opts.user === undefined ? {} : parseUser(opts.user);
+      if (opts.workdir !== undefined && !opts.workdir.startsWith('/')) throw new CorralError('CLI_USAGE', `--workdir \`${opts.workdir}\` is not an absolute path`);
+      const target = await deps.findRunning(name, ctx);
+      const tty = opts.tty === true && process.stdin.isTTY === true && process.stdout.isTTY === true;
+      if (opts.tty && !tty) ctx.logger.debug('no terminal on stdin/stdout: running without a pty', { container: name });
+      const spec = buildExecSpec(target.spec, target.image, target.cgroupProcs, {
+        argv, env: parseEnv(opts.env ?? []), ...user, ...(opts.workdir ? { cwd: opts.workdir } : {}), tty,
+      }, process.arch, hostCapabilityMask());
+      // The shim forwards these to the command; Node must not die of them meanwhile.
+      const ignore = (): void => undefined;
+      const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+      for (const s of signals) process.on(s, ignore);
+      try {
+        const r = await execShim(spec, target.init, { stdio: 'inherit' });
+        process.exitCode = r.exitCode ?? 128 + (r.signal ?? 0);
+      } finally {
+        for (const s of signals) process.off(s, ignore);
+      }
+    });
+}
