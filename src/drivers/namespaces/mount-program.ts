@@ -1,0 +1,158 @@
+// The mount program of a container (DESIGN.md §5): the overlay root, /proc, a tmpfs /dev holding
+// only the allowed devices, a private devpts, /dev/shm, mqueue, read-only /sys, the image binds
+// and the manifest's mounts (before pivot_root); then sysctls, masked and read-only paths and a
+// read-only root (after it). Pure.
+
+import { CorralError } from '../../errors.js';
+import type { ContainerSpec, IdMap, MountOption, Propagation } from '../../manifest/spec.js';
+import type { RootfsLayout } from '../overlay/rootfs-layout.js';
+import type { MountOp, RootMount } from './spawn-spec.js';
+
+export const MS = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, REMOUNT: 0x20, NOATIME: 0x400, NODIRATIME: 0x800, BIND: 0x1000,
+  REC: 0x4000, PRIVATE: 0x40000, SLAVE: 0x80000, SHARED: 0x100000, RELATIME: 0x200000, STRICTATIME: 0x1000000,
+} as const;
+
+const S_IFCHR = 0o020000;
+
+/** The device allowlist: every container gets these and no others. */
+export const DEVICES: readonly { readonly name: string; readonly major: number; readonly minor: number }[] = [
+  { name: 'null', major: 1, minor: 3 },
+  { name: 'zero', major: 1, minor: 5 },
+  { name: 'full', major: 1, minor: 7 },
+  { name: 'random', major: 1, minor: 8 },
+  { name: 'urandom', major: 1, minor: 9 },
+  { name: 'tty', major: 5, minor: 0 },
+];
+
+/** glibc's makedev for majors and minors below 4096 and 256. */
+export function makedev(major: number, minor: number): number {
+  return ((major & 0xfff) << 8) | (minor & 0xff);
+}
+
+const TTY_GID = 5;
+/** The overlay lowerdir/upperdir/workdir string must fit mount(2)'s one page. */
+const MAX_MOUNT_DATA = 4095;
+
+export interface MountProgramInputs {
+  readonly spec: ContainerSpec;
+  readonly rootfs: RootfsLayout;
+  readonly volumes: Readonly<Record<string, string>>;
+  /** With a user namespace, device nodes are bind-mounted (mknod is refused there). */
+  readonly userns: { readonly gid: readonly IdMap[] } | null;
+}
+
+export interface MountProgram {
+  readonly root: RootMount;
+  readonly mounts: readonly MountOp[];
+  readonly finalize: readonly MountOp[];
+}
+
+function escapeOverlayPath(p: string): string {
+  // overlayfs splits its options at commas and lowerdir at colons; both are escaped with a backslash.
+  return p.replace(/([\\,:])/g, '\\$1');
+}
+
+export function overlayData(rootfs: RootfsLayout): string {
+  const lower = rootfs.lower.map(escapeOverlayPath).join(':');
+  return `lowerdir=${lower},upperdir=${escapeOverlayPath(rootfs.upper)},workdir=${escapeOverlayPath(rootfs.work)}`;
+}
+
+function mapped(maps: readonly IdMap[], id: number): boolean {
+  return maps.some((m) => id >= m.containerID && id < m.containerID + m.size);
+}
+
+const PROPAGATION: Record<string, number> = { private: MS.PRIVATE, slave: MS.SLAVE, shared: MS.SHARED };
+
+function propagation(p: Propagation): number {
+  const base = PROPAGATION[p.replace(/^r/, '')] ?? MS.PRIVATE;
+  return p.startsWith('r') ? base | MS.REC : base;
+}
+
+function options(list: readonly MountOption[]): number {
+  const table: Record<MountOption, number> = { nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, noatime: MS.NOATIME, nodiratime: MS.NODIRATIME, relatime: MS.RELATIME };
+  return list.reduce((f, o) => f | table[o], 0);
+}
+
+function devMounts(inputs: MountProgramInputs): MountOp[] {
+  const { spec, userns } = inputs;
+  const ops: MountOp[] = [
+    { kind: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k', create: 'dir' },
+  ];
+  for (const d of DEVICES) {
+    ops.push(userns
+      ? { kind: 'bind', source: `/dev/${d.name}`, target: `/dev/${d.name}`, flags: MS.BIND, create: 'file' }
+      : { kind: 'mknod', target: `/dev/${d.name}`, mode: S_IFCHR | 0o666, dev: makedev(d.major, d.minor) });
+  }
+  const ttyGid = !userns || mapped(userns.gid, TTY_GID) ? `,gid=${TTY_GID}` : '';
+  ops.push(
+    { kind: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: `newinstance,ptmxmode=0666,mode=0620${ttyGid}`, create: 'dir' },
+    { kind: 'symlink', source: 'pts/ptmx', target: '/dev/ptmx' },
+    { kind: 'symlink', source: '/proc/self/fd', target: '/dev/fd' },
+    { kind: 'symlink', source: '/proc/self/fd/0', target: '/dev/stdin' },
+    { kind: 'symlink', source: '/proc/self/fd/1', target: '/dev/stdout' },
+    { kind: 'symlink', source: '/proc/self/fd/2', target: '/dev/stderr' },
+    { kind: 'mount', source: 'shm', target: '/dev/shm', fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'mode=1777,size=65536k', create: 'dir' },
+  );
+  if (spec.namespaces.ipc === 'private') {
+    ops.push({ kind: 'mount', source: 'mqueue', target: '/dev/mqueue', fstype: 'mqueue', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, create: 'dir' });
+  }
+  return ops;
+}
+
+function sysMount(inputs: MountProgramInputs): MountOp {
+  const { spec, userns } = inputs;
+  const ro = spec.security.privileged ? 0 : MS.RDONLY;
+  // sysfs shows the mounter's network namespace, and inside a user namespace may only be mounted
+  // for a network namespace it owns: with the host's network there, bind the host's /sys.
+  if (userns && spec.namespaces.network.kind !== 'private') {
+    return { kind: 'bind', source: '/sys', target: '/sys', flags: MS.BIND | MS.REC | ro | MS.NOSUID | MS.NODEV | MS.NOEXEC, create: 'dir' };
+  }
+  return { kind: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | ro, create: 'dir' };
+}
+
+function userMounts(inputs: MountProgramInputs): MountOp[] {
+  const { spec, volumes } = inputs;
+  return spec.mounts.map((m): MountOp => {
+    const ro = m.readOnly ? MS.RDONLY : 0;
+    switch (m.type) {
+      case 'bind':
+        return { kind: 'bind', source: m.source, target: m.target, flags: MS.BIND | (m.recursive ? MS.REC : 0) | ro | options(m.options) | propagation(m.propagation), create: 'dir' };
+      case 'volume': {
+        const source = volumes[m.name];
+        if (!source) throw new CorralError('VOLUME_NOT_FOUND', `container \`${spec.name}\`: volume \`${m.name}\` has no host directory`, { container: spec.name });
+        return { kind: 'bind', source, target: m.target, flags: MS.BIND | MS.REC | ro | options(m.options), create: 'dir' };
+      }
+      case 'tmpfs':
+        return { kind: 'mount', source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: ro | options(m.options), data: `size=${m.sizeBytes},mode=${m.mode.toString(8)}`, create: 'dir' };
+    }
+  });
+}
+
+export function buildMountProgram(inputs: MountProgramInputs): MountProgram {
+  const { spec, rootfs } = inputs;
+  const data = overlayData(rootfs);
+  if (data.length > MAX_MOUNT_DATA) {
+    throw new CorralError('OVERLAY_MOUNT_FAILED', `container \`${spec.name}\`: the overlay options are ${data.length} bytes, over mount(2)'s ${MAX_MOUNT_DATA}`, { container: spec.name });
+  }
+  const needsSlave = spec.mounts.some((m) => m.type === 'bind' && /slave|shared/.test(m.propagation));
+  const root: RootMount = {
+    target: rootfs.target, source: 'overlay', fstype: 'overlay', data, flags: 0,
+    propagation: MS.REC | (needsSlave ? MS.SLAVE : MS.PRIVATE),
+  };
+  const mounts: MountOp[] = [
+    { kind: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, create: 'dir' },
+    ...devMounts(inputs),
+    sysMount(inputs),
+    ...rootfs.binds.map((b): MountOp => ({ kind: 'bind', source: b.source, target: b.target, flags: MS.BIND | MS.REC | (b.readOnly ? MS.RDONLY : 0), create: 'dir' })),
+    ...userMounts(inputs),
+  ];
+  const sec = spec.security;
+  const finalize: MountOp[] = [
+    ...sec.sysctls.map((s): MountOp => ({ kind: 'write', target: `/proc/sys/${s.name.replace(/\./g, '/')}`, data: s.value })),
+    ...sec.maskedPaths.map((p): MountOp => ({ kind: 'mask', target: p, optional: true })),
+    ...sec.readonlyPaths.map((p): MountOp => ({ kind: 'readonly', target: p, optional: true })),
+  ];
+  if (rootfs.readOnly || spec.readOnlyRootfs) finalize.push({ kind: 'remount', target: '/', flags: MS.RDONLY });
+  return { root, mounts, finalize };
+}

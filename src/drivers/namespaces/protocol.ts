@@ -1,0 +1,181 @@
+// Encoding a SpawnSpec for the shim, and decoding what the shim says back. The field table lives
+// in protocol-fields.ts; this file only walks it. Pure.
+
+import { CorralError } from '../../errors.js';
+import {
+  FIELDS, OpCreate, OpKind, SPEC_HEADER_BYTES, SPEC_LIMITS, SPEC_MAGIC, SPEC_WIRE_VERSION, SpecKind, type FieldDef, type Scope,
+} from './protocol-fields.js';
+import type { MountOp, ProcessPlan, SpawnSpec } from './spawn-spec.js';
+
+export type WireValue = number | bigint | string | readonly string[] | readonly number[] | Uint8Array | WireRecord | readonly WireRecord[];
+/** A spec as field name → value: what goes on the wire, and what `check-spec` prints back. */
+export interface WireRecord { readonly [name: string]: WireValue }
+
+const byName = new Map(FIELDS.map((f) => [`${f.scope}:${f.name}`, f]));
+
+function field(scope: Scope, name: string): FieldDef {
+  const f = byName.get(`${scope}:${name}`);
+  if (!f) throw new CorralError('INTERNAL', `protocol field \`${name}\` is not in scope ${scope}`);
+  return f;
+}
+
+function opRecord(op: MountOp): WireRecord {
+  const r: Record<string, WireValue> = {
+    OP_KIND: OpKind[op.kind], OP_TARGET: op.target, OP_FLAGS: BigInt(op.flags ?? 0), OP_MODE: op.mode ?? 0,
+    OP_DEV: BigInt(op.dev ?? 0), OP_CREATE: OpCreate[op.create ?? 'none'], OP_OPTIONAL: op.optional ? 1 : 0,
+  };
+  if (op.source !== undefined) r['OP_SOURCE'] = op.source;
+  if (op.fstype !== undefined) r['OP_FSTYPE'] = op.fstype;
+  if (op.data !== undefined) r['OP_DATA'] = op.data;
+  return r;
+}
+
+function processRecord(p: ProcessPlan): Record<string, WireValue> {
+  const r: Record<string, WireValue> = {
+    ARGV: p.argv, ENV: p.env, CWD: p.cwd, UID: p.uid, GID: p.gid, GROUPS: p.groups,
+    CAP_BOUNDING: p.capabilities.bounding, CAP_EFFECTIVE: p.capabilities.effective, CAP_PERMITTED: p.capabilities.permitted,
+    CAP_INHERITABLE: p.capabilities.inheritable, CAP_AMBIENT: p.capabilities.ambient,
+    NO_NEW_PRIVS: p.noNewPrivileges ? 1 : 0, UMASK: p.umask,
+  };
+  if (p.rlimits.length) r['RLIMIT'] = p.rlimits.map((l) => ({ RL_RESOURCE: l.resource, RL_SOFT: l.soft, RL_HARD: l.hard }));
+  if (p.seccomp) r['SECCOMP'] = p.seccomp;
+  if (p.oomScoreAdj !== null) r['OOM_SCORE_ADJ'] = p.oomScoreAdj;
+  return r;
+}
+
+/** The wire view of a spec: exactly the fields that will be encoded. */
+export function toWire(spec: SpawnSpec): WireRecord {
+  const r: Record<string, WireValue> = { NAME: spec.name, NS_FLAGS: BigInt(spec.namespaceFlags), CGROUP_PROCS: spec.cgroupProcs, ...processRecord(spec.process) };
+  if (spec.kind === 'exec') {
+    r['TTY'] = spec.tty ? 1 : 0;
+    return r;
+  }
+  if (spec.userNamespace) {
+    r['UID_MAP'] = spec.userNamespace.uidMap;
+    r['GID_MAP'] = spec.userNamespace.gidMap;
+  }
+  if (spec.joinNetwork) r['JOIN_NET'] = 1;
+  if (spec.cgroupDir) r['CGROUP_DIR'] = spec.cgroupDir;
+  Object.assign(r, {
+    ROOT_TARGET: spec.root.target, ROOT_SOURCE: spec.root.source, ROOT_FSTYPE: spec.root.fstype, ROOT_DATA: spec.root.data,
+    ROOT_FLAGS: BigInt(spec.root.flags), ROOT_PROPAGATION: BigInt(spec.root.propagation),
+    LOOPBACK: spec.loopback ? 1 : 0, SHIM_DIR: spec.shimDir, LOG_DIR: spec.logDir, LOG_MAX_BYTES: BigInt(spec.logMaxBytes),
+    LOG_MAX_FILES: spec.logMaxFiles, STOP_SIGNAL: spec.stopSignal,
+  });
+  if (spec.mounts.length) r['MOUNT'] = spec.mounts.map(opRecord);
+  if (spec.finalize.length) r['FINAL'] = spec.finalize.map(opRecord);
+  if (spec.hostname !== null) r['HOSTNAME'] = spec.hostname;
+  if (spec.oomEventsFile) r['OOM_EVENTS'] = spec.oomEventsFile;
+  return r;
+}
+
+class Writer {
+  private chunks: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  concat(): Buffer {
+    return Buffer.concat(this.chunks, this.length);
+  }
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function str(name: string, s: string): Buffer {
+  const b = Buffer.from(`${s}\0`, 'utf8');
+  if (s.includes('\0')) throw new CorralError('SHIM_PROTOCOL', `spawn spec field \`${name}\` holds a NUL byte: \`${s}\``);
+  if (b.length > SPEC_LIMITS.maxStringBytes) throw new CorralError('SHIM_PROTOCOL', `spawn spec field \`${name}\` is ${b.length} bytes, over the ${SPEC_LIMITS.maxStringBytes}-byte limit`);
+  return b;
+}
+
+function payload(f: FieldDef, value: WireValue): Buffer {
+  switch (f.type) {
+    case 'u32': case 'i32': {
+      const b = Buffer.alloc(4);
+      if (f.type === 'i32') b.writeInt32LE(Number(value));
+      else b.writeUInt32LE(Number(value));
+      return b;
+    }
+    case 'u64': {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(value as number | bigint));
+      return b;
+    }
+    case 'str': return str(f.name, value as string);
+    case 'strs': {
+      const items = value as readonly string[];
+      if (items.length > SPEC_LIMITS.maxListItems) throw new CorralError('SHIM_PROTOCOL', `spawn spec field \`${f.name}\` has ${items.length} items, over ${SPEC_LIMITS.maxListItems}`);
+      return Buffer.concat([u32(items.length), ...items.flatMap((s) => { const b = str(f.name, s); return [u32(b.length), b]; })]);
+    }
+    case 'u32s': {
+      const items = value as readonly number[];
+      return Buffer.concat([u32(items.length), ...items.map(u32)]);
+    }
+    case 'bytes': return Buffer.from(value as Uint8Array);
+    case 'rec': return body(f.of!, value as WireRecord);
+  }
+}
+
+function encodeField(w: Writer, f: FieldDef, value: WireValue): void {
+  const p = payload(f, value);
+  const h = Buffer.alloc(6);
+  h.writeUInt16LE(f.id);
+  h.writeUInt32LE(p.length, 2);
+  w.push(h);
+  w.push(p);
+}
+
+function body(scope: Scope, rec: WireRecord): Buffer {
+  const w = new Writer();
+  for (const [name, value] of Object.entries(rec)) {
+    const f = field(scope, name);
+    if (f.repeated) for (const item of value as readonly WireRecord[]) encodeField(w, f, item);
+    else encodeField(w, f, value);
+  }
+  return w.concat();
+}
+
+/** Header and body, ready for the shim's fd 3. */
+export function encodeWire(kind: keyof typeof SpecKind, rec: WireRecord): Buffer {
+  const b = body('top', rec);
+  if (b.length > SPEC_LIMITS.maxBodyBytes) throw new CorralError('SHIM_PROTOCOL', `spawn spec is ${b.length} bytes, over the ${SPEC_LIMITS.maxBodyBytes}-byte limit`);
+  const h = Buffer.alloc(SPEC_HEADER_BYTES);
+  h.writeUInt32LE(SPEC_MAGIC, 0);
+  h.writeUInt16LE(SPEC_WIRE_VERSION, 4);
+  h.writeUInt16LE(SpecKind[kind], 6);
+  h.writeUInt32LE(b.length, 8);
+  return Buffer.concat([h, b]);
+}
+
+export function encodeSpawnSpec(spec: SpawnSpec): Buffer {
+  if (spec.kind === 'run' && spec.mounts.length + spec.finalize.length > SPEC_LIMITS.maxOps * 2) {
+    throw new CorralError('SHIM_PROTOCOL', `spawn spec of \`${spec.name}\` has too many mount steps`);
+  }
+  return encodeWire(spec.kind, toWire(spec));
+}
+
+// What the shim writes on its status fd, one JSON object per line.
+export type StatusMessage =
+  | { readonly type: 'ready'; readonly monitorPid?: number; readonly monitorStartTime?: number; readonly initPid?: number; readonly initStartTime?: number; readonly startedAtMs?: number; readonly pid?: number }
+  | { readonly type: 'error'; readonly stage: string; readonly errno: number; readonly detail: string }
+  | { readonly type: 'exited'; readonly exitCode: number | null; readonly signal: number | null };
+
+export function parseStatusLine(line: string): StatusMessage {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (cause) {
+    throw new CorralError('SHIM_PROTOCOL', `the shim wrote a status line that is not JSON: \`${line.slice(0, 200)}\``, { cause });
+  }
+  const t = (v as { type?: unknown } | null)?.type;
+  if (t !== 'ready' && t !== 'error' && t !== 'exited') {
+    throw new CorralError('SHIM_PROTOCOL', `the shim wrote an unknown status message: \`${line.slice(0, 200)}\``);
+  }
+  return v as StatusMessage;
+}

@@ -1,0 +1,64 @@
+// The files the shim writes in containers/<name>/shim: state.json once the command runs, exit.json
+// when it has ended (both atomic: temp, fsync, rename), and alive.fifo, whose last writer is the
+// monitor. Readers here never throw on a missing file: absence is an answer.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CorralError } from '../../errors.js';
+import { signalName } from '../../manifest/signal.js';
+import { SHIM_FILES } from './protocol-fields.js';
+
+export interface ShimState {
+  readonly version: 1;
+  readonly name: string;
+  readonly monitorPid: number;
+  readonly monitorStartTime: number;
+  readonly initPid: number;
+  readonly initStartTime: number;
+  readonly startedAtMs: number;
+}
+
+export interface ExitRecord {
+  readonly version: 1;
+  readonly initPid: number;
+  /** Set when the command exited; null when a signal ended it. */
+  readonly exitCode: number | null;
+  readonly signal: number | null;
+  readonly signalName: string | null;
+  readonly coreDumped: boolean;
+  /** From the memory cgroup's oom_kill counter; null when the shim had no file to read it from. */
+  readonly oomKilled: boolean | null;
+  readonly startedAtMs: number;
+  readonly finishedAtMs: number;
+}
+
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new CorralError('STATE_CORRUPT', `\`${path}\` is not valid JSON`, { cause });
+  }
+}
+
+export function readShimState(shimDir: string): ShimState | null {
+  const v = readJson(join(shimDir, SHIM_FILES.state)) as ShimState | undefined;
+  return v ?? null;
+}
+
+export function readExitRecord(shimDir: string): ExitRecord | null {
+  const v = readJson(join(shimDir, SHIM_FILES.exit)) as Omit<ExitRecord, 'signalName'> | undefined;
+  if (!v) return null;
+  return { ...v, signalName: v.signal === null ? null : signalName(v.signal) };
+}
+
+export function logPaths(logDir: string, maxFiles: number): string[] {
+  const base = join(logDir, SHIM_FILES.containerLog);
+  return [base, ...Array.from({ length: Math.max(0, maxFiles - 1) }, (_, i) => `${base}.${i + 1}`)];
+}

@@ -1,0 +1,225 @@
+// Spawning the shim, the execa way: typed failures (ShimError), AbortSignal cancellation, and
+// SIGTERM escalating to SIGKILL. The spec goes to fd 3, status lines come back on fd 4, the shim's
+// own JSON log lines on stderr are forwarded to the logger.
+
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { CorralError } from '../../errors.js';
+import { sameProcess } from '../../sys/proc.js';
+import { closeFd, pidfdOpen } from '../../sys/pidfd.js';
+import { encodeSpawnSpec, parseStatusLine, type StatusMessage } from './protocol.js';
+import { SHIM_EXIT, SHIM_FD } from './protocol-fields.js';
+import { ShimError } from './shim-error.js';
+import type { ExecSpawnSpec, JoinTarget, RunSpawnSpec, SpawnSpec } from './spawn-spec.js';
+
+/** Where `npm install` builds the shim; the same path from src/ and from dist/. */
+export const DEFAULT_SHIM_PATH = fileURLToPath(new URL('../../../src/drivers/namespaces/shim/build/corral-shim', import.meta.url));
+
+export function shimPath(): string {
+  return process.env['CORRAL_SHIM'] ?? DEFAULT_SHIM_PATH;
+}
+
+export interface ShimLogger {
+  log(level: string, message: string, meta?: Record<string, unknown>): unknown;
+}
+
+export interface ShimOptions {
+  readonly shim?: string;
+  readonly signal?: AbortSignal;
+  /** SIGTERM, then SIGKILL this long after (execa's forceKillAfterDelay). */
+  readonly forceKillAfterMs?: number;
+  readonly logger?: ShimLogger;
+}
+
+function checkShim(path: string): void {
+  try {
+    accessSync(path, fsConstants.X_OK);
+  } catch (cause) {
+    throw new CorralError('SHIM_MISSING', `the shim \`${path}\` is not built or not executable`, {
+      hint: 'run `npm install` (or `make -C src/drivers/namespaces/shim`); it needs a C compiler', cause,
+    });
+  }
+}
+
+/** A pidfd of the target, checked against its start time after opening: no PID-reuse mistakes. */
+export function openTarget(target: JoinTarget, container: string): number {
+  let fd: number;
+  try {
+    fd = pidfdOpen(target.pid);
+  } catch (cause) {
+    throw new CorralError('CONTAINER_NOT_RUNNING', `container \`${container}\`: its init (pid ${target.pid}) is gone`, { container, cause });
+  }
+  if (!sameProcess(target.pid, target.startTime)) {
+    closeFd(fd);
+    throw new CorralError('CONTAINER_NOT_RUNNING', `container \`${container}\`: pid ${target.pid} is no longer its init (start time differs)`, { container });
+  }
+  return fd;
+}
+
+interface Exchange {
+  readonly child: ChildProcess;
+  readonly messages: StatusMessage[];
+  readonly stderr: string[];
+  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  canceled: boolean;
+}
+
+function forwardLogs(stream: Readable | null, sink: string[], logger: ShimLogger | undefined, name: string): void {
+  if (!stream) return;
+  createInterface({ input: stream }).on('line', (line) => {
+    sink.push(line);
+    if (!logger) return;
+    try {
+      const { level, msg, ...rest } = JSON.parse(line) as { level?: string; msg?: string };
+      logger.log(level === 'warn' || level === 'error' || level === 'debug' ? level : 'info', `shim: ${msg ?? ''}`, { container: name, ...rest });
+    } catch {
+      logger.log('warn', `shim: ${line}`, { container: name });
+    }
+  });
+}
+
+function exchange(spec: SpawnSpec, mode: 'run' | 'exec', stdio: StdioOptions, opts: ShimOptions): Exchange {
+  const path = opts.shim ?? shimPath();
+  checkShim(path);
+  const payload = encodeSpawnSpec(spec);
+  // The shim gets no environment of ours; only sanitizer settings pass, for the ASan test run.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'ASAN_OPTIONS' || k === 'UBSAN_OPTIONS'));
+  const child = spawn(path, [mode], { stdio, env });
+  const messages: StatusMessage[] = [];
+  const stderr: string[] = [];
+  const ex: Exchange = {
+    child, messages, stderr, canceled: false,
+    done: new Promise((resolve, reject) => {
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let statusClosed = false;
+      const finish = (): void => {
+        if (exit && statusClosed) resolve(exit);
+      };
+      child.once('error', (err) => reject(new ShimError('SHIM_MISSING', { stage: 'spawn', detail: path, container: spec.name, cause: err })));
+      child.once('exit', (code, signal) => {
+        exit = { code, signal };
+        finish();
+      });
+      const status = child.stdio[SHIM_FD.status] as Readable | null;
+      if (!status) {
+        statusClosed = true;
+        return;
+      }
+      const rl = createInterface({ input: status });
+      rl.on('line', (line) => {
+        try {
+          messages.push(parseStatusLine(line));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      rl.once('close', () => {
+        statusClosed = true;
+        finish();
+      });
+    }),
+  };
+  forwardLogs(child.stderr, stderr, opts.logger, spec.name);
+  const specPipe = child.stdio[SHIM_FD.spec] as Writable | null;
+  // The shim reads exactly header + body; EPIPE here means it died first, which `done` reports.
+  specPipe?.on('error', () => undefined);
+  specPipe?.end(payload);
+
+  if (opts.signal) {
+    const onAbort = (): void => {
+      ex.canceled = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), opts.forceKillAfterMs ?? 5000).unref();
+    };
+    if (opts.signal.aborted) onAbort();
+    else opts.signal.addEventListener('abort', onAbort, { once: true });
+    void ex.done.finally(() => opts.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
+  }
+  return ex;
+}
+
+function failure(spec: SpawnSpec, ex: Exchange, exit: { code: number | null; signal: NodeJS.Signals | null }, setupCode: 'CONTAINER_SETUP_FAILED' | 'EXEC_FAILED'): ShimError {
+  const err = ex.messages.find((m): m is Extract<StatusMessage, { type: 'error' }> => m.type === 'error');
+  const base = { exitCode: exit.code, signal: exit.signal, stderr: ex.stderr.join('\n'), container: spec.name, isCanceled: ex.canceled };
+  if (err) {
+    const code = err.stage === 'spec' ? 'SHIM_PROTOCOL' : setupCode;
+    return new ShimError(code, { ...base, stage: err.stage, errno: err.errno, detail: err.detail });
+  }
+  if (ex.canceled) return new ShimError(setupCode, { ...base, stage: 'canceled', detail: 'the start was aborted' });
+  return new ShimError('SHIM_PROTOCOL', { ...base, stage: 'status', detail: `the shim ended (exit ${exit.code ?? exit.signal}) without reporting ready or an error` });
+}
+
+export interface ShimReady {
+  readonly monitorPid: number;
+  readonly monitorStartTime: number;
+  readonly initPid: number;
+  readonly initStartTime: number;
+  readonly startedAtMs: number;
+}
+
+/** Starts a container; resolves once its command runs (execve succeeded). */
+export async function runShim(spec: RunSpawnSpec, opts: ShimOptions = {}): Promise<ShimReady> {
+  const join = spec.joinNetwork ? openTarget(spec.joinNetwork, spec.name) : null;
+  try {
+    const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'];
+    if (join !== null) stdio.push(join);
+    const ex = exchange(spec, 'run', stdio, opts);
+    const exit = await ex.done;
+    const ready = ex.messages.find((m) => m.type === 'ready');
+    if (ready && ready.type === 'ready' && ready.monitorPid && ready.initPid) {
+      if (ex.canceled) {
+        // Aborted after all: the monitor's process group holds the monitor and the init.
+        try { process.kill(-ready.monitorPid, 'SIGKILL'); } catch { /* already gone */ }
+        throw failure(spec, ex, exit, 'CONTAINER_SETUP_FAILED');
+      }
+      return {
+        monitorPid: ready.monitorPid, monitorStartTime: ready.monitorStartTime ?? 0, initPid: ready.initPid,
+        initStartTime: ready.initStartTime ?? 0, startedAtMs: ready.startedAtMs ?? Date.now(),
+      };
+    }
+    throw failure(spec, ex, exit, 'CONTAINER_SETUP_FAILED');
+  } finally {
+    if (join !== null) closeFd(join);
+  }
+}
+
+export interface ExecResult {
+  readonly exitCode: number | null;
+  readonly signal: number | null;
+  readonly pid: number | null;
+}
+
+export interface ExecOptions extends ShimOptions {
+  /** stdin, stdout, stderr of the command: 'inherit' for a CLI, 'pipe' for tests. */
+  readonly stdio?: 'inherit' | 'pipe' | readonly ['inherit' | 'pipe' | 'ignore', 'inherit' | 'pipe' | 'ignore', 'inherit' | 'pipe' | 'ignore'];
+  /** Called with the child once spawned (to write its stdin or read its output). */
+  readonly onSpawn?: (child: ChildProcess) => void;
+}
+
+/** Runs a command inside a running container (setns in the single-threaded shim, never in Node). */
+export async function execShim(spec: ExecSpawnSpec, target: JoinTarget, opts: ExecOptions = {}): Promise<ExecResult> {
+  const pidfd = openTarget(target, spec.name);
+  try {
+    const s = opts.stdio ?? 'inherit';
+    const io = typeof s === 'string' ? [s, s, s] : [...s];
+    // The shim's own log lines share stderr with the command here: with 'inherit' they go to the
+    // caller's terminal, which is where an exec failure belongs.
+    const ex = exchange(spec, 'exec', [...io, 'pipe', 'pipe', pidfd] as StdioOptions, { ...opts, logger: undefined });
+    opts.onSpawn?.(ex.child);
+    const exit = await ex.done;
+    const exited = ex.messages.find((m) => m.type === 'exited');
+    const ready = ex.messages.find((m) => m.type === 'ready');
+    if (exited && exited.type === 'exited') {
+      return { exitCode: exited.exitCode, signal: exited.signal, pid: ready?.type === 'ready' ? ready.pid ?? null : null };
+    }
+    if (exit.code !== null && exit.code !== SHIM_EXIT.setup && exit.code !== SHIM_EXIT.protocol && !ex.messages.some((m) => m.type === 'error')) {
+      return { exitCode: exit.code, signal: null, pid: null };
+    }
+    throw failure(spec, ex, exit, 'EXEC_FAILED');
+  } finally {
+    closeFd(pidfd);
+  }
+}

@@ -1,0 +1,85 @@
+/* Kernel interfaces the shim uses that musl's headers (or old glibc ones) may lack. Numbers are
+ * the same on x86-64 and arm64 for every call listed here. */
+#ifndef CORRAL_KERNEL_H
+#define CORRAL_KERNEL_H
+
+#include <stdint.h>
+#include <sys/syscall.h>
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pivot_root
+#define SYS_pivot_root 155
+#endif
+
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#define K_CLONE_INTO_CGROUP 0x200000000ULL
+
+struct k_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+struct k_open_how {
+    uint64_t flags, mode, resolve;
+};
+#define K_RESOLVE_NO_MAGICLINKS 0x02
+#define K_RESOLVE_IN_ROOT 0x10
+
+#define K_CLOSE_RANGE_CLOEXEC (1U << 2)
+
+struct k_cap_header {
+    uint32_t version;
+    int pid;
+};
+struct k_cap_data {
+    uint32_t effective, permitted, inheritable;
+};
+#define K_CAP_VERSION_3 0x20080522
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+#ifndef PR_SET_NO_NEW_PRIVS
+#define PR_SET_NO_NEW_PRIVS 38
+#endif
+#ifndef PR_SET_CHILD_SUBREAPER
+#define PR_SET_CHILD_SUBREAPER 36
+#endif
+
+struct k_sock_filter {
+    uint16_t code;
+    uint8_t jt, jf;
+    uint32_t k;
+};
+struct k_sock_fprog {
+    unsigned short len;
+    struct k_sock_filter *filter;
+};
+#define K_SECCOMP_SET_MODE_FILTER 1
+#ifndef SYS_seccomp
+#define SYS_seccomp 317
+#endif
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER 0x5441
+#endif
+
+#endif

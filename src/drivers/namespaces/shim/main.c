@@ -1,0 +1,76 @@
+/* corral-shim: a dumb interpreter of the spawn spec the agent computes (see protocol.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "attach.h"
+#include "monitor.h"
+#include "spec.h"
+#include "util.h"
+
+static int usage(void)
+{
+    static const char msg[] = "usage: corral-shim run|exec|check-spec|version  (spec on fd 3, status on fd 4)\n";
+    (void)write_all(2, msg, sizeof(msg) - 1);
+    return SHIM_EXIT_USAGE;
+}
+
+static int start_run(const struct spec *s)
+{
+    pid_t pid = fork();
+    if (pid < 0) return fail("monitor", "fork");
+    /* The agent's child exits at once: the monitor is nobody's child the agent must reap, and it
+     * lives on, re-parented, when the agent dies. */
+    if (pid > 0) _exit(SHIM_EXIT_OK);
+    if (setsid() < 0) return fail("monitor", "setsid");
+    int r = monitor_run(s, s->join_net ? FD_PIDFD : -1);
+    return r < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) return usage();
+    const char *mode = argv[1];
+    reset_signals();
+    if (!strcmp(mode, "version")) {
+        printf("corral-shim wire %d\n", SPEC_WIRE_VERSION);
+        return SHIM_EXIT_OK;
+    }
+    uint16_t want;
+    if (!strcmp(mode, "run")) want = SPEC_KIND_RUN;
+    else if (!strcmp(mode, "exec")) want = SPEC_KIND_EXEC;
+    else if (!strcmp(mode, "check-spec")) want = 0;
+    else return usage();
+
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    uint16_t kind = 0;
+    struct spec s;
+    memset(&s, 0, sizeof(s));
+    int r = spec_read(FD_SPEC, &buf, &len, &kind);
+    close(FD_SPEC);
+    if (r == 0) r = spec_decode(buf, len, kind, &s);
+    if (r == 0 && want && kind != want) r = fail_errno("spec", 0, "spec kind %u given to `%s`", kind, mode);
+    if (r < 0) {
+        status_error(&last_error);
+        spec_free(&s);
+        free(buf);
+        return SHIM_EXIT_PROTOCOL;
+    }
+    if (!want) {
+        r = spec_dump(1, &s);
+    } else if (want == SPEC_KIND_RUN) {
+        r = start_run(&s);
+    } else {
+        r = attach_run(&s, FD_PIDFD);
+        if (r >= 0) {
+            spec_free(&s);
+            free(buf);
+            return r;
+        }
+    }
+    if (r < 0) status_error(&last_error);
+    spec_free(&s);
+    free(buf);
+    return r < 0 ? SHIM_EXIT_SETUP : SHIM_EXIT_OK;
+}

@@ -1,0 +1,12 @@
+#ifndef CORRAL_MOUNTS_H
+#define CORRAL_MOUNTS_H
+
+#include "spec.h"
+
+/* Private propagation, the root filesystem, then the MOUNT ops resolved inside the new root
+ * (symlinks in the image cannot send a mount outside it). */
+int mounts_prepare(const struct spec *s);
+/* Re-mounts with extra flags, keeping the flags the kernel locks (nosuid, nodev, noexec...). */
+int remount(const char *stage, const char *path, const char *shown, unsigned long flags);
+
+#endif

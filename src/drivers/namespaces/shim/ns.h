@@ -1,0 +1,17 @@
+#ifndef CORRAL_NS_H
+#define CORRAL_NS_H
+
+#include <sys/types.h>
+#include "spec.h"
+
+/* clone3 with the spec's namespace flags (CLONE_NEWCGROUP is left for the child, after it is
+ * placed); into cgroup_dir when given. Returns the pid in the parent, 0 in the child. */
+pid_t ns_clone(const struct spec *s, int join_pidfd);
+/* Parent side: uid/gid maps of the child's user namespace. */
+int ns_write_maps(const struct spec *s, pid_t child);
+/* Writes pid into every cgroup.procs file of the spec. */
+int ns_join_cgroups(const struct spec *s, pid_t pid);
+/* Child side: sets `lo` up in the current network namespace. */
+int ns_loopback_up(void);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * How the agent (TypeScript) and the shim talk. Field ids and file names live in fields.h, which
+ * is generated from protocol-fields.ts.
+ *
+ * `corral-shim run` (start a container):
+ *
+ *   agent (node)              shim P1              monitor P2 (setsid, subreaper)      container C
+ *   ----------------------------------------------------------------------------------------------
+ *   spawn P1 ------------->  read spec (fd 3)
+ *   write spec, close fd 3   decode + validate
+ *                            fork ------------->  [P1 _exits: the agent reaps it at once]
+ *                                                 mkfifo alive.fifo, hold it open
+ *                                                 (setns net via pidfd fd 5)
+ *                                                 clone3(ns flags [, into cgroup]) --> wait(sync 1)
+ *                                                 write uid_map/gid_map
+ *                                                 write "1" on sync ------------------> setresuid 0,
+ *                                                 write pid to each cgroup.procs        mounts, /dev,
+ *                                                   (~8 ms on a cold cgroup: it          lo up, hostname
+ *                                                    overlaps the child's mounts)
+ *                                                 write "2" on sync ------------------> unshare cgroupns,
+ *                                                                                       pivot_root, ro
+ *                                                                                       paths, sysctls,
+ *                                                                                       creds, caps,
+ *                                                 read error pipe (CLOEXEC)  <--------- execve
+ *     status fd 4  <------------------------------ {"type":"ready",...} on EOF, or
+ *                                                 {"type":"error","stage",errno,"detail"} on a record
+ *                                                 state.json (atomic), close fd 4
+ *                                                 loop: logs -> container.log (rotated),
+ *                                                 SIGTERM -> stop signal to C, reap children
+ *                                                 C exits: exit.json (tmp, fsync, rename)
+ *                                                 drain logs, exit: alive.fifo loses its
+ *     reader of alive.fifo sees EOF  <------------ last writer
+ *
+ * `corral-shim exec` (enter a running container): spec on fd 3, status on fd 4, a pidfd of the
+ * container's init on fd 5, the caller's stdio on 0-2. The shim joins the cgroups, setns()es into
+ * the namespaces of the pidfd, forks the command (a pty when TTY is set), reports
+ * {"type":"ready","pid"} then {"type":"exited","exitCode"|"signal"} and exits with the command's
+ * code (128+signal when killed).
+ *
+ * `corral-shim check-spec`: decodes the spec on fd 3 and prints it back as JSON (round-trip and
+ * fuzz tests). Every mode answers a malformed spec with {"type":"error","stage":"spec"} on fd 4
+ * (when open) and stderr, and exit status SHIM_EXIT_PROTOCOL.
+ *
+ * Log lines of the shim itself are JSON objects, one per line, on stderr (the agent forwards them
+ * to its logger; the monitor later appends them to monitor.log).
+ */
+#ifndef CORRAL_PROTOCOL_H
+#define CORRAL_PROTOCOL_H
+
+#include "fields.h"
+
+#define SYNC_MAPS_DONE '1'
+#define SYNC_CGROUPS_DONE '2'
+
+/* What the container child sends on its error pipe when a setup step fails. */
+struct setup_error {
+    char stage[32];
+    int err;
+    char detail[1024];
+};
+
+#endif

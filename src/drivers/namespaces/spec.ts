@@ -1,0 +1,219 @@
+// ContainerSpec + RootfsLayout + host facts → SpawnSpec. All runtime policy lives here: which
+// namespaces, the mount program (/proc, /dev and its device allowlist, /sys, masks, read-only
+// paths), capabilities, seccomp, the environment and argv. The shim only carries it out. Pure:
+// everything host-dependent (allocated uid range, join target, cgroup files) is an input.
+
+import { CorralError } from '../../errors.js';
+import { ALL_CAPABILITIES } from '../../manifest/defaults.js';
+import type { ContainerSpec, IdMap } from '../../manifest/spec.js';
+import type { ImageDefaults, RootfsLayout } from '../overlay/rootfs-layout.js';
+import { capabilityMask } from './capabilities.js';
+import { buildMountProgram } from './mount-program.js';
+import { defaultSeccompProgram } from './seccomp.js';
+import { CLONE, RLIM_INFINITY, type ExecSpawnSpec, type JoinTarget, type ProcessPlan, type Rlimit, type RunSpawnSpec } from './spawn-spec.js';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** RLIMIT_* numbers (asm-generic, shared by x86-64 and arm64). */
+export const RLIMIT_NUMBERS: Readonly<Record<string, number>> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10,
+  sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+
+export interface SpawnInputs {
+  readonly spec: ContainerSpec;
+  readonly rootfs: RootfsLayout;
+  /** Defaults of the image, or null for a path/host rootfs. */
+  readonly image: ImageDefaults | null;
+  /** Absolute cgroup.procs paths, one per hierarchy, from the cgroups driver. */
+  readonly cgroupProcs: readonly string[];
+  /** cgroup v2 directory for CLONE_INTO_CGROUP, when the cgroups driver offers one. */
+  readonly cgroupDir?: string | null;
+  /** A file with an `oom_kill N` line for this container's memory cgroup. */
+  readonly oomEventsFile?: string | null;
+  /** containers/<name>/shim and containers/<name>/logs. */
+  readonly shimDir: string;
+  readonly logDir: string;
+  /** Host paths of named volumes (volumes/<name>/data). */
+  readonly volumes: Readonly<Record<string, string>>;
+  /** For `user: {auto}`: the first host uid and gid of the range the reconciler allocated. */
+  readonly autoUserRange?: { readonly uid: number; readonly gid: number } | null;
+  /** For `network: container:NAME`: that container's init. */
+  readonly networkTarget?: JoinTarget | null;
+  /** `process.arch`, for the seccomp filter's syscall numbers. */
+  readonly arch: string;
+  /** The agent's own bounding set (`hostCapabilityMask()`): what `privileged` can hand out. */
+  readonly hostCapabilities?: bigint;
+}
+
+function setupError(spec: ContainerSpec, summary: string, hint?: string): CorralError {
+  return new CorralError('CONTAINER_SETUP_FAILED', summary, { container: spec.name, ...(hint ? { hint } : {}) });
+}
+
+function mapLines(maps: readonly IdMap[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+function userNamespace(inputs: SpawnInputs): { uidMap: string; gidMap: string; uid: readonly IdMap[]; gid: readonly IdMap[] } | null {
+  const user = inputs.spec.namespaces.user;
+  if (!user) return null;
+  if (user.kind === 'manual') {
+    return { uidMap: mapLines(user.uidMap), gidMap: mapLines(user.gidMap), uid: user.uidMap, gid: user.gidMap };
+  }
+  const range = inputs.autoUserRange;
+  if (!range) throw setupError(inputs.spec, 'user namespace `auto` needs a host id range, and none was allocated');
+  const uid = [{ containerID: 0, hostID: range.uid, size: user.size }];
+  const gid = [{ containerID: 0, hostID: range.gid, size: user.size }];
+  return { uidMap: mapLines(uid), gidMap: mapLines(gid), uid, gid };
+}
+
+export function namespaceFlags(spec: ContainerSpec): number {
+  const ns = spec.namespaces;
+  let flags = CLONE.NEWNS;
+  if (ns.pid === 'private') flags |= CLONE.NEWPID;
+  if (ns.ipc === 'private') flags |= CLONE.NEWIPC;
+  if (ns.uts === 'private') flags |= CLONE.NEWUTS;
+  if (ns.cgroup === 'private') flags |= CLONE.NEWCGROUP;
+  if (ns.network.kind === 'private') flags |= CLONE.NEWNET;
+  if (ns.user) flags |= CLONE.NEWUSER;
+  return flags >>> 0;
+}
+
+function checkNetwork(inputs: SpawnInputs): JoinTarget | null {
+  const { spec } = inputs;
+  if (spec.network.mode === 'bridge') {
+    throw new CorralError('HOST_UNSUPPORTED', `container \`${spec.name}\`: network mode \`bridge\` is not implemented yet`, {
+      container: spec.name, field: 'spec.network.mode', hint: 'use `none` (a private network namespace with only lo), `host`, or `container:NAME`',
+    });
+  }
+  if (spec.namespaces.network.kind !== 'container') return null;
+  if (!inputs.networkTarget) {
+    throw setupError(spec, `network \`container:${spec.namespaces.network.container}\`: that container is not running`);
+  }
+  return inputs.networkTarget;
+}
+
+export function argvOf(spec: ContainerSpec, image: ImageDefaults | null): string[] {
+  const { command, args } = spec.process;
+  const head = command ?? image?.entrypoint ?? [];
+  const tail = args ?? (command === null ? image?.cmd ?? [] : []);
+  const argv = [...head, ...tail];
+  if (argv.length === 0) throw setupError(spec, 'no command to run: the manifest sets none and the image has no entrypoint or cmd');
+  return argv;
+}
+
+/** Image env, then the manifest's by name (the manifest wins), then PATH and HOSTNAME if missing. */
+export function envOf(spec: ContainerSpec, image: ImageDefaults | null, extra: readonly string[] = []): string[] {
+  const env = new Map<string, string>();
+  const put = (entry: string): void => {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  };
+  for (const e of image?.env ?? []) put(e);
+  for (const e of spec.process.env) env.set(e.name, e.value);
+  for (const e of extra) put(e);
+  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
+  if (!env.has('HOSTNAME') && spec.namespaces.uts === 'private') env.set('HOSTNAME', spec.hostname);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function rlimits(spec: ContainerSpec): Rlimit[] {
+  return spec.process.ulimits.map((u) => {
+    const resource = RLIMIT_NUMBERS[u.name];
+    if (resource === undefined) throw setupError(spec, `unknown ulimit \`${u.name}\``);
+    const v = (x: number | 'unlimited'): bigint => (x === 'unlimited' ? RLIM_INFINITY : BigInt(x));
+    return { resource, soft: v(u.soft), hard: v(u.hard) };
+  });
+}
+
+export interface ProcessOverrides {
+  readonly argv?: readonly string[];
+  readonly extraEnv?: readonly string[];
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly cwd?: string;
+}
+
+export function processPlan(spec: ContainerSpec, image: ImageDefaults | null, arch: string, o: ProcessOverrides = {}, hostCapabilities?: bigint): ProcessPlan {
+  const sec = spec.security;
+  if (sec.seccomp.kind === 'file') {
+    throw new CorralError('HOST_UNSUPPORTED', `container \`${spec.name}\`: seccomp profile files are not supported yet (\`${sec.seccomp.path}\`)`, {
+      container: spec.name, field: 'spec.security.seccomp', hint: 'use `default` or `unconfined`',
+    });
+  }
+  // Root gets its capabilities from the bounding set at exec; other users get none unless ambient,
+  // which stays empty (Docker leaves inheritable and ambient empty since CVE-2022-24769).
+  const all = capabilityMask(ALL_CAPABILITIES);
+  const caps = sec.privileged ? all & (hostCapabilities ?? all) : capabilityMask(sec.capabilities);
+  const uid = o.uid ?? spec.process.user.uid;
+  return {
+    argv: o.argv ? [...o.argv] : argvOf(spec, image),
+    env: envOf(spec, image, o.extraEnv),
+    cwd: o.cwd ?? spec.process.workingDir ?? image?.workingDir ?? '/',
+    uid,
+    gid: o.gid ?? spec.process.user.gid,
+    groups: [...spec.process.user.groups],
+    rlimits: rlimits(spec),
+    capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: 0n, ambient: 0n },
+    noNewPrivileges: sec.noNewPrivileges,
+    seccomp: sec.seccomp.kind === 'default' && !sec.privileged ? defaultSeccompProgram(arch) : null,
+    oomScoreAdj: spec.process.oomScoreAdj === 0 ? null : spec.process.oomScoreAdj,
+    umask: 0o022,
+  };
+}
+
+export function buildSpawnSpec(inputs: SpawnInputs): RunSpawnSpec {
+  const { spec, rootfs } = inputs;
+  const joinNetwork = checkNetwork(inputs);
+  const userns = userNamespace(inputs);
+  const program = buildMountProgram({ spec, rootfs, volumes: inputs.volumes, userns: userns ? { gid: userns.gid } : null });
+  return {
+    kind: 'run',
+    name: spec.name,
+    namespaceFlags: namespaceFlags(spec),
+    userNamespace: userns ? { uidMap: userns.uidMap, gidMap: userns.gidMap } : null,
+    joinNetwork,
+    cgroupProcs: [...inputs.cgroupProcs],
+    cgroupDir: inputs.cgroupDir ?? null,
+    root: program.root,
+    mounts: program.mounts,
+    finalize: program.finalize,
+    hostname: spec.namespaces.uts === 'private' ? spec.hostname : null,
+    loopback: spec.namespaces.network.kind === 'private',
+    process: processPlan(spec, inputs.image, inputs.arch, {}, inputs.hostCapabilities),
+    shimDir: inputs.shimDir,
+    logDir: inputs.logDir,
+    logMaxBytes: spec.logging.maxSizeBytes,
+    logMaxFiles: spec.logging.maxFiles,
+    stopSignal: spec.stopSignal.number,
+    oomEventsFile: inputs.oomEventsFile ?? null,
+  };
+}
+
+export interface ExecRequest {
+  readonly argv: readonly string[];
+  /** `K=V` entries added over the manifest's environment. */
+  readonly env?: readonly string[];
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly cwd?: string;
+  readonly tty?: boolean;
+}
+
+/** What `corral exec` runs: the manifest's environment and security, entering every private namespace. */
+export function buildExecSpec(spec: ContainerSpec, image: ImageDefaults | null, cgroupProcs: readonly string[], req: ExecRequest, arch: string, hostCapabilities?: bigint): ExecSpawnSpec {
+  if (req.argv.length === 0) throw new CorralError('CLI_USAGE', 'exec needs a command after `--`');
+  let flags = namespaceFlags(spec);
+  // A joined network namespace is still the container's own to enter.
+  if (spec.namespaces.network.kind === 'container') flags |= CLONE.NEWNET;
+  const o: ProcessOverrides = { argv: req.argv, ...(req.env ? { extraEnv: req.env } : {}), ...(req.uid !== undefined ? { uid: req.uid } : {}), ...(req.gid !== undefined ? { gid: req.gid } : {}), ...(req.cwd ? { cwd: req.cwd } : {}) };
+  const process = processPlan(spec, image, arch, o, hostCapabilities);
+  return {
+    kind: 'exec',
+    name: spec.name,
+    namespaceFlags: flags >>> 0,
+    cgroupProcs: [...cgroupProcs],
+    process: req.tty ? { ...process, env: process.env.some((e) => e.startsWith('TERM=')) ? process.env : [...process.env, 'TERM=xterm'] } : process,
+    tty: req.tty ?? false,
+  };
+}

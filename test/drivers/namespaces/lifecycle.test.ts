@@ -1,0 +1,107 @@
+// Stop, exit records, log rotation, the monitor's size, and a container outliving its agent.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { SHIM_FILES } from '../../../src/drivers/namespaces/protocol-fields.js';
+import { readExitRecord } from '../../../src/drivers/namespaces/records.js';
+import { isAlive, rediscover, start, status, stop, waitForExit, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
+import { requireRoot } from '../../support/root.js';
+import { spawnAgent, transpileSources } from './agent-child.js';
+import { makeHarness, mountsLeaked, readLogs, specOf, type Harness } from './harness.js';
+
+const root = requireRoot();
+(root ? describe : describe.skip)('lifecycle', () => {
+  let h: Harness;
+  const started: RuntimeRecord[] = [];
+  beforeAll(() => {
+    h = makeHarness('life');
+  });
+  afterAll(async () => {
+    await h?.cleanup();
+    for (const r of started) expect(isAlive(r.monitor)).toBe(false);
+    expect(mountsLeaked()).toEqual([]);
+  });
+
+  test('stop: a PID 1 without a TERM handler is killed through the cgroup after the timeout', async () => {
+    const spec = await specOf('sleeper', 'command: [/bin/sleep, "1000"]');
+    const record = await start(h.spawnSpec(spec));
+    started.push(record);
+    expect(status(record).state).toBe('running');
+    const r = await stop(record, { timeoutMs: 300, killAll: h.cg.killAll });
+    expect(r.forced).toBe(true);
+    expect(r.warning?.code).toBe('STOP_TIMEOUT');
+    expect(r.exit?.signal).toBe(9);
+    expect(r.exit?.signalName).toBe('SIGKILL');
+    expect(r.exit?.exitCode).toBeNull();
+    expect(r.exit!.finishedAtMs).toBeGreaterThanOrEqual(r.exit!.startedAtMs);
+    expect(isAlive(record.monitor)).toBe(false);
+  });
+
+  test('stop: the stop signal reaches a PID 1 that handles it, and its exit code is recorded', async () => {
+    const spec = await specOf('trapper', 'stopSignal: SIGUSR1\ncommand: [/bin/sh, -c, "trap \'echo bye; exit 42\' USR1; echo ready; while true; do sleep 0.05; done"]');
+    const record = await start(h.spawnSpec(spec));
+    started.push(record);
+    const r = await stop(record, { timeoutMs: 20_000, killAll: h.cg.killAll });
+    expect(r.forced).toBe(false);
+    expect(r.exit?.exitCode).toBe(42);
+    expect(readLogs(record.logDir).stdout).toBe('ready\nbye\n');
+  });
+
+  test('logs rotate at maxSize, keeping maxFiles files', async () => {
+    const spec = await specOf('chatty', 'logging: {maxSize: 4Ki, maxFiles: 3}\ncommand: [/bin/sh, -c, "i=0; while [ $i -lt 400 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done"]');
+    const r = await h.run(spec);
+    const files = readdirSync(r.record.logDir).sort();
+    expect(files).toEqual([SHIM_FILES.containerLog, `${SHIM_FILES.containerLog}.1`, `${SHIM_FILES.containerLog}.2`]);
+    for (const f of files) expect(statSync(`${r.record.logDir}/${f}`).size).toBeLessThanOrEqual(4096);
+    // The newest lines survive, in order, each one whole.
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.at(-1)).toBe('line-399-xxxxxxxxxxxxxxxxxxxxxxxxxx');
+    for (const l of lines) expect(l).toMatch(/^line-\d+-x{26}$/);
+  });
+
+  test('the monitor stays small: VmRSS at most 300 KB', async () => {
+    const spec = await specOf('idle', 'command: [/bin/sleep, "1000"]');
+    const record = await start(h.spawnSpec(spec));
+    started.push(record);
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${record.monitor.pid}/status`, 'utf8'))?.[1]);
+    process.stderr.write(`monitor VmRSS ${rss} kB\n`);
+    expect(rss).toBeLessThanOrEqual(300);
+    await stop(record, { timeoutMs: 100, killAll: h.cg.killAll });
+  });
+
+  test('a container outlives its agent; a new agent finds it, stops it and reads the exit', async () => {
+    const spec = await specOf('survivor', 'command: [/bin/sh, -c, "trap \'exit 7\' TERM; while true; do sleep 0.05; done"]');
+    const layout = h.fs.layout('survivor');
+    const transpiled = transpileSources();
+    try {
+      const agent = spawnAgent(transpiled.dir, {
+        spec, rootfs: layout, image: null, cgroupProcs: h.cg.procs, shimDir: layout.shim, logDir: layout.logs, volumes: {}, arch: process.arch,
+      });
+      const saved = (await agent.record) as RuntimeRecord;
+      agent.child.kill('SIGKILL');
+      await new Promise((r) => agent.child.once('exit', r));
+      started.push(saved);
+
+      // The new agent: rebuild the record from the shim's state file, check identity, stop.
+      const found = rediscover('survivor', layout.shim, layout.logs, 15);
+      expect(found).toEqual(saved);
+      expect(status(found!).state).toBe('running');
+      expect(isAlive(found!.init)).toBe(true);
+      const r = await stop(found!, { timeoutMs: 20_000, killAll: h.cg.killAll });
+      expect(r.forced).toBe(false);
+      expect(r.exit?.exitCode).toBe(7);
+      expect(readExitRecord(layout.shim)?.exitCode).toBe(7);
+      expect(await waitForExit(found!, { timeoutMs: 1000 })).toMatchObject({ state: 'exited' });
+    } finally {
+      transpiled.cleanup();
+    }
+  });
+
+  test('a record whose pid was reused is not mistaken for the container', async () => {
+    const spec = await specOf('reuse', 'command: [/bin/true]');
+    const r = await h.run(spec);
+    const forged: RuntimeRecord = { ...r.record, init: { pid: process.pid, startTime: r.record.init.startTime }, monitor: { pid: process.pid, startTime: 1 } };
+    expect(isAlive(forged.init)).toBe(false);
+    expect(status({ ...forged, shimDir: '/nonexistent' }).state).toBe('lost');
+  });
+});
