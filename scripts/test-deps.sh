@@ -5,8 +5,9 @@
 set -euo pipefail
 
 # busybox-static: the test rootfs; iproute2: checking `lo` inside network namespaces;
-# procps: ps inside containers built from the host; util-linux: unshare/nsenter in tests.
-PACKAGES=(busybox-static iproute2 procps util-linux)
+# procps: ps inside containers built from the host; util-linux: unshare/nsenter in tests;
+# gcc, libc6-dev, make, musl-tools: the shim (musl keeps its resident size under 300 KB).
+PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -16,7 +16,7 @@ import { WorkQueue, type HandlerResult } from '../reconciler/queue.js';
 import { countActions } from '../reconciler/plan/plan.js';
 import { acquireLock } from '../state/lock.js';
 import type { Layout } from '../state/layout.js';
-import { processStartTime } from '../state/proc.js';
+import { procStat } from '../sys/proc.js';
 import type { ContainerRecord, HealthRecord } from '../state/record.js';
 import { StateStore } from '../state/store.js';
 import { ManifestWatcher } from '../watch/watcher.js';
@@ -79,7 +79,7 @@ export class Agent {
       },
     });
     this.status = {
-      pid: process.pid, pidStartTime: processStartTime(process.pid), version: options.version, startedAt: new Date().toISOString(),
+      pid: process.pid, pidStartTime: procStat(process.pid)?.startTime ?? null, version: options.version, startedAt: new Date().toISOString(),
       manifestDir: options.manifestDir, lastReconcile: null, pendingErrors: [], reconciles: 0,
     };
   }

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Diagnostic } from '../errors.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
-import { processStartTime } from '../state/proc.js';
+import { procStat } from '../sys/proc.js';
 
 export interface AgentStatus {
   readonly pid: number;
@@ -36,6 +36,6 @@ export async function readAgentStatus(path: string): Promise<{ status: AgentStat
   } catch {
     return null;
   }
-  const start = processStartTime(status.pid);
+  const start = procStat(status.pid)?.startTime ?? null;
   return { status, alive: start !== null && (status.pidStartTime === null || start === status.pidStartTime) };
 }

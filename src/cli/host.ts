@@ -12,7 +12,6 @@ import { layout, type Layout } from '../state/layout.js';
 import { acquireLock, type HeldLock } from '../state/lock.js';
 import { StateStore } from '../state/store.js';
 import type { CliContext } from './context.js';
-import { createPorts } from './wiring.js';
 
 export const DEFAULT_PARALLELISM = 2 * cpus().length;
 export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
@@ -27,6 +26,8 @@ export async function openHost(ctx: CliContext, cgroupParent = process.env['CORR
   const l = layout(ctx.root);
   const store = new StateStore(l);
   await store.init();
+  // Loaded on demand: the drivers (koffi, the shim) are not needed by `validate` and `--help`.
+  const { createPorts } = await import('./wiring.js');
   return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent }) };
 }
 

@@ -5,8 +5,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { isCorralError } from '../errors.js';
 import { agentCommand } from './commands/agent.js';
 import { eventsCommand } from './commands/events.js';
+import { execCommand } from './commands/exec.js';
 import { gcCommand } from './commands/gc.js';
 import { imageCommand } from './commands/image.js';
+import { infoCommand } from './commands/info.js';
 import { inspectCommand } from './commands/inspect.js';
 import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
 import { logsCommand } from './commands/logs.js';
@@ -17,6 +19,7 @@ import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 import { volumeCommand } from './commands/volume.js';
 import { VERSION } from './version.js';
+import { layout } from '../state/layout.js';
 import { collect, DEFAULT_ROOT } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { LOG_LEVELS } from './logging.js';
@@ -38,7 +41,9 @@ export function buildProgram(): Command {
   for (const command of [
     validateCommand(), planCommand(), reconcileCommand(), psCommand(), inspectCommand(), logsCommand(),
     startCommand(), stopCommand(), restartCommand(), agentCommand(), statusCommand(), eventsCommand(),
-    imageCommand(), volumeCommand(), gcCommand(),
+    infoCommand(), imageCommand(), volumeCommand(), gcCommand(),
+    // The drivers load only for commands that touch the host, so `validate` starts fast.
+    execCommand({ findRunning: async (name, ctx) => (await import('./wiring.js')).findRunning(name, ctx, layout(ctx.root)) }),
   ]) program.addCommand(command);
   for (const command of program.commands) command.showHelpAfterError('(run with --help for usage)');
   return program;

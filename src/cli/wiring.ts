@@ -1,8 +1,27 @@
-// Wires the real drivers into the reconciler's ports (the one place that knows both sides).
+// Wires the real drivers into the reconciler's ports: the one place that knows both sides.
+// rootfs → overlay driver, cgroups → cgroups driver, runtime → namespaces driver (C shim).
 
-import { CorralError } from '../errors.js';
-import type { Ports } from '../reconciler/ports.js';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { openCgroupManager, procsFiles, cloneIntoCgroupDir, resourcesDrift, type CgroupHandle, type CgroupManager } from '../drivers/cgroups/index.js';
+import { overlayRootfsPort } from '../drivers/overlay/rootfs-port.js';
+import type { ExitRecord as ShimExit } from '../drivers/namespaces/records.js';
+import {
+  rediscover, start as startContainer, status as runtimeStatus, stop as stopContainer, waitForExit, type RuntimeRecord,
+} from '../drivers/namespaces/runtime.js';
+import { execShim } from '../drivers/namespaces/shim.js';
+import { buildExecSpec, buildSpawnSpec } from '../drivers/namespaces/spec.js';
+import { signalName } from '../manifest/signal.js';
+import type { ContainerSpec } from '../manifest/spec.js';
+import type { FieldDiff } from '../reconciler/plan/types.js';
+import type { CgroupPort, Ports, ProcessStatus, RuntimePort } from '../reconciler/ports.js';
 import type { Layout } from '../state/layout.js';
+import type { ExitRecord, Json } from '../state/record.js';
+import { hostCapabilityMask, sameProcess } from '../sys/proc.js';
+import { CorralError, isCorralError } from '../errors.js';
+import { StateStore } from '../state/store.js';
+import type { ExecTarget } from './commands/exec.js';
+import type { CliContext } from './context.js';
 import type { Logger } from './logging.js';
 
 export interface HostOptions {
@@ -10,6 +29,194 @@ export interface HostOptions {
   readonly cgroupParent: string;
 }
 
-export async function createPorts(_layout: Layout, _logger: Logger, _options: HostOptions): Promise<Ports> {
-  throw new CorralError('HOST_UNSUPPORTED', 'the drivers are not wired in this build');
+export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
+  const manager = await openCgroupManager({ parentName: options.cgroupParent });
+  return {
+    rootfs: overlayRootfsPort(layout.root),
+    cgroups: cgroupPort(manager),
+    runtime: runtimePort(layout, manager, logger),
+  };
+}
+
+const asHandle = (json: Json): CgroupHandle => json as unknown as CgroupHandle;
+
+async function handleByName(manager: CgroupManager, name: string): Promise<CgroupHandle | undefined> {
+  return (await manager.list()).find((h) => h.name === name);
+}
+
+export function cgroupPort(manager: CgroupManager): CgroupPort {
+  return {
+    create: async (name, resources) => (await manager.create(name, resources)) as unknown as Json,
+    update: (handle, resources) => manager.set(asHandle(handle), resources),
+    async drift(handle, resources) {
+      const h = asHandle(handle);
+      if (!(await handleByName(manager, h.name))) return null;
+      let applied;
+      try {
+        applied = await manager.read(h);
+      } catch (err) {
+        // A cgroup missing from some hierarchy (corral was killed while creating it) cannot
+        // enforce its limits: report it missing, and the plan rebuilds it.
+        if (isCorralError(err) && /ENOENT/.test(err.message)) return null;
+        throw err;
+      }
+      return resourcesDrift(resources, applied).map((d): FieldDiff => ({
+        path: `resources.${d.field}`, before: d.applied, after: d.desired, effect: 'live',
+      }));
+    },
+    procsFiles: (handle) => procsFiles(asHandle(handle)),
+    async kill(name) {
+      const h = await handleByName(manager, name);
+      if (h) await manager.kill(h);
+    },
+    async destroy(name) {
+      const h = await handleByName(manager, name);
+      if (h) await manager.destroy(h);
+    },
+    list: async () => (await manager.list()).map((h) => h.name),
+    check: (resources) => manager.checkResources(resources),
+    async oomKills(handle) {
+      return (await manager.stats(asHandle(handle))).memory.oomKills ?? 0;
+    },
+    async stats(handle) {
+      const s = await manager.stats(asHandle(handle));
+      return {
+        memoryBytes: s.memory.currentBytes,
+        memoryPeakBytes: s.memory.peakBytes,
+        oomKills: s.memory.oomKills,
+        cpuSeconds: s.cpu.usageUsec === null ? null : s.cpu.usageUsec / 1e6,
+        throttledPeriods: s.cpu.throttledPeriods,
+        pids: s.pids.current,
+      };
+    },
+  };
+}
+
+function exitOf(e: ShimExit): ExitRecord {
+  return {
+    code: e.exitCode,
+    signal: e.signal === null ? null : e.signalName ?? signalName(e.signal),
+    oomKilled: e.oomKilled === true,
+    at: new Date(e.finishedAtMs).toISOString(),
+  };
+}
+
+function oomEventsFile(handle: CgroupHandle): string | null {
+  if (handle.v1['memory']) return join(handle.v1['memory'], 'memory.oom_control');
+  if (handle.backend === 'v2' && handle.unified) return join(handle.unified, 'memory.events');
+  return null;
+}
+
+export function runtimePort(layout: Layout, manager: CgroupManager, logger: Logger): RuntimePort {
+  const paths = (name: string) => layout.container(name);
+  // The shim's own files are the truth; the record's copy may predate a crash.
+  const current = (name: string, runtime: Json | null, spec?: ContainerSpec): RuntimeRecord | null =>
+    rediscover(name, paths(name).shim, paths(name).logs, spec?.stopSignal.number ?? 15) ?? (runtime as unknown as RuntimeRecord | null);
+  const hostCaps = hostCapabilityMask();
+
+  return {
+    async start(req, signal) {
+      const p = paths(req.name);
+      // A previous run's files must not be mistaken for this one's; logs carry over.
+      rmSync(p.shim, { recursive: true, force: true });
+      mkdirSync(p.shim, { recursive: true, mode: 0o700 });
+      mkdirSync(p.logs, { recursive: true, mode: 0o700 });
+      const handle = asHandle(req.cgroupHandle);
+      const target = req.joinNetworkOf as unknown as RuntimeRecord | null;
+      const spawn = buildSpawnSpec({
+        spec: req.spec, rootfs: req.rootfs.layout, image: req.rootfs.defaults, cgroupProcs: req.cgroupProcs,
+        cgroupDir: cloneIntoCgroupDir(handle), oomEventsFile: oomEventsFile(handle),
+        shimDir: p.shim, logDir: p.logs, volumes: req.rootfs.volumes, arch: process.arch, hostCapabilities: hostCaps,
+        autoUserRange: req.userRange ? { uid: req.userRange.hostId, gid: req.userRange.hostId } : null,
+        networkTarget: target ? target.init : null,
+      });
+      const record = await startContainer(spawn, { signal, logger: { log: (level, message, fields) => logger.log(level === 'error' ? 'error' : 'debug', message, { container: req.name, ...fields }) } });
+      return { runtime: record as unknown as Json, startedAt: new Date(record.startedAtMs).toISOString() };
+    },
+
+    async stop(name, runtime, spec, killAll) {
+      const record = current(name, runtime, spec);
+      if (!record) {
+        // No monitor: whatever is left in the cgroup goes.
+        await killAll();
+        return null;
+      }
+      const result = await stopContainer(record, { timeoutMs: spec.stopTimeoutMs, stopSignal: spec.stopSignal.number, killAll });
+      return result.exit ? exitOf(result.exit) : null;
+    },
+
+    async status(name, runtime): Promise<ProcessStatus> {
+      const record = current(name, runtime);
+      if (!record) return { process: 'missing', exit: null, runtime: null, startedAt: null };
+      const s = runtimeStatus(record);
+      const startedAt = new Date(record.startedAtMs).toISOString();
+      if (s.state === 'running') return { process: 'running', exit: null, runtime: record as unknown as Json, startedAt };
+      if (s.state === 'exited') return { process: 'exited', exit: exitOf(s.exit), runtime: record as unknown as Json, startedAt };
+      return { process: 'missing', exit: null, runtime: record as unknown as Json, startedAt };
+    },
+
+    async cleanup(name) {
+      const p = paths(name);
+      const record = current(name, null);
+      if (record && sameProcess(record.monitor.pid, record.monitor.startTime)) {
+        // A monitor without a container to watch: end it (by pid and start time, never by name).
+        try {
+          process.kill(record.monitor.pid, 'SIGKILL');
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+      rmSync(p.shim, { recursive: true, force: true });
+      rmSync(p.logs, { recursive: true, force: true });
+    },
+
+    async list() {
+      if (!existsSync(layout.containersDir)) return [];
+      return readdirSync(layout.containersDir).filter((n) => existsSync(paths(n).shim));
+    },
+
+    watchExit(name, runtime, onExit) {
+      const record = current(name, runtime);
+      const ac = new AbortController();
+      if (record) {
+        void waitForExit(record, { signal: ac.signal }).then((s) => {
+          if (s !== null && !ac.signal.aborted) onExit();
+        }, (err: Error) => logger.warn(`watching ${name}: ${err.message}`));
+      }
+      return { dispose: () => ac.abort() };
+    },
+
+    async exec(name, runtime, spec, argv, timeoutMs) {
+      const record = current(name, runtime, spec);
+      if (!record) return { code: 125, output: 'not running' };
+      const h = (await manager.list()).find((x) => x.name === name);
+      const execSpec = buildExecSpec(spec, null, h ? procsFiles(h) : [], { argv }, process.arch, hostCaps);
+      let output = '';
+      const result = await execShim(execSpec, record.init, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        signal: AbortSignal.timeout(timeoutMs),
+        onSpawn: (child) => {
+          child.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4096); });
+          child.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4096); });
+        },
+      });
+      return { code: result.exitCode ?? 128 + (result.signal ?? 0), output };
+    },
+  };
+}
+
+/** For `corral exec`: the running container NAME, from its record and its monitor's files. */
+export async function findRunning(name: string, ctx: CliContext, layout: Layout): Promise<ExecTarget> {
+  const record = await new StateStore(layout).get(name);
+  if (!record) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\``, { hint: 'see `corral ps`' });
+  const runtime = rediscover(name, layout.container(name).shim, layout.container(name).logs, record.spec.stopSignal.number)
+    ?? (record.runtime as unknown as RuntimeRecord | null);
+  if (!runtime || runtimeStatus(runtime).state !== 'running') {
+    throw new CorralError('CONTAINER_NOT_RUNNING', `container \`${name}\` is not running`, { hint: `start it with \`corral start ${name}\`` });
+  }
+  const manager = await openCgroupManager({ parentName: process.env['CORRAL_CGROUP_PARENT'] ?? 'corral' });
+  const handle = (await manager.list()).find((h) => h.name === name);
+  ctx.logger.debug('exec target', { container: name, pid: runtime.init.pid });
+  const prepared = record.spec.rootfs.kind === 'image' ? await overlayRootfsPort(layout.root).prepare(name, record.spec).catch(() => null) : null;
+  return { spec: record.spec, image: prepared?.defaults ?? null, init: runtime.init, cgroupProcs: handle ? procsFiles(handle) : [] };
 }

@@ -13,12 +13,9 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
       record.cgroup === null ? Promise.resolve(null) : ports.cgroups.drift(record.cgroup, record.spec.resources),
       ports.rootfs.exists(record.name),
     ]);
-    let exit = status.exit;
-    if (exit && !exit.oomKilled && record.cgroup !== null && exit.signal === 'SIGKILL') {
-      // The kernel's OOM killer sends SIGKILL; the cgroup's counter tells it from a plain kill.
-      const oom = await ports.cgroups.oomKills(record.cgroup).catch(() => 0);
-      if (oom > 0) exit = { ...exit, oomKilled: true };
-    }
+    // Whether an exit was an OOM kill is the monitor's to say: it compares the memory cgroup's
+    // counter across the container's own lifetime, which the cumulative counter here cannot.
+    const exit = status.exit;
     return {
       record,
       live: {

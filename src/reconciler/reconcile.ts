@@ -30,6 +30,8 @@ export interface ReconcileOutcome {
   readonly changed: boolean;
   /** Some container actions failed. */
   readonly failures: boolean;
+  /** The input had errors (invalid manifests, a refused prune, host checks, corrupt state). */
+  readonly inputErrors: boolean;
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -83,8 +85,9 @@ export async function reconcileOnce(
   };
   const plan = makePlan(desired, actual, { now: now(), allowEmpty: options.allowEmpty });
   const diagnostics: Diagnostic[] = [...loaded.diagnostics, ...set.diagnostics, ...plan.diagnostics.filter((d) => !set.diagnostics.includes(d))];
+  const inputErrors = plan.errored || diagnostics.some((d) => d.severity === 'error');
   if (options.dryRun || plan.errored) {
-    return { plan, applied: null, changed: hasChanges(plan), failures: false, diagnostics };
+    return { plan, applied: null, changed: hasChanges(plan), failures: false, inputErrors, diagnostics };
   }
   const records = new Map(refreshed.map((r) => [r.name, r]));
   const applied = await apply(plan, records, ports, store, hooks, { parallelism: options.parallelism, stepTimeoutMs: options.stepTimeoutMs, now }, signal);
@@ -94,6 +97,7 @@ export async function reconcileOnce(
     applied,
     changed: applied.results.some((r) => r.ok) || plan.orphans.length > 0,
     failures,
+    inputErrors,
     diagnostics: [...diagnostics, ...applied.diagnostics],
   };
 }

@@ -185,3 +185,21 @@ describe('plan', () => {
     }
   });
 });
+
+describe('plan: failures and finished jobs', () => {
+  test('a failed start is retried after its backoff, with the error as the reason', async () => {
+    const d = await desiredOne('web');
+    const record = recordFor(d, { status: 'failed', error: 'exec /bin/nope: ENOENT', backoff: { delayMs: 10_000, nextStartAt: new Date(T0.getTime() + 10_000).toISOString() } });
+    const missing = { ...RUNNING, process: 'missing' as const };
+    const soon = only(plan(desiredWith(d), actualOf({ record, live: missing }), opts()));
+    expect(soon).toMatchObject({ action: 'none', reasons: ['the last start failed: exec /bin/nope: ENOENT; retry in 10s'] });
+    expect(only(plan(desiredWith(d), actualOf({ record, live: missing }), opts(new Date(T0.getTime() + 10_000)))).action).toBe('start');
+  });
+
+  test('a job that finished under OnFailure is exited, not crash-looping, whatever its earlier backoff', async () => {
+    const { refresh } = await import('../../src/reconciler/plan/refresh.js');
+    const d = await desiredOne('job', 'restartPolicy: OnFailure');
+    const r = refresh({ record: recordFor(d, { backoff: { delayMs: 20_000, nextStartAt: null } }), live: exited(0) }, T0);
+    expect(r).toMatchObject({ status: 'exited', backoff: { delayMs: 0, nextStartAt: null } });
+  });
+});

@@ -4,7 +4,7 @@
 
 import { arch, availableParallelism, release, totalmem } from 'node:os';
 import { Command } from 'commander';
-import { DEFAULT_PARENT_NAME, inspectCgroups, type CgroupInspection } from '../../drivers/cgroups/index.js';
+import { DEFAULT_PARENT_NAME, inspectCgroups, MANAGED_V2_CONTROLLERS, type CgroupInspection } from '../../drivers/cgroups/index.js';
 import { ownerRole } from '../../drivers/cgroups/owner.js';
 import { contextFrom, outputFormat, type CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -54,7 +54,7 @@ export function buildInfo(ctx: CliContext, parentName: string): InfoReport {
   for (const [c, on] of Object.entries(layout.controllers)) {
     controllers[c] = on === 'v1'
       ? { on, mountPoint: layout.v1[c]!.mountPoint, managed: parents.v1[c] !== undefined }
-      : { on, mountPoint: layout.unified!.mountPoint, managed: backend === 'v2' && ['cpu', 'cpuset', 'io', 'memory', 'pids'].includes(c) };
+      : { on, mountPoint: layout.unified!.mountPoint, managed: backend === 'v2' && (MANAGED_V2_CONTROLLERS as readonly string[]).includes(c) };
   }
   const parentDirs: Array<{ hierarchy: string; dir: string; state: ParentState }> = [];
   const seen = new Set<string>();

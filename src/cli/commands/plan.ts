@@ -26,7 +26,6 @@ export function planCommand(): Command {
       });
       const report = buildReport('plan', outcome.plan, outcome.diagnostics, null);
       ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style, opts.verbose ?? false));
-      const error = report.errors.length > 0 && (outcome.plan.errored || report.actions.every((a) => a.action === 'none'));
-      process.exitCode = exitCodeFor({ error: error && !report.changed, changed: report.changed, failures: false }, opts.detailedExitcode ?? false);
+      process.exitCode = exitCodeFor({ error: outcome.inputErrors, changed: report.changed, failures: false }, opts.detailedExitcode ?? false);
     });
 }

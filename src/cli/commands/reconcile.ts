@@ -47,7 +47,7 @@ export function reconcileCommand(): Command {
         }
         const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, outcome.diagnostics, outcome.applied?.results ?? null, outcome.changed);
         ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style));
-        process.exitCode = exitCodeFor({ error: outcome.plan.errored, changed: outcome.changed, failures: outcome.failures }, opts.detailedExitcode ?? false);
+        process.exitCode = exitCodeFor({ error: outcome.inputErrors, changed: outcome.changed, failures: outcome.failures }, opts.detailedExitcode ?? false);
       } finally {
         held?.dispose();
       }

@@ -32,9 +32,11 @@ export function renderReport(report: Report, style: Styler, verbose = false): st
   if (shown.length > 0 || report.orphans.length > 0) out.push('');
   const verb = report.applied ? 'Applied' : 'Plan';
   const tail = report.orphans.length ? `, ${plural(report.orphans.length, 'orphan')} to clean up` : '';
-  out.push(report.changed || report.orphans.length
-    ? `${style('bold', `${verb}:`)} ${summaryLine(report)}${tail}.`
-    : `${style('green', 'No changes.')} The host matches the manifests.`);
+  const failed = report.actions.filter((a) => a.result && !a.result.ok).length;
+  if (report.changed || report.orphans.length) out.push(`${style('bold', `${verb}:`)} ${summaryLine(report)}${tail}.`);
+  else if (failed === 0 && report.errors.length === 0) out.push(`${style('green', 'No changes.')} The host matches the manifests.`);
+  else if (failed === 0) out.push(style('yellow', 'No changes made: see the errors above.'));
+  if (failed > 0) out.push(style('red', `${plural(failed, 'action')} failed; the next run retries with backoff.`));
   if (!report.complete) out.push(style('yellow', 'Some manifests have errors: their containers keep their last applied spec.'));
   return out.join('\n');
 }

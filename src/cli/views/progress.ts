@@ -8,7 +8,7 @@ import { styler } from '../style.js';
 export function progressHooks(stream: NodeJS.WriteStream, logger: Logger): ApplyHooks {
   if (!stream.isTTY) {
     return {
-      postApply: (change, result) => logger.info(`${change.action} ${change.name}: ${result.ok ? 'done' : result.error?.summary}`, { container: change.name, durationMs: result.durationMs }),
+      postApply: (change, result) => logger.log(result.ok ? 'info' : 'error', `${change.action} ${change.name}: ${result.ok ? 'done' : result.error?.summary}`, { container: change.name, durationMs: result.durationMs }),
     };
   }
   const style = styler(stream);

@@ -152,6 +152,14 @@ function startDecision(record: ContainerRecord, live: ActualContainer['live'], n
   if (record.desiredState === 'stopped' && !manifestChanged) {
     return { action: 'none', reasons: ['stopped by hand: `corral start` or a manifest change starts it again'] };
   }
+  if (record.status === 'failed' && !manifestChanged) {
+    const next = record.backoff.nextStartAt;
+    const why = `the last start failed${record.error ? `: ${record.error}` : ''}`;
+    if (next !== null && Date.parse(next) > now.getTime()) {
+      return { action: 'none', reasons: [`${why}; retry in ${Math.ceil((Date.parse(next) - now.getTime()) / 1000)}s`], notBefore: next };
+    }
+    return { action: 'start', reasons: [`${why}; retrying`] };
+  }
   if (manifestChanged || record.status === 'stopped' || live.process === 'missing' && record.lastExit === null) {
     return { action: 'start', reasons: [manifestChanged ? 'apply the new spec' : record.status === 'stopped' ? 'stopped, but wanted running' : 'not running'] };
   }

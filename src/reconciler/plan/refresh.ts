@@ -27,12 +27,14 @@ export function refresh({ record, live }: ActualContainer, now: Date): Container
       };
     }
     const exit = live.exit ?? { code: null, signal: null, oomKilled: false, at: now.toISOString() };
+    const exited: ContainerRecord = { ...record, status: 'exited', lastExit: exit };
+    // A job that finished under OnFailure or Never is done, not crashing: no backoff.
+    if (!policyWantsRestart(exited)) return { ...exited, backoff: { delayMs: 0, nextStartAt: null } };
     const ranMs = record.startedAt ? Date.parse(exit.at) - Date.parse(record.startedAt) : 0;
     const delayMs = ranMs >= BACKOFF.resetAfterMs ? BACKOFF.initialMs : nextBackoff(record.backoff.delayMs);
     return {
-      ...record,
+      ...exited,
       status: delayMs > BACKOFF.initialMs ? 'crashloop' : 'exited',
-      lastExit: exit,
       backoff: { delayMs, nextStartAt: new Date(Date.parse(exit.at) + delayMs).toISOString() },
     };
   }

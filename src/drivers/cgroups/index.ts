@@ -1,0 +1,22 @@
+// The cgroups driver's public surface. The reconciler constructs a manager once per agent start:
+//
+//   const cgroups = await openCgroupManager({ parentName: 'corral' });
+//   const diagnostics = cgroups.checkResources(spec.resources, spec.name);   // plan time
+//   const handle = await cgroups.create(spec.name, spec.resources);          // store `handle` in state
+//   procsFiles(handle) / cloneIntoCgroupDir(handle)                          // for the shim
+//
+// and later kills and destroys with the handle's own backend (killHandle, destroyHandle).
+
+export type {
+  AppliedIoLimit, AppliedResources, CgroupBackend, CgroupFeature, CgroupHandle, CgroupLayout, CgroupLayoutKind, CgroupManager,
+  CgroupParents, CgroupStats, Disposable, FeatureSupport, HostCgroupCapabilities, OomEvent, UnifiedMount, V1Mount,
+} from './types.js';
+export { backendFor, destroyHandle, inspectCgroups, killHandle, openCgroupManager, type CgroupInspection, type CgroupManagerOptions } from './manager.js';
+export { checkResources, RESOURCE_FIELDS, type CheckOptions } from './check.js';
+export { resourcesDrift, type ResourceDrift } from './drift.js';
+export { cloneIntoCgroupDir, handleDirs, procsFiles } from './handle.js';
+export { detectLayout, withoutUnified, withoutV1 } from './detect.js';
+export { detectCapabilities } from './capabilities.js';
+export { resolveBlockDevice } from './device.js';
+export { DEFAULT_PARENT_NAME, MANAGED_V1_CONTROLLERS } from './owner.js';
+export { MANAGED_V2_CONTROLLERS } from './v2.js';

@@ -1,0 +1,92 @@
+// OOM notification.
+//
+// v2: `memory.events` is a kernfs file the kernel "modifies" (inotify IN_MODIFY) whenever one of its
+//     counters moves, so fs.watch wakes us with no polling; the `oom_kill` counter says whether the
+//     event was a kill (the file also moves for `max` and `high` events).
+// v1: the kernel signals an eventfd registered through `cgroup.event_control` against
+//     `memory.oom_control`. Node cannot wait on an arbitrary fd without a native addon, and a
+//     blocking read would pin a thread and hang process exit (DESIGN.md §2), so the eventfd is
+//     non-blocking and read every POLL_MS; its counter accumulates, so no event is lost between
+//     reads. The kernel also signals it when the cgroup is removed, which ends the watch.
+
+import { closeSync, openSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { CorralError } from '../../errors.js';
+import { eventfd } from '../../sys/eventfd.js';
+import { parseFlatKeyed } from './convert.js';
+import { describeFsError, errnoOf, readKnobSync } from './knob.js';
+import type { Disposable, OomEvent } from './types.js';
+
+export const V1_OOM_POLL_MS = 100;
+
+function counter(dir: string, file: string): number | null {
+  const text = readKnobSync(dir, file);
+  return text === null ? null : parseFlatKeyed(text).get('oom_kill') ?? 0;
+}
+
+/** Calls the listener when the counter grew since the last look; returns false once the cgroup is gone. */
+function notifier(dir: string, file: string, name: string, listener: (e: OomEvent) => void): () => boolean {
+  let last = counter(dir, file) ?? 0;
+  return () => {
+    const now = counter(dir, file);
+    if (now === null) return false;
+    if (now > last) {
+      last = now;
+      listener({ name, oomKills: now });
+    }
+    return true;
+  };
+}
+
+export function watchOomV2(dir: string, name: string, listener: (e: OomEvent) => void): Disposable {
+  const check = notifier(dir, 'memory.events', name, listener);
+  let watcher: FSWatcher | undefined;
+  const close = (): void => {
+    watcher?.close();
+    watcher = undefined;
+  };
+  try {
+    watcher = watch(join(dir, 'memory.events'), { persistent: false }, () => {
+      if (!check()) close();
+    });
+  } catch (err) {
+    throw new CorralError('CGROUP_READ_FAILED', `watch \`${join(dir, 'memory.events')}\`: ${describeFsError(err)}`, { cause: err });
+  }
+  watcher.on('error', close);
+  return { close };
+}
+
+export function watchOomV1(dir: string, name: string, listener: (e: OomEvent) => void): Disposable {
+  const efd = eventfd();
+  let ofd = -1;
+  try {
+    ofd = openSync(join(dir, 'memory.oom_control'), 'r');
+    writeFileSync(join(dir, 'cgroup.event_control'), `${efd} ${ofd}`);
+  } catch (err) {
+    if (ofd >= 0) closeSync(ofd);
+    closeSync(efd);
+    throw new CorralError('CGROUP_WRITE_FAILED', `register an OOM eventfd in \`${join(dir, 'cgroup.event_control')}\`: ${describeFsError(err)}`, { cause: err });
+  }
+  const check = notifier(dir, 'memory.oom_control', name, listener);
+  const buf = Buffer.alloc(8);
+  let open = true;
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    clearInterval(timer);
+    closeSync(efd);
+    closeSync(ofd);
+  };
+  const timer = setInterval(() => {
+    try {
+      readSync(efd, buf, 0, 8, null);
+    } catch (err) {
+      if (errnoOf(err) === 'EAGAIN') return;
+      close();
+      return;
+    }
+    if (!check()) close();
+  }, V1_OOM_POLL_MS);
+  timer.unref();
+  return { close };
+}

@@ -1,0 +1,187 @@
+// The cgroups driver's public shapes: the layout of this host, the handle the reconciler stores,
+// what a manager can do, and what it reports. Kept free of Node imports so the reconciler (and its
+// kernel-free tests) can import the types without pulling in the driver.
+
+import type { Diagnostic } from '../../errors.js';
+import type { ResourcesSpec, Unlimited } from '../../manifest/spec.js';
+
+/** How this host mounts cgroups. `hybrid`: v1 controllers plus a cgroup2 tree (often without controllers). */
+export type CgroupLayoutKind = 'v2' | 'v1' | 'hybrid' | 'none';
+
+/** Which manager a handle belongs to. A hybrid host uses `v1`, whose handles also carry the cgroup2 directory. */
+export type CgroupBackend = 'v1' | 'v2' | 'none';
+
+export interface V1Mount {
+  readonly mountPoint: string;
+  /** The cgroup path of the mount's root inside its hierarchy (`/` unless mounted from a container). */
+  readonly root: string;
+  /** Controllers co-mounted there (`cpu`, `cpuacct`), or `name=…` for a named hierarchy. */
+  readonly controllers: readonly string[];
+}
+
+export interface UnifiedMount {
+  readonly mountPoint: string;
+  readonly root: string;
+  /** The root's `cgroup.controllers`: what the cgroup2 tree can offer at all. */
+  readonly controllers: readonly string[];
+  readonly nsdelegate: boolean;
+}
+
+export interface CgroupLayout {
+  readonly kind: CgroupLayoutKind;
+  /** Controller name → its v1 hierarchy. Co-mounted controllers point at the same mount. */
+  readonly v1: Readonly<Record<string, V1Mount>>;
+  readonly unified: UnifiedMount | null;
+  /** Where each controller lives; a controller on neither side is absent. */
+  readonly controllers: Readonly<Record<string, 'v1' | 'v2'>>;
+}
+
+/**
+ * What the reconciler stores for one container's cgroup: enough for any later corral (even after
+ * the host's layout or corral's configuration changed) to find, kill and remove it with the
+ * backend that created it. Plain JSON.
+ */
+export interface CgroupHandle {
+  readonly formatVersion: 1;
+  readonly backend: CgroupBackend;
+  /** The container name, which is the cgroup's directory name under corral's parent. */
+  readonly name: string;
+  /** v1 controller → absolute directory. Co-mounted controllers share a directory. Empty on v2. */
+  readonly v1: Readonly<Record<string, string>>;
+  /** The cgroup2 directory: the whole cgroup on v2, the joined cgroup2 twin on a hybrid host. */
+  readonly unified: string | null;
+}
+
+/** Where corral's parent cgroup lives in each hierarchy, and why there. */
+export interface CgroupParents {
+  readonly name: string;
+  /** v1 controller → absolute directory of corral's parent in that hierarchy. */
+  readonly v1: Readonly<Record<string, string>>;
+  readonly unified: string | null;
+  /** Set when corral runs as a systemd unit with `Delegate=yes` and uses its subtree. */
+  readonly delegated: { readonly unitDir: string; readonly leafDir: string } | null;
+}
+
+/** The resource knobs a manifest can ask for, and the operations a manager offers. */
+export type CgroupFeature =
+  | 'memory' | 'memorySwap' | 'memoryReservation'
+  | 'cpuQuota' | 'cpuWeight' | 'cpuset' | 'pids' | 'ioWeight' | 'ioLimits'
+  | 'freeze' | 'kill' | 'oomEvents' | 'memoryPeak' | 'cpuThrottleStats' | 'cloneIntoCgroup';
+
+export type FeatureSupport =
+  | { readonly available: true; readonly via: string }
+  | { readonly available: false; readonly reason: string };
+
+export interface HostCgroupCapabilities {
+  readonly layout: CgroupLayoutKind;
+  readonly backend: CgroupBackend;
+  readonly features: Readonly<Record<CgroupFeature, FeatureSupport>>;
+  /** CPUs and memory nodes a container's cpuset may name (canonical lists), null when unknown. */
+  readonly cpus: string | null;
+  readonly mems: string | null;
+}
+
+/** Kernel counters of one cgroup; null where this host does not report the figure. */
+export interface CgroupStats {
+  readonly memory: {
+    readonly currentBytes: number | null;
+    readonly peakBytes: number | null;
+    /** Processes the kernel OOM killer killed inside the cgroup. */
+    readonly oomKills: number | null;
+  };
+  readonly cpu: {
+    readonly usageUsec: number | null;
+    readonly userUsec: number | null;
+    readonly systemUsec: number | null;
+    readonly periods: number | null;
+    readonly throttledPeriods: number | null;
+    readonly throttledUsec: number | null;
+  };
+  readonly pids: {
+    readonly current: number | null;
+    /** Times a fork or clone failed because the cgroup was at `pids.max`. */
+    readonly limitHits: number | null;
+  };
+}
+
+export interface AppliedIoLimit {
+  /** `major:minor`, as the kernel reports it. */
+  readonly device: string;
+  readonly readBps: number | null;
+  readonly writeBps: number | null;
+  readonly readIops: number | null;
+  readonly writeIops: number | null;
+}
+
+/**
+ * The limits the kernel enforces right now, in ResourcesSpec units. null means the kernel default
+ * (no limit, default weight, inherited cpuset) or a knob this host does not have.
+ */
+export interface AppliedResources {
+  readonly memoryBytes: number | null;
+  readonly memorySwapBytes: number | Unlimited | null;
+  readonly memoryReservationBytes: number | null;
+  readonly cpuMillis: number | null;
+  readonly cpuWeight: number | null;
+  readonly cpusetCpus: string | null;
+  readonly cpusetMems: string | null;
+  readonly pids: number | Unlimited | null;
+  readonly ioWeight: number | null;
+  readonly ioLimits: readonly AppliedIoLimit[];
+}
+
+export interface OomEvent {
+  readonly name: string;
+  /** The cgroup's OOM kill counter after the event. */
+  readonly oomKills: number;
+}
+
+/** An active OOM subscription; `close` is idempotent. */
+export interface Disposable {
+  close(): void;
+}
+
+/**
+ * One container cgroup's life. v1 and v2 implement it (like runc's fs and fs2); `none` is the null
+ * manager. Every method refuses a cgroup corral did not create (CGROUP_NOT_OWNED).
+ */
+export interface CgroupManager {
+  readonly backend: CgroupBackend;
+  readonly layout: CgroupLayout;
+  readonly parents: CgroupParents;
+  readonly capabilities: HostCgroupCapabilities;
+
+  /** Plan-time check of a container's resources against this host (no kernel access). */
+  checkResources(resources: ResourcesSpec, container?: string): Diagnostic[];
+
+  /**
+   * Creates the container's cgroup in every hierarchy and applies the limits. An existing cgroup
+   * of that name that corral made (a crash between create and the state record) is adopted.
+   */
+  create(name: string, resources: ResourcesSpec): Promise<CgroupHandle>;
+  /** Applies limits to a live cgroup; knobs set to null go back to the kernel default. */
+  set(handle: CgroupHandle, resources: ResourcesSpec): Promise<void>;
+  /** What the kernel enforces now (drift detection: compare with `resourcesDrift`). */
+  read(handle: CgroupHandle): Promise<AppliedResources>;
+  stats(handle: CgroupHandle): Promise<CgroupStats>;
+  /** Calls `listener` after each OOM kill inside the cgroup, until closed. */
+  watchOom(handle: CgroupHandle, listener: (event: OomEvent) => void): Disposable;
+
+  /** Moves a process (its whole thread group) into the cgroup in every hierarchy. */
+  addProc(handle: CgroupHandle, pid: number): Promise<void>;
+  /** Pids in the cgroup (thread-group leaders). */
+  pids(handle: CgroupHandle): Promise<number[]>;
+
+  /** Stops every process in the cgroup, and resolves once the kernel reports it frozen. */
+  freeze(handle: CgroupHandle): Promise<void>;
+  thaw(handle: CgroupHandle): Promise<void>;
+  /** SIGKILLs every process in the cgroup, and resolves once it is empty. */
+  kill(handle: CgroupHandle): Promise<void>;
+  /** Removes the cgroup from every hierarchy, retrying while busy (bounded). Missing counts as done. */
+  destroy(handle: CgroupHandle): Promise<void>;
+
+  /** The container cgroups corral owns under its parent, from any earlier run too. */
+  list(): Promise<CgroupHandle[]>;
+  /** Kills and destroys every cgroup under corral's parent, then the parent itself (tests, uninstall). */
+  removeAll(): Promise<void>;
+}

@@ -1,0 +1,24 @@
+// One v1 controller, the way runc's fs package walks its `subsystems`: each module knows its own
+// files and nothing else. The v1 manager calls them in a fixed order.
+
+import type { ResourcesSpec } from '../../../manifest/spec.js';
+import type { AppliedBuilder, StatsBuilder } from '../accumulate.js';
+import type { DeviceResolver } from '../device.js';
+import type { HostCgroupCapabilities } from '../types.js';
+
+export interface V1Context {
+  readonly caps: HostCgroupCapabilities;
+  readonly resolveDevice: DeviceResolver;
+}
+
+export interface V1Subsystem {
+  readonly name: string;
+  /**
+   * Right after mkdir, before any process joins: make the new cgroup usable. `parentDir` is the
+   * directory above it (corral's parent, or the hierarchy root for the parent itself).
+   */
+  apply?(dir: string, parentDir: string): Promise<void>;
+  set?(dir: string, r: ResourcesSpec, ctx: V1Context, parentDir: string): Promise<void>;
+  read?(dir: string, into: AppliedBuilder, ctx: V1Context): Promise<void>;
+  stats?(dir: string, into: StatsBuilder): Promise<void>;
+}

@@ -1,0 +1,159 @@
+// `corral agent` against the real kernel: it converges edits, coalesces bursts, restarts crashed
+// containers with backoff, undoes drift, and its own SIGKILL is a non-event for the containers.
+// Waits use generous timeouts; nothing asserts speed.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
+import { BIN } from '../support/cli.js';
+import { requireRoot } from '../support/root.js';
+import { psJson, sandbox, sleeper, type Sandbox } from '../support/host-sandbox.js';
+
+const sandboxes: Sandbox[] = [];
+const agents: ChildProcess[] = [];
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map(stopAgent));
+});
+afterAll(async () => {
+  for (const sb of sandboxes) await sb.cleanup();
+});
+
+function startAgent(sb: Sandbox, ...args: string[]): ChildProcess {
+  const child = spawn(process.execPath, [BIN, 'agent', '--settle', '100ms', ...args], { env: { ...process.env, ...sb.env, CORRAL_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-20_000); });
+  (child as ChildProcess & { log: () => string }).log = () => log;
+  agents.push(child);
+  return child;
+}
+
+function stopAgent(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = probe();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function agentStatus(sb: Sandbox): { reconciles: number; lastReconcile: { result: string } | null } {
+  return JSON.parse(readFileSync(join(sb.root, 'agent.json'), 'utf8'));
+}
+
+function events(sb: Sandbox): Array<{ kind: string; container?: string; message: string }> {
+  try {
+    return readFileSync(join(sb.root, 'events.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+}
+
+const running = (sb: Sandbox, name: string) => psJson(sb).find((c) => c.name === name && c.status === 'running');
+
+describe('corral agent', () => {
+  test('converges edits, restarts a killed container with backoff, undoes drift, survives its own SIGKILL', async () => {
+    if (!requireRoot()) return;
+    const sb = sandbox('agent');
+    sandboxes.push(sb);
+    sb.write('web.yaml', sleeper('web', 'resources: {memory: 64Mi}'));
+    let agent = startAgent(sb, '--resync', '2s');
+    const first = await until('web running', () => running(sb, 'web'));
+
+    // An edit converges: env changes restart it.
+    sb.write('web.yaml', sleeper('web', 'resources: {memory: 64Mi}\nenv: {V: "2"}'));
+    const edited = await until('web restarted', () => { const c = running(sb, 'web'); return c && c.pid !== first.pid && c; });
+
+    // Killed from outside: back with a new pid, after the restart backoff, counted.
+    process.kill(edited.pid!, 'SIGKILL');
+    const back = await until('web back', () => { const c = running(sb, 'web'); return c && c.pid !== edited.pid && c; }, 90_000);
+    expect(back.restarts).toBeGreaterThanOrEqual(1);
+    const record = JSON.parse(readFileSync(join(sb.root, 'state', 'web.json'), 'utf8'));
+    expect(record.backoff.delayMs).toBe(10_000);
+    expect(events(sb).some((e) => e.kind === 'exited' && e.container === 'web')).toBe(true);
+
+    // A limit changed by hand is restored at the next resync.
+    const handle = JSON.parse(sb.run('inspect', 'web').stdout).cgroup as { v1: Record<string, string>; unified: string };
+    const limitFile = handle.v1['memory'] ? `${handle.v1['memory']}/memory.limit_in_bytes` : `${handle.unified}/memory.max`;
+    // Lower, not higher: on cgroup v1 the memory limit may not exceed memory+swap.
+    writeFileSync(limitFile, String(48 * 2 ** 20));
+    await until('limit restored', () => Number(readFileSync(limitFile, 'utf8').trim()) === 64 * 2 ** 20);
+    await until('drift event', () => events(sb).some((e) => e.kind === 'drift-corrected' && e.container === 'web'));
+    expect(running(sb, 'web')!.pid).toBe(back.pid);
+
+    // SIGKILL the agent; a new one restarts nothing and finds the state consistent.
+    agent.kill('SIGKILL');
+    await new Promise((r) => agent.once('exit', r));
+    expect(running(sb, 'web')!.pid).toBe(back.pid);
+    agent = startAgent(sb, '--resync', '2s');
+    const before = agentStatus(sb).reconciles;
+    await until('second agent reconciled', () => agentStatus(sb).reconciles > 0 && agentStatus(sb).reconciles !== before);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(running(sb, 'web')!.pid).toBe(back.pid);
+    expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
+
+    // SIGTERM: the agent exits 0 and the container keeps running.
+    const code = await new Promise<number | null>((resolve) => { agent.once('exit', (c) => resolve(c)); agent.kill('SIGTERM'); });
+    expect(code).toBe(0);
+    expect(running(sb, 'web')!.pid).toBe(back.pid);
+    expect(sb.run('status').code).toBe(3);
+  }, 300_000);
+
+  test('100 quick writes cause at most 3 reconciles', async () => {
+    if (!requireRoot()) return;
+    const sb = sandbox('burst');
+    sandboxes.push(sb);
+    sb.write('a.yaml', sleeper('a'));
+    startAgent(sb, '--resync', '1h');
+    await until('a running', () => running(sb, 'a'));
+    await until('idle', () => agentStatus(sb).reconciles >= 1);
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = agentStatus(sb).reconciles;
+    for (let i = 0; i < 100; i++) sb.write('a.yaml', sleeper('a', `env: {N: "${i}"}`));
+    await until('restarted with the last edit', () => sb.run('exec', 'a', '--', '/bin/sh', '-c', 'echo $N').stdout.trim() === '99');
+    await new Promise((r) => setTimeout(r, 2000));
+    const passes = agentStatus(sb).reconciles - before;
+    expect(passes).toBeGreaterThanOrEqual(1);
+    expect(passes).toBeLessThanOrEqual(3);
+  }, 180_000);
+
+  test('a git repository as the manifest directory: commit, checkout, revert each converge', async () => {
+    if (!requireRoot()) return;
+    const sb = sandbox('git');
+    sandboxes.push(sb);
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=ci@example.org', '-c', 'user.name=ci', ...args], { cwd: sb.manifests, stdio: 'pipe' }).toString();
+    git('init', '-q', '-b', 'main');
+    sb.write('a.yaml', sleeper('a'));
+    git('add', '.');
+    git('commit', '-qm', 'a');
+    startAgent(sb, '--resync', '1h');
+    await until('a', () => running(sb, 'a'));
+    git('checkout', '-qb', 'feature');
+    sb.write('b.yaml', sleeper('b'));
+    sb.remove('a.yaml');
+    git('add', '-A');
+    git('commit', '-qm', 'b instead of a');
+    await until('feature converged', () => { const ps = psJson(sb); return ps.length === 1 && ps[0]!.name === 'b' && ps[0]!.status === 'running'; });
+    git('checkout', '-q', 'main');
+    await until('main converged', () => { const ps = psJson(sb); return ps.length === 1 && ps[0]!.name === 'a' && ps[0]!.status === 'running'; });
+    git('merge', '-q', 'feature');
+    await until('merge converged', () => psJson(sb).map((c) => c.name).join() === 'b');
+    git('revert', '--no-edit', 'HEAD');
+    await until('revert converged', () => { const ps = psJson(sb); return ps.map((c) => `${c.name}:${c.status}`).join() === 'a:running'; });
+  }, 180_000);
+});

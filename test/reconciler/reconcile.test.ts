@@ -1,0 +1,105 @@
+// reconcile --once against the real kernel, as a config-management tool would run it.
+
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { requireRoot } from '../support/root.js';
+import { psJson, sandbox, sleeper, type Sandbox } from '../support/host-sandbox.js';
+
+let sb: Sandbox;
+beforeAll(() => {
+  if (requireRoot()) sb = sandbox('reconcile');
+});
+afterAll(async () => {
+  await sb?.cleanup();
+});
+
+function reconcile(...extra: string[]) {
+  const r = sb.run('reconcile', '--once', '--detailed-exitcode', '--output', 'json', ...extra);
+  return { code: r.code, report: r.stdout ? JSON.parse(r.stdout) : null, stderr: r.stderr };
+}
+
+function memoryLimit(name: string): number {
+  const inspect = JSON.parse(sb.run('inspect', name).stdout);
+  const handle = inspect.cgroup as { v1: Record<string, string>; unified: string | null };
+  const file = handle.v1['memory'] ? `${handle.v1['memory']}/memory.limit_in_bytes` : `${handle.unified}/memory.max`;
+  return Number(readFileSync(file, 'utf8').trim());
+}
+
+describe('reconcile --once', () => {
+  test('first run creates (changed, exit 2); the second is a no-op (exit 0, same pids)', () => {
+    if (!sb) return;
+    sb.write('db.yaml', sleeper('db'));
+    sb.write('app.yaml', sleeper('app', 'dependsOn: [db]\nresources: {memory: 64Mi}\nenv: {MODE: one}'));
+    const first = reconcile();
+    expect(first.report.errors).toEqual([]);
+    expect(first.code).toBe(2);
+    expect(first.report.changed).toBe(true);
+    expect(first.report.actions.map((a: { name: string; action: string }) => [a.name, a.action])).toEqual([['db', 'create'], ['app', 'create']]);
+    const pids = psJson(sb).map((c) => [c.name, c.status, c.pid]);
+    expect(pids.every(([, status, pid]) => status === 'running' && typeof pid === 'number')).toBe(true);
+    const second = reconcile();
+    expect(second.code).toBe(0);
+    expect(second.report.changed).toBe(false);
+    expect(second.report.actions.every((a: { action: string }) => a.action === 'none')).toBe(true);
+    expect(psJson(sb).map((c) => [c.name, c.status, c.pid])).toEqual(pids);
+  });
+
+  test('a memory change is applied live: same pid, new limit enforced', () => {
+    if (!sb) return;
+    const pid = psJson(sb).find((c) => c.name === 'app')!.pid;
+    sb.write('app.yaml', sleeper('app', 'dependsOn: [db]\nresources: {memory: 48Mi}\nenv: {MODE: one}'));
+    const r = reconcile();
+    expect(r.report.actions.find((a: { name: string }) => a.name === 'app')).toMatchObject({ action: 'update', diff: expect.arrayContaining([expect.objectContaining({ path: 'resources.memoryBytes', effect: 'live' })]) });
+    expect(psJson(sb).find((c) => c.name === 'app')!.pid).toBe(pid);
+    expect(memoryLimit('app')).toBe(48 * 2 ** 20);
+    // Enforced: a process asking for more inside the container is OOM-killed.
+    const hog = sb.run('exec', 'app', '--', '/bin/sh', '-c', 'head -c 200000000 /dev/zero | tail > /dev/null');
+    expect(hog.code).toBe(137);
+    expect(psJson(sb).find((c) => c.name === 'app')!.pid).toBe(pid);
+  });
+
+  test('an env change restarts (new pid); a rootfs change recreates', () => {
+    if (!sb) return;
+    const before = psJson(sb).find((c) => c.name === 'app')!.pid;
+    sb.write('app.yaml', sleeper('app', 'dependsOn: [db]\nresources: {memory: 48Mi}\nenv: {MODE: two}'));
+    expect(reconcile().report.actions.find((a: { name: string }) => a.name === 'app').action).toBe('restart');
+    const after = psJson(sb).find((c) => c.name === 'app')!.pid;
+    expect(after).not.toBe(before);
+    expect(sb.run('exec', 'app', '--', '/bin/sh', '-c', 'echo $MODE').stdout.trim()).toBe('two');
+    sb.run('exec', 'app', '--', '/bin/sh', '-c', 'echo kept > /var/tmp/marker');
+    sb.write('app.yaml', sleeper('app', 'dependsOn: [db]\nresources: {memory: 48Mi}\nenv: {MODE: two}\nreadOnlyRootfs: true'));
+    expect(reconcile().report.actions.find((a: { name: string }) => a.name === 'app').action).toBe('restart');
+    expect(sb.run('exec', 'app', '--', '/bin/cat', '/var/tmp/marker').stdout.trim()).toBe('kept');
+    sb.write('app.yaml', sleeper('app', 'dependsOn: [db]\nresources: {memory: 48Mi}\nenv: {MODE: two}\nnamespaces: {ipc: host}'));
+    expect(reconcile().report.actions.find((a: { name: string }) => a.name === 'app').action).toBe('recreate');
+    // A recreate starts from a fresh writable layer.
+    expect(sb.run('exec', 'app', '--', '/bin/cat', '/var/tmp/marker').code).not.toBe(0);
+  });
+
+  test('an invalid edit keeps the container running on its last spec', () => {
+    if (!sb) return;
+    const pid = psJson(sb).find((c) => c.name === 'app')!.pid;
+    sb.write('app.yaml', sleeper('app', 'resources: {memroy: 1Gi}'));
+    const r = reconcile();
+    expect(r.code).toBe(1);
+    expect(r.report.errors[0]).toMatchObject({ code: 'MANIFEST_UNKNOWN_FIELD' });
+    expect(psJson(sb).find((c) => c.name === 'app')).toMatchObject({ status: 'running', pid });
+    sb.write('app.yaml', 'apiVersion: corral/v1\nkind: Cont');
+    expect(reconcile().code).toBe(1);
+    expect(psJson(sb).find((c) => c.name === 'app')).toMatchObject({ status: 'running', pid });
+  });
+
+  test('an empty directory prunes nothing without --allow-empty; removal prunes', () => {
+    if (!sb) return;
+    sb.remove('app.yaml');
+    sb.remove('db.yaml');
+    const guarded = reconcile();
+    expect(guarded.code).toBe(1);
+    expect(guarded.report.errors.map((e: { code: string }) => e.code)).toContain('PRUNE_REFUSED');
+    expect(psJson(sb).map((c) => c.status)).toEqual(['running', 'running']);
+    sb.write('db.yaml', sleeper('db'));
+    const pruned = reconcile();
+    expect(pruned.report.actions.map((a: { name: string; action: string }) => [a.name, a.action])).toEqual([['app', 'remove'], ['db', 'none']]);
+    expect(psJson(sb).map((c) => c.name)).toEqual(['db']);
+  });
+});
