@@ -41,6 +41,8 @@ export interface AgentOptions {
   readonly stopContainersOnExit: boolean;
   readonly version: string;
   readonly metrics: AgentMetrics | null;
+  /** Work done once before the first pass (GC of unreferenced layers and writable layers). */
+  readonly startup?: (records: readonly ContainerRecord[]) => Promise<void>;
 }
 
 export function agentStatusPath(layout: Layout): string {
@@ -91,6 +93,16 @@ export class Agent {
 
   async run(signal: AbortSignal): Promise<void> {
     await this.store.init();
+    if (this.options.startup) {
+      const lock = await acquireLock(this.layout.lockFile, 'corral agent (startup)', this.options.lockTimeoutMs, signal);
+      try {
+        await this.options.startup((await this.store.load()).records);
+      } catch (err) {
+        this.logger.warn(`startup cleanup failed: ${(err as Error).message}`);
+      } finally {
+        lock.dispose();
+      }
+    }
     await writeAgentStatus(agentStatusPath(this.layout), this.status);
     await this.events.append([{ time: new Date().toISOString(), kind: 'agent-started', message: `agent ${process.pid} started, watching ${this.options.manifestDir}` }]);
     const watcher = new ManifestWatcher(this.options.manifestDir, (n) => this.queue.add(KEY, `manifests changed (${n} events)`), {

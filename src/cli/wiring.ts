@@ -3,7 +3,7 @@
 
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openCgroupManager, procsFiles, cloneIntoCgroupDir, resourcesDrift, type CgroupHandle, type CgroupManager } from '../drivers/cgroups/index.js';
+import { cloneIntoCgroupDir, handleDirs, openCgroupManager, procsFiles, resourcesDrift, type CgroupHandle, type CgroupManager } from '../drivers/cgroups/index.js';
 import { overlayRootfsPort } from '../drivers/overlay/rootfs-port.js';
 import type { ExitRecord as ShimExit } from '../drivers/namespaces/records.js';
 import {
@@ -50,7 +50,8 @@ export function cgroupPort(manager: CgroupManager): CgroupPort {
     update: (handle, resources) => manager.set(asHandle(handle), resources),
     async drift(handle, resources) {
       const h = asHandle(handle);
-      if (!(await handleByName(manager, h.name))) return null;
+      // The handle's own directories, not a scan of the parent: inspect calls this per container.
+      if (!handleDirs(h).every((d) => existsSync(d))) return null;
       let applied;
       try {
         applied = await manager.read(h);
@@ -73,7 +74,19 @@ export function cgroupPort(manager: CgroupManager): CgroupPort {
       const h = await handleByName(manager, name);
       if (h) await manager.destroy(h);
     },
-    list: async () => (await manager.list()).map((h) => h.name),
+    // Names only, for orphan detection: the children of corral's parent directories. Ownership
+    // is checked later, by destroy, before anything is touched.
+    list: async () => {
+      const names = new Set<string>();
+      for (const dir of new Set([...Object.values(manager.parents.v1), ...(manager.parents.unified ? [manager.parents.unified] : [])])) {
+        try {
+          for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && e.name !== 'agent') names.add(e.name);
+        } catch {
+          // A parent not created yet has no children.
+        }
+      }
+      return [...names].sort();
+    },
     check: (resources) => manager.checkResources(resources),
     async oomKills(handle) {
       return (await manager.stats(asHandle(handle))).memory.oomKills ?? 0;

@@ -207,7 +207,7 @@ class Worker {
         return this.start(change, record!);
       case 'restart':
         await this.stop(record!, false);
-        return this.start(change, this.records.get(change.name)!);
+        return this.start(change, this.records.get(change.name)!, record!);
       case 'update':
         return this.update(change, record!);
       case 'stop':
@@ -243,9 +243,14 @@ class Worker {
     await this.launch(change, record, existing?.restarts ?? 0);
   }
 
-  private async start(change: Change, record: ContainerRecord): Promise<void> {
-    const crashed = ['exited', 'crashloop', 'failed'].includes(record.status);
-    const next = { ...record, spec: change.after!, hash: change.afterHash!, references: change.afterReferences, origin: change.origin, desiredState: 'running' as const };
+  private async start(change: Change, record: ContainerRecord, previous: ContainerRecord = record): Promise<void> {
+    // An unhealthy container being replaced counts as a crash: its restarts and backoff grow.
+    const unhealthy = previous.health?.status === 'unhealthy';
+    const crashed = ['exited', 'crashloop', 'failed'].includes(record.status) || unhealthy;
+    const next = {
+      ...record, spec: change.after!, hash: change.afterHash!, references: change.afterReferences, origin: change.origin, desiredState: 'running' as const,
+      ...(unhealthy ? { backoff: { delayMs: nextBackoff(previous.backoff.delayMs), nextStartAt: null } } : {}),
+    };
     await this.launch(change, next, record.restarts + (crashed ? 1 : 0));
   }
 

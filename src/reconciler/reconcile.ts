@@ -47,7 +47,9 @@ export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desir
     }
     hostDiagnostics.push(...ports.cgroups.check(entry.spec.resources).map((d) => ({ ...d, container: entry.spec.name })));
     hostDiagnostics.push(...(await ports.rootfs.check(entry.spec)).map((d) => ({ ...d, container: entry.spec.name })));
-    return { spec: entry.spec, hash: specHash(entry.spec, references), references, origin: entry.origin, hostDiagnostics };
+    // The manifest's own hash already covers a spec without references (host and path roots).
+    const hash = Object.keys(references).length === 0 ? entry.hash : specHash(entry.spec, references);
+    return { spec: entry.spec, hash, references, origin: entry.origin, hostDiagnostics };
   }));
   return {
     containers,

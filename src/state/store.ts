@@ -2,7 +2,8 @@
 // monotonic serial for stale-plan checks (Terraform's state serial). Callers hold the lock
 // (lock.ts) for every write.
 
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorralError, diagnostic, type Diagnostic } from '../errors.js';
 import { writeFileAtomic, removeStaleTemps, syncDirectory } from './atomic-write.js';
@@ -24,6 +25,8 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export class StateStore {
   private serial = 0;
+  /** Parsed records by file, reused while the file is unchanged (the agent loads every pass). */
+  private readonly cache = new Map<string, { stamp: string; record: ContainerRecord }>();
 
   constructor(readonly layout: Layout) {}
 
@@ -46,15 +49,27 @@ export class StateStore {
     } catch {
       serial = 0;
     }
-    for (const file of (await readdir(this.layout.stateDir)).sort()) {
+    const seen = new Set<string>();
+    // Synchronous reads: a thousand small records load in milliseconds this way.
+    for (const file of readdirSync(this.layout.stateDir).sort()) {
       if (!file.endsWith('.json') || file === 'meta.json' || file.startsWith('.')) continue;
       const name = file.slice(0, -'.json'.length);
       const path = join(this.layout.stateDir, file);
+      seen.add(path);
       try {
-        const record = JSON.parse(await readFile(path, 'utf8')) as ContainerRecord;
+        const info = statSync(path);
+        const stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
+        const cached = this.cache.get(path);
+        if (cached?.stamp === stamp) {
+          records.push(cached.record);
+          serial = Math.max(serial, cached.record.serial);
+          continue;
+        }
+        const record = JSON.parse(readFileSync(path, 'utf8')) as ContainerRecord;
         if (record.format !== RECORD_FORMAT || record.name !== name || !NAME_RE.test(name)) {
           throw new Error(`format ${String(record.format)}, name \`${String(record.name)}\``);
         }
+        this.cache.set(path, { stamp, record });
         records.push(record);
         serial = Math.max(serial, record.serial);
       } catch (err) {
@@ -66,6 +81,7 @@ export class StateStore {
         }));
       }
     }
+    for (const path of this.cache.keys()) if (!seen.has(path)) this.cache.delete(path);
     this.serial = serial;
     return { records, serial, diagnostics };
   }
@@ -83,22 +99,22 @@ export class StateStore {
     }
   }
 
-  /** Writes the record with the next serial and returns what was written. */
+  /**
+   * Writes the record with the next serial and returns what was written. The store's serial is
+   * the largest record serial, so a put needs no second file; only a removal (which takes its
+   * record's serial away) records the serial in meta.json.
+   */
   async put(record: ContainerRecord): Promise<ContainerRecord> {
-    const written = { ...record, serial: await this.bump() };
+    this.serial += 1;
+    const written = { ...record, serial: this.serial };
     await writeFileAtomic(this.layout.record(record.name), `${JSON.stringify(written, null, 2)}\n`);
     return written;
   }
 
   async remove(name: string): Promise<void> {
-    await this.bump();
-    await rm(this.layout.record(name), { force: true });
-    await syncDirectory(this.layout.stateDir);
-  }
-
-  private async bump(): Promise<number> {
     this.serial += 1;
     await writeFileAtomic(this.metaPath, JSON.stringify({ serial: this.serial } satisfies Meta));
-    return this.serial;
+    await rm(this.layout.record(name), { force: true });
+    await syncDirectory(this.layout.stateDir);
   }
 }

@@ -119,9 +119,18 @@ describe('corral agent', () => {
     const sb = sandbox('burst');
     sandboxes.push(sb);
     sb.write('a.yaml', sleeper('a'));
-    startAgent(sb, '--resync', '1h');
+    const port = 20000 + (process.pid % 20000);
+    const agent = startAgent(sb, '--resync', '1h', '--metrics', `127.0.0.1:${port}`);
     await until('a running', () => running(sb, 'a'));
     await until('idle', () => agentStatus(sb).reconciles >= 1);
+    // Opt-in metrics, on the address given.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const name of ['corral_containers', 'corral_reconcile_duration_seconds', 'corral_container_restarts_total', 'corral_container_oom_kills_total']) expect(metrics).toContain(name);
+    expect(metrics).toMatch(/corral_containers\{status="running"\} 1/);
+    // SIGHUP: a pass right now.
+    const hupBefore = agentStatus(sb).reconciles;
+    agent.kill('SIGHUP');
+    await until('SIGHUP pass', () => agentStatus(sb).reconciles > hupBefore);
     await new Promise((r) => setTimeout(r, 1000));
     const before = agentStatus(sb).reconciles;
     for (let i = 0; i < 100; i++) sb.write('a.yaml', sleeper('a', `env: {N: "${i}"}`));
@@ -131,6 +140,22 @@ describe('corral agent', () => {
     expect(passes).toBeGreaterThanOrEqual(1);
     expect(passes).toBeLessThanOrEqual(3);
   }, 180_000);
+
+  test('an unhealthy container with onFailure: restart is restarted', async () => {
+    if (!requireRoot()) return;
+    const sb = sandbox('health');
+    sandboxes.push(sb);
+    sb.write('h.yaml', sleeper('h', 'healthcheck: {exec: [/bin/sh, -c, "test -f /tmp/ok"], interval: 500ms, timeout: 2s, retries: 2, onFailure: restart}'));
+    startAgent(sb, '--resync', '1h');
+    const first = await until('h running', () => running(sb, 'h'));
+    await until('unhealthy event', () => events(sb).some((e) => e.kind === 'unhealthy' && e.container === 'h'));
+    // Restarted after the backoff (10 s for the first), not at every failed check.
+    const again = await until('h restarted', () => { const c = running(sb, 'h'); return c && c.pid !== first.pid && c; }, 90_000);
+    expect(again.restarts).toBe(1);
+    expect(events(sb).some((e) => e.kind === 'restarted' && e.container === 'h')).toBe(true);
+    const record = JSON.parse(readFileSync(join(sb.root, 'state', 'h.json'), 'utf8'));
+    expect(record.backoff.delayMs).toBe(10_000);
+  }, 150_000);
 
   test('a git repository as the manifest directory: commit, checkout, revert each converge', async () => {
     if (!requireRoot()) return;

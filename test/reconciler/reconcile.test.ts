@@ -44,6 +44,25 @@ describe('reconcile --once', () => {
     expect(psJson(sb).map((c) => [c.name, c.status, c.pid])).toEqual(pids);
   });
 
+  test('dependsOn orders starts: the dependency runs first', () => {
+    if (!sb) return;
+    const started = (name: string) => Date.parse(JSON.parse(sb.run('inspect', name).stdout).startedAt);
+    expect(started('db')).toBeLessThanOrEqual(started('app'));
+  });
+
+  test('a second writer waits for the lock, then exits 1 naming the holder', async () => {
+    if (!sb) return;
+    const { acquireLock } = await import('../../src/state/lock.js');
+    const held = await acquireLock(`${sb.root}/lock`, 'corral agent (test)', 1000);
+    try {
+      const r = sb.run('reconcile', '--once', '--lock-timeout', '1s');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/STATE_LOCKED .*pid \d+ \(`corral agent \(test\)`/);
+    } finally {
+      held.dispose();
+    }
+  });
+
   test('a memory change is applied live: same pid, new limit enforced', () => {
     if (!sb) return;
     const pid = psJson(sb).find((c) => c.name === 'app')!.pid;
@@ -97,9 +116,9 @@ describe('reconcile --once', () => {
     expect(guarded.code).toBe(1);
     expect(guarded.report.errors.map((e: { code: string }) => e.code)).toContain('PRUNE_REFUSED');
     expect(psJson(sb).map((c) => c.status)).toEqual(['running', 'running']);
-    sb.write('db.yaml', sleeper('db'));
-    const pruned = reconcile();
-    expect(pruned.report.actions.map((a: { name: string; action: string }) => [a.name, a.action])).toEqual([['app', 'remove'], ['db', 'none']]);
-    expect(psJson(sb).map((c) => c.name)).toEqual(['db']);
+    const removed = sb.run('reconcile', '--once', '--allow-empty', '--output', 'json');
+    // Dependents go first: app is removed before db.
+    expect(JSON.parse(removed.stdout).actions.map((a: { name: string; action: string }) => [a.name, a.action])).toEqual([['app', 'remove'], ['db', 'remove']]);
+    expect(psJson(sb)).toEqual([]);
   });
 });

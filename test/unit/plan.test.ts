@@ -203,3 +203,14 @@ describe('plan: failures and finished jobs', () => {
     expect(r).toMatchObject({ status: 'exited', backoff: { delayMs: 0, nextStartAt: null } });
   });
 });
+
+describe('plan: health', () => {
+  test('an unhealthy container restarts only after its backoff', async () => {
+    const d = await desiredOne('web', 'healthcheck: {exec: [/bin/true], onFailure: restart}');
+    const record = recordFor(d, { health: { status: 'unhealthy', failures: 3, checkedAt: null, output: '' } });
+    const early = only(plan(desiredWith(d), actualOf({ record, live: RUNNING }), opts(new Date(T0.getTime() + 2_000))));
+    expect(early).toMatchObject({ action: 'none', notBefore: new Date(T0.getTime() + 10_000).toISOString() });
+    expect(early.reasons[0]).toMatch(/^unhealthy: 3 health checks failed in a row; restart backoff/);
+    expect(only(plan(desiredWith(d), actualOf({ record, live: RUNNING }), opts(new Date(T0.getTime() + 10_000)))).action).toBe('restart');
+  });
+});

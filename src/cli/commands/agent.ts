@@ -43,6 +43,13 @@ export function agentCommand(): Command {
         stopContainersOnExit: opts.stopContainersOnExit ?? false,
         version: VERSION,
         metrics,
+        startup: async (records) => {
+          // What no record references any more (layers of removed images, writable layers of
+          // containers removed while corral was down) goes before the first pass.
+          const { collectGarbage } = await import('../../drivers/overlay/gc.js');
+          const report = await collectGarbage(host.layout.root, { liveContainers: records.map((r) => r.name) });
+          ctx.logger.info('garbage collected', { bytesFreed: report.bytesFreed, layers: report.layers.length, containers: report.containers.length });
+        },
       });
       const stop = new AbortController();
       const onStop = (sig: string) => {

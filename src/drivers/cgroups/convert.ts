@@ -1,6 +1,7 @@
 // Unit conversions between ResourcesSpec and the kernel's cgroup files, as named pure functions with
 // their ranges written down (runc keeps the same ones in utils.go). No kernel access: unit-tested.
 
+import { formatCpuList, parseCpuList } from '../../manifest/quantity.js';
 import { CorralError } from '../../errors.js';
 import type { Unlimited } from '../../manifest/spec.js';
 
@@ -201,33 +202,19 @@ export function deviceNumber(rdev: bigint): string {
   return `${major}:${minor}`;
 }
 
-/** Parses a cpu/mem list (`0-2,5`) into sorted ids; null when malformed. */
+/** Parses a cpu/mem list (`0-2,5`) into sorted ids; null when malformed. The kernel writes an
+ * empty list for an unset cpuset, which the manifest format does not allow. */
 export function parseIdList(text: string): number[] | null {
   const t = text.trim();
   if (t === '') return [];
-  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(t)) return null;
-  const ids = new Set<number>();
-  for (const part of t.split(',')) {
-    const [lo, hi = lo] = part.split('-').map(Number) as [number, number?];
-    for (let i = lo; i <= hi!; i++) ids.add(i);
-  }
-  return [...ids].sort((a, b) => a - b);
+  const r = parseCpuList(t);
+  return r.ok ? r.value : null;
 }
 
-/** Canonical list text: `0,1,2,5` → `0-2,5`. */
-export function formatIdList(ids: readonly number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ids.length;) {
-    let j = i;
-    while (j + 1 < ids.length && ids[j + 1] === ids[j]! + 1) j++;
-    parts.push(i === j ? `${ids[i]}` : `${ids[i]}-${ids[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
-}
+export { formatCpuList as formatIdList };
 
 /** Canonical form of a list read from the kernel, so `0-1` and `0,1` compare equal. */
 export function canonicalIdList(text: string): string {
   const ids = parseIdList(text);
-  return ids === null ? text.trim() : formatIdList(ids);
+  return ids === null ? text.trim() : formatCpuList(ids);
 }

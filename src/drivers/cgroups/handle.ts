@@ -88,7 +88,7 @@ export async function listHandles(parents: CgroupParents, backend: CgroupBackend
     const unified = parents.unified !== null && existsSync(join(parents.unified, name)) ? join(parents.unified, name) : null;
     const handle: CgroupHandle = { formatVersion: 1, backend, name, v1: backend === 'v2' ? {} : v1, unified };
     const dirs = handleDirs(handle);
-    if (dirs.length > 0 && dirs.every((d) => ownerRole(d) === 'container' || ownerRole(d) === 'unsupported')) out.push(handle);
+    if (dirs.length > 0 && dirs.every((d) => { const role = ownerRole(d); return role === 'container' || role === 'unsupported'; })) out.push(handle);
   }
   return out;
 }

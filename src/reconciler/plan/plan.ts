@@ -4,7 +4,7 @@
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
-import type { ContainerRecord } from '../../state/record.js';
+import { nextBackoff, type ContainerRecord } from '../../state/record.js';
 import { describeDiff, describeExit } from './describe.js';
 import { diffSpecs, strongestEffect } from './field-effects.js';
 import { startOrder } from './order.js';
@@ -115,7 +115,8 @@ function decideExisting(record: ContainerRecord, live: ActualContainer['live'], 
   if (record.status === 'creating') return { action: 'recreate', reasons: ['a create was interrupted (crash recovery): rebuild it'] };
   if (record.status === 'removing') return { action: 'recreate', reasons: ['a removal was interrupted and the manifest is back'] };
 
-  const diff = diffSpecs(record.spec, d.spec, record.references, d.references);
+  // Equal hashes mean equal specs and references: skip the field walk (the common case).
+  const diff = record.hash === d.hash ? [] : diffSpecs(record.spec, d.spec, record.references, d.references);
   const effect = strongestEffect(diff);
   const running = live.process === 'running';
   const described = diff.map(describeDiff);
@@ -136,7 +137,15 @@ function decideExisting(record: ContainerRecord, live: ActualContainer['live'], 
     if (live.drift.length > 0) return { action: 'update', reasons: driftReasons(live.drift), diff: live.drift };
     const health = record.health;
     if (health?.status === 'unhealthy' && record.spec.healthcheck?.onFailure === 'restart') {
-      return { action: 'restart', reasons: [`unhealthy: ${health.failures} health checks failed in a row`] };
+      // An unhealthy restart backs off like a crash, or a container that is never healthy would
+      // be restarted at every check.
+      const why = `unhealthy: ${health.failures} health checks failed in a row`;
+      const earliest = Date.parse(record.startedAt ?? now.toISOString()) + nextBackoff(record.backoff.delayMs);
+      if (earliest > now.getTime()) {
+        const next = new Date(earliest).toISOString();
+        return { action: 'none', reasons: [`${why}; restart backoff: next start in ${Math.ceil((earliest - now.getTime()) / 1000)}s`], notBefore: next };
+      }
+      return { action: 'restart', reasons: [why] };
     }
     return { action: 'none', reasons: ['up to date'] };
   }

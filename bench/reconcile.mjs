@@ -1,0 +1,146 @@
+// bench/reconcile: how fast corral converges and plans, beside crun doing the same work.
+//   npm run build && node bench/reconcile.mjs [converge=100] [plan=1000]     (root)
+//
+// 1. Converge N containers from nothing with `corral reconcile --once` (wall time of the command,
+//    and per container), against crun creating the same N containers in a loop (`crun run -d`),
+//    both on one shared busybox rootfs, each container running `sleep`.
+// 2. Plan with nothing to do for M manifests whose M containers all run: `corral plan` as a fresh
+//    process (cold: Node start, schema compile, every file parsed), and a warm pass as the agent
+//    runs it (manifest cache, inspect of every container, plan).
+// Everything lives under a temp state root and its own cgroup parent, removed at the end.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
+import { directorySource } from '../dist/host/manifest-source.js';
+import { schemaValidator } from '../dist/host/schema.js';
+import { ManifestCache, loadManifestSet } from '../dist/manifest/manifest-set.js';
+import { reconcileOnce } from '../dist/reconciler/reconcile.js';
+import { createPorts } from '../dist/cli/wiring.js';
+import { createLogger } from '../dist/cli/logging.js';
+import { layout } from '../dist/state/layout.js';
+import { StateStore } from '../dist/state/store.js';
+
+const CONVERGE = Number(process.argv[2] ?? 100);
+const PLAN = Number(process.argv[3] ?? 1000);
+if (process.getuid() !== 0) throw new Error('bench/reconcile needs root');
+
+const BIN = new URL('../bin/corral', import.meta.url).pathname;
+const base = mkdtempSync('/tmp/corral-bench-reconcile-');
+chmodSync(base, 0o755);
+const parent = `corral-bench-${process.pid}`;
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+  return { median: q(0.5), p90: q(0.9) };
+};
+
+function ensurePackages() {
+  const missing = ['crun', 'busybox-static'].filter((p) => !spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed'));
+  if (missing.length) execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function busybox(dir) {
+  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'run']) mkdirSync(join(dir, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  chmodSync(join(dir, 'bin/busybox'), 0o755);
+  for (const a of execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n')) if (a && a !== 'busybox') symlinkSync('/bin/busybox', join(dir, 'bin', a));
+}
+
+function manifests(dir, n, rootfs) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < n; i++) {
+    writeFileSync(join(dir, `c${i}.yaml`), `apiVersion: corral/v1\nkind: Container\nmetadata:\n  name: c${i}\n  labels: {bench: reconcile}\nspec:\n  rootfs: {path: ${rootfs}}\n  command: [/bin/sleep, "1000000"]\n  readOnlyRootfs: true\n  env: {N: "${i}"}\n  resources: {memory: 16Mi, pids: 16}\n  stopSignal: SIGKILL\n  stopTimeout: 1s\n`);
+  }
+}
+
+function corral(env, ...args) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const ms = performance.now() - t0;
+  if (r.status !== 0 && r.status !== 2) throw new Error(`corral ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
+  return ms;
+}
+
+const root = join(base, 'root');
+const none = join(base, 'none');
+mkdirSync(none);
+const env = { CORRAL_ROOT: root, CORRAL_CGROUP_PARENT: parent, CORRAL_LOG_LEVEL: 'error' };
+try {
+  ensurePackages();
+  const rootfs = join(base, 'rootfs');
+  busybox(rootfs);
+  const dir = join(base, 'manifests');
+
+  // 1. Converge from nothing.
+  manifests(dir, CONVERGE, rootfs);
+  const corralMs = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once');
+  const again = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once', '--detailed-exitcode');
+  corral({ ...env, CORRAL_MANIFESTS: none }, 'reconcile', '--once', '--allow-empty');
+
+  const bundle = join(base, 'bundle');
+  mkdirSync(bundle);
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
+    ociVersion: '1.0.2',
+    process: { user: { uid: 0, gid: 0 }, args: ['/bin/sleep', '1000000'], env: ['PATH=/bin'], cwd: '/', noNewPrivileges: true },
+    root: { path: rootfs, readonly: true },
+    hostname: 'bench',
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
+    linux: { namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })), resources: { pids: { limit: 16 }, memory: { limit: 16 * 2 ** 20 } } },
+  }));
+  const empty = join(base, 'empty');
+  writeFileSync(empty, '');
+  const crunRoot = join(base, 'crun');
+  // crun refuses hybrid hosts: hide the cgroup2 controllers file in a private mount namespace.
+  const inNs = (script) => spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', `mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; ${script}`], { encoding: 'utf8' });
+  const t0 = performance.now();
+  const crun = inNs(`for i in $(seq 1 ${CONVERGE}); do crun --root ${crunRoot} run -d --bundle ${bundle} b$i </dev/null >/dev/null 2>&1 || echo FAIL >&2; done`);
+  const crunMs = performance.now() - t0;
+  inNs(`for i in $(seq 1 ${CONVERGE}); do crun --root ${crunRoot} delete -f b$i >/dev/null 2>&1; done`);
+  if (crun.stderr.includes('FAIL')) console.log('  (some crun starts failed)');
+
+  console.log(`converge ${CONVERGE} containers from nothing (ms)        total   per container`);
+  console.log(`  corral reconcile --once (parallel ${2 * (await import('node:os')).cpus().length})   ${corralMs.toFixed(0).padStart(8)} ${(corralMs / CONVERGE).toFixed(1).padStart(10)}`);
+  console.log(`  crun run -d, in a loop                  ${crunMs.toFixed(0).padStart(8)} ${(crunMs / CONVERGE).toFixed(1).padStart(10)}`);
+  console.log(`  corral second run (nothing to do)       ${again.toFixed(0).padStart(8)}`);
+
+  // 2. Plan with nothing to do.
+  manifests(dir, PLAN, rootfs);
+  const convergeBig = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once');
+  const cold = [];
+  for (let i = 0; i < 5; i++) cold.push(corral({ ...env, CORRAL_MANIFESTS: dir }, 'plan', '--detailed-exitcode'));
+  const logger = createLogger('error', false);
+  const l = layout(root);
+  const ports = await createPorts(l, logger, { cgroupParent: parent });
+  const store = new StateStore(l);
+  const validator = schemaValidator();
+  const cache = new ManifestCache();
+  const warm = [];
+  const parts = { load: [], pass: [] };
+  for (let i = 0; i < 12; i++) {
+    const a = performance.now();
+    const set = await loadManifestSet(directorySource(dir), { validator, cache });
+    const b = performance.now();
+    const outcome = await reconcileOnce(set, ports, store, { dryRun: true, allowEmpty: false, parallelism: 4, stepTimeoutMs: 60_000 });
+    const c = performance.now();
+    if (outcome.plan.changes.some((ch) => ch.action !== 'none')) throw new Error('warm plan is not empty');
+    if (i >= 2) {
+      warm.push(c - a);
+      parts.load.push(b - a);
+      parts.pass.push(c - b);
+    }
+  }
+  console.log(`\nplan ${PLAN} manifests, ${PLAN} containers running, nothing to do (ms)   median    p90`);
+  console.log(`  corral plan, fresh process (cold)                      ${stats(cold).median.toFixed(0).padStart(8)} ${stats(cold).p90.toFixed(0).padStart(6)}`);
+  console.log(`  agent pass (warm): manifests + inspect + plan          ${stats(warm).median.toFixed(0).padStart(8)} ${stats(warm).p90.toFixed(0).padStart(6)}`);
+  console.log(`    of which manifests (cached)                          ${stats(parts.load).median.toFixed(0).padStart(8)}`);
+  console.log(`    of which inspect + refresh + plan                    ${stats(parts.pass).median.toFixed(0).padStart(8)}`);
+  console.log(`  (converging the ${PLAN} took ${(convergeBig / 1000).toFixed(1)} s, ${(convergeBig / PLAN).toFixed(1)} ms per container)`);
+} finally {
+  spawnSync(process.execPath, [BIN, 'reconcile', '--once', '--allow-empty'], { env: { ...process.env, ...env, CORRAL_MANIFESTS: none }, stdio: 'ignore' });
+  await (await openCgroupManager({ parentName: parent })).removeAll().catch(() => undefined);
+  rmSync(base, { recursive: true, force: true });
+}
