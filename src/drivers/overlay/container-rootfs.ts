@@ -13,7 +13,7 @@ import { CorralError } from '../../errors.js';
 import type { ContainerSpec, RootfsSource } from '../../manifest/spec.js';
 import { layout } from '../../state/layout.js';
 import { asSyscallError, ensureDir, errnoCode, fsStep, listDir, removeFile, removeTree } from './fs-util.js';
-import { ensureHostRoot, type HostRootOptions } from './host-root.js';
+import { ensureHostRoot, type HostRoot, type HostRootOptions } from './host-root.js';
 import { formatImageRef } from './images/image-ref.js';
 import { getImage } from './images/store.js';
 import { stateRootOverlap } from './mount-sources.js';
@@ -45,7 +45,10 @@ export interface PreparedRootfs extends ResolvedRootfs {
   readonly upperReset: boolean;
 }
 
-export type RootfsOptions = HostRootOptions;
+export interface RootfsOptions extends HostRootOptions {
+  /** Supplies the host root instead of ensureHostRoot (the rootfs port shares one per pass). */
+  readonly hostRoot?: () => HostRoot;
+}
 
 function checkPathRoot(root: string, path: string): void {
   let st;
@@ -85,7 +88,7 @@ export function resolveRootfs(root: string, source: RootfsSource, options: Rootf
       checkPathRoot(root, source.path);
       return { source, lower: [source.path], binds: [], defaults: null, digest: null, identity: `path:${source.path}` };
     case 'host': {
-      const host = ensureHostRoot(root, options);
+      const host = options.hostRoot?.() ?? ensureHostRoot(root, options);
       return { source, lower: [host.dir], binds: host.binds, defaults: null, digest: host.digest, identity: 'host' };
     }
   }

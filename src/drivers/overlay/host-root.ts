@@ -98,19 +98,7 @@ interface Plan {
   readonly etc: readonly string[];
 }
 
-// Walking /etc costs milliseconds; a converge of many containers, or one agent pass, shares one
-// walk. A host change is still picked up within PLAN_TTL_MS.
-const PLAN_TTL_MS = 2000;
-let memo: { host: string; at: number; plan: Plan } | undefined;
-
 function plan(host: string): Plan {
-  const now = Date.now();
-  if (memo && memo.host === host && now - memo.at < PLAN_TTL_MS) return memo.plan;
-  memo = { host, at: now, plan: walkPlan(host) };
-  return memo.plan;
-}
-
-function walkPlan(host: string): Plan {
   const hash = createHash('sha256').update(`corral-hostroot-v${SKELETON_VERSION}\n`);
   const top = topLevel(host);
   for (const t of top) hash.update(`top ${t.name} ${t.kind} ${t.kind === 'symlink' ? t.target : ''}\n`);

@@ -9,6 +9,7 @@ import { layout } from '../../state/layout.js';
 import { prepareRootfs, removeContainerRootfs, resolveRootfs, type RootfsOptions } from './container-rootfs.js';
 import { listDir } from './fs-util.js';
 import { checkBindSources } from './mount-sources.js';
+import { ensureHostRoot, type HostRoot } from './host-root.js';
 import { ensureVolume } from './volumes.js';
 
 function hasRootfs(root: string, name: string): boolean {
@@ -16,7 +17,19 @@ function hasRootfs(root: string, name: string): boolean {
   return existsSync(p.rootfsRecord) || existsSync(p.upper);
 }
 
-export function overlayRootfsPort(root: string, options: RootfsOptions = {}): RootfsPort {
+// Checking the host root walks /etc (milliseconds); a converge of many containers, or one agent
+// pass, shares one walk. A host change is still picked up within this time.
+const HOST_ROOT_TTL_MS = 2000;
+
+export function overlayRootfsPort(root: string, base: RootfsOptions = {}): RootfsPort {
+  let memo: { at: number; host: HostRoot } | undefined;
+  const options: RootfsOptions = {
+    ...base,
+    hostRoot: () => {
+      if (!memo || Date.now() - memo.at > HOST_ROOT_TTL_MS) memo = { at: Date.now(), host: ensureHostRoot(root, base) };
+      return memo.host;
+    },
+  };
   return {
     async references(spec: ContainerSpec): Promise<Record<string, string>> {
       if (spec.rootfs.kind !== 'image') return {};

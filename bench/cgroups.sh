@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# bench/cgroups, side by side: the same driver on this host (hybrid: the v1 manager) and on a
+# cgroup2-only kernel in the throw-away VM (test/vm). create + place + destroy for 100 cgroups,
+# and the cost of the first placement. The VM is software-emulated: compare ratios, not times.
+# Usage (root): bash bench/cgroups.sh        or: npm run bench:cgroups
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx tsc bench/cgroups.ts --outDir .scratch/bench --rootDir . --target ES2022 --module NodeNext --moduleResolution NodeNext \
+  --strict --skipLibCheck --types node
+host=$(node .scratch/bench/bench/cgroups.js | tail -n 1)
+vm=$(test/vm/run-in-vm.sh --quiet -- node .scratch/bench/bench/cgroups.js | tail -n 1)
+node -e '
+const rows = process.argv.slice(1).map((l) => JSON.parse(l));
+const f = (k) => rows.map((r) => String(r[k]).padStart(22)).join("");
+console.log(`cgroups bench, N=${rows[0].n}, medians in ms${" ".repeat(4)}${rows.map((r) => `${r.layout} (${r.kernel.split("-")[0]})`.padStart(22)).join("")}`);
+for (const [label, k] of [["create", "createMs"], ["place (pid write)", "placeMs"], ["destroy", "destroyMs"], ["first placement", "firstPlacementMs"], ["100 x create+place+destroy", "totalCreatePlaceDestroyMs"], ["cgroup.procs files per cgroup", "procsFilesPerCgroup"]]) console.log(`  ${label.padEnd(38)}${f(k)}`);
+console.log("  (the VM runs under software emulation: its times are inflated; read the ratios)");
+' "$host" "$vm"

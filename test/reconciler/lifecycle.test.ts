@@ -1,0 +1,78 @@
+// The imperative commands and the container's I/O, end to end: stop, start, restart, logs, and
+// exec with a terminal.
+
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { BIN } from '../support/cli.js';
+import { requireRoot } from '../support/root.js';
+import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
+
+let sb: Sandbox;
+beforeAll(() => {
+  if (requireRoot()) sb = sandbox('lifecycle');
+});
+afterAll(async () => {
+  await sb?.cleanup();
+});
+
+const svc = `apiVersion: corral/v1
+kind: Container
+metadata:
+  name: svc
+spec:
+  rootfs: {host: {}}
+  command: [/bin/sh, -c, 'echo "hello from $$"; echo "to stderr" >&2; trap "exit 0" TERM; sleep 100000 & wait']
+  stopTimeout: 5s
+`;
+
+const status = () => psJson(sb).find((c) => c.name === 'svc')!;
+
+describe('imperative commands', () => {
+  test('stop keeps it stopped across reconciles until start; restart gives a new process', async () => {
+    if (!sb) return;
+    sb.write('svc.yaml', svc);
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    const first = status();
+    expect(first.status).toBe('running');
+
+    expect(sb.run('stop', 'svc')).toMatchObject({ code: 0, stdout: 'svc: stopped\n' });
+    expect(status().status).toBe('stopped');
+    const r = JSON.parse(sb.run('reconcile', '--once', '--output', 'json').stdout);
+    expect(r.actions[0]).toMatchObject({ name: 'svc', action: 'none' });
+    expect(r.actions[0].reasons[0]).toMatch(/stopped by hand/);
+    expect(status().status).toBe('stopped');
+
+    expect(sb.run('start', 'svc')).toMatchObject({ code: 0, stdout: 'svc: started\n' });
+    const second = status();
+    expect(second).toMatchObject({ status: 'running' });
+    expect(second.pid).not.toBe(first.pid);
+
+    expect(sb.run('restart', 'svc').code).toBe(0);
+    const third = status();
+    expect(third.status).toBe('running');
+    expect(third.pid).not.toBe(second.pid);
+    expect(sb.run('start', 'nope').code).toBe(1);
+  });
+
+  test('logs show stdout and stderr of every run, and --tail limits them', async () => {
+    if (!sb) return;
+    const all = sb.run('logs', 'svc');
+    expect(all.code).toBe(0);
+    expect(all.stdout.match(/hello from 1/g)!.length).toBeGreaterThanOrEqual(3);
+    expect(all.stdout).toMatch(/ stderr F to stderr/);
+    const tail = sb.run('logs', 'svc', '--tail', '2');
+    expect(tail.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  test('exec -t runs the command on a terminal when the caller has one', () => {
+    if (!sb) return;
+    // `script` gives the CLI a pseudo-terminal, as a user's shell would.
+    const r = spawnSync('script', ['-qec', `${process.execPath} ${BIN} exec -t svc -- /bin/sh -c 'tty; echo rows=$(stty size)'`, '/dev/null'], {
+      env: { ...process.env, ...sb.env }, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
+    const plain = sb.run('exec', 'svc', '--', '/bin/sh', '-c', 'tty || true');
+    expect(plain.stdout).toMatch(/not a tty/);
+  });
+});
