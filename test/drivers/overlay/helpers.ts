@@ -41,3 +41,13 @@ export function tree(dir: string): string[] {
   }
   return out.sort();
 }
+
+/** The error `fn` throws, or undefined: for asserting on codes and messages of a failure. */
+export function caught(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

@@ -16,7 +16,7 @@ import { FS_MAGIC } from '../../../src/sys/statfs.js';
 import { writeOciLayout } from '../../support/oci.js';
 import type { TarSpec } from '../../support/oci-tar.js';
 import { requireRoot } from '../../support/root.js';
-import { cleanup, tempDir } from './helpers.js';
+import { caught, cleanup, tempDir } from './helpers.js';
 
 let work: string;
 let root: string;
@@ -27,14 +27,6 @@ beforeAll(() => {
 });
 afterAll(() => cleanup(work));
 
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 const image = (name: string) => ({ rootfs: { kind: 'image' as const, name, tag: 'latest' }, readOnlyRootfs: false });
 

@@ -13,7 +13,7 @@ import type { MountSpec } from '../../../src/manifest/spec.js';
 import { layout } from '../../../src/state/layout.js';
 import { busyboxEntries, writeOciLayout } from '../../support/oci.js';
 import { requireRoot } from '../../support/root.js';
-import { cleanup, tempDir, tree } from './helpers.js';
+import { caught, cleanup, tempDir, tree } from './helpers.js';
 
 let work: string;
 let root: string;
@@ -24,14 +24,6 @@ beforeAll(() => {
 });
 afterAll(() => cleanup(work));
 
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 const bind = (source: string): MountSpec => ({ type: 'bind', source, target: '/x', readOnly: true, propagation: 'rprivate', recursive: true, options: [] });
 
