@@ -73,6 +73,7 @@ export const ErrorCodes = {
   CONTAINER_NOT_RUNNING: 'the container is not running',
   EXEC_FAILED: 'running a command inside the container failed',
   STOP_TIMEOUT: 'the container did not stop in time and was killed',
+  SECCOMP_PROFILE_INVALID: 'a seccomp profile file is missing, unreadable, not JSON, or not a profile corral can compile; the message names the file and the JSON path',
 
   // state and reconciler (src/state, src/reconciler)
   STATE_CORRUPT: 'a state record cannot be read; it is set aside and the container is re-inspected',

@@ -9,12 +9,13 @@ import type { ExitRecord as ShimExit } from '../drivers/namespaces/records.js';
 import {
   rediscover, start as startContainer, status as runtimeStatus, stop as stopContainer, waitForExit, type RuntimeRecord,
 } from '../drivers/namespaces/runtime.js';
+import { checkSeccompProfile, seccompProfileDigest } from '../drivers/namespaces/seccomp-file.js';
 import { execShim } from '../drivers/namespaces/shim.js';
 import { buildExecSpec, buildSpawnSpec } from '../drivers/namespaces/spec.js';
 import { signalName } from '../manifest/signal.js';
 import type { ContainerSpec } from '../manifest/spec.js';
 import type { FieldDiff } from '../reconciler/plan/types.js';
-import type { CgroupPort, Ports, ProcessStatus, RuntimePort } from '../reconciler/ports.js';
+import type { CgroupPort, Ports, ProcessStatus, RootfsPort, RuntimePort } from '../reconciler/ports.js';
 import type { Layout } from '../state/layout.js';
 import type { ExitRecord, Json } from '../state/record.js';
 import { hostCapabilityMask, sameProcess } from '../sys/proc.js';
@@ -32,9 +33,31 @@ export interface HostOptions {
 export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
   const manager = await openCgroupManager({ parentName: options.cgroupParent });
   return {
-    rootfs: overlayRootfsPort(layout.root),
+    rootfs: withSeccompProfiles(overlayRootfsPort(layout.root)),
     cgroups: cgroupPort(manager),
     runtime: runtimePort(layout, manager, logger),
+  };
+}
+
+/**
+ * A seccomp profile file is content the spec references, like an image: its digest joins the
+ * spec hash (editing the profile restarts the container) and a broken profile is a plan-time
+ * error, not a failed start.
+ */
+function withSeccompProfiles(rootfs: RootfsPort): RootfsPort {
+  return {
+    ...rootfs,
+    async references(spec) {
+      const refs = await rootfs.references(spec);
+      return spec.security.seccomp.kind === 'file' ? { ...refs, seccomp: seccompProfileDigest(spec.security.seccomp.path) } : refs;
+    },
+    async check(spec) {
+      const out = await rootfs.check(spec);
+      if (spec.security.seccomp.kind === 'file' && !spec.security.privileged) {
+        out.push(...checkSeccompProfile(spec.security.seccomp.path, { capabilities: spec.security.capabilities, container: spec.name }));
+      }
+      return out;
+    },
   };
 }
 

@@ -2,6 +2,8 @@
 // exec with a terminal.
 
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { BIN } from '../support/cli.js';
 import { requireRoot } from '../support/root.js';
@@ -74,5 +76,32 @@ describe('imperative commands', () => {
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
     const plain = sb.run('exec', 'svc', '--', '/bin/sh', '-c', 'tty || true');
     expect(plain.stdout).toMatch(/not a tty/);
+  });
+});
+
+describe('seccomp profile files', () => {
+  test('a profile next to the manifest is enforced; editing it restarts the container; a broken one keeps it running', () => {
+    if (!sb) return;
+    const profile = (errno: number) => JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: errno }] });
+    writeFileSync(join(sb.manifests, 'no-mkdir.json'), profile(13));
+    sb.write('sec.yaml', svc.replace('name: svc', 'name: sec').replace('  stopTimeout: 5s', '  stopTimeout: 5s\n  security: {seccomp: {file: no-mkdir.json}}'));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    const denied = sb.run('exec', 'sec', '--', '/bin/mkdir', '/tmp/x');
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/Permission denied/);
+    expect(sb.run('exec', 'sec', '--', '/bin/true').code).toBe(0);
+
+    writeFileSync(join(sb.manifests, 'no-mkdir.json'), profile(1));
+    const plan = JSON.parse(sb.run('plan', '--output', 'json').stdout);
+    expect(plan.actions.find((a: { name: string }) => a.name === 'sec')).toMatchObject({ action: 'restart', diff: [expect.objectContaining({ path: 'references.seccomp' })] });
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('exec', 'sec', '--', '/bin/mkdir', '/tmp/x').stderr).toMatch(/Operation not permitted/);
+
+    const pid = psJson(sb).find((c) => c.name === 'sec')!.pid;
+    writeFileSync(join(sb.manifests, 'no-mkdir.json'), '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_GT"}]}]}');
+    const broken = sb.run('reconcile', '--once', '--output', 'json');
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.stdout).errors[0]).toMatchObject({ code: 'SECCOMP_PROFILE_INVALID', container: 'sec' });
+    expect(psJson(sb).find((c) => c.name === 'sec')).toMatchObject({ status: 'running', pid });
   });
 });

@@ -6,8 +6,7 @@
 // io_uring, userfaultfd, handle-based opens...). Only x86-64 numbers are known here. Pure.
 
 import { CorralError } from '../../errors.js';
-
-const AUDIT_ARCH_X86_64 = 0xc000003e;
+import { AUDIT_ARCH_X86_64, BPF, RET, SECCOMP_DATA, X32_SYSCALL_BIT, encodeProgram, insn, type Insn } from './seccomp-bpf.js';
 
 /** x86-64 syscall numbers of the denied calls. */
 export const DENIED_SYSCALLS_X86_64: Readonly<Record<string, number>> = {
@@ -24,32 +23,11 @@ export const DENIED_SYSCALLS_X86_64: Readonly<Record<string, number>> = {
 
 const SYS_CLONE = 56;
 const SYS_CLONE3 = 435;
-const X32_SYSCALL_BIT = 0x40000000;
 /** CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME. */
 const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080;
 
 const EPERM = 1;
 const ENOSYS = 38;
-
-// BPF opcodes (linux/filter.h, linux/seccomp.h).
-const BPF_LD_W_ABS = 0x20;
-const BPF_JEQ_K = 0x15;
-const BPF_JGE_K = 0x35;
-const BPF_JSET_K = 0x45;
-const BPF_RET_K = 0x06;
-const RET_KILL_PROCESS = 0x80000000;
-const RET_ERRNO = 0x00050000;
-const RET_ALLOW = 0x7fff0000;
-// struct seccomp_data offsets.
-const OFF_NR = 0;
-const OFF_ARCH = 4;
-const OFF_ARG0_LO = 16;
-
-interface Insn { code: number; jt: number; jf: number; k: number }
-
-function insn(code: number, k: number, jt = 0, jf = 0): Insn {
-  return { code, jt, jf, k: k >>> 0 };
-}
 
 /** `arch` as Node names it (`process.arch`). */
 export function defaultSeccompProgram(arch: string): Uint8Array {
@@ -60,31 +38,24 @@ export function defaultSeccompProgram(arch: string): Uint8Array {
   }
   const denied = Object.values(DENIED_SYSCALLS_X86_64);
   const p: Insn[] = [
-    insn(BPF_LD_W_ABS, OFF_ARCH),
-    insn(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-    insn(BPF_RET_K, RET_KILL_PROCESS),
-    insn(BPF_LD_W_ABS, OFF_NR),
-    insn(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
-    insn(BPF_RET_K, RET_KILL_PROCESS),
+    insn(BPF.LD_W_ABS, SECCOMP_DATA.ARCH),
+    insn(BPF.JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+    insn(BPF.RET_K, RET.KILL_PROCESS),
+    insn(BPF.LD_W_ABS, SECCOMP_DATA.NR),
+    insn(BPF.JGE_K, X32_SYSCALL_BIT, 0, 1),
+    insn(BPF.RET_K, RET.KILL_PROCESS),
   ];
   for (const nr of denied) {
-    p.push(insn(BPF_JEQ_K, nr, 0, 1), insn(BPF_RET_K, RET_ERRNO | EPERM));
+    p.push(insn(BPF.JEQ_K, nr, 0, 1), insn(BPF.RET_K, RET.ERRNO | EPERM));
   }
-  p.push(insn(BPF_JEQ_K, SYS_CLONE3, 0, 1), insn(BPF_RET_K, RET_ERRNO | ENOSYS));
+  p.push(insn(BPF.JEQ_K, SYS_CLONE3, 0, 1), insn(BPF.RET_K, RET.ERRNO | ENOSYS));
   // clone: deny namespace flags in its first argument (the low 32 bits hold them all).
   p.push(
-    insn(BPF_JEQ_K, SYS_CLONE, 0, 3),
-    insn(BPF_LD_W_ABS, OFF_ARG0_LO),
-    insn(BPF_JSET_K, CLONE_NAMESPACE_FLAGS, 0, 1),
-    insn(BPF_RET_K, RET_ERRNO | EPERM),
+    insn(BPF.JEQ_K, SYS_CLONE, 0, 3),
+    insn(BPF.LD_W_ABS, SECCOMP_DATA.argLow(0)),
+    insn(BPF.JSET_K, CLONE_NAMESPACE_FLAGS, 0, 1),
+    insn(BPF.RET_K, RET.ERRNO | EPERM),
   );
-  p.push(insn(BPF_RET_K, RET_ALLOW));
-  const out = Buffer.alloc(p.length * 8);
-  p.forEach((i, n) => {
-    out.writeUInt16LE(i.code, n * 8);
-    out.writeUInt8(i.jt, n * 8 + 2);
-    out.writeUInt8(i.jf, n * 8 + 3);
-    out.writeUInt32LE(i.k, n * 8 + 4);
-  });
-  return out;
+  p.push(insn(BPF.RET_K, RET.ALLOW));
+  return encodeProgram(p);
 }

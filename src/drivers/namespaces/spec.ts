@@ -1,7 +1,9 @@
 // ContainerSpec + RootfsLayout + host facts → SpawnSpec. All runtime policy lives here: which
 // namespaces, the mount program (/proc, /dev and its device allowlist, /sys, masks, read-only
 // paths), capabilities, seccomp, the environment and argv. The shim only carries it out. Pure:
-// everything host-dependent (allocated uid range, join target, cgroup files) is an input.
+// everything host-dependent (allocated uid range, join target, cgroup files) is an input, except
+// a seccomp profile file, read and compiled here so every caller (start and exec) gets the same
+// filter; its problems are reported at plan time by checkSeccompProfile.
 
 import { CorralError } from '../../errors.js';
 import { ALL_CAPABILITIES } from '../../manifest/defaults.js';
@@ -10,6 +12,7 @@ import type { ImageDefaults, RootfsLayout } from '../overlay/rootfs-layout.js';
 import { capabilityMask } from './capabilities.js';
 import { buildMountProgram } from './mount-program.js';
 import { defaultSeccompProgram } from './seccomp.js';
+import { seccompProgramFromFile } from './seccomp-file.js';
 import { CLONE, RLIM_INFINITY, type ExecSpawnSpec, type JoinTarget, type ProcessPlan, type Rlimit, type RunSpawnSpec } from './spawn-spec.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -134,13 +137,16 @@ export interface ProcessOverrides {
   readonly cwd?: string;
 }
 
+/** Privileged and unconfined containers run without a filter, as before profile files existed. */
+function seccompFilter(spec: ContainerSpec, arch: string): Uint8Array | null {
+  const { seccomp, privileged, capabilities } = spec.security;
+  if (privileged || seccomp.kind === 'unconfined') return null;
+  if (seccomp.kind === 'default') return defaultSeccompProgram(arch);
+  return seccompProgramFromFile(seccomp.path, { arch, capabilities, container: spec.name });
+}
+
 export function processPlan(spec: ContainerSpec, image: ImageDefaults | null, arch: string, o: ProcessOverrides = {}, hostCapabilities?: bigint): ProcessPlan {
   const sec = spec.security;
-  if (sec.seccomp.kind === 'file') {
-    throw new CorralError('HOST_UNSUPPORTED', `container \`${spec.name}\`: seccomp profile files are not supported yet (\`${sec.seccomp.path}\`)`, {
-      container: spec.name, field: 'spec.security.seccomp', hint: 'use `default` or `unconfined`',
-    });
-  }
   // Root gets its capabilities from the bounding set at exec; other users get none unless ambient,
   // which stays empty (Docker leaves inheritable and ambient empty since CVE-2022-24769).
   const all = capabilityMask(ALL_CAPABILITIES);
@@ -156,7 +162,7 @@ export function processPlan(spec: ContainerSpec, image: ImageDefaults | null, ar
     rlimits: rlimits(spec),
     capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: 0n, ambient: 0n },
     noNewPrivileges: sec.noNewPrivileges,
-    seccomp: sec.seccomp.kind === 'default' && !sec.privileged ? defaultSeccompProgram(arch) : null,
+    seccomp: seccompFilter(spec, arch),
     oomScoreAdj: spec.process.oomScoreAdj === 0 ? null : spec.process.oomScoreAdj,
     umask: 0o022,
   };
