@@ -3,7 +3,7 @@
 
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cloneIntoCgroupDir, handleDirs, openCgroupManager, procsFiles, resourcesDrift, type CgroupHandle, type CgroupManager } from '../drivers/cgroups/index.js';
+import { adoptLeftover, cloneIntoCgroupDir, handleDirs, openCgroupManager, ownerRole, procsFiles, resourcesDrift, type CgroupHandle, type CgroupManager } from '../drivers/cgroups/index.js';
 import { overlayRootfsPort } from '../drivers/overlay/rootfs-port.js';
 import type { ExitRecord as ShimExit } from '../drivers/namespaces/records.js';
 import {
@@ -67,9 +67,26 @@ async function handleByName(manager: CgroupManager, name: string): Promise<Cgrou
   return (await manager.list()).find((h) => h.name === name);
 }
 
+function parentDirs(manager: CgroupManager): string[] {
+  return [...new Set([...Object.values(manager.parents.v1), ...(manager.parents.unified ? [manager.parents.unified] : [])])];
+}
+
+/**
+ * corral can be killed between creating a container's cgroup directory and marking it as its own.
+ * The reconciler calls create, kill and destroy only for names it journaled the intent for (a
+ * state record) or that carry corral's mark in another hierarchy, so such an unmarked, empty
+ * leftover is taken back here rather than refused forever.
+ */
+function adoptLeftovers(manager: CgroupManager, name: string): void {
+  for (const dir of parentDirs(manager)) adoptLeftover(join(dir, name));
+}
+
 export function cgroupPort(manager: CgroupManager): CgroupPort {
   return {
-    create: async (name, resources) => (await manager.create(name, resources)) as unknown as Json,
+    create: async (name, resources) => {
+      adoptLeftovers(manager, name);
+      return (await manager.create(name, resources)) as unknown as Json;
+    },
     update: (handle, resources) => manager.set(asHandle(handle), resources),
     async drift(handle, resources) {
       const h = asHandle(handle);
@@ -90,20 +107,26 @@ export function cgroupPort(manager: CgroupManager): CgroupPort {
     },
     procsFiles: (handle) => procsFiles(asHandle(handle)),
     async kill(name) {
+      adoptLeftovers(manager, name);
       const h = await handleByName(manager, name);
       if (h) await manager.kill(h);
     },
     async destroy(name) {
+      adoptLeftovers(manager, name);
       const h = await handleByName(manager, name);
       if (h) await manager.destroy(h);
     },
     // Names only, for orphan detection: the children of corral's parent directories. Ownership
     // is checked later, by destroy, before anything is touched.
     list: async () => {
+      // A name counts when one of its directories carries corral's mark: a child of corral's
+      // parent that nobody marked is not corral's to clean up.
       const names = new Set<string>();
-      for (const dir of new Set([...Object.values(manager.parents.v1), ...(manager.parents.unified ? [manager.parents.unified] : [])])) {
+      for (const dir of parentDirs(manager)) {
         try {
-          for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && e.name !== 'agent') names.add(e.name);
+          for (const e of readdirSync(dir, { withFileTypes: true })) {
+            if (e.isDirectory() && e.name !== 'agent' && !names.has(e.name) && ['container', 'unsupported'].includes(String(ownerRole(join(dir, e.name))))) names.add(e.name);
+          }
         } catch {
           // A parent not created yet has no children.
         }

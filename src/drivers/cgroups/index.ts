@@ -18,5 +18,5 @@ export { cloneIntoCgroupDir, handleDirs, procsFiles } from './handle.js';
 export { detectLayout, withoutUnified, withoutV1 } from './detect.js';
 export { detectCapabilities } from './capabilities.js';
 export { resolveBlockDevice } from './device.js';
-export { DEFAULT_PARENT_NAME, MANAGED_V1_CONTROLLERS } from './owner.js';
+export { adoptLeftover, DEFAULT_PARENT_NAME, MANAGED_V1_CONTROLLERS, ownerRole } from './owner.js';
 export { MANAGED_V2_CONTROLLERS } from './v2.js';

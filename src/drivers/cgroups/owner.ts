@@ -20,8 +20,8 @@
 //    the `xattr` option) the configured parent name is the only evidence, and corral says so in
 //    `corral info`.
 
-import { mkdirSync, readFileSync } from 'node:fs';
-import { posix } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
 import { CorralError, isSyscallError } from '../../errors.js';
 import { getXattr, isXattrUnsupported, setXattr } from '../../sys/xattr.js';
 import { errnoOf, describeFsError } from './knob.js';
@@ -172,6 +172,22 @@ export async function ensureOwnedDir(dir: string, role: OwnerRole): Promise<bool
   return true;
 }
 
+/**
+ * An unmarked, empty cgroup directly under corral's own parent, as corral leaves one when it is
+ * killed between the mkdir and the mark (two syscalls cannot be one). Whether it is corral's is
+ * the caller's to know: the reconciler adopts one only for a container whose state record
+ * journaled the intent to create it.
+ */
+export function isAdoptable(dir: string): boolean {
+  if (ownerRole(dir) !== null || !isOwned(dirname(dir), 'parent')) return false;
+  try {
+    if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') return false;
+    return !readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory());
+  } catch {
+    return false;
+  }
+}
+
 /** Throws CGROUP_NOT_OWNED unless the directory carries corral's mark for that role (or cannot carry any). */
 export function assertOwned(dir: string, role: OwnerRole): void {
   const found = ownerRole(dir);
@@ -183,4 +199,11 @@ export function assertOwned(dir: string, role: OwnerRole): void {
 export function isOwned(dir: string, role: OwnerRole): boolean {
   const found = ownerRole(dir);
   return found === role || found === 'unsupported';
+}
+
+/** Marks `dir` as a container cgroup when isAdoptable; true when it did. */
+export function adoptLeftover(dir: string): boolean {
+  if (!isAdoptable(dir)) return false;
+  markOwned(dir, 'container');
+  return true;
 }

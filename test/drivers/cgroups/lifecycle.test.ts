@@ -8,6 +8,7 @@ import {
   cloneIntoCgroupDir, destroyHandle, handleDirs, killHandle, openCgroupManager, procsFiles, resolveBlockDevice, resourcesDrift,
   type CgroupFeature, type CgroupHandle, type CgroupManager,
 } from '../../../src/drivers/cgroups/index.js';
+import { adoptLeftover, ownerRole } from '../../../src/drivers/cgroups/index.js';
 import { hasCode } from '../../../src/errors.js';
 import type { ResourcesSpec } from '../../../src/manifest/spec.js';
 import { requireRoot } from '../../support/root.js';
@@ -112,6 +113,24 @@ maybe('cgroup lifecycle (detected layout)', () => {
     }
     // The half-made `foreign` cgroups in the other hierarchies were removed by the failed create.
     for (const dir of parentDirs()) expect(existsSync(join(dir, 'foreign'))).toBe(false);
+  });
+
+  test('a leftover of a crash between mkdir and mark can be adopted; one outside corral\'s parent cannot', async () => {
+    const dir = join(parentDirs()[0]!, 'leftover');
+    mkdirSync(dir);
+    expect(ownerRole(dir)).toBeNull();
+    expect(adoptLeftover(dir)).toBe(true);
+    expect(ownerRole(dir)).toBe('container');
+    const handle = await cg.create('leftover', limits({ pids: 5 }));
+    expect((await cg.list()).map((h) => h.name)).toContain('leftover');
+    await cg.destroy(handle);
+    const outside = join(parentDirs()[0]!, '..', `${testParentName()}-outside`);
+    mkdirSync(outside);
+    try {
+      expect(adoptLeftover(outside)).toBe(false);
+    } finally {
+      rmdirSync(outside);
+    }
   });
 
   test('a parent name taken by someone else is refused, and nothing is left behind', async () => {

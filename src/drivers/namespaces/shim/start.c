@@ -148,6 +148,14 @@ int monitor_run(const struct spec *s, int join_pidfd)
 abandon:;
     struct setup_error saved = last_error;
     abandon(pid);
+    /* The child may have failed first (its mounts run between the two sync bytes): the write
+     * above then failed only because it was gone, and its own error record is the real cause. */
+    struct setup_error late;
+    if (errp[0] >= 0 && read_all(errp[0], &late, sizeof(late)) == (ssize_t)sizeof(late)) {
+        late.stage[sizeof(late.stage) - 1] = 0;
+        late.detail[sizeof(late.detail) - 1] = 0;
+        saved = late;
+    }
     last_error = saved;
     close_pair(sync);
     close_pair(errp);
