@@ -62,3 +62,18 @@ export function encodeProgram(program: readonly Insn[]): Uint8Array {
   });
   return out;
 }
+
+/**
+ * The start of every filter corral loads: a foreign architecture or an x32 call kills the process
+ * (their syscall numbers would mean other calls), then the syscall number is left in the accumulator.
+ */
+export function x86_64Prologue(): Insn[] {
+  return [
+    insn(BPF.LD_W_ABS, SECCOMP_DATA.ARCH),
+    insn(BPF.JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+    insn(BPF.RET_K, RET.KILL_PROCESS),
+    insn(BPF.LD_W_ABS, SECCOMP_DATA.NR),
+    insn(BPF.JGE_K, X32_SYSCALL_BIT, 0, 1),
+    insn(BPF.RET_K, RET.KILL_PROCESS),
+  ];
+}

@@ -13,7 +13,7 @@
 // one libseccomp rule per condition then).
 
 import { CorralError, diagnostic, type Diagnostic } from '../../errors.js';
-import { AUDIT_ARCH_X86_64, BPF, BPF_MAX_INSNS, RET, SECCOMP_DATA, X32_SYSCALL_BIT, encodeProgram, insn, type Insn } from './seccomp-bpf.js';
+import { BPF, BPF_MAX_INSNS, RET, SECCOMP_DATA, encodeProgram, insn, x86_64Prologue, type Insn } from './seccomp-bpf.js';
 import { PROFILE_FIELD, type ArgCondition, type RuleFilter, type SeccompAction, type SeccompProfile, type SeccompRule } from './seccomp-profile.js';
 import { MAX_SYSCALL_X86_64, SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 
@@ -203,14 +203,7 @@ export function compileSeccompProfile(p: SeccompProfile, ctx: SeccompContext): C
     throw refuse(p, ctx, `refuses ${blocked.map((n) => `\`${n}\``).join(', ')}, which corral calls after loading the filter to start the container`,
       `allow ${SHIM_CALLS_AFTER_FILTER.join(', ')} (Docker's default profile does)`);
   }
-  const program: Insn[] = [
-    insn(BPF.LD_W_ABS, SECCOMP_DATA.ARCH),
-    insn(BPF.JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-    insn(BPF.RET_K, RET.KILL_PROCESS),
-    insn(BPF.LD_W_ABS, SECCOMP_DATA.NR),
-    insn(BPF.JGE_K, X32_SYSCALL_BIT, 0, 1),
-    insn(BPF.RET_K, RET.KILL_PROCESS),
-  ];
+  const program: Insn[] = x86_64Prologue();
   // As runc does: calls newer than the table may be ones the profile allows by a name corral
   // cannot map; ENOSYS (not EPERM) lets libc fall back to the older call it replaced.
   if (p.defaultAction.kind !== 'allow' && p.defaultAction.kind !== 'log') {

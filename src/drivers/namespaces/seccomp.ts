@@ -6,7 +6,7 @@
 // io_uring, userfaultfd, handle-based opens...). Only x86-64 numbers are known here. Pure.
 
 import { CorralError } from '../../errors.js';
-import { AUDIT_ARCH_X86_64, BPF, RET, SECCOMP_DATA, X32_SYSCALL_BIT, encodeProgram, insn, type Insn } from './seccomp-bpf.js';
+import { BPF, RET, SECCOMP_DATA, encodeProgram, insn, x86_64Prologue, type Insn } from './seccomp-bpf.js';
 
 /** x86-64 syscall numbers of the denied calls. */
 export const DENIED_SYSCALLS_X86_64: Readonly<Record<string, number>> = {
@@ -37,14 +37,7 @@ export function defaultSeccompProgram(arch: string): Uint8Array {
     });
   }
   const denied = Object.values(DENIED_SYSCALLS_X86_64);
-  const p: Insn[] = [
-    insn(BPF.LD_W_ABS, SECCOMP_DATA.ARCH),
-    insn(BPF.JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-    insn(BPF.RET_K, RET.KILL_PROCESS),
-    insn(BPF.LD_W_ABS, SECCOMP_DATA.NR),
-    insn(BPF.JGE_K, X32_SYSCALL_BIT, 0, 1),
-    insn(BPF.RET_K, RET.KILL_PROCESS),
-  ];
+  const p: Insn[] = x86_64Prologue();
   for (const nr of denied) {
     p.push(insn(BPF.JEQ_K, nr, 0, 1), insn(BPF.RET_K, RET.ERRNO | EPERM));
   }
