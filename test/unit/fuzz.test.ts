@@ -6,21 +6,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { isCorralError } from '../../src/errors.js';
+import { mulberry32 } from '../support/random.js';
 import { loadSet } from '../support/schema.js';
 
 const SEED = Number(process.env['CORRAL_FUZZ_SEED'] ?? 20261129);
 const CASES = 1000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIXTURES = [join(import.meta.dirname, '../fixtures/valid'), join(import.meta.dirname, '../fixtures/invalid')];
 const corpus = FIXTURES.flatMap((dir) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => readFileSync(join(dir, f))));

@@ -2,18 +2,19 @@
 //
 // Layout (every jump forward, every offset within 8 bits, or a JA for long blocks):
 //   arch != x86-64 → kill; nr has the x32 bit → kill      (as corral's default filter)
-//   nr beyond the syscall table → ENOSYS                  (deny-by-default profiles only)
-//   per syscall, in the order the profile first names it:
-//     jeq nr ─no─► next syscall
+//   dispatch on nr (seccomp-dispatch.ts: a binary search over intervals of numbers)
+//     a number no entry names → ret default action
+//     a number beyond the syscall table → ENOSYS          (deny-by-default profiles only)
+//     a syscall the profile names → its code:
 //       clause 1: argument tests ─fail─► clause 2 …; all pass → ret action
 //       … ret default action (when the last clause had tests)
-//   ret default action
 // Semantics follow runc: the first matching entry in file order wins; the conditions of one entry
 // must all hold, except that conditions repeating an argument index are alternatives (runc adds
 // one libseccomp rule per condition then).
 
 import { CorralError, diagnostic, type Diagnostic } from '../../errors.js';
 import { BPF, BPF_MAX_INSNS, RET, SECCOMP_DATA, encodeProgram, insn, x86_64Prologue, type Insn } from './seccomp-bpf.js';
+import { linearDispatch, searchTreeDispatch, type Fallbacks, type SyscallCode } from './seccomp-dispatch.js';
 import { PROFILE_FIELD, type ArgCondition, type RuleFilter, type SeccompAction, type SeccompProfile, type SeccompRule } from './seccomp-profile.js';
 import { MAX_SYSCALL_X86_64, SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 
@@ -32,6 +33,11 @@ export interface SeccompContext {
   /** The host's `uname -r`, for `minKernel`; null counts every `minKernel` as met. */
   readonly kernelRelease: string | null;
   readonly container?: string;
+}
+
+export interface CompileOptions {
+  /** `linear` is the chain of `jeq` corral first emitted, kept to check the search tree against. */
+  readonly dispatch?: 'search-tree' | 'linear';
 }
 
 export interface CompiledSeccomp {
@@ -120,13 +126,11 @@ function clauseCode(c: Clause): Insn[] {
   return code.map(({ i, failOn }, n) => (failOn ? { ...i, [failOn]: code.length - n - 1 } : i));
 }
 
-/** A syscall's block: its clauses, then the default action if the last one could fail. */
-function syscallBlock(nr: number, clauses: readonly Clause[], fallback: SeccompAction): Insn[] {
+/** A syscall's code: its clauses, then the default action if the last one could fail. */
+function syscallBody(clauses: readonly Clause[], fallback: SeccompAction): Insn[] {
   const body = clauses.flatMap(clauseCode);
   if ((clauses.at(-1)?.conditions.length ?? 0) > 0) body.push(insn(BPF.RET_K, retValue(fallback)));
-  // Every block ends in a RET, so "not this syscall" only ever jumps forward over one block.
-  if (body.length <= 0xff) return [insn(BPF.JEQ_K, nr, 0, body.length), ...body];
-  return [insn(BPF.JEQ_K, nr, 1, 0), insn(BPF.JA, body.length), ...body];
+  return body;
 }
 
 function warn(p: SeccompProfile, ctx: SeccompContext, summary: string, detail?: string): Diagnostic {
@@ -192,7 +196,7 @@ function unconditionalAction(groups: Map<number, Clause[]>, nr: number, fallback
 }
 
 /** Throws SECCOMP_PROFILE_INVALID when the program would be refused or could not start anything. */
-export function compileSeccompProfile(p: SeccompProfile, ctx: SeccompContext): CompiledSeccomp {
+export function compileSeccompProfile(p: SeccompProfile, ctx: SeccompContext, opts: CompileOptions = {}): CompiledSeccomp {
   const warnings: Diagnostic[] = [...p.warnings.map((w) => (ctx.container ? { ...w, container: ctx.container } : w))];
   const groups = groupBySyscall(p, ctx, warnings);
   const blocked = SHIM_CALLS_AFTER_FILTER.filter((name) => {
@@ -203,14 +207,17 @@ export function compileSeccompProfile(p: SeccompProfile, ctx: SeccompContext): C
     throw refuse(p, ctx, `refuses ${blocked.map((n) => `\`${n}\``).join(', ')}, which corral calls after loading the filter to start the container`,
       `allow ${SHIM_CALLS_AFTER_FILTER.join(', ')} (Docker's default profile does)`);
   }
-  const program: Insn[] = x86_64Prologue();
-  // As runc does: calls newer than the table may be ones the profile allows by a name corral
-  // cannot map; ENOSYS (not EPERM) lets libc fall back to the older call it replaced.
-  if (p.defaultAction.kind !== 'allow' && p.defaultAction.kind !== 'log') {
-    program.push(insn(BPF.JGT_K, MAX_SYSCALL_X86_64, 0, 1), insn(BPF.RET_K, RET.ERRNO | ENOSYS));
-  }
-  for (const [nr, clauses] of groups) program.push(...syscallBlock(nr, clauses, p.defaultAction));
-  program.push(insn(BPF.RET_K, retValue(p.defaultAction)));
+  const calls: SyscallCode[] = [...groups].map(([nr, clauses]) => ({ nr, body: syscallBody(clauses, p.defaultAction) }));
+  const refusing = p.defaultAction.kind !== 'allow' && p.defaultAction.kind !== 'log';
+  const fallbacks: Fallbacks = {
+    unnamed: retValue(p.defaultAction),
+    maxKnown: MAX_SYSCALL_X86_64,
+    // As runc does: calls newer than the table may be ones the profile allows by a name corral
+    // cannot map; ENOSYS (not EPERM) lets libc fall back to the older call it replaced.
+    newer: refusing ? (RET.ERRNO | ENOSYS) >>> 0 : null,
+  };
+  const dispatch = opts.dispatch === 'linear' ? linearDispatch : searchTreeDispatch;
+  const program: Insn[] = [...x86_64Prologue(), ...dispatch(calls, fallbacks)];
   if (program.length > BPF_MAX_INSNS) {
     throw refuse(p, ctx, `compiles to ${program.length} BPF instructions, more than the kernel's limit of ${BPF_MAX_INSNS}`,
       'merge entries that share an action, or drop argument conditions');

@@ -3,7 +3,7 @@
 // JSON line and then idles until it is SIGKILLed.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import { shimPath } from '../../../src/drivers/namespaces/shim.js';
@@ -13,15 +13,24 @@ const REPO = join(import.meta.dirname ?? dirname(new URL(import.meta.url).pathna
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);
-    return statSync(p).isDirectory() ? (n === 'shim' ? [] : walk(p)) : p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
+    return statSync(p).isDirectory() ? (n === 'shim' ? [] : walk(p)) : (p.endsWith('.ts') && !p.endsWith('.d.ts')) || p.endsWith('.json') ? [p] : [];
   });
 }
 
-/** src/ transpiled to JS under .scratch (inside the repo, so node_modules resolves). */
+/**
+ * src/ transpiled to JS under .scratch (inside the repo, so node_modules resolves), with the data
+ * files the sources read at run time (the default seccomp profile) copied beside them.
+ */
 export function transpileSources(): { dir: string; cleanup(): void } {
   mkdirSync(join(REPO, '.scratch'), { recursive: true });
   const dir = mkdtempSync(join(REPO, '.scratch', 'corral-agent-'));
   for (const file of walk(join(REPO, 'src'))) {
+    if (file.endsWith('.json')) {
+      const dest = join(dir, relative(REPO, file));
+      mkdirSync(dirname(dest), { recursive: true });
+      copyFileSync(file, dest);
+      continue;
+    }
     const out = ts.transpileModule(readFileSync(file, 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
     }).outputText;

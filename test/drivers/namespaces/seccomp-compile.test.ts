@@ -1,53 +1,14 @@
-// The BPF that seccomp-compile.ts emits, run through a small classic-BPF interpreter: what a
-// syscall with given arguments gets, without a kernel. The default filter goes through it too.
+// The BPF that seccomp-compile.ts emits, run through a small classic-BPF interpreter (bpf-run.ts):
+// what a syscall with given arguments gets, without a kernel. The default profile has its own tests
+// (seccomp-default.test.ts).
 
 import { describe, expect, test } from '@jest/globals';
 import { hasCode, isCorralError } from '../../../src/errors.js';
-import { defaultSeccompProgram } from '../../../src/drivers/namespaces/seccomp.js';
-import { AUDIT_ARCH_X86_64, BPF, BPF_MAX_INSNS, RET } from '../../../src/drivers/namespaces/seccomp-bpf.js';
+import { BPF, BPF_MAX_INSNS, RET } from '../../../src/drivers/namespaces/seccomp-bpf.js';
 import { compileSeccompProfile, SHIM_CALLS_AFTER_FILTER, type SeccompContext } from '../../../src/drivers/namespaces/seccomp-compile.js';
 import { parseSeccompProfile } from '../../../src/drivers/namespaces/seccomp-profile.js';
 import { MAX_SYSCALL_X86_64, SYSCALLS_X86_64 } from '../../../src/drivers/namespaces/syscalls-x86_64.js';
-
-interface Decoded { code: number; jt: number; jf: number; k: number }
-
-function decode(bytes: Uint8Array): Decoded[] {
-  expect(bytes.length % 8).toBe(0);
-  const b = Buffer.from(bytes);
-  return Array.from({ length: b.length / 8 }, (_, n) => ({ code: b.readUInt16LE(n * 8), jt: b[n * 8 + 2]!, jf: b[n * 8 + 3]!, k: b.readUInt32LE(n * 8 + 4) }));
-}
-
-const AUDIT_ARCH_I386 = 0x40000003;
-
-/** Runs the program on one seccomp_data; returns the 32-bit SECCOMP_RET_* value. */
-function run(prog: readonly Decoded[], nr: number, args: readonly bigint[] = [], arch = AUDIT_ARCH_X86_64): number {
-  const word = (off: number): number => {
-    if (off === 0) return nr >>> 0;
-    if (off === 4) return arch >>> 0;
-    const i = (off - 16) >> 3;
-    if (off < 16 || i > 5 || off % 4 !== 0) throw new Error(`load at offset ${off}`);
-    const v = BigInt.asUintN(64, args[i] ?? 0n);
-    return Number(off % 8 === 0 ? v & 0xffffffffn : v >> 32n);
-  };
-  let a = 0;
-  for (let pc = 0; pc < prog.length; pc++) {
-    const { code, jt, jf, k } = prog[pc]!;
-    const jump = (cond: boolean): void => { pc += cond ? jt : jf; };
-    switch (code) {
-      case BPF.LD_W_ABS: a = word(k); break;
-      case BPF.AND_K: a = (a & k) >>> 0; break;
-      case BPF.JEQ_K: jump(a === k); break;
-      case BPF.JGT_K: jump(a > k); break;
-      case BPF.JGE_K: jump(a >= k); break;
-      case BPF.JSET_K: jump((a & k) !== 0); break;
-      case BPF.JA: pc += k; break;
-      case BPF.RET_K: return k;
-      default: throw new Error(`unknown opcode 0x${code.toString(16)} at ${pc}`);
-    }
-    if (pc + 1 >= prog.length) throw new Error(`jump out of the program at ${pc}`);
-  }
-  throw new Error('fell off the end of the program');
-}
+import { AUDIT_ARCH_I386, decode, run } from './bpf-run.js';
 
 const nr = (name: string): number => SYSCALLS_X86_64[name]!;
 const errno = (e: number): number => (RET.ERRNO | e) >>> 0;
@@ -69,23 +30,6 @@ describe('syscall table', () => {
     expect([nr('read'), nr('write'), nr('clone'), nr('execve'), nr('mkdir'), nr('openat'), nr('clone3')]).toEqual([0, 1, 56, 59, 83, 257, 435]);
     expect(MAX_SYSCALL_X86_64).toBeGreaterThanOrEqual(435);
     expect(Object.hasOwn(SYSCALLS_X86_64, 'toString')).toBe(false);
-  });
-});
-
-describe('default filter, interpreted', () => {
-  const prog = decode(defaultSeccompProgram('x64'));
-  test('denied calls get EPERM, clone3 ENOSYS, the rest is allowed', () => {
-    expect(run(prog, nr('mount'))).toBe(errno(1));
-    expect(run(prog, nr('clone3'))).toBe(errno(38));
-    expect(run(prog, nr('mkdir'))).toBe(RET.ALLOW);
-  });
-  test('clone with a namespace flag is denied, plain clone allowed', () => {
-    expect(run(prog, nr('clone'), [0x10000000n])).toBe(errno(1));
-    expect(run(prog, nr('clone'), [0x11n])).toBe(RET.ALLOW);
-  });
-  test('foreign arch and x32 kill the process', () => {
-    expect(run(prog, 1, [], AUDIT_ARCH_I386)).toBe(RET.KILL_PROCESS);
-    expect(run(prog, 0x40000000 + 1)).toBe(RET.KILL_PROCESS);
   });
 });
 
