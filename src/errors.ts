@@ -69,6 +69,7 @@ export const ErrorCodes = {
   SHIM_MISSING: 'the shim binary is not built (run `npm install`; it needs a C compiler)',
   SHIM_PROTOCOL: 'the shim and corral disagree on the spawn-spec protocol (version or malformed message)',
   CONTAINER_SETUP_FAILED: 'the container failed while being set up, before its command ran; the message names the step',
+  CONTAINER_PATH_UNSAFE: 'a path of the container (working directory, /dev/null for masks, the pty) resolves outside its root, through a /proc magic link, or to an object that is not what it must be; refused',
   CONTAINER_NOT_FOUND: 'no container of that name is known',
   CONTAINER_NOT_RUNNING: 'the container is not running',
   EXEC_FAILED: 'running a command inside the container failed',

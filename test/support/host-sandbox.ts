@@ -6,7 +6,6 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCgroupManager } from '../../src/drivers/cgroups/index.js';
-import { DEFAULT_SHIM_PATH } from '../../src/drivers/namespaces/shim.js';
 import { corral, type CliResult } from './cli.js';
 
 let counter = 0;
@@ -36,7 +35,8 @@ export function sandbox(label: string): Sandbox {
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
-        if (readlinkSync(`/proc/${entry}/exe`) !== DEFAULT_SHIM_PATH) continue;
+        // Monitors run from a sealed memfd copy of the shim (shim/seal.h).
+        if (!readlinkSync(`/proc/${entry}/exe`).startsWith('/memfd:corral-shim')) continue;
         // A monitor keeps files of its container's directory open (alive.fifo, the log).
         const fds = readdirSync(`/proc/${entry}/fd`).map((fd) => {
           try {

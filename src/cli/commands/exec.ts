@@ -3,6 +3,7 @@
 // environment (never the caller's) — and exits with the command's code (128+signal when killed).
 // The entering happens in the single-threaded shim, never in Node (DESIGN.md §2).
 
+import type { ChildProcess } from 'node:child_process';
 import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
@@ -10,6 +11,7 @@ import type { ImageDefaults } from '../../drivers/overlay/rootfs-layout.js';
 import { execShim } from '../../drivers/namespaces/shim.js';
 import { buildExecSpec } from '../../drivers/namespaces/spec.js';
 import { hostCapabilityMask } from '../../sys/proc.js';
+import { restoreTerminal, saveTerminal } from '../../sys/termios.js';
 import { collect, contextFrom, type CliContext } from '../context.js';
 
 /** What exec needs to know about a running container; the state store provides it. */
@@ -50,7 +52,7 @@ export function execCommand(deps: ExecDeps): Command {
     .option('-e, --env <NAME=VALUE>', 'set an environment variable (repeatable; added over the manifest\'s)', collect)
     .option('-u, --user <UID[:GID]>', 'run as this uid (and gid) inside the container')
     .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('-t, --tty', 'allocate a pseudo-terminal (when the caller has one)')
+    .option('-t, --tty', 'give the command a new pseudo-terminal of the container (when the caller has a terminal); without it, pipes')
     .addHelpText('after', '\nExit status: the command\'s own; 128+N when it was killed by signal N; 1 when it could not be started.')
     .action(async (name: string, argv: string[], opts: ExecOpts, command: Command) => {
       const ctx = contextFrom(command);
@@ -62,15 +64,22 @@ export function execCommand(deps: ExecDeps): Command {
       const spec = buildExecSpec(target.spec, target.image, target.cgroupProcs, {
         argv, env: parseEnv(opts.env ?? []), ...user, ...(opts.workdir ? { cwd: opts.workdir } : {}), tty,
       }, process.arch, hostCapabilityMask());
-      // The shim forwards these to the command; Node must not die of them meanwhile.
-      const ignore = (): void => undefined;
-      const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
-      for (const s of signals) process.on(s, ignore);
+      // The helper runs in a session of its own, so a terminal's signals reach only this process:
+      // each is passed on exactly once, and the helper hands it to the command inside.
+      let helper: ChildProcess | null = null;
+      const forward = (signal: NodeJS.Signals): void => {
+        helper?.kill(signal);
+      };
+      const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+      for (const s of signals) process.on(s, forward);
+      // The helper puts the terminal in raw mode and back; if it is killed, this puts it back.
+      const terminal = tty ? saveTerminal(0) : null;
       try {
-        const r = await execShim(spec, target.init, { stdio: 'inherit' });
+        const r = await execShim(spec, target.init, { stdio: 'inherit', onSpawn: (child) => { helper = child; } });
         process.exitCode = r.exitCode ?? 128 + (r.signal ?? 0);
       } finally {
-        for (const s of signals) process.off(s, ignore);
+        if (terminal) restoreTerminal(terminal);
+        for (const s of signals) process.off(s, forward);
       }
     });
 }

@@ -3,12 +3,14 @@
 // own JSON log lines on stderr are forwarded to the logger.
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { CorralError } from '../../errors.js';
 import { sameProcess } from '../../sys/proc.js';
+import { sealedCopy } from '../../sys/memfd.js';
 import { closeFd, pidfdOpen } from '../../sys/pidfd.js';
 import { encodeSpawnSpec, parseStatusLine, type StatusMessage } from './protocol.js';
 import { SHIM_EXIT, SHIM_FD } from './protocol-fields.js';
@@ -42,6 +44,26 @@ function checkShim(path: string): void {
       hint: 'run `npm install` (or `make -C src/drivers/namespaces/shim`); it needs a C compiler', cause,
     });
   }
+}
+
+let sealed: { readonly key: string; readonly fd: number } | null = null;
+
+/**
+ * What to execute for `path`: one sealed memfd copy per process (per build of the shim), named
+ * through this process's fd table. Every monitor and exec helper started from it shares the same
+ * read-only pages, and a container process that reaches its /proc/PID/exe finds a file nobody can
+ * write (shim/seal.h). The shim re-executes from a copy of its own when started any other way.
+ */
+export function sealedShimPath(path: string): string {
+  const st = statSync(path);
+  const key = `${path}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  if (sealed?.key !== key) {
+    const fd = sealedCopy(path, 'corral-shim', true);
+    // Processes already started from the old copy hold their own reference to it.
+    if (sealed) closeFd(sealed.fd);
+    sealed = { key, fd };
+  }
+  return `/proc/${process.pid}/fd/${sealed.fd}`;
 }
 
 /** A pidfd of the target, checked against its start time after opening: no PID-reuse mistakes. */
@@ -87,7 +109,9 @@ function exchange(spec: SpawnSpec, mode: 'run' | 'exec', stdio: StdioOptions, op
   const payload = encodeSpawnSpec(spec);
   // The shim gets no environment of ours; only sanitizer settings pass, for the ASan test run.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'ASAN_OPTIONS' || k === 'UBSAN_OPTIONS'));
-  const child = spawn(path, [mode], { stdio, env });
+  // An exec helper gets a session of its own: signals reach it only through whoever started it
+  // (`corral exec` forwards them), never twice from a terminal.
+  const child = spawn(sealedShimPath(path), [mode], { stdio, env, argv0: 'corral-shim', detached: mode === 'exec' });
   const messages: StatusMessage[] = [];
   const stderr: string[] = [];
   const ex: Exchange = {
@@ -141,11 +165,21 @@ function exchange(spec: SpawnSpec, mode: 'run' | 'exec', stdio: StdioOptions, op
   return ex;
 }
 
+/**
+ * Setup failures that are a refusal, not an accident: a path of the container that resolves
+ * outside it or through a magic link (shim/exec.c › enter_workdir), a /dev/null or ptmx that is
+ * not the kernel object it must be (shim/root.c, shim/attach.c).
+ */
+function isUnsafePath(stage: string, errno: number): boolean {
+  if (stage === 'workdir') return errno === osConstants.errno.ELOOP || errno === osConstants.errno.EXDEV;
+  return stage === 'mask-source' || stage === 'ptmx';
+}
+
 function failure(spec: SpawnSpec, ex: Exchange, exit: { code: number | null; signal: NodeJS.Signals | null }, setupCode: 'CONTAINER_SETUP_FAILED' | 'EXEC_FAILED'): ShimError {
   const err = ex.messages.find((m): m is Extract<StatusMessage, { type: 'error' }> => m.type === 'error');
   const base = { exitCode: exit.code, signal: exit.signal, stderr: ex.stderr.join('\n'), container: spec.name, isCanceled: ex.canceled };
   if (err) {
-    const code = err.stage === 'spec' ? 'SHIM_PROTOCOL' : setupCode;
+    const code = err.stage === 'spec' ? 'SHIM_PROTOCOL' : isUnsafePath(err.stage, err.errno) ? 'CONTAINER_PATH_UNSAFE' : setupCode;
     return new ShimError(code, { ...base, stage: err.stage, errno: err.errno, detail: err.detail });
   }
   if (ex.canceled) return new ShimError(setupCode, { ...base, stage: 'canceled', detail: 'the start was aborted' });

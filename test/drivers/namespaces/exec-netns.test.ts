@@ -70,6 +70,9 @@ const root = requireRoot();
     const spec = await specOf('userns', [
       `namespaces: {user: {enabled: true, uidMap: [{containerID: 0, hostID: ${HOST_RANGE}, size: 65536}], gidMap: [{containerID: 0, hostID: ${HOST_RANGE}, size: 65536}]}}`,
       'mounts: [{type: volume, name: data, target: /data}]',
+      // Set by the monitor from outside: until its execve the child is not dumpable, so its own
+      // /proc files are not its to write inside the user namespace.
+      'oomScoreAdj: 300',
       'command: [/bin/sh, -c, "id -u; cat /proc/self/uid_map | tr -s \' \'; touch /data/made-inside; exec sleep 1000"]',
     ].join('\n'));
     // The copy-on-write layer and the volume belong to the mapped root (the overlay driver's job
@@ -80,8 +83,8 @@ const root = requireRoot();
     const s = h.spawnSpec(spec, { volumes: { data: vol } });
     const record = await start(s);
     running.push(record);
-    const r = await execIn(h, spec, record, { argv: ['/bin/sh', '-c', 'id -u; ls /data'] });
-    expect(r.stdout).toBe('0\nmade-inside\n');
+    const r = await execIn(h, spec, record, { argv: ['/bin/sh', '-c', 'id -u; ls /data; cat /proc/1/oom_score_adj'] });
+    expect(r.stdout).toBe('0\nmade-inside\n300\n');
     const st = statSync(join(vol, 'made-inside'));
     expect(st.uid).toBe(HOST_RANGE);
     expect(st.gid).toBe(HOST_RANGE);

@@ -60,8 +60,8 @@ const root = requireRoot();
     const spec = await specOf('badcwd', 'workingDir: /nonexistent\ncommand: [/bin/true]');
     const err = await start(h.spawnSpec(spec)).catch((e: unknown) => e);
     expect(hasCode(err, 'CONTAINER_SETUP_FAILED')).toBe(true);
-    expect(isShimError(err) && err.shortMessage).toBe('chdir /nonexistent: ENOENT');
-    expect(isShimError(err) && err.stage).toBe('chdir');
+    expect(isShimError(err) && err.shortMessage).toBe('workdir /nonexistent: ENOENT');
+    expect(isShimError(err) && err.stage).toBe('workdir');
 
     const bad = await specOf('badbind', 'mounts: [{type: bind, source: /nonexistent-corral, target: /x}]\ncommand: [/bin/true]');
     const err2 = await start(h.spawnSpec(bad)).catch((e: unknown) => e);

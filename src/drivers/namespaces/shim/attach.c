@@ -1,14 +1,19 @@
 /* Entering a running container (lxc-attach's job): join its cgroups, setns() into its
- * namespaces through a pidfd, fork so the pid namespace applies, and proxy a pty when asked. The
- * shim is single-threaded, which is what makes setns(CLONE_NEWUSER) possible at all. */
+ * namespaces through a pidfd, fork so the pid namespace applies, and relay the command's I/O.
+ * The shim is single-threaded, which is what makes setns(CLONE_NEWUSER) possible at all.
+ *
+ * The caller's terminal never crosses: without a pty the command gets pipes and a session of its
+ * own (so TIOCSTI and /dev/tty reach nothing of the caller); with one it gets a new pty from the
+ * container's own devpts, and the shim copies bytes between the two. */
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -16,6 +21,8 @@
 #include "exec.h"
 #include "kernel.h"
 #include "ns.h"
+#include "relay.h"
+#include "resolve.h"
 #include "util.h"
 
 static struct termios saved_tio;
@@ -27,21 +34,42 @@ static void restore_tty(void)
     raw_set = 0;
 }
 
-static void copy_winsize(int master)
+/* The container's ptmx, opened inside its root and checked: a char 5:2 node on a devpts. */
+static int open_ptmx(void)
 {
-    struct winsize ws;
-    if (ioctl(0, TIOCGWINSZ, &ws) == 0) (void)ioctl(master, TIOCSWINSZ, &ws);
+    cleanup_fd int root = (int)RETRY(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root < 0) return fail("pty", "open / of the container");
+    int fd = open_in_root_nofollow(root, "/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+    if (fd < 0) return fail("pty", "open /dev/pts/ptmx in the container");
+    struct stat st;
+    struct statfs sfs;
+    if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
+        close(fd);
+        return fail("pty", "stat /dev/pts/ptmx");
+    }
+    if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2 || sfs.f_type != K_DEVPTS_SUPER_MAGIC) {
+        close(fd);
+        return fail_errno("ptmx", EPERM, "/dev/pts/ptmx of the container is not the ptmx of a devpts");
+    }
+    return fd;
 }
 
 static int open_pty(int *master, int *slave)
 {
     int unlock = 0;
-    *master = (int)RETRY(open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (*master < 0) return fail("pty", "open /dev/ptmx in the container");
+    *master = open_ptmx();
+    if (*master < 0) return -1;
     if (ioctl(*master, TIOCSPTLCK, &unlock) < 0) return fail("pty", "unlock");
     *slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (*slave < 0) return fail("pty", "open peer");
-    copy_winsize(*master);
+    relay_copy_winsize(*master);
+    return 0;
+}
+
+static int open_pipes(int in[2], int out[2], int err[2])
+{
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+        return fail("exec", "pipes for the command's stdio");
     return 0;
 }
 
@@ -55,82 +83,59 @@ static void status_exited(int status)
     (void)write_all(FD_STATUS, line, (size_t)n);
 }
 
-/* Copies what is readable from `from` to `to`; 0 at EOF or error. */
-static int pump(int from, int to)
+/* In the forked command: its own session, its stdio, nothing else of the shim, then the process. */
+static void command_child(const struct spec *s, int stdio[3], int slave, int errfd)
 {
-    static char buf[8192];
-    ssize_t n = RETRY(read(from, buf, sizeof(buf)));
-    if (n <= 0) return 0;
-    return write_all(to, buf, (size_t)n) < 0 ? 0 : 1;
-}
-
-static int wait_child(pid_t pid, int master)
-{
-    sigset_t mask;
-    sigemptyset(&mask);
-    int sigs[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) sigaddset(&mask, sigs[i]);
-    cleanup_fd int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-    struct pollfd p[3] = {{sfd, POLLIN, 0}, {master >= 0 ? 0 : -1, POLLIN, 0}, {master, POLLIN, 0}};
-    int status = 0, done = 0;
-    while (!done) {
-        if (poll(p, 3, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (p[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                if (si.ssi_signo == SIGCHLD) {
-                    if (RETRY(waitpid(pid, &status, WNOHANG)) == pid) done = 1;
-                } else if (si.ssi_signo == SIGWINCH) {
-                    if (master >= 0) copy_winsize(master);
-                } else {
-                    kill(pid, (int)si.ssi_signo);
-                }
-            }
-        }
-        if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP)) && !pump(0, master)) p[1].fd = -1;
-        if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(master, 1)) p[2].fd = -1;
+    if (setsid() < 0) {
+        fail("exec", "setsid");
+        return;
     }
-    if (!done && RETRY(waitpid(pid, &status, 0)) < 0) status = 0;
-    /* Output the command wrote just before exiting is still in the pty. */
-    if (master >= 0) {
-        struct pollfd q = {master, POLLIN, 0};
-        while (poll(&q, 1, 50) > 0 && (q.revents & POLLIN) && pump(master, 1)) {
+    if (slave >= 0 && ioctl(slave, TIOCSCTTY, 0) < 0) {
+        fail("pty", "make controlling terminal");
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (dup2(stdio[i], i) < 0) {
+            fail("exec", "dup2 stdio");
+            return;
         }
     }
-    return status;
+    if (close_fds_except(&errfd, 1) < 0) return;
+    (void)process_exec(s);
 }
 
 int attach_run(const struct spec *s, int pidfd)
 {
     int master = -1, slave = -1, errp[2];
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     if (ns_join_cgroups(s, getpid()) < 0) return -1;
     if (setns(pidfd, (int)s->ns_flags) < 0) return fail("setns", "pidfd namespaces 0x%llx", (unsigned long long)s->ns_flags);
     close(pidfd);
-    if (s->tty && open_pty(&master, &slave) < 0) return -1;
+    if (s->tty ? open_pty(&master, &slave) < 0 : open_pipes(in, out, err) < 0) return -1;
     if (pipe2(errp, O_CLOEXEC) < 0) return fail("exec", "pipe");
+    /* Blocked before fork: the relay reads them from a signalfd; process_exec unblocks them. */
     sigset_t mask;
     sigfillset(&mask);
     sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a caller that stops reading ends the relay of that stream, not the shim */
     pid_t pid = fork();
     if (pid < 0) return fail("fork", "into the container's pid namespace");
     if (pid == 0) {
-        close(errp[0]);
-        if (master >= 0) {
-            close(master);
-            if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) fail("pty", "make controlling terminal");
-            else if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) fail("pty", "dup2");
-            else process_exec(s);
-        } else {
-            process_exec(s);
+        int stdio[3] = {slave, slave, slave};
+        if (slave < 0) {
+            stdio[0] = in[0];
+            stdio[1] = out[1];
+            stdio[2] = err[1];
         }
+        command_child(s, stdio, slave, errp[1]);
         (void)write_all(errp[1], &last_error, sizeof(last_error));
         _exit(SHIM_EXIT_SETUP);
     }
     close(errp[1]);
     if (slave >= 0) close(slave);
+    if (in[0] >= 0) close(in[0]);
+    if (out[1] >= 0) close(out[1]);
+    if (err[1] >= 0) close(err[1]);
     struct setup_error child_err;
     ssize_t n = read_all(errp[0], &child_err, sizeof(child_err));
     close(errp[0]);
@@ -150,7 +155,8 @@ int attach_run(const struct spec *s, int pidfd)
         cfmakeraw(&raw);
         if (tcsetattr(0, TCSADRAIN, &raw) == 0) raw_set = 1;
     }
-    int status = wait_child(pid, master);
+    struct relay_io io = {in[1], out[0], err[0], master};
+    int status = relay_run(pid, &io);
     restore_tty();
     status_exited(status);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);

@@ -10,6 +10,7 @@
 #include "kernel.h"
 #include "mounts.h"
 #include "ns.h"
+#include "resolve.h"
 #include "root.h"
 #include "util.h"
 
@@ -27,6 +28,9 @@ static int setup(const struct spec *s, const struct child_fds *fds)
 {
     if (dup2(fds->stdin_, 0) < 0 || dup2(fds->out, 1) < 0 || dup2(fds->err_out, 2) < 0)
         return fail("stdio", "dup2");
+    /* Before any path of the container is looked at: nothing of the monitor (its directory on the
+     * host, the agent's status pipe, a pidfd) may stay reachable through /proc/self/fd. */
+    if (close_fds_except((const int[]){fds->sync, fds->err}, 2) < 0) return -1;
     if (wait_for(fds->sync, SYNC_MAPS_DONE) < 0) return -1;
     if (s->uid_map) {
         /* Become root of the new user namespace, so files the setup creates belong to the mapped
@@ -44,12 +48,6 @@ static int setup(const struct spec *s, const struct child_fds *fds)
         return fail("cgroup namespace", "unshare");
     if (root_pivot(s) < 0) return -1;
     if (root_finalize(s) < 0) return -1;
-    if (HAS(s, OOM_SCORE_ADJ)) {
-        char buf[16];
-        int n = snprintf(buf, sizeof(buf), "%d", s->oom_score_adj);
-        if (write_file("/proc/self/oom_score_adj", buf, (size_t)n) < 0)
-            return fail("oom_score_adj", "write %s", buf);
-    }
     return process_exec(s);
 }
 

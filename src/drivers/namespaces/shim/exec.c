@@ -10,6 +10,7 @@
 #include "caps.h"
 #include "exec.h"
 #include "kernel.h"
+#include "resolve.h"
 #include "util.h"
 
 static int apply_rlimits(const struct spec *s)
@@ -89,10 +90,32 @@ static int exec_search(const struct spec *s)
     return fail_errno("exec", saved, "%s (searched PATH %s)", file, path);
 }
 
+/*
+ * The working directory comes from the manifest, the image config or `exec -w`: all of them
+ * untrusted. It is resolved inside the container's root (its "/" by now) with magic links refused,
+ * so `/proc/self/fd/N` or `/proc/1/cwd` cannot name a host directory, and the result is checked:
+ * the kernel marks a cwd outside the caller's root "(unreachable)".
+ */
+static int enter_workdir(const char *cwd)
+{
+    cleanup_fd int root = (int)RETRY(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root < 0) return fail("workdir", "open /");
+    cleanup_fd int dir = open_in_root(root, cwd, O_PATH | O_DIRECTORY);
+    if (dir < 0) {
+        if (errno == ELOOP) return fail("workdir", "%s goes through a /proc magic link or a symlink loop", cwd);
+        return fail("workdir", "%s", cwd);
+    }
+    if (fchdir(dir) < 0) return fail("workdir", "enter %s", cwd);
+    char now[4096];
+    if (syscall(SYS_getcwd, now, sizeof(now)) < 0) return fail("workdir", "read back %s", cwd);
+    if (now[0] != '/') return fail_errno("workdir", EXDEV, "%s resolves outside the container's root", cwd);
+    return 0;
+}
+
 int process_exec(const struct spec *s)
 {
     umask((mode_t)s->umask);
-    if (chdir(s->cwd) < 0) return fail("chdir", "%s", s->cwd);
+    if (enter_workdir(s->cwd) < 0) return -1;
     if (apply_rlimits(s) < 0) return -1;
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return fail("capabilities", "keep capabilities");
     if (caps_bound(s->cap_bounding) < 0) return -1;

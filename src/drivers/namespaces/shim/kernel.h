@@ -42,6 +42,33 @@ struct k_open_how {
 #define K_RESOLVE_IN_ROOT 0x10
 
 #define K_CLOSE_RANGE_CLOEXEC (1U << 2)
+#ifndef SYS_getcwd
+#define SYS_getcwd 79
+#endif
+#ifndef SYS_execveat
+#define SYS_execveat 322
+#endif
+#ifndef SYS_memfd_create
+#define SYS_memfd_create 319
+#endif
+#define K_RESOLVE_NO_SYMLINKS 0x04
+
+/* memfd sealing (linux/fcntl.h, linux/memfd.h). */
+#define K_MFD_CLOEXEC 0x0001U
+#define K_MFD_ALLOW_SEALING 0x0002U
+#define K_MFD_EXEC 0x0010U
+#define K_F_ADD_SEALS 1033
+#define K_F_GET_SEALS 1034
+#define K_F_SEAL_SEAL 0x0001
+#define K_F_SEAL_SHRINK 0x0002
+#define K_F_SEAL_GROW 0x0004
+#define K_F_SEAL_WRITE 0x0008
+#define K_SEALED (K_F_SEAL_SEAL | K_F_SEAL_SHRINK | K_F_SEAL_GROW | K_F_SEAL_WRITE)
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+
+#define K_DEVPTS_SUPER_MAGIC 0x1cd1
 
 struct k_cap_header {
     uint32_t version;
@@ -59,6 +86,12 @@ struct k_cap_data {
 #endif
 #ifndef PR_SET_NO_NEW_PRIVS
 #define PR_SET_NO_NEW_PRIVS 38
+#endif
+#ifndef PR_SET_DUMPABLE
+#define PR_SET_DUMPABLE 4
+#endif
+#ifndef PR_SET_PDEATHSIG
+#define PR_SET_PDEATHSIG 1
 #endif
 #ifndef PR_SET_CHILD_SUBREAPER
 #define PR_SET_CHILD_SUBREAPER 36

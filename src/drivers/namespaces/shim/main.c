@@ -1,10 +1,14 @@
 /* corral-shim: a dumb interpreter of the spawn spec the agent computes (see protocol.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include "attach.h"
+#include "kernel.h"
 #include "monitor.h"
+#include "seal.h"
 #include "spec.h"
 #include "util.h"
 
@@ -29,6 +33,11 @@ static int start_run(const struct spec *s)
 
 int main(int argc, char **argv)
 {
+    /* First of all, and again after every execve (which resets it): a process that is not dumpable
+     * cannot be ptraced or have its /proc/PID/{exe,fd,mem} opened by anyone without
+     * CAP_SYS_PTRACE over the host, so a container process cannot hijack the shim between setns
+     * and the payload's execve (the CVE-2019-5736 class). The payload's execve makes it dumpable. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SHIM_EXIT_SETUP;
     if (argc != 2) return usage();
     const char *mode = argv[1];
     reset_signals();
@@ -41,6 +50,17 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "exec")) want = SPEC_KIND_EXEC;
     else if (!strcmp(mode, "check-spec")) want = 0;
     else return usage();
+
+    if (want && ensure_sealed(argv) < 0) {
+        status_error(&last_error);
+        return SHIM_EXIT_SETUP;
+    }
+    /* A `corral exec` that dies must not leave its command attached to nothing: hang it up. */
+    if (want == SPEC_KIND_EXEC && prctl(PR_SET_PDEATHSIG, SIGHUP, 0, 0, 0) < 0) {
+        fail("exec", "set the parent-death signal");
+        status_error(&last_error);
+        return SHIM_EXIT_SETUP;
+    }
 
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -10,17 +10,14 @@
 #include <unistd.h>
 #include "kernel.h"
 #include "mounts.h"
+#include "resolve.h"
 #include "util.h"
 
 static int root_fd = -1;
 
 static int openat2_in_root(const char *path, int flags)
 {
-    struct k_open_how how;
-    memset(&how, 0, sizeof(how));
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = K_RESOLVE_IN_ROOT | K_RESOLVE_NO_MAGICLINKS;
-    return (int)RETRY(syscall(SYS_openat2, root_fd, path, &how, sizeof(how)));
+    return open_in_root(root_fd, path, flags);
 }
 
 /* Opens the parent directory of `path` inside the root, creating missing directories; *name
@@ -86,7 +83,7 @@ static int open_target(const char *path, unsigned create)
     return fd;
 }
 
-static void fd_path(char *buf, size_t cap, int fd)
+void fd_path(char *buf, size_t cap, int fd)
 {
     snprintf(buf, cap, "/proc/self/fd/%d", fd);
 }

@@ -9,4 +9,7 @@ int mounts_prepare(const struct spec *s);
 /* Re-mounts with extra flags, keeping the flags the kernel locks (nosuid, nodev, noexec...). */
 int remount(const char *stage, const char *path, const char *shown, unsigned long flags);
 
+/* The /proc/self/fd/N name of an fd: mount(2) follows it to the object corral opened. */
+void fd_path(char *buf, size_t cap, int fd);
+
 #endif

@@ -63,6 +63,19 @@ int ns_write_maps(const struct spec *s, pid_t child)
     return write_proc(child, "gid_map", s->gid_map);
 }
 
+int ns_oom_score_adj(const struct spec *s, pid_t child)
+{
+    if (!HAS(s, OOM_SCORE_ADJ)) return 0;
+    /* Written by the monitor: the child is not dumpable until its execve, so inside a user
+     * namespace its own /proc/self files belong to the host's root, not to it. */
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%d", s->oom_score_adj);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)child);
+    if (write_file(path, buf, strlen(buf)) < 0) return fail("oom_score_adj", "write %s", buf);
+    return 0;
+}
+
 int ns_join_cgroups(const struct spec *s, pid_t pid)
 {
     char buf[16];

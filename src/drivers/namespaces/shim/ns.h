@@ -14,4 +14,7 @@ int ns_join_cgroups(const struct spec *s, pid_t pid);
 /* Child side: sets `lo` up in the current network namespace. */
 int ns_loopback_up(void);
 
+/* The spec's oom_score_adj, set on the child from outside (before it runs anything). */
+int ns_oom_score_adj(const struct spec *s, pid_t child);
+
 #endif

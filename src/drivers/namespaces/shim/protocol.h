@@ -4,6 +4,11 @@
  *
  * `corral-shim run` (start a container):
  *
+ * Every mode starts the same way (main.c): not dumpable, then — unless /proc/self/exe already is a
+ * sealed memfd, which is how the agent starts it — re-executed from a sealed memfd copy of itself
+ * (seal.h). Until the payload's execve nothing the shim runs can be ptraced or read through /proc
+ * by a container process.
+ *
  *   agent (node)              shim P1              monitor P2 (setsid, subreaper)      container C
  *   ----------------------------------------------------------------------------------------------
  *   spawn P1 ------------->  read spec (fd 3)
@@ -12,7 +17,8 @@
  *                                                 mkfifo alive.fifo, hold it open
  *                                                 (setns net via pidfd fd 5)
  *                                                 clone3(ns flags [, into cgroup]) --> wait(sync 1)
- *                                                 write uid_map/gid_map
+ *                                                 write uid_map/gid_map,               close every fd
+ *                                                 oom_score_adj                        but sync+error
  *                                                 write "1" on sync ------------------> setresuid 0,
  *                                                 write pid to each cgroup.procs        mounts, /dev,
  *                                                   (~8 ms on a cold cgroup: it          lo up, hostname
@@ -20,7 +26,10 @@
  *                                                 write "2" on sync ------------------> unshare cgroupns,
  *                                                                                       pivot_root, ro
  *                                                                                       paths, sysctls,
- *                                                                                       creds, caps,
+ *                                                                                       workdir (in the
+ *                                                                                       root, no magic
+ *                                                                                       links), creds,
+ *                                                                                       caps, seccomp,
  *                                                 read error pipe (CLOEXEC)  <--------- execve
  *     status fd 4  <------------------------------ {"type":"ready",...} on EOF, or
  *                                                 {"type":"error","stage",errno,"detail"} on a record
@@ -33,9 +42,11 @@
  *
  * `corral-shim exec` (enter a running container): spec on fd 3, status on fd 4, a pidfd of the
  * container's init on fd 5, the caller's stdio on 0-2. The shim joins the cgroups, setns()es into
- * the namespaces of the pidfd, forks the command (a pty when TTY is set), reports
- * {"type":"ready","pid"} then {"type":"exited","exitCode"|"signal"} and exits with the command's
- * code (128+signal when killed).
+ * the namespaces of the pidfd, forks the command into a session of its own with pipes (or, when
+ * TTY is set, a new pty from the container's devpts) as its stdio — never the caller's fds —,
+ * relays bytes and signals between the two (relay.h), reports {"type":"ready","pid"} then
+ * {"type":"exited","exitCode"|"signal"} and exits with the command's code (128+signal when
+ * killed). If its parent dies, it hangs the command up (SIGHUP).
  *
  * `corral-shim check-spec`: decodes the spec on fd 3 and prints it back as JSON (round-trip and
  * fuzz tests). Every mode answers a malformed spec with {"type":"error","stage":"spec"} on fd 4

@@ -93,7 +93,7 @@ int monitor_run(const struct spec *s, int join_pidfd)
     if (join_pidfd >= 0) close(join_pidfd);
 
     char go = SYNC_MAPS_DONE;
-    if (ns_write_maps(s, pid) < 0 || write_all(sync[1], &go, 1) < 0) goto abandon;
+    if (ns_write_maps(s, pid) < 0 || ns_oom_score_adj(s, pid) < 0 || write_all(sync[1], &go, 1) < 0) goto abandon;
     go = SYNC_CGROUPS_DONE;
     if (ns_join_cgroups(s, pid) < 0 || write_all(sync[1], &go, 1) < 0) goto abandon;
     close(sync[1]);
