@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/cgroups, side by side: the same driver on this host (hybrid: the v1 manager) and on a
 # cgroup2-only kernel in the throw-away VM (test/vm). create + place + destroy for 100 cgroups,
-# and the cost of the first placement. The VM is software-emulated: compare ratios, not times.
+# the cost of the first placement, and what the device allow-list adds to create. The VM is
+# software-emulated: compare ratios, not times.
 # Usage (root): bash bench/cgroups.sh        or: npm run bench:cgroups
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ node -e '
 const rows = process.argv.slice(1).map((l) => JSON.parse(l));
 const f = (k) => rows.map((r) => String(r[k]).padStart(22)).join("");
 console.log(`cgroups bench, N=${rows[0].n}, medians in ms${" ".repeat(4)}${rows.map((r) => `${r.layout} (${r.kernel.split("-")[0]})`.padStart(22)).join("")}`);
-for (const [label, k] of [["create", "createMs"], ["place (pid write)", "placeMs"], ["destroy", "destroyMs"], ["first placement", "firstPlacementMs"], ["100 x create+place+destroy", "totalCreatePlaceDestroyMs"], ["cgroup.procs files per cgroup", "procsFilesPerCgroup"]]) console.log(`  ${label.padEnd(38)}${f(k)}`);
+for (const [label, k] of [["create (default device allow-list)", "createMs"], ["create (devices allow-all)", "createAllowAllMs"], ["  cost of the device allow-list", "devicesAddedToCreateMs"], ["setDevices (live, one rule more/less)", "setDevicesMs"], ["place (pid write)", "placeMs"], ["destroy", "destroyMs"], ["first placement", "firstPlacementMs"], ["100 x create+place+destroy", "totalCreatePlaceDestroyMs"], ["cgroup.procs files per cgroup", "procsFilesPerCgroup"]]) console.log(`  ${label.padEnd(38)}${f(k)}`);
+console.log(`  devices via${" ".repeat(27)}${rows.map((r) => r.devicesVia.padStart(30)).join("")}`);
 console.log("  (the VM runs under software emulation: its times are inflated; read the ratios)");
 ' "$host" "$vm"

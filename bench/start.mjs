@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildSpawnSpec } from '../dist/drivers/namespaces/spec.js';
+import { withLaterDefaults } from '../dist/manifest/hash.js';
+import { DEFAULT_DEVICES } from '../dist/manifest/defaults.js';
+import { formatV1Rule } from '../dist/drivers/cgroups/device-rules.js';
 import { start, stop, waitForExit } from '../dist/drivers/namespaces/runtime.js';
 
 const RUNS = Number(process.argv[2] ?? 30);
@@ -115,13 +118,19 @@ try {
     running: bashTimes(`lxc-start -P ${lxcPath} -n ls-$i -f ${root}/lxc-sleep.conf -d`, { after: `lxc-stop -P ${lxcPath} -n ls-$i -k >/dev/null 2>&1;` }),
   };
 
-  // corral: a fresh cgroup per start (pids, memory, unified), as the agent's cgroups driver makes.
+  // corral: a fresh cgroup per start (pids, memory, devices with the default allow-list, unified),
+  // as the agent's cgroups driver makes.
   const state = join(root, 'corral');
   let n = 0;
   const freshCgroup = () => {
     const name = `corral-bench-${process.pid}-${n++}`;
-    const dirs = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/unified'].filter(existsSync).map((h) => join(h, name));
+    const dirs = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/devices', '/sys/fs/cgroup/unified'].filter(existsSync).map((h) => join(h, name));
     for (const d of dirs) mkdirSync(d);
+    const devices = dirs.find((d) => d.startsWith('/sys/fs/cgroup/devices/'));
+    if (devices) {
+      writeFileSync(join(devices, 'devices.deny'), 'a');
+      for (const { rule } of DEFAULT_DEVICES) writeFileSync(join(devices, 'devices.allow'), formatV1Rule(rule));
+    }
     cgroupDirs.push(...dirs);
     return dirs;
   };
@@ -133,7 +142,8 @@ try {
       await sleep(10);
     }
   };
-  const baseSpec = JSON.parse(readFileSync(new URL('./start-spec.json', import.meta.url), 'utf8'));
+  // A spec as an older corral wrote it: fields added since get their defaults, as for a state record.
+  const baseSpec = withLaterDefaults(JSON.parse(readFileSync(new URL('./start-spec.json', import.meta.url), 'utf8')));
   const corralStart = async (argv, i) => {
     const dir = join(state, String(i));
     const p = Object.fromEntries(['upper', 'work', 'rootfs', 'shim', 'logs'].map((k) => [k, join(dir, k)]));

@@ -20,6 +20,8 @@ import type { Layout } from '../state/layout.js';
 import type { ExitRecord, Json } from '../state/record.js';
 import { hostCapabilityMask, sameProcess } from '../sys/proc.js';
 import { CorralError, isCorralError } from '../errors.js';
+import { checkDevicePolicy, devicePolicy } from '../drivers/cgroups/device-policy.js';
+import { describePolicy } from '../drivers/cgroups/device-rules.js';
 import { StateStore } from '../state/store.js';
 import type { ExecTarget } from './commands/exec.js';
 import type { CliContext } from './context.js';
@@ -83,12 +85,17 @@ function adoptLeftovers(manager: CgroupManager, name: string): void {
 
 export function cgroupPort(manager: CgroupManager): CgroupPort {
   return {
-    create: async (name, resources) => {
+    create: async (name, resources, devices) => {
       adoptLeftovers(manager, name);
-      return (await manager.create(name, resources)) as unknown as Json;
+      return (await manager.create(name, resources, devicePolicy(devices))) as unknown as Json;
     },
-    update: (handle, resources) => manager.set(asHandle(handle), resources),
-    async drift(handle, resources) {
+    async update(handle, resources, devices) {
+      await manager.set(asHandle(handle), resources);
+      const policy = devicePolicy(devices);
+      const now = await manager.checkDevices(asHandle(handle), policy);
+      return now.enforced ? handle : (await manager.setDevices(asHandle(handle), policy)) as unknown as Json;
+    },
+    async drift(handle, resources, devices) {
       const h = asHandle(handle);
       // The handle's own directories, not a scan of the parent: inspect calls this per container.
       if (!handleDirs(h).every((d) => existsSync(d))) return null;
@@ -101,9 +108,13 @@ export function cgroupPort(manager: CgroupManager): CgroupPort {
         if (isCorralError(err) && /ENOENT/.test(err.message)) return null;
         throw err;
       }
-      return resourcesDrift(resources, applied).map((d): FieldDiff => ({
+      const diffs = resourcesDrift(resources, applied).map((d): FieldDiff => ({
         path: `resources.${d.field}`, before: d.applied, after: d.desired, effect: 'live',
       }));
+      const policy = devicePolicy(devices);
+      const enforced = await manager.checkDevices(h, policy);
+      if (!enforced.enforced) diffs.push({ path: 'devices', before: enforced.current, after: describePolicy(policy), effect: 'live' });
+      return diffs;
     },
     procsFiles: (handle) => procsFiles(asHandle(handle)),
     async kill(name) {
@@ -133,7 +144,7 @@ export function cgroupPort(manager: CgroupManager): CgroupPort {
       }
       return [...names].sort();
     },
-    check: (resources) => manager.checkResources(resources),
+    check: (resources, devices) => [...manager.checkResources(resources), ...checkDevicePolicy(manager.capabilities, devices)],
     async oomKills(handle) {
       return (await manager.stats(asHandle(handle))).memory.oomKills ?? 0;
     },

@@ -2,15 +2,19 @@
 // between manifests. A list of small named checks (runc's validator), then warnings that never block.
 // They run only on documents that passed the schema, so the types in manifest-v1.ts hold. Pure.
 
-import { diagnostic, type Diagnostic, type ErrorCode, type Severity } from '../errors.js';
-import { ALL_CAPABILITIES, canonicalCapability, RISKY_CAPABILITIES, sysctlNamespace, DEFAULTS } from './defaults.js';
-import { formatPath, type FieldPath } from './field-path.js';
+import { diagnostic, type Diagnostic } from '../errors.js';
+import { reporter, type DocumentCheck, type Report } from './check-report.js';
+import { ALL_CAPABILITIES, canonicalCapability, DEFAULT_MASKED_PATHS, sysctlNamespace, DEFAULTS } from './defaults.js';
+import type { FieldPath } from './field-path.js';
 import type { LoadedDocument } from './load.js';
 import type { ManifestV1 } from './manifest-v1.js';
 import { networkNamespace } from './normalize.js';
 import { isCanonicalAbsolute, isWithin, normalizeAbsolute } from './posix-path.js';
 import { formatBytes, parseBytes, parseBytesOrUnlimited, parseCpuList } from './quantity.js';
 import { didYouMean } from './suggest.js';
+import { DOCUMENT_WARNINGS } from './warnings.js';
+
+export type { DocumentCheck };
 
 /** A document that passed the schema, with its typed view. */
 export interface CheckedDocument {
@@ -18,31 +22,24 @@ export interface CheckedDocument {
   readonly manifest: ManifestV1;
 }
 
-type Report = (severity: Severity, code: ErrorCode, path: FieldPath, summary: string, extra?: { hint?: string; detail?: string; key?: boolean }) => void;
-
-export interface DocumentCheck {
-  readonly name: string;
-  readonly run: (m: ManifestV1, report: Report) => void;
-}
-
 export interface SetCheck {
   readonly name: string;
   readonly run: (docs: readonly CheckedDocument[]) => Diagnostic[];
 }
 
-function reporter(doc: LoadedDocument, out: Diagnostic[]): Report {
-  return (severity, code, path, summary, extra = {}) => {
-    out.push(diagnostic(severity, code, summary, {
-      field: formatPath(path),
-      source: doc.locate(path, extra.key ?? false),
-      ...(doc.name ? { container: doc.name } : {}),
-      ...(extra.hint ? { hint: extra.hint } : {}),
-      ...(extra.detail ? { detail: extra.detail } : {}),
-    }));
-  };
-}
-
 const RESERVED_TARGETS = ['/proc', '/sys', '/dev'];
+
+/**
+ * What corral puts in a container's /dev itself. A mount or a device over one of them would put
+ * something else where the runtime and programs expect these (masks bind /dev/null).
+ */
+export const MANAGED_DEV_ENTRIES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx',
+  '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/fd', '/dev/stdin', '/dev/stdout', '/dev/stderr', '/dev/console'];
+
+/** `target` is, or is below, one of corral's own /dev entries or a masked path. */
+function coversProtected(target: string, masked: readonly string[]): string | undefined {
+  return [...MANAGED_DEV_ENTRIES, ...masked].find((p) => isWithin(target, p));
+}
 
 function checkPath(report: Report, path: FieldPath, value: string, what: string): boolean {
   if (isCanonicalAbsolute(value)) return true;
@@ -71,7 +68,15 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
       if (spec.rootfs.path !== undefined && checkPath(report, ['spec', 'rootfs', 'path'], spec.rootfs.path, 'rootfs path') && spec.rootfs.path === '/') {
         report('error', 'MANIFEST_PATH_TRICK', ['spec', 'rootfs', 'path'], 'rootfs path `/` would expose the whole host', { hint: 'use `rootfs: {host: {}}` for a safe read-only view of the host system' });
       }
-      if (spec.workingDir !== undefined) checkPath(report, ['spec', 'workingDir'], spec.workingDir, 'workingDir');
+      if (spec.workingDir !== undefined && checkPath(report, ['spec', 'workingDir'], spec.workingDir, 'workingDir')) {
+        const kernel = RESERVED_TARGETS.find((r) => isWithin(spec.workingDir!, r));
+        if (kernel) {
+          report('error', 'MANIFEST_PATH_TRICK', ['spec', 'workingDir'], `workingDir \`${spec.workingDir}\` is under \`${kernel}\``, {
+            detail: 'kernel filesystems hold links to objects outside the container (/proc/self/fd/N, /proc/PID/root); the runtime refuses them anyway',
+            hint: 'use a directory of the container\'s own filesystem',
+          });
+        }
+      }
       (spec.security?.maskedPaths ?? []).forEach((p, i) => checkPath(report, ['spec', 'security', 'maskedPaths', i], p, 'masked path'));
       (spec.security?.readonlyPaths ?? []).forEach((p, i) => checkPath(report, ['spec', 'security', 'readonlyPaths', i], p, 'read-only path'));
       (spec.resources?.io?.limits ?? []).forEach((l, i) => {
@@ -90,7 +95,14 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
         if (checkPath(report, [...at, 'target'], m.target, 'mount target')) {
           if (m.target === '/') report('error', 'MANIFEST_PATH_TRICK', [...at, 'target'], 'a mount cannot replace the root filesystem', { hint: 'use `spec.rootfs` for that' });
           const reserved = RESERVED_TARGETS.find((r) => isWithin(m.target, r) && !(r === '/dev' && m.target !== '/dev'));
+          const guarded = reserved ? undefined : coversProtected(m.target, [...DEFAULT_MASKED_PATHS, ...(spec.security?.maskedPaths ?? [])]);
           if (reserved) report('error', 'MANIFEST_PATH_TRICK', [...at, 'target'], `mount target \`${m.target}\` is under \`${reserved}\`, which corral sets up itself`, { hint: 'mount elsewhere; to restrict kernel paths use `security.maskedPaths` or `security.readonlyPaths`' });
+          else if (guarded) {
+            report('error', 'MANIFEST_PATH_TRICK', [...at, 'target'], `mount target \`${m.target}\` would replace \`${guarded}\`, which corral creates or masks itself`, {
+              detail: 'masked paths are bind mounts of /dev/null: a mount over /dev/null would turn each of them into what was mounted',
+              hint: 'mount elsewhere; hand a host device to the container with `spec.devices`',
+            });
+          }
           const previous = targets.get(m.target);
           if (previous !== undefined) {
             report('error', 'MANIFEST_DUPLICATE_ENTRY', [...at, 'target'], `mount target \`${m.target}\` is already used by \`spec.mounts[${previous}]\``);
@@ -106,6 +118,28 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
           const size = parseBytes(m.size);
           if (size.ok && size.value < 4096) report('error', 'MANIFEST_OUT_OF_RANGE', [...at, 'size'], `tmpfs size ${size.value} is below one page (4Ki)`);
         }
+      });
+    },
+  },
+  {
+    name: 'devices',
+    run: ({ spec }, report) => {
+      const seen = new Map<string, number>();
+      const mountTargets = new Set((spec.mounts ?? []).map((m) => m.target));
+      (spec.devices ?? []).forEach((d, i) => {
+        const at: FieldPath = ['spec', 'devices', i];
+        checkPath(report, [...at, 'path'], d.path, 'device path');
+        const target = d.containerPath ?? d.path;
+        if (!checkPath(report, [...at, d.containerPath === undefined ? 'path' : 'containerPath'], target, 'device container path')) return;
+        const guarded = coversProtected(target, []);
+        if (guarded) report('error', 'MANIFEST_PATH_TRICK', [...at, d.containerPath === undefined ? 'path' : 'containerPath'], `device at \`${target}\` would replace \`${guarded}\`, which corral creates itself`, { hint: 'give it another `containerPath`' });
+        if (new Set(d.permissions ?? 'rwm').size !== (d.permissions ?? 'rwm').length) {
+          report('error', 'MANIFEST_INVALID_VALUE', [...at, 'permissions'], `permissions \`${d.permissions}\` repeat a letter`, { hint: 'any of `r`, `w`, `m`, each once' });
+        }
+        const previous = seen.get(target);
+        if (previous !== undefined) report('error', 'MANIFEST_DUPLICATE_ENTRY', [...at, 'containerPath'], `container path \`${target}\` is already used by \`spec.devices[${previous}]\``);
+        else seen.set(target, i);
+        if (mountTargets.has(target)) report('error', 'MANIFEST_CONFLICT', [...at, 'containerPath'], `container path \`${target}\` is also a mount target`);
       });
     },
   },
@@ -311,47 +345,6 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
     run: ({ metadata, spec }, report) => {
       (spec.dependsOn ?? []).forEach((dep, i) => {
         if (dep === metadata.name) report('error', 'MANIFEST_DEPENDENCY_CYCLE', ['spec', 'dependsOn', i], 'a container cannot depend on itself');
-      });
-    },
-  },
-];
-
-/** Warnings: things that are allowed but that a reviewer should see. */
-export const DOCUMENT_WARNINGS: readonly DocumentCheck[] = [
-  {
-    name: 'privileged',
-    run: ({ spec }, report) => {
-      if (spec.security?.privileged) {
-        report('warning', 'MANIFEST_RISKY', ['spec', 'security', 'privileged'], 'privileged: the container gets every capability and unmasked kernel paths; it can take over the host');
-      }
-    },
-  },
-  {
-    name: 'risky-capabilities',
-    run: ({ spec }, report) => {
-      (spec.security?.capabilities?.add ?? []).forEach((raw, i) => {
-        const cap = canonicalCapability(raw);
-        if (cap === 'ALL' || RISKY_CAPABILITIES.has(cap)) report('warning', 'MANIFEST_RISKY', ['spec', 'security', 'capabilities', 'add', i], `adding \`${cap}\` weakens isolation from the host`);
-      });
-    },
-  },
-  {
-    name: 'no-new-privileges-off',
-    run: ({ spec }, report) => {
-      if (spec.security?.noNewPrivileges === false) report('warning', 'MANIFEST_RISKY', ['spec', 'security', 'noNewPrivileges'], 'setuid programs in the container can gain privileges');
-    },
-  },
-  {
-    name: 'seccomp-unconfined',
-    run: ({ spec }, report) => {
-      if (spec.security?.seccomp === 'unconfined') report('warning', 'MANIFEST_RISKY', ['spec', 'security', 'seccomp'], 'seccomp is off: every system call is open to the container');
-    },
-  },
-  {
-    name: 'public-port',
-    run: ({ spec }, report) => {
-      (spec.network?.ports ?? []).forEach((p, i) => {
-        if (p.hostIP === '0.0.0.0' || p.hostIP === '::') report('warning', 'MANIFEST_RISKY', ['spec', 'network', 'ports', i, 'hostIP'], `port ${p.host ?? p.container} is published on every interface`);
       });
     },
   },

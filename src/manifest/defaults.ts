@@ -2,6 +2,8 @@
 // changes the spec hash of every container that relies on it, so it restarts them: treat these as
 // part of the v1 format. Pure.
 
+import type { DeviceRule } from './spec.js';
+
 /** Every capability the kernel knows (linux/capability.h, up to CAP_CHECKPOINT_RESTORE = 40). */
 export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
@@ -31,6 +33,25 @@ export const DEFAULT_MASKED_PATHS: readonly string[] = [
   '/sys/firmware',
 ];
 
+/**
+ * The devices every container may use, and nothing else (DESIGN: a node in /dev is not a policy;
+ * the kernel's device controller is). `node` names the node corral creates in the container's
+ * /dev; rules without one cover nodes that appear by themselves (ptmx and pts/N on the
+ * container's own devpts). Not here on purpose: /dev/console (5:1) would reach the host's
+ * console, tty0/vcs the host's virtual consoles; a manifest asks for fuse or net/tun through
+ * `spec.devices`.
+ */
+export const DEFAULT_DEVICES: readonly { readonly node: string | null; readonly rule: DeviceRule }[] = [
+  { node: 'null', rule: { type: 'c', major: 1, minor: 3, access: 'rwm' } },
+  { node: 'zero', rule: { type: 'c', major: 1, minor: 5, access: 'rwm' } },
+  { node: 'full', rule: { type: 'c', major: 1, minor: 7, access: 'rwm' } },
+  { node: 'random', rule: { type: 'c', major: 1, minor: 8, access: 'rwm' } },
+  { node: 'urandom', rule: { type: 'c', major: 1, minor: 9, access: 'rwm' } },
+  { node: 'tty', rule: { type: 'c', major: 5, minor: 0, access: 'rwm' } },
+  { node: null, rule: { type: 'c', major: 5, minor: 2, access: 'rwm' } },
+  { node: null, rule: { type: 'c', major: 136, minor: null, access: 'rwm' } },
+];
+
 export const DEFAULT_READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /**
@@ -50,6 +71,9 @@ export const ULIMIT_NAMES: readonly string[] = [
   'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss',
   'rtprio', 'rttime', 'sigpending', 'stack',
 ];
+
+/** Where corral keeps its state unless told otherwise (`--root`, CORRAL_ROOT). */
+export const DEFAULT_STATE_ROOT = '/var/lib/corral';
 
 export const DEFAULTS = {
   pids: 2048,

@@ -10,6 +10,7 @@
 
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { DEFAULT_DEVICES } from './defaults.js';
 import type { ContainerSpec } from './spec.js';
 
 export const HASH_FORMAT = 'corral.spec.v1';
@@ -34,5 +35,36 @@ export function sha256Hex(text: string): string {
  * @param references digests of referenced content, by role: `{image: 'sha256:…', seccomp: 'sha256:…'}`
  */
 export function specHash(spec: ContainerSpec, references: Readonly<Record<string, string>> = {}): string {
-  return `sha256:${sha256Hex(canonicalJson({ format: HASH_FORMAT, spec, references }))}`;
+  return `sha256:${sha256Hex(canonicalJson({ format: HASH_FORMAT, spec: hashedForm(spec), references }))}`;
+}
+
+/**
+ * Fields added to ContainerSpec after HASH_FORMAT was fixed, each with the value that leaves it
+ * out of the serialization (the compatibility rule above). Records written before a field existed
+ * lack it; `withLaterDefaults` fills it in so that they compare equal to a fresh spec.
+ */
+const LATER_FIELDS: ReadonlyArray<{ readonly key: keyof ContainerSpec; readonly defaultFor: (spec: ContainerSpec) => unknown }> = [
+  {
+    key: 'devices',
+    defaultFor: (spec) => ({
+      allowAll: spec.security.privileged,
+      allow: spec.security.privileged ? [] : DEFAULT_DEVICES.map((d) => d.rule),
+      host: [],
+    }),
+  },
+];
+
+function hashedForm(spec: ContainerSpec): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...spec };
+  for (const f of LATER_FIELDS) {
+    if (out[f.key] === undefined || canonicalJson(out[f.key]) === canonicalJson(f.defaultFor(spec))) delete out[f.key];
+  }
+  return out;
+}
+
+/** A spec read from an older record, with every later field at its default. */
+export function withLaterDefaults(spec: ContainerSpec): ContainerSpec {
+  const out: Record<string, unknown> = { ...spec };
+  for (const f of LATER_FIELDS) if (out[f.key] === undefined) out[f.key] = f.defaultFor(spec);
+  return out as unknown as ContainerSpec;
 }

@@ -58,6 +58,7 @@ export interface SpecV1 {
     };
   };
   mounts?: MountV1[];
+  devices?: Array<{ path: string; containerPath?: string; permissions?: string }>;
   network?: {
     mode?: 'none' | 'host' | 'bridge';
     bridge?: { name?: string; address?: string };

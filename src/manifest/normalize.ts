@@ -4,7 +4,7 @@
 
 import { CorralError } from '../errors.js';
 import {
-  ALL_CAPABILITIES, canonicalCapability, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULTS,
+  ALL_CAPABILITIES, canonicalCapability, DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULTS,
 } from './defaults.js';
 import { parseDurationMs } from './duration.js';
 import type { IdMapV1, ManifestV1, MountV1, SpecV1 } from './manifest-v1.js';
@@ -12,7 +12,7 @@ import { depth, dirname, normalizeAbsolute } from './posix-path.js';
 import { formatCpuList, parseBytes, parseBytesOrUnlimited, parseCpuList, parseCpuMillis, type ParseResult } from './quantity.js';
 import { parseSignal } from './signal.js';
 import {
-  SPEC_VERSION, type ContainerSpec, type EnvVar, type IdMap, type MountOption, type MountSpec, type NetworkNamespace,
+  SPEC_VERSION, type ContainerSpec, type DevicesSpec, type EnvVar, type IdMap, type MountOption, type MountSpec, type NetworkNamespace,
   type NetworkSpec, type Propagation, type ResourcesSpec, type SecuritySpec, type Ulimit, type UserNamespace,
 } from './spec.js';
 
@@ -65,6 +65,7 @@ export function normalize(manifest: ManifestV1, file: string): ContainerSpec {
     stopSignal: must(parseSignal(spec.stopSignal ?? DEFAULTS.stopSignal), 'stopSignal'),
     stopTimeoutMs: duration(spec.stopTimeout, DEFAULTS.stopTimeoutMs, 'stopTimeout'),
     security: normalizeSecurity(spec, file),
+    devices: normalizeDevices(spec),
     logging: {
       maxSizeBytes: spec.logging?.maxSize === undefined ? DEFAULTS.logMaxSizeBytes : bytes(spec.logging.maxSize, 'logging.maxSize'),
       maxFiles: spec.logging?.maxFiles ?? DEFAULTS.logMaxFiles,
@@ -228,5 +229,22 @@ function normalizeSecurity(spec: SpecV1, file: string): SecuritySpec {
     maskedPaths: privileged ? [] : [...new Set([...DEFAULT_MASKED_PATHS, ...(s.maskedPaths ?? [])])].sort(),
     readonlyPaths: privileged ? [] : [...new Set([...DEFAULT_READONLY_PATHS, ...(s.readonlyPaths ?? [])])].sort(),
     sysctls: Object.entries(s.sysctls ?? {}).map(([name, value]) => ({ name, value })).sort(byString((x) => x.name)),
+  };
+}
+
+/** `rwm` letters in canonical order. */
+export function canonicalAccess(access: string): string {
+  return ['r', 'w', 'm'].filter((c) => access.includes(c)).join('');
+}
+
+/** The default allow-list written out (privileged: everything), plus the host devices asked for. */
+function normalizeDevices(spec: SpecV1): DevicesSpec {
+  const privileged = spec.security?.privileged ?? false;
+  return {
+    allowAll: privileged,
+    allow: privileged ? [] : DEFAULT_DEVICES.map((d) => d.rule),
+    host: (spec.devices ?? [])
+      .map((d) => ({ hostPath: d.path, containerPath: d.containerPath ?? d.path, access: canonicalAccess(d.permissions ?? 'rwm') }))
+      .sort(byString((d) => d.containerPath)),
   };
 }

@@ -95,6 +95,41 @@ export interface ResourcesSpec {
   readonly ioLimits: readonly IoLimit[];
 }
 
+/**
+ * One rule of the device allow-list the kernel enforces for a container (a v1 `devices.allow`
+ * line, a clause of the v2 device program). Everything not allowed is denied: open, and mknod.
+ */
+export interface DeviceRule {
+  readonly type: 'c' | 'b';
+  /** null: any major (minor). */
+  readonly major: number | null;
+  readonly minor: number | null;
+  /** Non-empty subset of `rwm`, in that order: read, write, mknod. */
+  readonly access: string;
+}
+
+/** A host device node the manifest hands to the container (`spec.devices`). */
+export interface HostDevice {
+  /** Host path, under /dev. */
+  readonly hostPath: string;
+  /** Where the node appears in the container, under /dev. */
+  readonly containerPath: string;
+  /** Non-empty subset of `rwm`, in that order. */
+  readonly access: string;
+}
+
+/**
+ * The container's device policy, written out in full so a plan shows it. The host devices are
+ * added to the allow-list at start, once the host tells their numbers.
+ */
+export interface DevicesSpec {
+  /** privileged: every device of the host may be opened and created; `allow` is then empty. */
+  readonly allowAll: boolean;
+  readonly allow: readonly DeviceRule[];
+  /** Sorted by container path. */
+  readonly host: readonly HostDevice[];
+}
+
 export type MountSpec =
   | {
       readonly type: 'bind';
@@ -190,6 +225,7 @@ export interface ContainerSpec {
   readonly stopSignal: Signal;
   readonly stopTimeoutMs: number;
   readonly security: SecuritySpec;
+  readonly devices: DevicesSpec;
   readonly logging: { readonly maxSizeBytes: number; readonly maxFiles: number };
   /** Sorted. */
   readonly dependsOn: readonly string[];

@@ -259,7 +259,7 @@ class Worker {
     const spec = change.after!;
     const name = change.name;
     const prepared: PreparedRootfs = await this.step(this.ports.rootfs.prepare(name, spec), 'prepare the root filesystem', name);
-    const cgroup = await this.step(this.ports.cgroups.create(name, spec.resources), 'create the cgroups', name);
+    const cgroup = await this.step(this.ports.cgroups.create(name, spec.resources, spec.devices), 'create the cgroups', name);
     const joinNetworkOf = spec.namespaces.network.kind === 'container' ? this.records.get(spec.namespaces.network.container)?.runtime ?? null : null;
     if (spec.namespaces.network.kind === 'container' && joinNetworkOf === null) {
       throw new CorralError('CONTAINER_NOT_RUNNING', `\`${spec.namespaces.network.container}\` is not running, so its network cannot be joined`, { container: name });
@@ -283,7 +283,7 @@ class Worker {
 
   /** Compares what the kernel enforces with what was asked (Terraform's AssertObjectCompatible). */
   private async verifyLimits(name: string, cgroup: Json, spec: ContainerSpec): Promise<void> {
-    const drift = await this.step(this.ports.cgroups.drift(cgroup, spec.resources), 'read back the limits', name);
+    const drift = await this.step(this.ports.cgroups.drift(cgroup, spec.resources, spec.devices), 'read back the limits', name);
     if (drift === null) throw new CorralError('APPLY_FAILED', 'the cgroup vanished right after it was set up', { container: name });
     if (drift.length > 0) {
       throw new CorralError('APPLY_FAILED', `the kernel does not enforce what was asked: ${drift.map(describeDiff).join('; ')}`, { container: name });
@@ -292,11 +292,12 @@ class Worker {
 
   private async update(change: Change, record: ContainerRecord): Promise<void> {
     const spec = change.after!;
-    if (record.status === 'running' && record.cgroup !== null) {
-      await this.step(this.ports.cgroups.update(record.cgroup, spec.resources), 'update the limits', change.name);
-      await this.verifyLimits(change.name, record.cgroup, spec);
+    let cgroup = record.cgroup;
+    if (record.status === 'running' && cgroup !== null) {
+      cgroup = await this.step(this.ports.cgroups.update(cgroup, spec.resources, spec.devices), 'update the limits', change.name);
+      await this.verifyLimits(change.name, cgroup, spec);
     }
-    await this.save({ ...record, spec, hash: change.afterHash!, references: change.afterReferences, origin: change.origin });
+    await this.save({ ...record, cgroup, spec, hash: change.afterHash!, references: change.afterReferences, origin: change.origin });
   }
 
   private async stop(record: ContainerRecord, byHand: boolean): Promise<void> {

@@ -10,7 +10,7 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
   const containers: ActualContainer[] = await Promise.all(records.map(async (record): Promise<ActualContainer> => {
     const [status, drift, rootfsPresent] = await Promise.all([
       ports.runtime.status(record.name, record.runtime),
-      record.cgroup === null ? Promise.resolve(null) : ports.cgroups.drift(record.cgroup, record.spec.resources),
+      record.cgroup === null ? Promise.resolve(null) : ports.cgroups.drift(record.cgroup, record.spec.resources, record.spec.devices),
       ports.rootfs.exists(record.name),
     ]);
     // Whether an exit was an OOM kill is the monitor's to say: it compares the memory cgroup's

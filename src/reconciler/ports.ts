@@ -3,7 +3,7 @@
 // Every method is idempotent where the name says so: crash recovery re-runs them.
 
 import type { Diagnostic, Disposable } from '../errors.js';
-import type { ContainerSpec, ResourcesSpec } from '../manifest/spec.js';
+import type { ContainerSpec, DevicesSpec, ResourcesSpec } from '../manifest/spec.js';
 import type { ImageDefaults, RootfsLayout } from '../drivers/overlay/rootfs-layout.js';
 import type { ExitRecord, Json, UserRange } from '../state/record.js';
 import type { FieldDiff } from './plan/types.js';
@@ -30,12 +30,12 @@ export interface RootfsPort {
 }
 
 export interface CgroupPort {
-  /** Creates (or adopts) the container's cgroups with these limits. Idempotent. */
-  create(name: string, resources: ResourcesSpec): Promise<Json>;
-  /** Applies the limits live. */
-  update(handle: Json, resources: ResourcesSpec): Promise<void>;
-  /** Limits on the host that differ from `resources`; null when the cgroup is gone. */
-  drift(handle: Json, resources: ResourcesSpec): Promise<FieldDiff[] | null>;
+  /** Creates (or adopts) the container's cgroups with these limits and device policy. Idempotent. */
+  create(name: string, resources: ResourcesSpec, devices: DevicesSpec): Promise<Json>;
+  /** Applies the limits and the device policy live; returns the handle to store from now on. */
+  update(handle: Json, resources: ResourcesSpec, devices: DevicesSpec): Promise<Json>;
+  /** Limits and device rules on the host that differ from the spec's; null when the cgroup is gone. */
+  drift(handle: Json, resources: ResourcesSpec, devices: DevicesSpec): Promise<FieldDiff[] | null>;
   /** `cgroup.procs` files a new process must be written into before it runs. */
   procsFiles(handle: Json): string[];
   /** Kills every process in the container's cgroups. Idempotent. */
@@ -44,8 +44,8 @@ export interface CgroupPort {
   destroy(name: string): Promise<void>;
   /** Container names with a cgroup under corral's parent. */
   list(): Promise<string[]>;
-  /** Knobs the host lacks, as plan-time errors. */
-  check(resources: ResourcesSpec): Diagnostic[];
+  /** Knobs and device enforcement the host lacks, missing host devices: plan-time errors. */
+  check(resources: ResourcesSpec, devices: DevicesSpec): Diagnostic[];
   /** OOM kills counted in the container's cgroup so far. */
   oomKills(handle: Json): Promise<number>;
   stats(handle: Json): Promise<Record<string, number | null>>;

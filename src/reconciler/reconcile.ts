@@ -45,7 +45,7 @@ export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desir
     } catch (err) {
       hostDiagnostics.push(diagnostic('error', (err as { code?: Diagnostic['code'] }).code ?? 'IMAGE_NOT_FOUND', (err as Error).message, { container: entry.spec.name }));
     }
-    hostDiagnostics.push(...ports.cgroups.check(entry.spec.resources).map((d) => ({ ...d, container: entry.spec.name })));
+    hostDiagnostics.push(...ports.cgroups.check(entry.spec.resources, entry.spec.devices).map((d) => ({ ...d, container: entry.spec.name })));
     hostDiagnostics.push(...(await ports.rootfs.check(entry.spec)).map((d) => ({ ...d, container: entry.spec.name })));
     // The manifest's own hash already covers a spec without references (host and path roots).
     const hash = Object.keys(references).length === 0 ? entry.hash : specHash(entry.spec, references);

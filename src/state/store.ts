@@ -9,6 +9,7 @@ import { CorralError, diagnostic, type Diagnostic } from '../errors.js';
 import { writeFileAtomic, removeStaleTemps, syncDirectory } from './atomic-write.js';
 import type { Layout } from './layout.js';
 import { RECORD_FORMAT, type ContainerRecord } from './record.js';
+import { withLaterDefaults } from '../manifest/hash.js';
 
 interface Meta {
   readonly serial: number;
@@ -65,7 +66,7 @@ export class StateStore {
           serial = Math.max(serial, cached.record.serial);
           continue;
         }
-        const record = JSON.parse(readFileSync(path, 'utf8')) as ContainerRecord;
+        const record = upgradeRecord(JSON.parse(readFileSync(path, 'utf8')) as ContainerRecord);
         if (record.format !== RECORD_FORMAT || record.name !== name || !NAME_RE.test(name)) {
           throw new Error(`format ${String(record.format)}, name \`${String(record.name)}\``);
         }
@@ -92,7 +93,7 @@ export class StateStore {
 
   async get(name: string): Promise<ContainerRecord | null> {
     try {
-      return JSON.parse(await readFile(this.layout.record(name), 'utf8')) as ContainerRecord;
+      return upgradeRecord(JSON.parse(await readFile(this.layout.record(name), 'utf8')) as ContainerRecord);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw new CorralError('STATE_CORRUPT', `state record of \`${name}\` cannot be read: ${(err as Error).message}`, { container: name, cause: err });
@@ -117,4 +118,9 @@ export class StateStore {
     await rm(this.layout.record(name), { force: true });
     await syncDirectory(this.layout.stateDir);
   }
+}
+
+/** A record written by an older corral reads as if written now: fields added since get their defaults. */
+function upgradeRecord(record: ContainerRecord): ContainerRecord {
+  return record.spec && typeof record.spec === 'object' ? { ...record, spec: withLaterDefaults(record.spec) } : record;
 }

@@ -64,10 +64,10 @@ export function checkRetry<T extends number | bigint>(call: () => T, op: string,
   }
 }
 
-/** Raw syscall(2) for calls glibc 2.36 does not wrap (pidfd_*, fsopen…). x86-64 and arm64 numbers. */
+/** Raw syscall(2) for calls glibc 2.36 does not wrap (pidfd_*, fsopen…, bpf). x86-64 and arm64 numbers. */
 export const SYSCALL_NUMBERS = process.arch === 'arm64'
-  ? { pidfd_send_signal: 424, pidfd_open: 434, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, clone3: 435, mount_setattr: 442 }
-  : { pidfd_send_signal: 424, pidfd_open: 434, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, clone3: 435, mount_setattr: 442 };
+  ? { pidfd_send_signal: 424, pidfd_open: 434, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, clone3: 435, mount_setattr: 442, bpf: 280 }
+  : { pidfd_send_signal: 424, pidfd_open: 434, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, clone3: 435, mount_setattr: 442, bpf: 321 };
 
 export function rawSyscall(): KoffiFunction {
   return libcFunction('long syscall(long number, ...)');

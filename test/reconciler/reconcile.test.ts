@@ -1,6 +1,7 @@
 // reconcile --once against the real kernel, as a config-management tool would run it.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { requireRoot } from '../support/root.js';
 import { psJson, sandbox, sleeper, type Sandbox } from '../support/host-sandbox.js';
@@ -75,6 +76,35 @@ describe('reconcile --once', () => {
     const hog = sb.run('exec', 'app', '--', '/bin/sh', '-c', 'head -c 200000000 /dev/zero | tail > /dev/null');
     expect(hog.code).toBe(137);
     expect(psJson(sb).find((c) => c.name === 'app')!.pid).toBe(pid);
+  });
+
+  test('the device allow-list is drift like a limit: a rule added by hand goes, a container an older corral left without one gets it, live', () => {
+    if (!sb) return;
+    const inspect = (): { cgroup: { v1: Record<string, string> } } => JSON.parse(sb.run('inspect', 'app').stdout);
+    const devicesDir = inspect().cgroup.v1['devices'];
+    if (!devicesDir) return; // a cgroup2 host: the device program is covered by test/drivers/cgroups
+    const pid = psJson(sb).find((c) => c.name === 'app')!.pid!;
+    writeFileSync(join(devicesDir, 'devices.allow'), 'c 10:232 rwm');
+    expect(readFileSync(join(devicesDir, 'devices.list'), 'utf8')).toMatch(/c 10:232 rwm/);
+    const fixed = reconcile();
+    expect(fixed.report.actions.find((a: { name: string }) => a.name === 'app')).toMatchObject({ action: 'update', diff: [expect.objectContaining({ path: 'devices', effect: 'live' })] });
+    expect(readFileSync(join(devicesDir, 'devices.list'), 'utf8')).not.toMatch(/10:232/);
+
+    // What an older corral left: no devices cgroup, and a handle that does not name one.
+    const parent = dirname(devicesDir);
+    for (const p of readFileSync(join(devicesDir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) writeFileSync(join(parent, 'cgroup.procs'), p);
+    rmdirSync(devicesDir);
+    const recordFile = join(sb.root, 'state', 'app.json');
+    const record = JSON.parse(readFileSync(recordFile, 'utf8'));
+    delete record.cgroup.v1.devices;
+    writeFileSync(recordFile, JSON.stringify(record));
+    const upgraded = reconcile();
+    expect(upgraded.report.actions.find((a: { name: string }) => a.name === 'app')).toMatchObject({ action: 'update', reasons: [expect.stringMatching(/drift: devices/)] });
+    expect(psJson(sb).find((c) => c.name === 'app')!.pid).toBe(pid);
+    expect(inspect().cgroup.v1['devices']).toBe(devicesDir);
+    expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:devices:/.*/app\\n`));
+    expect(readFileSync(join(devicesDir, 'devices.list'), 'utf8')).toMatch(/^c 1:3 rwm$/m);
+    expect(reconcile().report.actions.every((a: { action: string }) => a.action === 'none')).toBe(true);
   });
 
   test('an env change restarts (new pid); a rootfs change recreates', () => {

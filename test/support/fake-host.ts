@@ -62,7 +62,7 @@ export class FakeHost {
       },
       cgroups: {
         create: async (name, resources) => { this.tick(`cgroup.create ${name}`); this.cgroups.set(name, resources); return { name }; },
-        update: async (h, resources) => { this.tick(`cgroup.update ${(h as { name: string }).name}`); this.cgroups.set((h as { name: string }).name, resources); },
+        update: async (h, resources) => { this.tick(`cgroup.update ${(h as { name: string }).name}`); this.cgroups.set((h as { name: string }).name, resources); return h; },
         drift: async (h, resources) => {
           const actual = this.cgroups.get((h as { name: string }).name);
           if (!actual) return null;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { canonicalJson, specHash } from '../../src/manifest/hash.js';
+import { canonicalJson, specHash, withLaterDefaults } from '../../src/manifest/hash.js';
 import { loadOne } from '../support/schema.js';
 
 async function hashOf(text: string): Promise<string> {
@@ -86,5 +86,21 @@ metadata:
   test('canonical JSON sorts keys and refuses non-finite numbers', () => {
     expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: undefined })).toBe('{"a":[true,null,"x"],"b":1}');
     expect(() => canonicalJson({ a: Infinity })).toThrow();
+  });
+});
+
+describe('fields added after the hash format was fixed', () => {
+  test('the default device policy leaves the hash of a spec written before it existed unchanged', async () => {
+    const { spec } = await loadOne(BASE);
+    const { devices, ...before } = spec!;
+    expect(devices.allow.length).toBeGreaterThan(0);
+    expect(specHash(before as typeof spec & object)).toBe(specHash(spec!));
+    // A record written then reads back with the default filled in, equal to a fresh spec.
+    expect(withLaterDefaults(before as typeof spec & object)).toEqual(spec);
+  });
+
+  test('asking for a host device changes the hash', async () => {
+    const withDevice = `${BASE}  devices: [{path: /dev/fuse}]\n`;
+    expect(await hashOf(withDevice)).not.toBe(await hashOf(BASE));
   });
 });

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { canonicalIdList } from './convert.js';
+import { deviceProgramUnsupported } from './device-bpf.js';
 import type { CgroupBackend, CgroupFeature, CgroupLayout, CgroupParents, FeatureSupport, HostCgroupCapabilities } from './types.js';
 
 /** File-system access, injected so capability rules are testable without a kernel. */
@@ -21,6 +22,8 @@ export interface Probe {
   children(dir: string): string[];
   /** `uname -r`, for files that only a non-root cgroup shows and no such cgroup exists yet. */
   readonly kernel: string;
+  /** null when a cgroup device program loads here (bpf(2), CONFIG_CGROUP_BPF, privileges), else why not. */
+  deviceProgram(): string | null;
 }
 
 export const hostProbe: Probe = {
@@ -40,6 +43,7 @@ export const hostProbe: Probe = {
     }
   },
   kernel: release(),
+  deviceProgram: deviceProgramUnsupported,
 };
 
 /** True when a kernel release string (`6.18.4-foo`) is at least major.minor. */
@@ -52,6 +56,8 @@ export function kernelAtLeast(kernel: string, major: number, minor: number): boo
 
 const yes = (via: string): FeatureSupport => ({ available: true, via });
 const no = (reason: string): FeatureSupport => ({ available: false, reason });
+
+const DEVICE_PROGRAM = 'device program (cgroup2 BPF)';
 
 /**
  * Where to look for a knob of one hierarchy: corral's parent, else one existing non-root cgroup
@@ -91,6 +97,14 @@ function v1Features(layout: CgroupLayout, parents: CgroupParents, probe: Probe):
   const freezer = notOnRoot('freezer', 'freezer.state', 'no `freezer.state`');
   const freeze = freezeV2.available ? yes('cgroup2 `cgroup.freeze` (hybrid)') : freezer.available ? yes('`freezer.state`') : freezer;
 
+  // The v1 controller when mounted; else a device program on the cgroup2 twin, which the kernel
+  // checks as well (a task's device access must pass both).
+  const deviceProgram = (): string | null => probe.deviceProgram();
+  const devices = mounted('devices')
+    ? (probe.exists(join(dir('devices') ?? root('devices'), 'devices.allow')) ? yes('devices controller (v1)') : no('no `devices.allow` in the v1 devices hierarchy'))
+    : unified === null ? no('the `devices` controller is not mounted, and there is no cgroup2 tree for a device program')
+      : deviceProgram() === null ? yes(DEVICE_PROGRAM) : no(`the \`devices\` controller is not mounted, and ${deviceProgram()}`);
+
   let ioWeight = atRootToo('blkio', 'blkio.weight', '');
   if (!ioWeight.available && mounted('blkio')) {
     ioWeight = no('`blkio.weight` does not exist: the CFQ scheduler that provided it is gone since Linux 5.0, and `blkio.bfq.weight` acts only on devices using the BFQ scheduler');
@@ -111,6 +125,7 @@ function v1Features(layout: CgroupLayout, parents: CgroupParents, probe: Probe):
     memoryPeak: atRootToo('memory', 'memory.max_usage_in_bytes', 'no `memory.max_usage_in_bytes`'),
     cpuThrottleStats: atRootToo('cpu', 'cpu.stat', 'no `cpu.stat`'),
     cloneIntoCgroup: no('v1 hierarchies take a process only through a pid write'),
+    devices,
   };
 }
 
@@ -148,12 +163,13 @@ function v2Features(layout: CgroupLayout, parents: CgroupParents, probe: Probe):
     memoryPeak: c('memory', 'memory.peak', 'no `memory.peak` (Linux 5.19+)'),
     cpuThrottleStats: c('cpu', 'cpu.stat', 'no `cpu.stat`'),
     cloneIntoCgroup: yes('clone3(CLONE_INTO_CGROUP) with an fd of the cgroup directory (Linux 5.7+)'),
+    devices: probe.deviceProgram() === null ? yes(DEVICE_PROGRAM) : no(probe.deviceProgram()!),
   };
 }
 
 const ALL_FEATURES: readonly CgroupFeature[] = [
   'memory', 'memorySwap', 'memoryReservation', 'cpuQuota', 'cpuWeight', 'cpuset', 'pids', 'ioWeight', 'ioLimits',
-  'freeze', 'kill', 'oomEvents', 'memoryPeak', 'cpuThrottleStats', 'cloneIntoCgroup',
+  'freeze', 'kill', 'oomEvents', 'memoryPeak', 'cpuThrottleStats', 'cloneIntoCgroup', 'devices',
 ];
 
 export function noneFeatures(reason: string): Record<CgroupFeature, FeatureSupport> {

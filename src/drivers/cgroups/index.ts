@@ -2,14 +2,18 @@
 //
 //   const cgroups = await openCgroupManager({ parentName: 'corral' });
 //   const diagnostics = cgroups.checkResources(spec.resources, spec.name);   // plan time
-//   const handle = await cgroups.create(spec.name, spec.resources);          // store `handle` in state
+//   cgroups.capabilities.features.devices                                    // plan time: can devices be restricted?
+//   const handle = await cgroups.create(spec.name, spec.resources, devices); // store `handle` in state
 //   procsFiles(handle) / cloneIntoCgroupDir(handle)                          // for the shim
+//   await cgroups.checkDevices(handle, devices)                              // drift: {enforced, current}
+//   handle = await cgroups.setDevices(handle, devices)                       // live update; store the result
 //
 // and later kills and destroys with the handle's own backend (killHandle, destroyHandle).
 
 export type {
   AppliedIoLimit, AppliedResources, CgroupBackend, CgroupFeature, CgroupHandle, CgroupLayout, CgroupLayoutKind, CgroupManager,
-  CgroupParents, CgroupStats, Disposable, FeatureSupport, HostCgroupCapabilities, OomEvent, UnifiedMount, V1Mount,
+  CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, DeviceRule, Disposable, FeatureSupport, HostCgroupCapabilities, OomEvent,
+  UnifiedMount, V1Mount,
 } from './types.js';
 export { backendFor, destroyHandle, inspectCgroups, killHandle, openCgroupManager, type CgroupInspection, type CgroupManagerOptions } from './manager.js';
 export { checkResources, RESOURCE_FIELDS, type CheckOptions } from './check.js';

@@ -1,16 +1,20 @@
 // The null manager (crun's cgroup_manager_disabled): for hosts without a cgroup filesystem, or when
 // cgroups are turned off. Creating, setting, placing and destroying do nothing; every resource a
 // manifest asks for is reported unavailable at plan time (checkResources), and freeze and kill,
-// which cannot be faked, refuse with HOST_UNSUPPORTED.
+// which cannot be faked, refuse with HOST_UNSUPPORTED. Devices cannot be restricted either:
+// `features.devices` is unavailable, and a device allow-list is refused (CGROUP_KNOB_UNAVAILABLE)
+// rather than dropped; only allow-all (a privileged container) passes.
 
 import { CorralError } from '../../errors.js';
 import type { ResourcesSpec } from '../../manifest/spec.js';
-import { emptyApplied, emptyStats } from './accumulate.js';
+import { emptyApplied, emptyStats, shouldWrite } from './accumulate.js';
 import { checkResources } from './check.js';
+import { describePolicy } from './device-rules.js';
 import { checkHandle } from './handle.js';
 import { checkCgroupName } from './owner.js';
 import type {
-  AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, Disposable, HostCgroupCapabilities,
+  AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
+  HostCgroupCapabilities,
 } from './types.js';
 
 export class NoneManager implements CgroupManager {
@@ -22,13 +26,26 @@ export class NoneManager implements CgroupManager {
     return checkResources(this.capabilities, resources, container ? { container } : {});
   }
 
-  async create(name: string): Promise<CgroupHandle> {
+  async create(name: string, _resources: ResourcesSpec, devices: DevicePolicy): Promise<CgroupHandle> {
     checkCgroupName(name, 'container name');
+    shouldWrite(this.capabilities, 'devices', devices.allowAll, describePolicy(devices));
     return { formatVersion: 1, backend: 'none', name, v1: {}, unified: null };
   }
 
   async set(handle: CgroupHandle): Promise<void> {
     checkHandle(handle, 'none');
+  }
+
+  async setDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<CgroupHandle> {
+    checkHandle(handle, 'none');
+    shouldWrite(this.capabilities, 'devices', devices.allowAll, describePolicy(devices));
+    return handle;
+  }
+
+  /** Nothing restricts devices here: only allow-all is what the kernel does. */
+  async checkDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<DeviceCheck> {
+    checkHandle(handle, 'none');
+    return { enforced: devices.allowAll, current: 'not restricted (no cgroups)' };
   }
 
   async read(handle: CgroupHandle): Promise<AppliedResources> {

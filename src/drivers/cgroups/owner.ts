@@ -32,8 +32,11 @@ export const OWNER_XATTR = 'trusted.corral.owner';
 export const DELEGATE_XATTR = 'trusted.delegate';
 export const AGENT_LEAF = 'agent';
 
-/** The v1 controllers corral manages; the rest (devices, net_cls, perf_event…) keep the host's cgroup. */
-export const MANAGED_V1_CONTROLLERS = ['blkio', 'cpu', 'cpuacct', 'cpuset', 'freezer', 'memory', 'pids'] as const;
+/**
+ * The v1 controllers corral manages; the rest (net_cls, perf_event…) keep the host's cgroup.
+ * `devices` carries each container's device allow-list.
+ */
+export const MANAGED_V1_CONTROLLERS = ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids'] as const;
 
 export type OwnerRole = 'parent' | 'container' | 'agent';
 

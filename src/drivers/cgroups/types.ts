@@ -3,7 +3,7 @@
 // kernel-free tests) can import the types without pulling in the driver.
 
 import type { Diagnostic } from '../../errors.js';
-import type { ResourcesSpec, Unlimited } from '../../manifest/spec.js';
+import type { DeviceRule, ResourcesSpec, Unlimited } from '../../manifest/spec.js';
 
 /** How this host mounts cgroups. `hybrid`: v1 controllers plus a cgroup2 tree (often without controllers). */
 export type CgroupLayoutKind = 'v2' | 'v1' | 'hybrid' | 'none';
@@ -62,11 +62,30 @@ export interface CgroupParents {
   readonly delegated: { readonly unitDir: string; readonly leafDir: string } | null;
 }
 
+/**
+ * What a container's cgroup lets it do with device nodes, host numbers resolved. `allowAll` is a
+ * privileged container; otherwise everything outside `rules` is denied (open and mknod).
+ */
+export type DevicePolicy =
+  | { readonly allowAll: true }
+  | { readonly allowAll: false; readonly rules: readonly DeviceRule[] };
+
+export type { DeviceRule };
+
+/** What `checkDevices` found: whether the kernel enforces exactly the policy asked, and what it does enforce. */
+export interface DeviceCheck {
+  readonly enforced: boolean;
+  /** A short summary of what the kernel enforces now (`a *:* rwm`, `8 rules`, `no device program`): a drift report's "before". */
+  readonly current: string;
+}
+
 /** The resource knobs a manifest can ask for, and the operations a manager offers. */
 export type CgroupFeature =
   | 'memory' | 'memorySwap' | 'memoryReservation'
   | 'cpuQuota' | 'cpuWeight' | 'cpuset' | 'pids' | 'ioWeight' | 'ioLimits'
-  | 'freeze' | 'kill' | 'oomEvents' | 'memoryPeak' | 'cpuThrottleStats' | 'cloneIntoCgroup';
+  | 'freeze' | 'kill' | 'oomEvents' | 'memoryPeak' | 'cpuThrottleStats' | 'cloneIntoCgroup'
+  /** A device allow-list the kernel enforces: the v1 `devices` controller, or a cgroup2 device program. */
+  | 'devices';
 
 export type FeatureSupport =
   | { readonly available: true; readonly via: string }
@@ -155,14 +174,25 @@ export interface CgroupManager {
   checkResources(resources: ResourcesSpec, container?: string): Diagnostic[];
 
   /**
-   * Creates the container's cgroup in every hierarchy and applies the limits. An existing cgroup
-   * of that name that corral made (a crash between create and the state record) is adopted.
+   * Creates the container's cgroup in every hierarchy and applies the limits and the device
+   * policy, all before any process can join. An existing cgroup of that name that corral made (a
+   * crash between create and the state record) is adopted. A restricted device policy on a host
+   * without `features.devices` is refused (CGROUP_KNOB_UNAVAILABLE), never dropped.
    */
-  create(name: string, resources: ResourcesSpec): Promise<CgroupHandle>;
+  create(name: string, resources: ResourcesSpec, devices: DevicePolicy): Promise<CgroupHandle>;
   /** Applies limits to a live cgroup; knobs set to null go back to the kernel default. */
   set(handle: CgroupHandle, resources: ResourcesSpec): Promise<void>;
   /** What the kernel enforces now (drift detection: compare with `resourcesDrift`). */
   read(handle: CgroupHandle): Promise<AppliedResources>;
+  /**
+   * Changes a live cgroup's device policy. A device allowed before and after is never denied in
+   * between, except when leaving allow-all for a list on v1 (everything is denied between the two
+   * writes). Returns the handle to store from now on: a handle made by a corral that did not
+   * manage devices gains its devices cgroup, into which the container's processes are moved.
+   */
+  setDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<CgroupHandle>;
+  /** Whether the kernel enforces exactly `devices` for the cgroup now, and what it enforces. */
+  checkDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<DeviceCheck>;
   stats(handle: CgroupHandle): Promise<CgroupStats>;
   /** Calls `listener` after each OOM kill inside the cgroup, until closed. */
   watchOom(handle: CgroupHandle, listener: (event: OomEvent) => void): Disposable;

@@ -1,5 +1,5 @@
 // The cgroup2 manager (runc's fs2): one directory, and `set` is a flat sequence of small writers,
-// each noting the kernel that brought its files.
+// each noting the kernel that brought its files. Devices: a device program (device-bpf.ts).
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,13 +12,15 @@ import {
   memorySwapToV2SwapMax, parseCpuMax, parseFlatKeyed, parseIoMax, parseV2Max, v2SwapMaxToMemorySwap, type IoMaxEntry,
 } from './convert.js';
 import { resolveBlockDevice, type DeviceResolver } from './device.js';
+import { applyDeviceProgram, checkDeviceProgram } from './device-bpf.js';
+import { describePolicy } from './device-rules.js';
 import { assertHandleOwned, checkHandle, destroyHandle, listHandles, removeAllUnder } from './handle.js';
 import { readKnob, readOptionalKnob, readPids, writeKnob, errnoOf } from './knob.js';
 import { watchOomV2 } from './oom.js';
 import { checkCgroupName, ensureOwnedDir } from './owner.js';
 import { removeCgroupDir } from './remove.js';
 import type {
-  AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, Disposable,
+  AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
   HostCgroupCapabilities, OomEvent,
 } from './types.js';
 import { freezeUnified, killUnified, thawUnified } from './unified.js';
@@ -183,12 +185,13 @@ export class V2Manager implements CgroupManager {
     return handle.unified!;
   }
 
-  async create(name: string, resources: ResourcesSpec): Promise<CgroupHandle> {
+  async create(name: string, resources: ResourcesSpec, devices: DevicePolicy): Promise<CgroupHandle> {
     checkCgroupName(name, 'container name');
     const handle: CgroupHandle = { formatVersion: 1, backend: 'v2', name, v1: {}, unified: join(this.parentDir, name) };
     const created = await ensureOwnedDir(handle.unified!, 'container');
     try {
       await this.set(handle, resources);
+      await this.setDevices(handle, devices);
     } catch (err) {
       if (created) await removeCgroupDir(handle.unified!).catch(() => undefined);
       throw err;
@@ -200,6 +203,19 @@ export class V2Manager implements CgroupManager {
     const dir = this.dir(handle);
     assertHandleOwned(handle);
     for (const step of SET_SEQUENCE) await step(dir, resources, this.ctx);
+  }
+
+  async setDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<CgroupHandle> {
+    const dir = this.dir(handle);
+    assertHandleOwned(handle);
+    if (shouldWrite(this.capabilities, 'devices', devices.allowAll, describePolicy(devices))) applyDeviceProgram(dir, devices);
+    return handle;
+  }
+
+  async checkDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<DeviceCheck> {
+    const dir = this.dir(handle);
+    if (!this.capabilities.features.devices.available) return { enforced: devices.allowAll, current: 'not restricted (no device control on this host)' };
+    return checkDeviceProgram(dir, devices);
   }
 
   async read(handle: CgroupHandle): Promise<AppliedResources> {

@@ -4,6 +4,7 @@
 // read-only root (after it). Pure.
 
 import { CorralError } from '../../errors.js';
+import { DEFAULT_DEVICES } from '../../manifest/defaults.js';
 import type { ContainerSpec, IdMap, MountOption, Propagation } from '../../manifest/spec.js';
 import type { RootfsLayout } from '../overlay/rootfs-layout.js';
 import type { MountOp, RootMount } from './spawn-spec.js';
@@ -15,15 +16,10 @@ export const MS = {
 
 const S_IFCHR = 0o020000;
 
-/** The device allowlist: every container gets these and no others. */
-export const DEVICES: readonly { readonly name: string; readonly major: number; readonly minor: number }[] = [
-  { name: 'null', major: 1, minor: 3 },
-  { name: 'zero', major: 1, minor: 5 },
-  { name: 'full', major: 1, minor: 7 },
-  { name: 'random', major: 1, minor: 8 },
-  { name: 'urandom', major: 1, minor: 9 },
-  { name: 'tty', major: 5, minor: 0 },
-];
+/** The nodes corral creates in every container's /dev: the named entries of the default allow-list. */
+export const DEVICES: readonly { readonly name: string; readonly major: number; readonly minor: number }[] = DEFAULT_DEVICES
+  .filter((d): d is typeof d & { node: string } => d.node !== null)
+  .map((d) => ({ name: d.node, major: d.rule.major ?? 0, minor: d.rule.minor ?? 0 }));
 
 /** glibc's makedev for majors and minors below 4096 and 256. */
 export function makedev(major: number, minor: number): number {
@@ -83,6 +79,11 @@ function devMounts(inputs: MountProgramInputs): MountOp[] {
     ops.push(userns
       ? { kind: 'bind', source: `/dev/${d.name}`, target: `/dev/${d.name}`, flags: MS.BIND, create: 'file' }
       : { kind: 'mknod', target: `/dev/${d.name}`, mode: S_IFCHR | 0o666, dev: makedev(d.major, d.minor) });
+  }
+  // Host devices the manifest asked for: bound, never created, so the node is the host's own and
+  // the allow-list (enforced by the cgroups driver) decides what the container may do with it.
+  for (const d of spec.devices.host) {
+    ops.push({ kind: 'bind', source: d.hostPath, target: d.containerPath, flags: MS.BIND, create: 'file' });
   }
   const ttyGid = !userns || mapped(userns.gid, TTY_GID) ? `,gid=${TTY_GID}` : '';
   ops.push(

@@ -18,6 +18,8 @@ const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
   ['mounts', 'restart'],
   ['network', 'restart'],
   ['security', 'restart'],
+  // Host device nodes are bound into /dev at start; the allow-list follows the same spec.
+  ['devices', 'restart'],
   ['logging', 'restart'],
   ['references.seccomp', 'restart'],
   // cgroup knobs: written to the running container.

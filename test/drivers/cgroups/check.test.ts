@@ -16,6 +16,7 @@ function fakeProbe(files: Record<string, string>): Probe {
     read: (p) => files[p] ?? null,
     children: (dir) => [...paths].filter((p) => p.startsWith(`${dir}/`) && !p.slice(dir.length + 1).includes('/') && !(p in files)).map((p) => p.slice(dir.length + 1)),
     kernel: '6.1.0-28-amd64',
+    deviceProgram: () => null,
   };
 }
 
@@ -76,6 +77,32 @@ describe('capabilities', () => {
     expect(caps.features.kill).toEqual({ available: true, via: 'cgroup.kill' });
     const old = detectCapabilities(V2, V2_PARENTS, 'v2', { ...fakeProbe({}), kernel: '5.10.0-30-amd64' });
     expect(old.features.kill).toEqual({ available: true, via: 'freeze, SIGKILL each process, thaw' });
+  });
+});
+
+describe('devices capability', () => {
+  const withDevices = layoutFromMounts(parseMountInfo([
+    '26 25 0:23 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw',
+    '28 25 0:25 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices',
+  ].join('\n')), () => []);
+  const parents = resolveParents(withDevices, 'corral', null);
+
+  test('v1: the devices controller, where it exists; a device program is not even tried', () => {
+    const probe = { ...fakeProbe({ [`${P}/devices/devices.allow`]: '' }), deviceProgram: () => { throw new Error('not to be called'); } };
+    expect(parents.v1['devices']).toBe(`${P}/devices/corral`);
+    expect(detectCapabilities(withDevices, parents, 'v1', probe).features.devices).toEqual({ available: true, via: 'devices controller (v1)' });
+  });
+
+  test('hybrid without a v1 devices hierarchy: a device program on the cgroup2 twin, if the kernel loads one', () => {
+    expect(detectCapabilities(HYBRID, HYBRID_PARENTS, 'v1', fakeProbe(hybridFiles)).features.devices).toEqual({ available: true, via: 'device program (cgroup2 BPF)' });
+    const refused = detectCapabilities(HYBRID, HYBRID_PARENTS, 'v1', { ...fakeProbe(hybridFiles), deviceProgram: () => 'loading a cgroup device program needs root' });
+    expect(refused.features.devices).toEqual({ available: false, reason: expect.stringContaining('needs root') });
+  });
+
+  test('cgroup2: a device program; no cgroups: nothing', () => {
+    expect(detectCapabilities(V2, V2_PARENTS, 'v2', fakeProbe({})).features.devices).toEqual({ available: true, via: 'device program (cgroup2 BPF)' });
+    const none = layoutFromMounts([], () => []);
+    expect(detectCapabilities(none, resolveParents(none, 'corral', null), 'none', fakeProbe({})).features.devices.available).toBe(false);
   });
 });
 

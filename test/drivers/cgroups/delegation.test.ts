@@ -13,7 +13,7 @@ import { readDelegationFacts } from '../../../src/drivers/cgroups/owner.js';
 import { removeCgroupDir } from '../../../src/drivers/cgroups/remove.js';
 import { setXattr } from '../../../src/sys/xattr.js';
 import { requireRoot } from '../../support/root.js';
-import { limits, spawnWaiting, testParentName } from './support.js';
+import { DEFAULT_POLICY, limits, spawnWaiting, testParentName } from './support.js';
 
 const root = requireRoot();
 const maybe = root ? describe : describe.skip;
@@ -49,7 +49,7 @@ maybe('systemd delegation (staged)', () => {
       const enabled = readFileSync(join(unitDir, 'cgroup.subtree_control'), 'utf8').split(/\s+/).filter(Boolean);
       for (const c of ['cpu', 'cpuset', 'io', 'memory', 'pids']) expect(enabled.includes(c)).toBe(offered.includes(c));
 
-      const handle = await cg.create('inside', limits({ pids: cg.capabilities.features.pids.available ? 8 : 'unlimited' }));
+      const handle = await cg.create('inside', limits({ pids: cg.capabilities.features.pids.available ? 8 : 'unlimited' }), DEFAULT_POLICY);
       expect(handle.unified).toBe(join(unitDir, parentName, 'inside'));
       const proc = await spawnWaiting('sleep 1000');
       await cg.addProc(handle, proc.pid);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { handleDirs, openCgroupManager, resourcesDrift, type CgroupHandle, type CgroupManager, type OomEvent } from '../../../src/drivers/cgroups/index.js';
 import { requireRoot } from '../../support/root.js';
-import { eventually, killSpawned, limits, MiB, spawnWaiting, testParentName, within } from './support.js';
+import { DEFAULT_POLICY, eventually, killSpawned, limits, MiB, spawnWaiting, testParentName, within } from './support.js';
 
 const root = requireRoot();
 const maybe = root ? describe : describe.skip;
@@ -27,7 +27,7 @@ maybe('cgroup enforcement (detected layout)', () => {
   });
 
   async function placed(name: string, r: Parameters<CgroupManager['create']>[1], script: string) {
-    const handle = await cg.create(name, r);
+    const handle = await cg.create(name, r, DEFAULT_POLICY);
     const proc = await spawnWaiting(script);
     await cg.addProc(handle, proc.pid);
     expect(await cg.pids(handle)).toContain(proc.pid);
@@ -37,7 +37,7 @@ maybe('cgroup enforcement (detected layout)', () => {
 
   test('a memory hog is OOM-killed inside its cgroup and the OOM is reported', async () => {
     expect(cg.capabilities.features.memory.available).toBe(true);
-    const handle = await cg.create('oom', limits({ memoryBytes: 32 * MiB, memorySwapBytes: 32 * MiB, pids: 64 }));
+    const handle = await cg.create('oom', limits({ memoryBytes: 32 * MiB, memorySwapBytes: 32 * MiB, pids: 64 }), DEFAULT_POLICY);
     const events: OomEvent[] = [];
     let reported!: () => void;
     const oom = new Promise<void>((resolve) => { reported = resolve; });
@@ -111,7 +111,7 @@ maybe('cgroup enforcement (detected layout)', () => {
 
   test('a live update changes the enforced limit and reads back', async () => {
     const first = limits({ memoryBytes: 256 * MiB, memorySwapBytes: 256 * MiB, cpuMillis: 500, cpuWeight: 200, pids: 100 });
-    const handle = await cg.create('update', first);
+    const handle = await cg.create('update', first, DEFAULT_POLICY);
     expect(resourcesDrift(first, await cg.read(handle))).toEqual([]);
     const proc = await spawnWaiting('i=0; while [ $i -lt 10 ]; do sleep 1000 & i=$((i+1)); done; wait');
     await cg.addProc(handle, proc.pid);

@@ -12,7 +12,7 @@ import {
 } from '../../../src/drivers/cgroups/index.js';
 import { hasCode } from '../../../src/errors.js';
 import { requireRoot } from '../../support/root.js';
-import { eventually, killSpawned, limits, MiB, spawnWaiting, testParentName } from './support.js';
+import { DEFAULT_POLICY, eventually, killSpawned, limits, MiB, spawnWaiting, testParentName } from './support.js';
 
 const root = requireRoot();
 const maybe = root ? describe : describe.skip;
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 async function busyPlaced(cg: CgroupManager, name: string) {
-  const handle = await cg.create(name, limits({ pids: cg.capabilities.features.pids.available ? 16 : 'unlimited' }));
+  const handle = await cg.create(name, limits({ pids: cg.capabilities.features.pids.available ? 16 : 'unlimited' }), DEFAULT_POLICY);
   const proc = await spawnWaiting('sleep 1000 & sleep 1000 & while :; do :; done');
   await cg.addProc(handle, proc.pid);
   proc.go();
@@ -77,7 +77,7 @@ maybe('cgroup2 tree alone (a cgroup2 host; on a hybrid host, one without control
       // Hybrid: the tree has no memory controller; the manifest's limit is a named plan-time error.
       expect(cg.checkResources(asks, 'web')).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'CGROUP_KNOB_UNAVAILABLE', field: 'spec.resources.memory', container: 'web' })]));
       let caught: unknown;
-      await cg.create('nomem', asks).catch((err: unknown) => { caught = err; });
+      await cg.create('nomem', asks, DEFAULT_POLICY).catch((err: unknown) => { caught = err; });
       expect(hasCode(caught, 'CGROUP_KNOB_UNAVAILABLE')).toBe(true);
     }
     const { handle, proc } = await busyPlaced(cg, 'core');

@@ -12,7 +12,7 @@ import { adoptLeftover, ownerRole } from '../../../src/drivers/cgroups/index.js'
 import { hasCode } from '../../../src/errors.js';
 import type { ResourcesSpec } from '../../../src/manifest/spec.js';
 import { requireRoot } from '../../support/root.js';
-import { killSpawned, limits, MiB, spawnWaiting, testParentName } from './support.js';
+import { DEFAULT_POLICY, killSpawned, limits, MiB, spawnWaiting, testParentName } from './support.js';
 
 const root = requireRoot();
 const maybe = root ? describe : describe.skip;
@@ -66,7 +66,7 @@ maybe('cgroup lifecycle (detected layout)', () => {
       memoryBytes: 64 * MiB, memorySwapBytes: 64 * MiB, memoryReservationBytes: 32 * MiB, cpuMillis: 1500, cpuWeight: 1,
       cpusetCpus: '0', cpusetMems: '0', pids: 42,
     });
-    const handle = await cg.create('readback', r);
+    const handle = await cg.create('readback', r, DEFAULT_POLICY);
     const applied = await cg.read(handle);
     expect(resourcesDrift(r, applied)).toEqual([]);
     expect(applied).toMatchObject({ memoryBytes: 64 * MiB, memoryReservationBytes: 32 * MiB, cpuMillis: 1500, cpuWeight: 1, cpusetCpus: '0', pids: 42 });
@@ -74,7 +74,7 @@ maybe('cgroup lifecycle (detected layout)', () => {
   });
 
   test('the shim can place a process by writing its pid into procsFiles; the handle is plain JSON', async () => {
-    const made = await cg.create('shim', limits({ pids: 8 }));
+    const made = await cg.create('shim', limits({ pids: 8 }), DEFAULT_POLICY);
     const handle = JSON.parse(JSON.stringify(made)) as CgroupHandle;
     expect(handle).toEqual(made);
     expect(cloneIntoCgroupDir(handle)).toBe(handle.backend === 'v2' ? handle.unified : null);
@@ -89,8 +89,8 @@ maybe('cgroup lifecycle (detected layout)', () => {
   });
 
   test('create adopts a cgroup corral made earlier (a crash before the state record)', async () => {
-    const first = await cg.create('adopt', limits({ pids: 10 }));
-    const second = await cg.create('adopt', limits({ pids: 20 }));
+    const first = await cg.create('adopt', limits({ pids: 10 }), DEFAULT_POLICY);
+    const second = await cg.create('adopt', limits({ pids: 20 }), DEFAULT_POLICY);
     expect(second).toEqual(first);
     expect((await cg.read(second)).pids).toBe(20);
     expect((await cg.list()).map((h) => h.name)).toContain('adopt');
@@ -102,7 +102,7 @@ maybe('cgroup lifecycle (detected layout)', () => {
     mkdirSync(foreign);
     try {
       expect((await cg.list()).map((h) => h.name)).not.toContain('foreign');
-      const err = await rejection(cg.create('foreign', limits({ pids: 5 })));
+      const err = await rejection(cg.create('foreign', limits({ pids: 5 }), DEFAULT_POLICY));
       expect(hasCode(err, 'CGROUP_NOT_OWNED')).toBe(true);
       expect((err as Error).message).toContain(foreign);
       const fake: CgroupHandle = { formatVersion: 1, backend: cg.backend, name: 'foreign', v1: {}, unified: foreign };
@@ -121,7 +121,7 @@ maybe('cgroup lifecycle (detected layout)', () => {
     expect(ownerRole(dir)).toBeNull();
     expect(adoptLeftover(dir)).toBe(true);
     expect(ownerRole(dir)).toBe('container');
-    const handle = await cg.create('leftover', limits({ pids: 5 }));
+    const handle = await cg.create('leftover', limits({ pids: 5 }), DEFAULT_POLICY);
     expect((await cg.list()).map((h) => h.name)).toContain('leftover');
     await cg.destroy(handle);
     const outside = join(parentDirs()[0]!, '..', `${testParentName()}-outside`);
@@ -156,7 +156,7 @@ maybe('cgroup lifecycle (detected layout)', () => {
     }
     const r = limits(missing[1]);
     expect(cg.checkResources(r).map((d) => d.code)).toContain('CGROUP_KNOB_UNAVAILABLE');
-    expect(hasCode(await rejection(cg.create('unenforceable', r)), 'CGROUP_KNOB_UNAVAILABLE')).toBe(true);
+    expect(hasCode(await rejection(cg.create('unenforceable', r, DEFAULT_POLICY)), 'CGROUP_KNOB_UNAVAILABLE')).toBe(true);
     for (const dir of parentDirs()) expect(existsSync(join(dir, 'unenforceable'))).toBe(false);
   });
 
@@ -167,7 +167,7 @@ maybe('cgroup lifecycle (detected layout)', () => {
       return;
     }
     const r = limits({ ioLimits: [{ device: disk, readBps: 1048576, writeBps: null, readIops: null, writeIops: 100 }] });
-    const handle = await cg.create('io', r);
+    const handle = await cg.create('io', r, DEFAULT_POLICY);
     expect((await cg.read(handle)).ioLimits).toEqual([{ device: resolveBlockDevice(disk), readBps: 1048576, writeBps: null, readIops: null, writeIops: 100 }]);
     expect(resourcesDrift(r, await cg.read(handle), resolveBlockDevice)).toEqual([]);
     await cg.set(handle, limits({}));

@@ -54,10 +54,10 @@ describe('parents', () => {
     });
   });
 
-  test('hybrid: a parent in each managed v1 hierarchy (not devices) and in the cgroup2 tree', () => {
+  test('hybrid: a parent in each managed v1 hierarchy (devices included) and in the cgroup2 tree', () => {
     expect(resolveParents(HYBRID, 'corral-test', null)).toEqual({
       name: 'corral-test',
-      v1: { cpu: '/sys/fs/cgroup/cpu/corral-test', memory: '/sys/fs/cgroup/memory/corral-test' },
+      v1: { cpu: '/sys/fs/cgroup/cpu/corral-test', devices: '/sys/fs/cgroup/devices/corral-test', memory: '/sys/fs/cgroup/memory/corral-test' },
       unified: '/sys/fs/cgroup/unified/corral-test',
       delegated: null,
     });

@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { DevicePolicy, DeviceRule } from '../../../src/drivers/cgroups/types.js';
+import { DEFAULT_DEVICES } from '../../../src/manifest/defaults.js';
 import type { ResourcesSpec } from '../../../src/manifest/spec.js';
 
 export function testParentName(): string {
@@ -23,6 +25,11 @@ export const NO_LIMITS: ResourcesSpec = {
   ioWeight: null,
   ioLimits: [],
 };
+
+/** The allow-list a default container gets (null zero full random urandom tty ptmx pts/*). */
+export const DEFAULT_RULES: readonly DeviceRule[] = DEFAULT_DEVICES.map((d) => d.rule);
+export const DEFAULT_POLICY: DevicePolicy = { allowAll: false, rules: DEFAULT_RULES };
+export const ALLOW_ALL: DevicePolicy = { allowAll: true };
 
 export function limits(overrides: Partial<ResourcesSpec>): ResourcesSpec {
   return { ...NO_LIMITS, ...overrides };

@@ -8,7 +8,7 @@ import { defaultSeccompProgram } from '../../../src/drivers/namespaces/seccomp.j
 import { argvOf, buildExecSpec, buildSpawnSpec, envOf, namespaceFlags } from '../../../src/drivers/namespaces/spec.js';
 import { CLONE } from '../../../src/drivers/namespaces/spawn-spec.js';
 import { hasCode } from '../../../src/errors.js';
-import { DEFAULT_CAPABILITIES } from '../../../src/manifest/defaults.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_DEVICES } from '../../../src/manifest/defaults.js';
 import type { ContainerSpec } from '../../../src/manifest/spec.js';
 import { specOf } from './harness.js';
 
@@ -36,6 +36,23 @@ describe('spawn spec policy', () => {
     expect(s.process.capabilities.ambient).toBe(0n);
     expect(s.process.seccomp?.length).toBe(defaultSeccompProgram('x64').length);
     expect(s.process.noNewPrivileges).toBe(true);
+  });
+
+  test('devices: the default allow-list is written into the spec; host devices asked for are bound, never created', async () => {
+    const plain = await specOf('d0', 'command: [/bin/true]');
+    expect(plain.devices).toEqual({ allowAll: false, allow: DEFAULT_DEVICES.map((d) => d.rule), host: [] });
+    const priv = await specOf('d1', 'security: {privileged: true}\ncommand: [/bin/true]');
+    expect(priv.devices).toEqual({ allowAll: true, allow: [], host: [] });
+    const spec = await specOf('d2', 'devices: [{path: /dev/net/tun}, {path: /dev/fuse, containerPath: /dev/fuse2, permissions: wr}]\ncommand: [/bin/true]');
+    expect(spec.devices.host).toEqual([
+      { hostPath: '/dev/fuse', containerPath: '/dev/fuse2', access: 'rw' },
+      { hostPath: '/dev/net/tun', containerPath: '/dev/net/tun', access: 'rwm' },
+    ]);
+    const s = buildSpawnSpec(inputs(spec));
+    const binds = s.mounts.filter((m) => m.kind === 'bind' && m.target.startsWith('/dev/'));
+    expect(binds.map((m) => `${m.source} ${m.target} ${m.create}`)).toEqual(['/dev/fuse /dev/fuse2 file', '/dev/net/tun /dev/net/tun file']);
+    // After the /dev tmpfs and its nodes, so nothing corral creates can cover them.
+    expect(s.mounts.findIndex((m) => m.target === '/dev/fuse2')).toBeGreaterThan(s.mounts.findIndex((m) => m.kind === 'mknod'));
   });
 
   test('user namespace: maps from the allocated range, devices bound, not created', async () => {

@@ -1,24 +1,27 @@
 // The v1 manager (runc's fs): one directory per hierarchy, each controller module doing its part.
 // On a hybrid host the container also gets a twin in the cgroup2 tree, which has no controllers
 // there but freezes and kills atomically (cgroup.freeze, cgroup.kill), so freeze and kill go
-// through it; a v1-only host uses the freezer.
+// through it; a v1-only host uses the freezer. Devices go through the v1 `devices` hierarchy, or,
+// on a hybrid host without one, through a device program on the cgroup2 twin.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CorralError } from '../../../errors.js';
 import type { ResourcesSpec } from '../../../manifest/spec.js';
-import { emptyApplied, emptyStats } from '../accumulate.js';
+import { emptyApplied, emptyStats, shouldWrite } from '../accumulate.js';
 import { checkResources } from '../check.js';
 import { resolveBlockDevice, type DeviceResolver } from '../device.js';
+import { applyDeviceProgram, checkDeviceProgram } from '../device-bpf.js';
+import { describePolicy } from '../device-rules.js';
 import {
   allHandlePids, assertHandleOwned, checkHandle, destroyHandle, handleDirs, handlePids, listHandles, removeAllUnder,
 } from '../handle.js';
 import { writeKnob } from '../knob.js';
 import { watchOomV1 } from '../oom.js';
-import { checkCgroupName, ensureOwnedDir } from '../owner.js';
+import { checkCgroupName, ensureOwnedDir, isOwned } from '../owner.js';
 import { removeCgroupDir } from '../remove.js';
 import type {
-  AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, Disposable,
+  AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
   HostCgroupCapabilities, OomEvent,
 } from '../types.js';
 import { freezeUnified, isPopulated, killPids, killUnified, thawUnified } from '../unified.js';
@@ -27,13 +30,14 @@ import { blkio } from './blkio.js';
 import { cpu } from './cpu.js';
 import { cpuacct } from './cpuacct.js';
 import { cpuset } from './cpuset.js';
+import { checkDevicesV1, devices, joinDevicesCgroup, setDevicesV1 } from './devices.js';
 import { freezeV1, freezer, thawV1 } from './freezer.js';
 import { memory } from './memory.js';
 import { pids } from './pids.js';
 import type { V1Context, V1Subsystem } from './subsystem.js';
 
 /** Fixed order: cpuset first so that a cgroup is joinable as early as possible. */
-const SUBSYSTEMS: readonly V1Subsystem[] = [cpuset, memory, cpu, cpuacct, pids, blkio, freezer];
+const SUBSYSTEMS: readonly V1Subsystem[] = [cpuset, memory, cpu, cpuacct, pids, blkio, devices, freezer];
 
 /** Rounds of freeze, SIGKILL, thaw before giving up on a v1-only kill. */
 const KILL_ROUNDS = 5;
@@ -112,7 +116,7 @@ export class V1Manager implements CgroupManager {
     return SUBSYSTEMS.filter((s) => handle.v1[s.name] !== undefined).map((s) => [s, handle.v1[s.name]!]);
   }
 
-  async create(name: string, resources: ResourcesSpec): Promise<CgroupHandle> {
+  async create(name: string, resources: ResourcesSpec, devicePolicy: DevicePolicy): Promise<CgroupHandle> {
     checkCgroupName(name, 'container name');
     const handle = this.handleFor(name);
     const created: string[] = [];
@@ -120,6 +124,7 @@ export class V1Manager implements CgroupManager {
       for (const dir of handleDirs(handle)) if (await ensureOwnedDir(dir, 'container')) created.push(dir);
       for (const [sub, dir] of this.subsystems(handle)) await sub.apply?.(dir, dirname(dir));
       await this.set(handle, resources);
+      await this.setDevices(handle, devicePolicy);
     } catch (err) {
       // Leave nothing half-made behind; directories adopted from an earlier run stay.
       for (const dir of created.reverse()) await removeCgroupDir(dir).catch(() => undefined);
@@ -141,6 +146,47 @@ export class V1Manager implements CgroupManager {
     return into;
   }
 
+  /**
+   * The devices directory of a handle: its own, or for a handle from a corral that did not manage
+   * devices, the one under corral's parent. null: this host has no v1 devices hierarchy.
+   */
+  private devicesDir(handle: CgroupHandle): string | null {
+    return handle.v1['devices'] ?? (this.parents.v1['devices'] === undefined ? null : join(this.parents.v1['devices'], handle.name));
+  }
+
+  /** The handle with the devices cgroup setDevices may have made for it since it was stored. */
+  private complete(handle: CgroupHandle): CgroupHandle {
+    const dir = this.devicesDir(handle);
+    if (handle.backend !== 'v1' || handle.v1['devices'] !== undefined || dir === null || !existsSync(dir) || !isOwned(dir, 'container')) return handle;
+    return { ...handle, v1: { ...handle.v1, devices: dir } };
+  }
+
+  async setDevices(handle: CgroupHandle, policy: DevicePolicy): Promise<CgroupHandle> {
+    checkHandle(handle, 'v1');
+    assertHandleOwned(handle);
+    if (!shouldWrite(this.capabilities, 'devices', policy.allowAll, describePolicy(policy))) return handle;
+    const dir = this.devicesDir(handle);
+    if (dir === null) {
+      if (handle.unified === null) throw new CorralError('HOST_UNSUPPORTED', `no devices cgroup and no cgroup2 directory for \`${handle.name}\`: its device policy cannot be set`);
+      applyDeviceProgram(handle.unified, policy);
+      return handle;
+    }
+    // A handle without `devices` (older corral), or a devices directory gone: make it, narrow it,
+    // and only then move the processes in.
+    const created = await ensureOwnedDir(dir, 'container');
+    await setDevicesV1(dir, policy);
+    if (created || handle.v1['devices'] === undefined) await joinDevicesCgroup(dir, handle);
+    return handle.v1['devices'] === dir ? handle : { ...handle, v1: { ...handle.v1, devices: dir } };
+  }
+
+  async checkDevices(handle: CgroupHandle, policy: DevicePolicy): Promise<DeviceCheck> {
+    checkHandle(handle, 'v1');
+    const dir = this.devicesDir(handle);
+    if (dir !== null) return checkDevicesV1(dir, policy);
+    if (this.capabilities.features.devices.available && handle.unified !== null) return checkDeviceProgram(handle.unified, policy);
+    return { enforced: policy.allowAll, current: 'not restricted (no device control on this host)' };
+  }
+
   async stats(handle: CgroupHandle): Promise<CgroupStats> {
     checkHandle(handle, 'v1');
     const into = emptyStats();
@@ -155,8 +201,9 @@ export class V1Manager implements CgroupManager {
     return watchOomV1(dir, handle.name, listener);
   }
 
-  async addProc(handle: CgroupHandle, pid: number): Promise<void> {
-    checkHandle(handle, 'v1');
+  async addProc(stored: CgroupHandle, pid: number): Promise<void> {
+    checkHandle(stored, 'v1');
+    const handle = this.complete(stored);
     assertHandleOwned(handle);
     for (const dir of [handle.v1['cpuset'], ...handleDirs(handle)].filter((d, i, all): d is string => d !== undefined && all.indexOf(d) === i)) {
       await writeKnob(dir, 'cgroup.procs', String(pid));
@@ -165,7 +212,7 @@ export class V1Manager implements CgroupManager {
 
   async pids(handle: CgroupHandle): Promise<number[]> {
     checkHandle(handle, 'v1');
-    return handlePids(handle);
+    return handlePids(this.complete(handle));
   }
 
   async freeze(handle: CgroupHandle): Promise<void> {
@@ -188,12 +235,13 @@ export class V1Manager implements CgroupManager {
 
   async kill(handle: CgroupHandle): Promise<void> {
     checkHandle(handle, 'v1');
-    assertHandleOwned(handle);
-    await killV1(handle);
+    const full = this.complete(handle);
+    assertHandleOwned(full);
+    await killV1(full);
   }
 
   destroy(handle: CgroupHandle): Promise<void> {
-    return destroyHandle(handle);
+    return destroyHandle(this.complete(handle));
   }
 
   list(): Promise<CgroupHandle[]> {

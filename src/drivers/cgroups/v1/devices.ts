@@ -1,0 +1,59 @@
+// v1 devices: the allow-list in `devices.allow`/`devices.deny`, read back from `devices.list`. A
+// child cgroup never gets more than its parent, so corral's parent stays `a *:* rwm` (a new
+// cgroup copies its parent's list) and each container cgroup narrows itself.
+
+import { existsSync } from 'node:fs';
+import { CorralError } from '../../../errors.js';
+import { describePolicy, parseV1List, samePolicy, v1Writes } from '../device-rules.js';
+import { allHandlePids } from '../handle.js';
+import { errnoOf, readKnob, readPids, writeKnob } from '../knob.js';
+import type { CgroupHandle, DeviceCheck, DevicePolicy } from '../types.js';
+import type { V1Subsystem } from './subsystem.js';
+
+/** Listed so that corral's parent and container directories exist in the hierarchy; the policy is set apart (setDevicesV1). */
+export const devices: V1Subsystem = { name: 'devices' };
+
+/** Rounds of moving processes into a new devices cgroup before giving up (a fork bomb). */
+const JOIN_ROUNDS = 20;
+
+export async function readDevicesV1(dir: string): Promise<DevicePolicy> {
+  return parseV1List(await readKnob(dir, 'devices.list'));
+}
+
+/** Takes the cgroup from what it enforces now to `policy`, in the order v1Writes explains. */
+export async function setDevicesV1(dir: string, policy: DevicePolicy): Promise<void> {
+  for (const w of v1Writes(await readDevicesV1(dir), policy)) await writeKnob(dir, w.file, w.value);
+}
+
+/**
+ * Whether `devices.list` is exactly `policy`. While the cgroup allows all by default the kernel
+ * lists `a *:* rwm` only, so a deny written there by hand does not show: corral never writes one.
+ */
+export async function checkDevicesV1(dir: string, policy: DevicePolicy): Promise<DeviceCheck> {
+  if (!existsSync(dir)) return { enforced: false, current: 'no devices cgroup' };
+  const current = await readDevicesV1(dir);
+  return { enforced: samePolicy(current, policy), current: describePolicy(current) };
+}
+
+/**
+ * Moves the processes of a handle's other directories into its devices cgroup `dir`, which a
+ * handle from a corral that did not manage devices lacks. A process forked during a move lands
+ * in its parent's old cgroup or in the new one (the kernel orders forks and migrations), so the
+ * moves repeat until a round finds every process inside.
+ */
+export async function joinDevicesCgroup(dir: string, handle: CgroupHandle): Promise<void> {
+  for (let round = 0; round < JOIN_ROUNDS; round++) {
+    const inside = new Set(await readPids(dir));
+    const outside = (await allHandlePids(handle)).filter((pid) => !inside.has(pid));
+    if (outside.length === 0) return;
+    for (const pid of outside) {
+      await writeKnob(dir, 'cgroup.procs', String(pid)).catch((err: unknown) => {
+        // The process exited meanwhile.
+        if (errnoOf((err as { cause?: unknown }).cause) !== 'ESRCH') throw err;
+      });
+    }
+  }
+  throw new CorralError('CGROUP_BUSY', `processes of \`${handle.name}\` keep appearing outside its devices cgroup \`${dir}\` after ${JOIN_ROUNDS} rounds of moves`, {
+    hint: 'stop the container and start it again: a new process is placed in every cgroup before it runs',
+  });
+}
