@@ -2,7 +2,7 @@
 // that shell's terminal. The exploit pushes a command line into every terminal it can reach; the
 // operator's shell then reads its next line: it must not be the injected one.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { BIN } from '../support/cli.js';
 import { requireRoot } from '../support/root.js';
@@ -56,6 +56,24 @@ const root = requireRoot();
     // Pushing into its own terminal is allowed and harmless; the caller's is out of reach.
     all.push(...parseResults(out).filter((r) => r.verdict !== 'PUSHED'));
     expect(out).toMatch(/sid=(\d+) pgid=\1 pid=\1/);
+  }, 180_000);
+
+  test('^C typed on the operator\'s terminal reaches the command once', async () => {
+    const script = `trap 'n=$((n+1)); echo got-INT' INT; n=0; echo ready; i=0; while [ $i -lt 40 ]; do sleep 0.1; i=$((i+1)); done; echo "ints=$n"`;
+    const child = spawn('script', ['-qec', `${process.execPath} ${BIN} exec svc -- /bin/sh -c '${script.replace(/'/g, `'\\''`)}'`, '/dev/null'], {
+      env: { ...process.env, ...sb.env }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
+    }));
+    // What a terminal's ^C is: the line discipline signals the foreground process group.
+    child.stdin.write('\x03');
+    await ended;
+    expect(out).toMatch(/got-INT/);
+    expect(out).toMatch(/ints=1/);
   }, 180_000);
 
   test('signals given to corral exec reach the command; the terminal is restored', () => {

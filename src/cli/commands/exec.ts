@@ -64,8 +64,9 @@ export function execCommand(deps: ExecDeps): Command {
       const spec = buildExecSpec(target.spec, target.image, target.cgroupProcs, {
         argv, env: parseEnv(opts.env ?? []), ...user, ...(opts.workdir ? { cwd: opts.workdir } : {}), tty,
       }, process.arch, hostCapabilityMask());
-      // The helper runs in a session of its own, so a terminal's signals reach only this process:
-      // each is passed on exactly once, and the helper hands it to the command inside.
+      // Every signal this process gets is passed to the helper, which hands it to the command
+      // inside; the helper ignores its own copy of a terminal's ^C, ^\\, resize or hangup, so each
+      // arrives once.
       let helper: ChildProcess | null = null;
       const forward = (signal: NodeJS.Signals): void => {
         helper?.kill(signal);

@@ -109,9 +109,10 @@ function exchange(spec: SpawnSpec, mode: 'run' | 'exec', stdio: StdioOptions, op
   const payload = encodeSpawnSpec(spec);
   // The shim gets no environment of ours; only sanitizer settings pass, for the ASan test run.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'ASAN_OPTIONS' || k === 'UBSAN_OPTIONS'));
-  // An exec helper gets a session of its own: signals reach it only through whoever started it
-  // (`corral exec` forwards them), never twice from a terminal.
-  const child = spawn(sealedShimPath(path), [mode], { stdio, env, argv0: 'corral-shim', detached: mode === 'exec' });
+  // An exec helper stays in the caller's process group, so a terminal's job control applies to it
+  // (stopped with ^Z, SIGTTIN when it reads in the background). It leaves the signals a terminal
+  // generates to its parent, which passes on what it gets (shim/relay.h).
+  const child = spawn(sealedShimPath(path), [mode], { stdio, env, argv0: 'corral-shim' });
   const messages: StatusMessage[] = [];
   const stderr: string[] = [];
   const ex: Exchange = {
