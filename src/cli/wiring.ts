@@ -17,7 +17,7 @@ import type { ContainerSpec } from '../manifest/spec.js';
 import type { FieldDiff } from '../reconciler/plan/types.js';
 import type { CgroupPort, Ports, ProcessStatus, RootfsPort, RuntimePort } from '../reconciler/ports.js';
 import type { Layout } from '../state/layout.js';
-import type { ExitRecord, Json } from '../state/record.js';
+import { unknownExit, type ExitRecord, type Json } from '../state/record.js';
 import { hostCapabilityMask, sameProcess } from '../sys/proc.js';
 import { CorralError, isCorralError } from '../errors.js';
 import { checkDevicePolicy, devicePolicy } from '../drivers/cgroups/device-policy.js';
@@ -212,6 +212,7 @@ export function runtimePort(layout: Layout, manager: CgroupManager, logger: Logg
         return null;
       }
       const result = await stopContainer(record, { timeoutMs: spec.stopTimeoutMs, stopSignal: spec.stopSignal.number, killAll });
+      if (result.state === 'unmonitored') return unknownExit(new Date().toISOString());
       return result.exit ? exitOf(result.exit) : null;
     },
 
@@ -221,6 +222,7 @@ export function runtimePort(layout: Layout, manager: CgroupManager, logger: Logg
       const s = runtimeStatus(record);
       const startedAt = new Date(record.startedAtMs).toISOString();
       if (s.state === 'running') return { process: 'running', exit: null, runtime: record as unknown as Json, startedAt };
+      if (s.state === 'unmonitored') return { process: 'unmonitored', exit: null, runtime: record as unknown as Json, startedAt };
       if (s.state === 'exited') return { process: 'exited', exit: exitOf(s.exit), runtime: record as unknown as Json, startedAt };
       return { process: 'missing', exit: null, runtime: record as unknown as Json, startedAt };
     },

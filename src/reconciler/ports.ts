@@ -64,7 +64,8 @@ export interface StartRequest {
 }
 
 export interface ProcessStatus {
-  readonly process: 'running' | 'exited' | 'missing';
+  /** `unmonitored`: the command runs but its monitor is gone (nothing would record its exit). */
+  readonly process: 'running' | 'unmonitored' | 'exited' | 'missing';
   readonly exit: ExitRecord | null;
   /** The current runtime handle, found from the container's own directory. */
   readonly runtime: Json | null;
@@ -73,7 +74,7 @@ export interface ProcessStatus {
 
 export interface RuntimePort {
   start(request: StartRequest, signal: AbortSignal): Promise<{ runtime: Json; startedAt: string }>;
-  /** Sends stopSignal, waits up to stopTimeout, then runs killAll; returns the recorded exit. */
+  /** Sends stopSignal, waits up to stopTimeout, then runs killAll; returns the recorded exit (an unknown one without a monitor). */
   stop(name: string, runtime: Json | null, spec: ContainerSpec, killAll: () => Promise<void>): Promise<ExitRecord | null>;
   /** What runs for `name` now, checked against pid start times (no pid-reuse mistakes). */
   status(name: string, runtime: Json | null): Promise<ProcessStatus>;

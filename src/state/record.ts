@@ -31,6 +31,16 @@ export interface ExitRecord {
   readonly signal: string | null;
   readonly oomKilled: boolean;
   readonly at: string;
+  /**
+   * The process ended while no monitor watched it (its monitor was killed, the host went down):
+   * how it ended is not known. `at` is when corral noticed. Absent in records of known exits.
+   */
+  readonly unknown?: true;
+}
+
+/** An exit nobody could record, noticed at `at`. */
+export function unknownExit(at: string): ExitRecord {
+  return { code: null, signal: null, oomKilled: false, at, unknown: true };
 }
 
 export interface HealthRecord {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { plan, countActions, hasChanges } from '../../src/reconciler/plan/plan.js';
 import { effectOf } from '../../src/reconciler/plan/field-effects.js';
+import { refresh } from '../../src/reconciler/plan/refresh.js';
 import type { Actual, ActualContainer, Desired } from '../../src/reconciler/plan/types.js';
 import { manifest } from '../support/memory-source.js';
 import { desiredOf, desiredOne, exited, recordFor, RUNNING, T0 } from '../support/plan-fixtures.js';
@@ -11,6 +12,23 @@ const desiredWith = (...containers: Desired['containers'][number][]): Desired =>
 const only = (p: ReturnType<typeof plan>) => { expect(p.changes).toHaveLength(1); return p.changes[0]!; };
 
 describe('plan', () => {
+  test('a container whose monitor died is restarted under a new one; stopped by hand, it is stopped', async () => {
+    const d = await desiredOne('web');
+    const unmonitored = { ...RUNNING, process: 'unmonitored' as const };
+    expect(only(plan(desiredWith(d), actualOf({ record: recordFor(d), live: unmonitored }), opts()))).toMatchObject({ action: 'restart', reasons: [expect.stringMatching(/^monitor-lost: /)] });
+    const byHand = recordFor(d, { desiredState: 'stopped' });
+    expect(only(plan(desiredWith(d), actualOf({ record: byHand, live: unmonitored }), opts()))).toMatchObject({ action: 'stop' });
+  });
+
+  test('a container found gone with no exit recorded gets an unknown last exit, not the previous one', async () => {
+    const d = await desiredOne('web');
+    const earlier = { code: 3, signal: null, oomKilled: false, at: T0.toISOString() };
+    const missing = { ...RUNNING, process: 'missing' as const };
+    const later = new Date(T0.getTime() + 60_000);
+    const r = refresh({ record: recordFor(d, { lastExit: earlier }), live: missing }, later);
+    expect(r).toMatchObject({ status: 'exited', lastExit: { code: null, signal: null, unknown: true, at: later.toISOString() } });
+  });
+
   test('a new manifest is created', async () => {
     const d = await desiredOne('web');
     const c = only(plan(desiredWith(d), actualOf(), opts()));

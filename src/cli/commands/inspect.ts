@@ -17,7 +17,7 @@ export function inspectCommand(): Command {
       if (!record) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\` in \`${host.layout.stateDir}\``, { hint: 'see `corral ps`' });
       const actual = await inspectHost([record], 0, host.ports);
       const live = actual.containers[0]!.live;
-      const stats = live.process === 'running' && record.cgroup !== null ? await host.ports.cgroups.stats(record.cgroup).catch(() => null) : null;
+      const stats = (live.process === 'running' || live.process === 'unmonitored') && record.cgroup !== null ? await host.ports.cgroups.stats(record.cgroup).catch(() => null) : null;
       ctx.out(JSON.stringify({ ...record, live: { ...live, stats }, paths: host.layout.container(name) }, null, 2));
     });
 }

@@ -29,8 +29,11 @@ function lifecycleCommand(verb: Verb, description: string): Command {
         if (!stored) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\``, { hint: 'see `corral ps`; containers are created by `corral reconcile --once`' });
         const actual = await inspect([stored], loaded.serial, host.ports);
         const record = refresh(actual.containers[0]!, new Date());
-        const running = actual.containers[0]!.live.process === 'running';
-        const action: Action = verb === 'stop' ? (running ? 'stop' : 'none') : verb === 'start' ? (running ? 'none' : 'start') : running ? 'restart' : 'start';
+        const live = actual.containers[0]!.live.process;
+        const running = live === 'running' || live === 'unmonitored';
+        // A container whose monitor died is not running as it should: `start` restarts it under a new one.
+        const action: Action = verb === 'stop' ? (running ? 'stop' : 'none')
+          : verb === 'start' ? (live === 'running' ? 'none' : running ? 'restart' : 'start') : running ? 'restart' : 'start';
         if (record !== stored) await host.store.put(record);
         if (action === 'none') {
           if (verb === 'start' && record.desiredState === 'stopped') await host.store.put({ ...record, desiredState: 'running' });

@@ -5,7 +5,7 @@ import { formatDuration } from '../../manifest/duration.js';
 import { formatBytes } from '../../manifest/quantity.js';
 import { inspect } from '../../reconciler/inspect.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
-import type { ContainerRecord } from '../../state/record.js';
+import type { ContainerRecord, ExitRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { openHost } from '../host.js';
 import type { Styler } from '../style.js';
@@ -16,7 +16,7 @@ export interface PsRow {
   readonly pid: number | null;
   readonly uptimeSeconds: number | null;
   readonly restarts: number;
-  readonly lastExit: { code: number | null; signal: string | null; oomKilled: boolean; at: string } | null;
+  readonly lastExit: ExitRecord | null;
   readonly memoryBytes: number | null;
   readonly cpuSeconds: number | null;
   readonly image: string;
@@ -47,12 +47,12 @@ export function psCommand(): Command {
       const now = new Date();
       const rows: PsRow[] = await Promise.all(actual.containers.map(async (a): Promise<PsRow> => {
         const r = refresh(a, now);
-        const running = a.live.process === 'running';
+        const running = a.live.process === 'running' || a.live.process === 'unmonitored';
         const stats = running && r.cgroup !== null ? await host.ports.cgroups.stats(r.cgroup).catch(() => ({} as Record<string, number | null>)) : {};
         const started = a.live.startedAt ?? r.startedAt;
         return {
           name: r.name,
-          status: r.status === 'running' && !running ? 'exited' : r.status,
+          status: a.live.process === 'unmonitored' ? 'unmonitored' : r.status === 'running' && !running ? 'exited' : r.status,
           pid: running ? pidOf(a.live.runtime ?? r.runtime) : null,
           uptimeSeconds: running && started ? Math.max(0, Math.round((now.getTime() - Date.parse(started)) / 1000)) : null,
           restarts: r.restarts,
@@ -70,6 +70,7 @@ export function psCommand(): Command {
 
 function describeExit(e: PsRow['lastExit']): string {
   if (!e) return '-';
+  if (e.unknown) return 'unknown';
   if (e.oomKilled) return 'OOM-killed';
   if (e.signal) return e.signal;
   return `code ${e.code ?? '?'}`;

@@ -32,6 +32,8 @@ export interface RuntimeRecord {
 
 export type RuntimeStatus =
   | { readonly state: 'running'; readonly record: RuntimeRecord }
+  /** The command runs but its monitor is gone (killed): nothing would record its exit or read its output. */
+  | { readonly state: 'unmonitored'; readonly record: RuntimeRecord }
   /** The command ended; the monitor may still be draining logs. */
   | { readonly state: 'exited'; readonly record: RuntimeRecord; readonly exit: ExitRecord }
   /** Neither running nor recorded as exited: the monitor itself died (killed, host crash). */
@@ -71,10 +73,24 @@ export function isAlive(p: ProcessIdentity): boolean {
 export function status(record: RuntimeRecord): RuntimeStatus {
   const exit = readExitRecord(record.shimDir);
   if (exit && exit.initPid === record.init.pid && exit.startedAtMs === record.startedAtMs) return { state: 'exited', record, exit };
-  if (isAlive(record.init)) return { state: 'running', record };
+  const monitor = isAlive(record.monitor);
+  if (isAlive(record.init)) return { state: monitor ? 'running' : 'unmonitored', record };
   // The init may have ended a moment ago, with exit.json on its way: the monitor decides.
-  if (isAlive(record.monitor)) return { state: 'running', record };
+  if (monitor) return { state: 'running', record };
   return { state: 'lost', record };
+}
+
+/**
+ * Without a monitor nobody reaps the init or writes its exit, and no FIFO tells when it ends: poll
+ * its identity (a zombie counts as gone). Only for the rare container whose monitor was killed.
+ */
+async function waitForInit(record: RuntimeRecord, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!isAlive(record.init)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(20);
+  }
 }
 
 /**
@@ -154,6 +170,7 @@ export interface StopResult {
  */
 export async function stop(record: RuntimeRecord, opts: StopOptions): Promise<StopResult> {
   const initial = status(record);
+  if (initial.state === 'unmonitored') return stopUnmonitored(record, opts);
   if (initial.state !== 'running') return { exit: initial.state === 'exited' ? initial.exit : null, forced: false, warning: null, state: initial.state };
   signalInit(record, opts.stopSignal ?? record.stopSignal);
   let after = await waitForExit(record, { timeoutMs: opts.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -171,6 +188,25 @@ export async function stop(record: RuntimeRecord, opts: StopOptions): Promise<St
     ? new CorralError('STOP_TIMEOUT', `container \`${record.name}\` did not stop within ${opts.timeoutMs} ms of signal ${opts.stopSignal ?? record.stopSignal} and was killed`, { container: record.name })
     : null;
   return { exit: after.state === 'exited' ? after.exit : null, forced, warning, state: after.state };
+}
+
+/** The same escalation as `stop`, watching the init itself: its exit can no longer be known. */
+async function stopUnmonitored(record: RuntimeRecord, opts: StopOptions): Promise<StopResult> {
+  const stopSignal = opts.stopSignal ?? record.stopSignal;
+  signalInit(record, stopSignal);
+  let forced = false;
+  if (!await waitForInit(record, opts.timeoutMs)) {
+    forced = true;
+    if (opts.killAll) await opts.killAll();
+    else signalInit(record, constants.signals.SIGKILL);
+    if (!await waitForInit(record, opts.killWaitMs ?? 30_000)) {
+      throw new CorralError('TIMEOUT', `container \`${record.name}\`: still running ${opts.killWaitMs ?? 30_000} ms after it was killed (init pid ${record.init.pid}, no monitor)`, { container: record.name });
+    }
+  }
+  const warning = forced
+    ? new CorralError('STOP_TIMEOUT', `container \`${record.name}\` did not stop within ${opts.timeoutMs} ms of signal ${stopSignal} and was killed`, { container: record.name })
+    : null;
+  return { exit: null, forced, warning, state: 'unmonitored' };
 }
 
 /** For `ps`-like views: the monitor's state letter, or null when gone. */

@@ -20,6 +20,7 @@ export function describeDiff(d: FieldDiff): string {
 
 export function describeExit(exit: ExitRecord | null): string {
   if (!exit) return 'exited';
+  if (exit.unknown) return 'ended while no monitor watched it (how is unknown)';
   if (exit.oomKilled) return 'was OOM-killed';
   if (exit.signal) return `was killed by ${exit.signal}`;
   return `exited with code ${exit.code ?? '?'}`;

@@ -14,6 +14,9 @@ import {
   type FieldDiff, type Plan, type PlanOptions,
 } from './types.js';
 
+/** The reason a container whose monitor died is restarted. Explains only. */
+export const MONITOR_LOST = 'monitor-lost';
+
 interface Draft {
   readonly action: Action;
   readonly reasons: string[];
@@ -122,6 +125,10 @@ function decideExisting(record: ContainerRecord, live: ActualContainer['live'], 
   const described = diff.map(describeDiff);
 
   if (effect === 'recreate') return { action: 'recreate', reasons: described, diff };
+  if (live.process === 'unmonitored') {
+    if (record.desiredState === 'stopped' && effect === null) return { action: 'stop', reasons: [`${MONITOR_LOST}; stopped by hand (\`corral stop\`) but running`] };
+    return { action: 'restart', reasons: [`${MONITOR_LOST}: its monitor died while it kept running, so its exit and output would be lost; restart it under a new monitor`, ...described], diff };
+  }
   if (effect === 'restart') return { action: running ? 'restart' : 'start', reasons: described, diff };
   if (effect !== null) {
     // A manifest change also ends a manual stop: the edited spec is what should run.

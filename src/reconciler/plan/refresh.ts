@@ -2,10 +2,13 @@
 // An exit the record does not know yet is recorded with its restart backoff. Pure: reconcile
 // writes the refreshed records; `plan` only looks at them.
 
-import { BACKOFF, nextBackoff, type ContainerRecord } from '../../state/record.js';
+import { BACKOFF, nextBackoff, unknownExit, type ContainerRecord } from '../../state/record.js';
 import type { ActualContainer } from './types.js';
 
-export function refresh({ record, live }: ActualContainer, now: Date): ContainerRecord {
+export function refresh({ record, live: observed }: ActualContainer, now: Date): ContainerRecord {
+  // A process without a monitor still runs: nothing about the record changes until it is
+  // restarted under a new monitor (plan.ts).
+  const live = observed.process === 'unmonitored' ? { ...observed, process: 'running' as const } : observed;
   if (live.process === 'running' && record.status === 'stopping') {
     // A stop that never got to send its signal (corral was killed first).
     return { ...record, status: 'running' };
@@ -19,10 +22,11 @@ export function refresh({ record, live }: ActualContainer, now: Date): Container
     if (record.status === 'stopping' || (live.process === 'missing' && live.exit === null)) {
       // A stop in progress, or no process and no exit record (host reboot, monitor killed): this
       // is not the container crashing, so it does not count toward the crash backoff.
+      // How it ended was never recorded: say so rather than keep showing the exit before.
       return {
         ...record,
         status: record.status === 'stopping' ? 'stopped' : 'exited',
-        lastExit: live.exit ?? record.lastExit,
+        lastExit: live.exit ?? (record.status === 'stopping' ? record.lastExit : unknownExit(now.toISOString())),
         backoff: { delayMs: record.backoff.delayMs, nextStartAt: null },
       };
     }

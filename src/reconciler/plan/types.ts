@@ -83,8 +83,11 @@ export interface Plan {
 
 /** What the host really runs for one container, as inspect found it. */
 export interface LiveFacts {
-  /** `missing`: no process and no exit record (the shim is gone too). */
-  readonly process: 'running' | 'exited' | 'missing';
+  /**
+   * `missing`: no process and no exit record (the shim is gone too). `unmonitored`: the process
+   * runs but its monitor was killed: its exit would never be recorded.
+   */
+  readonly process: 'running' | 'unmonitored' | 'exited' | 'missing';
   /** The exit the shim recorded, when the process is not running. */
   readonly exit: ExitRecord | null;
   readonly cgroupPresent: boolean;
