@@ -41,6 +41,10 @@ export const ErrorCodes = {
 
   // Kernel and host
   SYSCALL_FAILED: 'a system call failed; the message names the call, its arguments and the errno',
+  NO_SPACE: 'a filesystem corral writes to is full (or over its quota); the message names it. Stopping and removing containers still works',
+  READ_ONLY_FILESYSTEM: 'a filesystem corral must write to is mounted read-only; the message names it',
+  PERMISSION_DENIED: 'the kernel refused corral access to a file or operation (corral runs as root: look for a security module, an immutable file or a foreign owner)',
+  TOO_MANY_OPEN_FILES: 'corral ran out of file descriptors (its own limit or the system\'s)',
   HOST_UNSUPPORTED: 'this host lacks a kernel feature corral needs for the request',
 
   // cgroups driver (src/drivers/cgroups)
@@ -63,6 +67,7 @@ export const ErrorCodes = {
   VOLUME_IN_USE: 'the volume is mounted by a container and cannot be removed',
   VOLUME_INVALID: 'a volume name is not a DNS label, or its directory is not what corral created',
   MOUNT_SOURCE_MISSING: 'a bind mount source does not exist on this host',
+  STORAGE_QUOTA_UNAVAILABLE: '`storage.size` asks for a writable-layer limit the state root\'s filesystem cannot enforce (no project quotas)',
   ROOTFS_BUSY: 'something is still mounted inside a container\'s rootfs directories; corral will not delete through a mount',
 
   // runtime: shim, start, stop, exec (src/drivers/namespaces)
@@ -241,4 +246,33 @@ export class SyscallError extends CorralError {
 
 export function isSyscallError(value: unknown, errnoName?: string): value is SyscallError {
   return hasCode(value, 'SYSCALL_FAILED') && (errnoName === undefined || (value as SyscallError).errnoName === errnoName);
+}
+
+/**
+ * errno names that mean the host, not corral, is in the way: a full or read-only filesystem, a
+ * refusal, a descriptor limit. Each has its own code so a user (and a script) can act on it.
+ */
+const ENVIRONMENT_ERRNOS: Readonly<Record<string, ErrorCode>> = {
+  ENOSPC: 'NO_SPACE', EDQUOT: 'NO_SPACE', EROFS: 'READ_ONLY_FILESYSTEM', EACCES: 'PERMISSION_DENIED', EPERM: 'PERMISSION_DENIED',
+  EMFILE: 'TOO_MANY_OPEN_FILES', ENFILE: 'TOO_MANY_OPEN_FILES',
+};
+
+/** The errno name an error carries (a SyscallError, a Node system error), following `cause`. */
+export function errnoOf(err: unknown): string | null {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isSyscallError(e)) return e.errnoName;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  }
+  return null;
+}
+
+/**
+ * The code of an environmental failure, or null. Only raw system errors count: a CorralError
+ * with its own code (a container's setup refused with EPERM, say) already says what happened.
+ */
+export function environmentCode(err: unknown): ErrorCode | null {
+  if (isCorralError(err) && err.code !== 'SYSCALL_FAILED') return null;
+  const name = errnoOf(err);
+  return name === null ? null : ENVIRONMENT_ERRNOS[name] ?? null;
 }

@@ -15,6 +15,7 @@ import { logsCommand } from './commands/logs.js';
 import { planCommand } from './commands/plan.js';
 import { psCommand } from './commands/ps.js';
 import { reconcileCommand } from './commands/reconcile.js';
+import { stateCommand } from './commands/state.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 import { volumeCommand } from './commands/volume.js';
@@ -25,6 +26,7 @@ import { EXIT } from './exit-codes.js';
 import { LOG_LEVELS } from './logging.js';
 import { styler } from './style.js';
 import { renderDiagnostic } from './views/diagnostics.js';
+import { environmentError } from './environment.js';
 
 export { VERSION };
 
@@ -41,7 +43,7 @@ export function buildProgram(): Command {
   for (const command of [
     validateCommand(), planCommand(), reconcileCommand(), psCommand(), inspectCommand(), logsCommand(),
     startCommand(), stopCommand(), restartCommand(), agentCommand(), statusCommand(), eventsCommand(),
-    infoCommand(), imageCommand(), volumeCommand(), gcCommand(),
+    infoCommand(), imageCommand(), volumeCommand(), gcCommand(), stateCommand(),
     // The drivers load only for commands that touch the host, so `validate` starts fast.
     execCommand({ findRunning: async (name, ctx) => (await import('./wiring.js')).findRunning(name, ctx, layout(ctx.root)) }),
   ]) program.addCommand(command);
@@ -49,10 +51,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Every command and subcommand returns to main() instead of exiting on its own. */
+function overrideExits(command: Command): void {
+  command.exitOverride();
+  for (const c of command.commands) overrideExits(c);
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  for (const c of program.commands) c.exitOverride();
+  overrideExits(program);
+  // `corral logs x | head`: a reader that went away ends the output quietly, as for cat.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.OK);
+    throw err;
+  });
   try {
     await program.parseAsync([...argv], { from: 'node' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
@@ -62,6 +74,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.OK : EXIT.ERROR;
     }
     const style = styler(process.stderr);
+    const environmental = environmentError(err, rootOf(argv));
+    if (environmental) {
+      process.stderr.write(`${renderDiagnostic(environmental.toDiagnostic(), style)}\n`);
+      return EXIT.ERROR;
+    }
     if (isCorralError(err)) {
       process.stderr.write(`${renderDiagnostic(err.toDiagnostic(), style)}\n`);
       for (const d of err.diagnostics) process.stderr.write(`${renderDiagnostic(d, style)}\n`);
@@ -70,4 +87,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`corral: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.ERROR;
   }
+}
+
+/** The state root the command line names (for errors that carry no path of their own). */
+function rootOf(argv: readonly string[]): string {
+  const i = argv.indexOf('--root');
+  return (i >= 0 ? argv[i + 1] : undefined) ?? process.env['CORRAL_ROOT'] ?? DEFAULT_ROOT;
 }

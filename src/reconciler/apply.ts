@@ -7,7 +7,7 @@
 // idempotent and works by container name, so if corral is SIGKILLed anywhere, the next run's plan
 // sees the intent (or an orphan) and finishes or undoes the job.
 
-import { CorralError, diagnostic, isCorralError, type Diagnostic } from '../errors.js';
+import { CorralError, diagnostic, environmentCode, isCorralError, type Diagnostic } from '../errors.js';
 import type { ContainerSpec } from '../manifest/spec.js';
 import type { ContainerRecord, Json } from '../state/record.js';
 import { nextBackoff, RECORD_FORMAT, transition } from '../state/record.js';
@@ -106,6 +106,9 @@ export async function apply(
 }
 
 function toDiagnostic(err: unknown, container: string, what: string): Diagnostic {
+  // A full, read-only or refusing filesystem is the host's doing: say so by code.
+  const environmental = environmentCode(err);
+  if (environmental) return diagnostic('error', environmental, `${what}: ${(err as Error).message}`, { container });
   if (isCorralError(err)) {
     return diagnostic('error', err.code === 'TIMEOUT' || err.code.startsWith('CONTAINER_') || err.code.startsWith('CGROUP_') || err.code.startsWith('IMAGE_') || err.code.startsWith('OVERLAY_') || err.code === 'SYSCALL_FAILED' || err.code === 'ROOTFS_PATH_MISSING' ? err.code : 'APPLY_FAILED',
       `${what}: ${err.summary}`, { container, ...(err.hint ? { hint: err.hint } : {}), ...(err.detail ? { detail: err.detail } : {}) });
@@ -278,6 +281,8 @@ class Worker {
       restarts,
       error: null,
       health: spec.healthcheck ? { status: 'starting', failures: 0, checkedAt: null, output: '' } : null,
+      // Started with this spec: what it runs is known again.
+      specUnknown: undefined,
     });
   }
 

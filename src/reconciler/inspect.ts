@@ -6,7 +6,8 @@ import type { Actual, ActualContainer, Orphan } from './plan/types.js';
 import type { Ports } from './ports.js';
 import type { ContainerRecord } from '../state/record.js';
 
-export async function inspect(records: readonly ContainerRecord[], serial: number, ports: Ports): Promise<Actual> {
+/** `unknown`: names whose record is unreadable; what the host has of them is not an orphan. */
+export async function inspect(records: readonly ContainerRecord[], serial: number, ports: Ports, unknown: readonly string[] = []): Promise<Actual> {
   const containers: ActualContainer[] = await Promise.all(records.map(async (record): Promise<ActualContainer> => {
     const [status, drift, rootfsPresent] = await Promise.all([
       ports.runtime.status(record.name, record.runtime),
@@ -30,12 +31,12 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
     };
   }));
 
-  const known = new Set(records.map((r) => r.name));
+  const known = new Set([...records.map((r) => r.name), ...unknown]);
   const [cgroups, dirs, shims] = await Promise.all([ports.cgroups.list(), ports.rootfs.list(), ports.runtime.list()]);
   const orphans: Orphan[] = [
     ...cgroups.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'cgroup', name, detail: 'a cgroup under corral\'s parent with no state record' })),
     ...shims.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'shim', name, detail: 'a container monitor with no state record' })),
     ...dirs.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'rootfs', name, detail: 'a container directory with no state record' })),
   ];
-  return { containers, orphans, serial };
+  return { containers, orphans, serial, unknown };
 }

@@ -72,7 +72,7 @@ export async function reconcileOnce(
   const now = options.now ?? (() => new Date());
   const desired = await desiredFrom(set, ports);
   const loaded = await store.load();
-  const first = await inspect(loaded.records, loaded.serial, ports);
+  const first = await inspect(loaded.records, loaded.serial, ports, loaded.unknown.map((u) => u.name));
 
   // Fold observed exits and adoptions into the records before planning (written unless dry run).
   const refreshed: ContainerRecord[] = [];

@@ -3,14 +3,26 @@
 // the new one, never a torn one (runc and crun skip the fsyncs only because /run is tmpfs).
 
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { link, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const TEMP_MARK = '.tmp-';
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+const tempName = (path: string): string => join(dirname(path), `.${basename(path)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+
+export interface AtomicWriteOptions {
+  readonly mode?: number;
+  /**
+   * Keep the version being replaced as `<path>.prev` (a hard link, then a rename: the current file
+   * never disappears), so a reader that finds the current one damaged can fall back to it.
+   */
+  readonly keepPrevious?: boolean;
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
+  const { mode = 0o600, keepPrevious = false } = typeof options === 'number' ? { mode: options } : options;
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = tempName(path);
   const file = await open(temp, 'wx', mode);
   try {
     await file.writeFile(data);
@@ -22,12 +34,24 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   }
   await file.close();
   try {
+    if (keepPrevious) await keepAsPrevious(path);
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
   }
   await syncDirectory(dir);
+}
+
+async function keepAsPrevious(path: string): Promise<void> {
+  const temp = tempName(`${path}.prev`);
+  try {
+    await link(path, temp);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await rename(temp, `${path}.prev`);
 }
 
 export async function syncDirectory(dir: string): Promise<void> {

@@ -82,6 +82,16 @@ export interface ContainerRecord {
   readonly error: string | null;
   /** Bumped on every write; the store's serial is the largest of them. */
   readonly serial: number;
+  /**
+   * Rebuilt by `corral state repair` from what the host shows: the spec the process runs is not
+   * known, so the next reconcile restarts it with its manifest's. Absent otherwise.
+   */
+  readonly specUnknown?: true;
+  /**
+   * Set by the store on a record read from its kept previous version (the current file was
+   * damaged): one write older than the truth. Never written to disk.
+   */
+  readonly recovered?: true;
 }
 
 const TRANSITIONS: Readonly<Record<ContainerStatus, readonly ContainerStatus[]>> = {

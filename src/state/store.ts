@@ -2,27 +2,40 @@
 // monotonic serial for stale-plan checks (Terraform's state serial). Callers hold the lock
 // (lock.ts) for every write.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorralError, diagnostic, type Diagnostic } from '../errors.js';
 import { writeFileAtomic, removeStaleTemps, syncDirectory } from './atomic-write.js';
 import type { Layout } from './layout.js';
-import { RECORD_FORMAT, type ContainerRecord } from './record.js';
+import { encodeRecord, decodeRecord } from './record-file.js';
+import type { ContainerRecord } from './record.js';
 import { withLaterDefaults } from '../manifest/hash.js';
 
 interface Meta {
   readonly serial: number;
 }
 
+/** A record neither its file nor its kept previous version could give back. */
+export interface UnknownRecord {
+  readonly name: string;
+  readonly file: string;
+  readonly reason: string;
+}
+
 export interface LoadedState {
   readonly records: ContainerRecord[];
   readonly serial: number;
-  /** Records that could not be read; they were moved to state/corrupt/ for a human to look at. */
+  /**
+   * Containers whose record is unreadable. Nothing of them is touched (started, removed, cleaned
+   * up as orphans) until `corral state repair NAME`; the files stay where they are.
+   */
+  readonly unknown: UnknownRecord[];
+  /** One per damaged record: an error for each unknown one, a warning for each recovered one. */
   readonly diagnostics: Diagnostic[];
 }
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+type ReadResult = { readonly record: ContainerRecord; readonly recovered: string | null } | { readonly unknown: string };
 
 export class StateStore {
   private serial = 0;
@@ -51,53 +64,66 @@ export class StateStore {
       serial = 0;
     }
     const seen = new Set<string>();
+    const unknown: UnknownRecord[] = [];
     // Synchronous reads: a thousand small records load in milliseconds this way.
     for (const file of readdirSync(this.layout.stateDir).sort()) {
       if (!file.endsWith('.json') || file === 'meta.json' || file.startsWith('.')) continue;
       const name = file.slice(0, -'.json'.length);
       const path = join(this.layout.stateDir, file);
       seen.add(path);
+      let stamp: string;
       try {
         const info = statSync(path);
-        const stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
-        const cached = this.cache.get(path);
-        if (cached?.stamp === stamp) {
-          records.push(cached.record);
-          serial = Math.max(serial, cached.record.serial);
-          continue;
-        }
-        const record = upgradeRecord(JSON.parse(readFileSync(path, 'utf8')) as ContainerRecord);
-        if (record.format !== RECORD_FORMAT || record.name !== name || !NAME_RE.test(name)) {
-          throw new Error(`format ${String(record.format)}, name \`${String(record.name)}\``);
-        }
-        this.cache.set(path, { stamp, record });
-        records.push(record);
-        serial = Math.max(serial, record.serial);
-      } catch (err) {
-        const aside = join(this.layout.stateDir, 'corrupt', `${file}.${Date.now()}`);
-        await mkdir(join(this.layout.stateDir, 'corrupt'), { recursive: true });
-        await rename(path, aside).catch(() => undefined);
-        diagnostics.push(diagnostic('error', 'STATE_CORRUPT', `state record \`${path}\` cannot be read: ${(err as Error).message}`, {
-          container: name, detail: `moved to \`${aside}\`; the container is treated as unknown and its leftovers are cleaned up`,
-        }));
+        stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
+      } catch {
+        continue; // removed meanwhile
       }
+      const cached = this.cache.get(path);
+      if (cached?.stamp === stamp) {
+        records.push(cached.record);
+        serial = Math.max(serial, cached.record.serial);
+        continue;
+      }
+      const read = readVerified(path, name);
+      if ('unknown' in read) {
+        unknown.push({ name, file: path, reason: read.unknown });
+        diagnostics.push(diagnostic('error', 'STATE_CORRUPT', `state record \`${path}\` cannot be read: ${read.unknown}`, {
+          container: name,
+          detail: 'nothing of this container is started, stopped or removed while its record is unknown; the file is left in place',
+          hint: `\`corral state repair ${name}\` rebuilds the record from what the host shows`,
+        }));
+        continue;
+      }
+      if (read.recovered) {
+        diagnostics.push(diagnostic('warning', 'STATE_CORRUPT', `state record \`${path}\` cannot be read (${read.recovered}): using its previous version`, {
+          container: name, detail: 'the next write of this record replaces the damaged file',
+        }));
+      } else {
+        this.cache.set(path, { stamp, record: read.record });
+      }
+      records.push(read.record);
+      serial = Math.max(serial, read.record.serial);
     }
     for (const path of this.cache.keys()) if (!seen.has(path)) this.cache.delete(path);
     this.serial = serial;
-    return { records, serial, diagnostics };
+    return { records, serial, unknown, diagnostics };
   }
 
   get currentSerial(): number {
     return this.serial;
   }
 
+  /** The record of `name`, its previous version if the current one is damaged; STATE_CORRUPT if neither reads. */
   async get(name: string): Promise<ContainerRecord | null> {
-    try {
-      return upgradeRecord(JSON.parse(await readFile(this.layout.record(name), 'utf8')) as ContainerRecord);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new CorralError('STATE_CORRUPT', `state record of \`${name}\` cannot be read: ${(err as Error).message}`, { container: name, cause: err });
+    const path = this.layout.record(name);
+    if (!existsSync(path)) return null;
+    const read = readVerified(path, name);
+    if ('unknown' in read) {
+      throw new CorralError('STATE_CORRUPT', `state record \`${path}\` cannot be read: ${read.unknown}`, {
+        container: name, hint: `\`corral state repair ${name}\` rebuilds it from what the host shows`,
+      });
     }
+    return read.record;
   }
 
   /**
@@ -107,8 +133,9 @@ export class StateStore {
    */
   async put(record: ContainerRecord): Promise<ContainerRecord> {
     this.serial += 1;
-    const written = { ...record, serial: this.serial };
-    await writeFileAtomic(this.layout.record(record.name), `${JSON.stringify(written, null, 2)}\n`);
+    const { recovered: _recovered, ...fresh } = record;
+    const written = { ...fresh, serial: this.serial };
+    await writeFileAtomic(this.layout.record(record.name), encodeRecord(written), { keepPrevious: true });
     return written;
   }
 
@@ -116,11 +143,32 @@ export class StateStore {
     this.serial += 1;
     await writeFileAtomic(this.metaPath, JSON.stringify({ serial: this.serial } satisfies Meta));
     await rm(this.layout.record(name), { force: true });
+    await rm(`${this.layout.record(name)}.prev`, { force: true });
     await syncDirectory(this.layout.stateDir);
   }
 }
 
 /** A record written by an older corral reads as if written now: fields added since get their defaults. */
 function upgradeRecord(record: ContainerRecord): ContainerRecord {
-  return record.spec && typeof record.spec === 'object' ? { ...record, spec: withLaterDefaults(record.spec) } : record;
+  return { ...record, spec: withLaterDefaults(record.spec) };
+}
+
+function readIfPresent(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** The record at `path`, else its kept previous version (saying why), else why neither reads. */
+function readVerified(path: string, name: string): ReadResult {
+  const text = readIfPresent(path);
+  const current = text === null ? { ok: false as const, reason: 'the file is gone' } : decodeRecord(text, name);
+  if (current.ok) return { record: upgradeRecord(current.record), recovered: null };
+  const prevText = readIfPresent(`${path}.prev`);
+  const previous = prevText === null ? null : decodeRecord(prevText, name);
+  if (previous?.ok) return { record: { ...upgradeRecord(previous.record), recovered: true }, recovered: current.reason };
+  return { unknown: previous ? `${current.reason}; its previous version too: ${previous.reason}` : `${current.reason}, and no previous version is kept` };
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
@@ -32,7 +32,7 @@ describe('state store', () => {
     expect(readdirSync(join(root, 'a', 'state')).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  test('a corrupt record is set aside and reported, the others still load', async () => {
+  test('a corrupt record stays where it is, its container unknown and reported; the others still load', async () => {
     const l = layout(join(root, 'b'));
     const store = new StateStore(l);
     await store.load();
@@ -42,9 +42,36 @@ describe('state store', () => {
     writeFileSync(join(l.stateDir, '.good.json.tmp-1-abcd'), 'half');
     const loaded = await new StateStore(l).load();
     expect(loaded.records.map((r) => r.name)).toEqual(['good']);
-    expect(loaded.diagnostics.map((x) => [x.code, x.container])).toEqual([['STATE_CORRUPT', 'torn']]);
-    expect(readdirSync(join(l.stateDir, 'corrupt'))).toHaveLength(1);
+    expect(loaded.unknown).toEqual([{ name: 'torn', file: l.record('torn'), reason: expect.stringMatching(/^not JSON .*no previous version is kept$/) }]);
+    expect(loaded.diagnostics.map((x) => [x.severity, x.code, x.container])).toEqual([['error', 'STATE_CORRUPT', 'torn']]);
+    expect(readFileSync(l.record('torn'), 'utf8')).toBe('{"format": 1, "name": "to');
     expect(readdirSync(l.stateDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    await expect(new StateStore(l).get('torn')).rejects.toMatchObject({ code: 'STATE_CORRUPT', hint: expect.stringMatching(/corral state repair torn/) });
+  });
+
+  test('records carry a checksum; a damaged one falls back to the previous version, which the next write replaces', async () => {
+    const l = layout(join(root, 'c'));
+    const store = new StateStore(l);
+    await store.load();
+    const d = await desiredOne('web');
+    await store.put(recordFor(d, { restarts: 1 }));
+    await store.put(recordFor(d, { restarts: 2 }));
+    expect(JSON.parse(readFileSync(l.record('web'), 'utf8')).checksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // A change the checksum does not cover: a bit flipped on disk, a hand edit.
+    writeFileSync(l.record('web'), readFileSync(l.record('web'), 'utf8').replace('"restarts": 2', '"restarts": 7'));
+    const loaded = await new StateStore(l).load();
+    expect(loaded.records.map((r) => [r.name, r.restarts, r.recovered])).toEqual([['web', 1, true]]);
+    expect(loaded.diagnostics.map((x) => [x.severity, x.code])).toEqual([['warning', 'STATE_CORRUPT']]);
+    expect(loaded.diagnostics[0]!.summary).toMatch(/its checksum does not match its content.*using its previous version/);
+    const next = new StateStore(l);
+    await next.load();
+    const written = await next.put(loaded.records[0]!);
+    expect(written.recovered).toBeUndefined();
+    expect((await new StateStore(l).load()).diagnostics).toEqual([]);
+    // A record from before checksums existed still reads.
+    const { checksum: _checksum, ...legacy } = JSON.parse(readFileSync(l.record('web'), 'utf8'));
+    writeFileSync(l.record('web'), JSON.stringify(legacy));
+    expect((await new StateStore(l).load()).records.map((r) => r.name)).toEqual(['web']);
   });
 
   test('atomic writes never leave a torn file', async () => {

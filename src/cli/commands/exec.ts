@@ -13,6 +13,7 @@ import { buildExecSpec } from '../../drivers/namespaces/spec.js';
 import { hostCapabilityMask } from '../../sys/proc.js';
 import { restoreTerminal, saveTerminal } from '../../sys/termios.js';
 import { collect, contextFrom, type CliContext } from '../context.js';
+import { checkName } from '../names.js';
 
 /** What exec needs to know about a running container; the state store provides it. */
 export interface ExecTarget {
@@ -54,7 +55,8 @@ export function execCommand(deps: ExecDeps): Command {
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-t, --tty', 'give the command a new pseudo-terminal of the container (when the caller has a terminal); without it, pipes')
     .addHelpText('after', '\nExit status: the command\'s own; 128+N when it was killed by signal N; 1 when it could not be started.')
-    .action(async (name: string, argv: string[], opts: ExecOpts, command: Command) => {
+    .action(async (rawName: string, argv: string[], opts: ExecOpts, command: Command) => {
+      const name = checkName(rawName);
       const ctx = contextFrom(command);
       const user = opts.user === undefined ? {} : parseUser(opts.user);
       if (opts.workdir !== undefined && !opts.workdir.startsWith('/')) throw new CorralError('CLI_USAGE', `--workdir \`${opts.workdir}\` is not an absolute path`);

@@ -5,12 +5,14 @@ import { CorralError } from '../../errors.js';
 import { inspect as inspectHost } from '../../reconciler/inspect.js';
 import { contextFrom } from '../context.js';
 import { openHost } from '../host.js';
+import { checkName } from '../names.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')
     .description('print the state record of a container with what the host says about it, as JSON')
     .argument('<name>', 'container name')
-    .action(async (name: string, _opts: unknown, command: Command) => {
+    .action(async (rawName: string, _opts: unknown, command: Command) => {
+      const name = checkName(rawName);
       const ctx = contextFrom(command);
       const host = await openHost(ctx);
       const record = await host.store.get(name);

@@ -11,6 +11,7 @@ import { PLAN_FORMAT_VERSION, type Action, type Change, type Plan } from '../../
 import { contextFrom } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { DEFAULT_STEP_TIMEOUT_MS, lock, openHost } from '../host.js';
+import { checkName } from '../names.js';
 
 type Verb = 'stop' | 'start' | 'restart';
 
@@ -19,12 +20,19 @@ function lifecycleCommand(verb: Verb, description: string): Command {
     .description(description)
     .argument('<name>', 'container name')
     .option('--lock-timeout <duration>', 'how long to wait for another corral holding the state lock', '60s')
-    .action(async (name: string, opts: { lockTimeout?: string }, command: Command) => {
+    .action(async (rawName: string, opts: { lockTimeout?: string }, command: Command) => {
+      const name = checkName(rawName);
       const ctx = contextFrom(command);
       const host = await openHost(ctx);
       const held = await lock(ctx, `corral ${verb} ${name}`, opts.lockTimeout);
       try {
         const loaded = await host.store.load();
+        const damaged = loaded.unknown.find((u) => u.name === name);
+        if (damaged) {
+          throw new CorralError('STATE_CORRUPT', `state record \`${damaged.file}\` cannot be read: ${damaged.reason}`, {
+            container: name, hint: `\`corral state repair ${name}\` rebuilds it from what the host shows`,
+          });
+        }
         const stored = loaded.records.find((r) => r.name === name);
         if (!stored) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\``, { hint: 'see `corral ps`; containers are created by `corral reconcile --once`' });
         const actual = await inspect([stored], loaded.serial, host.ports);

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import { layout } from '../../state/layout.js';
-import { StateStore } from '../../state/store.js';
 import { contextFrom } from '../context.js';
 import { positiveInt } from '../host.js';
+import { checkName } from '../names.js';
 
 const LOG = 'container.log';
 
@@ -38,10 +38,12 @@ export function logsCommand(): Command {
     .argument('<name>', 'container name')
     .option('-f, --follow', 'keep printing new output until interrupted')
     .option('-n, --tail <lines>', 'only the last N lines')
-    .action(async (name: string, opts: { follow?: boolean; tail?: string }, command: Command) => {
+    .action(async (rawName: string, opts: { follow?: boolean; tail?: string }, command: Command) => {
+      const name = checkName(rawName);
       const ctx = contextFrom(command);
       const l = layout(ctx.root);
-      if (!(await new StateStore(l).get(name)) && !existsSync(l.container(name).logs)) {
+      // The logs are the monitor's files: readable even when the container's record is not.
+      if (!existsSync(l.container(name).logs) && !existsSync(l.record(name))) {
         throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\``, { hint: 'see `corral ps`' });
       }
       const dir = l.container(name).logs;

@@ -43,7 +43,7 @@ export function psCommand(): Command {
       const format = outputFormat(opts.output);
       const host = await openHost(ctx);
       const loaded = await host.store.load();
-      const actual = await inspect(loaded.records, loaded.serial, host.ports);
+      const actual = await inspect(loaded.records, loaded.serial, host.ports, loaded.unknown.map((u) => u.name));
       const now = new Date();
       const rows: PsRow[] = await Promise.all(actual.containers.map(async (a): Promise<PsRow> => {
         const r = refresh(a, now);
@@ -64,6 +64,12 @@ export function psCommand(): Command {
           error: r.error,
         };
       }));
+      // A container with an unreadable record is still listed: never silently dropped.
+      for (const u of loaded.unknown) {
+        rows.push({ name: u.name, status: 'unknown', pid: null, uptimeSeconds: null, restarts: 0, lastExit: null, memoryBytes: null, cpuSeconds: null, image: '?', health: null, error: `state record unreadable: ${u.reason}` });
+      }
+      rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const d of loaded.diagnostics) ctx.logger.log(d.severity === 'error' ? 'error' : 'warn', `${d.code} ${d.summary}`, { container: d.container });
       ctx.out(format === 'json' ? JSON.stringify(rows, null, 2) : renderPs(rows, ctx.style));
     });
 }

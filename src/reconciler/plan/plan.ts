@@ -16,6 +16,10 @@ import {
 
 /** The reason a container whose monitor died is restarted. Explains only. */
 export const MONITOR_LOST = 'monitor-lost';
+/** The reason a container with an unreadable record is left alone. Explains only. */
+export const RECORD_UNKNOWN = 'record-unknown';
+/** The reason a container whose record was rebuilt by `corral state repair` is restarted. */
+export const RECORD_REPAIRED = 'record-repaired';
 
 interface Draft {
   readonly action: Action;
@@ -61,8 +65,15 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
     });
   };
 
+  const unknown = new Set(actual.unknown ?? []);
+  for (const name of unknown) {
+    complete = false;
+    add(name, wanted.get(name), undefined, { action: 'none', reasons: [`${RECORD_UNKNOWN}: its state record is unreadable; nothing of it is touched until \`corral state repair ${name}\``] });
+  }
+
   for (const d of desired.containers) {
     const name = d.spec.name;
+    if (unknown.has(name)) continue;
     const existing = current.get(name);
     const hostErrors = d.hostDiagnostics.filter((x) => x.severity === 'error');
     if (hostErrors.length > 0) {
@@ -125,6 +136,10 @@ function decideExisting(record: ContainerRecord, live: ActualContainer['live'], 
   const described = diff.map(describeDiff);
 
   if (effect === 'recreate') return { action: 'recreate', reasons: described, diff };
+  if (record.specUnknown && record.desiredState === 'running') {
+    const alive = live.process === 'running' || live.process === 'unmonitored';
+    return { action: alive ? 'restart' : 'start', reasons: [`${RECORD_REPAIRED}: its record was rebuilt from the host, so the spec it runs is unknown: ${alive ? 'restart' : 'start'} it with its manifest's`] };
+  }
   if (live.process === 'unmonitored') {
     if (record.desiredState === 'stopped' && effect === null) return { action: 'stop', reasons: [`${MONITOR_LOST}; stopped by hand (\`corral stop\`) but running`] };
     return { action: 'restart', reasons: [`${MONITOR_LOST}: its monitor died while it kept running, so its exit and output would be lost; restart it under a new monitor`, ...described], diff };

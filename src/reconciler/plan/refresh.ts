@@ -9,6 +9,11 @@ export function refresh({ record, live: observed }: ActualContainer, now: Date):
   // A process without a monitor still runs: nothing about the record changes until it is
   // restarted under a new monitor (plan.ts).
   const live = observed.process === 'unmonitored' ? { ...observed, process: 'running' as const } : observed;
+  if (live.process === 'running' && record.status === 'creating' && record.recovered) {
+    // The previous version of a damaged record is the intent written before the start: the
+    // process that runs is the one that start made. Adopt it; rebuilding would discard its layer.
+    return { ...record, status: 'running', runtime: live.runtime ?? record.runtime, startedAt: live.startedAt ?? record.startedAt };
+  }
   if (live.process === 'running' && record.status === 'stopping') {
     // A stop that never got to send its signal (corral was killed first).
     return { ...record, status: 'running' };

@@ -108,6 +108,11 @@ export interface Actual {
   readonly containers: readonly ActualContainer[];
   readonly orphans: readonly Orphan[];
   readonly serial: number;
+  /**
+   * Containers whose state record is unreadable: the plan leaves them alone (no create, no start,
+   * no removal, no orphan cleanup) until the record is repaired. Absent: none.
+   */
+  readonly unknown?: readonly string[];
 }
 
 export interface DesiredContainer {

@@ -1,0 +1,39 @@
+// A state record on disk: the record's JSON plus a checksum of its canonical form, so a record
+// damaged in any way (truncated, edited, a bad sector) is told apart from a good one, never half
+// trusted. Records written before checksums existed carry none and are read as they are.
+
+import { canonicalJson, sha256Hex } from '../manifest/hash.js';
+import { RECORD_FORMAT, type ContainerRecord } from './record.js';
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function recordChecksum(record: ContainerRecord): string {
+  return `sha256:${sha256Hex(canonicalJson(record))}`;
+}
+
+export function encodeRecord(record: ContainerRecord): string {
+  return `${JSON.stringify({ ...record, checksum: recordChecksum(record) }, null, 2)}\n`;
+}
+
+export type DecodedRecord =
+  | { readonly ok: true; readonly record: ContainerRecord; readonly checked: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+/** The record in `text`, checked against its checksum, its format and the name its file carries. */
+export function decodeRecord(text: string, name: string): DecodedRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: `not JSON (${(err as Error).message})` };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, reason: 'not a JSON object' };
+  const { checksum, ...rest } = parsed as Record<string, unknown>;
+  const record = rest as unknown as ContainerRecord;
+  if (record.format !== RECORD_FORMAT) return { ok: false, reason: `format ${String(record.format)}, expected ${RECORD_FORMAT}` };
+  if (record.name !== name || !NAME_RE.test(name)) return { ok: false, reason: `it names \`${String(record.name)}\`, its file \`${name}\`` };
+  if (typeof record.spec !== 'object' || record.spec === null || typeof record.status !== 'string') return { ok: false, reason: 'spec or status missing' };
+  if (checksum === undefined) return { ok: true, record, checked: false };
+  if (checksum !== recordChecksum(record)) return { ok: false, reason: 'its checksum does not match its content' };
+  return { ok: true, record, checked: true };
+}
