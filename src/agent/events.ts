@@ -3,7 +3,7 @@
 // to a few MiB by rotation. Readers get whole lines: each event is one write(2) of one line.
 
 import { appendFile, rename, stat } from 'node:fs/promises';
-import type { Diagnostic } from '../errors.js';
+import { environmentCode, type Diagnostic } from '../errors.js';
 import type { ChangeResult } from '../reconciler/apply.js';
 import type { Plan } from '../reconciler/plan/types.js';
 
@@ -29,7 +29,13 @@ export class EventLog {
     if (events.length === 0) return;
     const size = await stat(this.path).then((s) => s.size).catch(() => 0);
     if (size > MAX_BYTES) await rename(this.path, `${this.path}.1`).catch(() => undefined);
-    await appendFile(this.path, events.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+    try {
+      await appendFile(this.path, events.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
+    } catch (err) {
+      // The log of what happened must not stop what happens: on a full or read-only state root
+      // the events are lost, the containers are not.
+      if (environmentCode(err) === null) throw err;
+    }
   }
 }
 

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { parseMountinfo } from '../drivers/overlay/mountinfo.js';
 import { CorralError, environmentCode, errnoOf, type ErrorCode } from '../errors.js';
 
-const HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
+export const HOST_FAILURE_HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
   NO_SPACE: 'free space on that filesystem (`corral gc`, `corral volume rm`); stopping and removing containers (`corral stop`, `corral reconcile --once` of removals) still works',
   READ_ONLY_FILESYSTEM: 'remount it read-write; containers keep running meanwhile',
   PERMISSION_DENIED: 'corral must run as root; an LSM policy, an immutable attribute or a foreign owner can still refuse it',
@@ -47,6 +47,6 @@ export function environmentError(err: unknown, fallbackPath: string): CorralErro
     : code === 'READ_ONLY_FILESYSTEM' ? `${filesystemOf(path)} is read-only`
     : code === 'PERMISSION_DENIED' ? `permission denied on \`${path}\``
     : 'out of file descriptors';
-  const hint = HINTS[code];
+  const hint = HOST_FAILURE_HINTS[code];
   return new CorralError(code, `${what} (${errnoOf(err)}, writing \`${path}\`)`, { ...(hint ? { hint } : {}), detail: (err as Error).message, cause: err });
 }

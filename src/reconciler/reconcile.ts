@@ -1,7 +1,7 @@
 // reconcile: one pass of the loop every mode shares (`plan`, `reconcile --once`, the agent):
 // manifests → desired; records + host → actual; refresh; plan; apply (unless planning only).
 
-import { diagnostic, type Diagnostic } from '../errors.js';
+import { diagnostic, environmentCode, type Diagnostic } from '../errors.js';
 import { specHash } from '../manifest/hash.js';
 import type { ManifestSet } from '../manifest/manifest-set.js';
 import { canonicalJson } from '../manifest/hash.js';
@@ -76,9 +76,23 @@ export async function reconcileOnce(
 
   // Fold observed exits and adoptions into the records before planning (written unless dry run).
   const refreshed: ContainerRecord[] = [];
+  const unwritten: Diagnostic[] = [];
   for (const a of first.containers) {
     const r = refresh(a, now());
-    refreshed.push(options.dryRun || canonicalJson(r) === canonicalJson(a.record) ? r : await store.put(r));
+    if (options.dryRun || canonicalJson(r) === canonicalJson(a.record)) {
+      refreshed.push(r);
+      continue;
+    }
+    try {
+      refreshed.push(await store.put(r));
+    } catch (err) {
+      // A full or read-only state root must not keep the plan (its removals free space) from
+      // running: the observation is planned on as seen, and recorded at the next pass.
+      const code = environmentCode(err);
+      if (code === null) throw err;
+      refreshed.push(r);
+      unwritten.push(diagnostic('warning', code, `could not record what was observed of \`${r.name}\`: ${(err as Error).message}`, { container: r.name }));
+    }
   }
   const actual = {
     ...first,
@@ -86,7 +100,7 @@ export async function reconcileOnce(
     serial: options.dryRun ? first.serial : store.currentSerial,
   };
   const plan = makePlan(desired, actual, { now: now(), allowEmpty: options.allowEmpty });
-  const diagnostics: Diagnostic[] = [...loaded.diagnostics, ...set.diagnostics, ...plan.diagnostics.filter((d) => !set.diagnostics.includes(d))];
+  const diagnostics: Diagnostic[] = [...loaded.diagnostics, ...unwritten, ...set.diagnostics, ...plan.diagnostics.filter((d) => !set.diagnostics.includes(d))];
   const inputErrors = plan.errored || diagnostics.some((d) => d.severity === 'error');
   if (options.dryRun || plan.errored) {
     return { plan, applied: null, changed: hasChanges(plan), failures: false, inputErrors, diagnostics };

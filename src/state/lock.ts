@@ -2,7 +2,7 @@
 // the file, so a second `reconcile --once` that gives up can name it. The kernel drops the lock
 // when the holder dies, so a SIGKILLed corral never leaves a stale lock behind.
 
-import { closeSync, mkdirSync, openSync, readFileSync, ftruncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorralError, type Disposable } from '../errors.js';
 import { flockWithTimeout, funlock } from '../sys/flock.js';
@@ -19,7 +19,8 @@ export interface HeldLock extends Disposable {
 
 export async function acquireLock(path: string, command: string, timeoutMs: number, signal?: AbortSignal): Promise<HeldLock> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const fd = openSync(path, 'a+', 0o600);
+  // Not append mode: the note is written at offset 0 (writeNote).
+  const fd = openSync(path, existsSync(path) ? 'r+' : 'w+', 0o600);
   let ok = false;
   try {
     ok = await flockWithTimeout(fd, path, timeoutMs, signal);
@@ -37,23 +38,33 @@ export async function acquireLock(path: string, command: string, timeoutMs: numb
     });
   }
   const holder: LockHolder = { pid: process.pid, command, since: new Date().toISOString() };
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${JSON.stringify(holder)}\n`, 0);
+  writeNote(fd, `${JSON.stringify(holder)}`);
   let released = false;
   return {
     path,
     dispose: () => {
       if (released) return;
       released = true;
-      try {
-        ftruncateSync(fd, 0);
-      } catch {
-        // The lock matters, not the note.
-      }
+      writeNote(fd, '');
       funlock(fd);
       closeSync(fd);
     },
   };
+}
+
+/**
+ * The holder's note is written over the same NOTE_BYTES every time, padded with spaces and never
+ * truncated: once the file has its block, writing it needs no free space, so taking the lock
+ * works on a full filesystem (where stopping and removing containers must still work).
+ */
+const NOTE_BYTES = 512;
+
+function writeNote(fd: number, text: string): void {
+  try {
+    writeSync(fd, `${text.slice(0, NOTE_BYTES - 1).padEnd(NOTE_BYTES - 1)}\n`, 0);
+  } catch {
+    // The lock matters, not the note.
+  }
 }
 
 export function readHolder(path: string): LockHolder | null {

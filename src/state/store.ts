@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorralError, diagnostic, type Diagnostic } from '../errors.js';
+import { CorralError, diagnostic, environmentCode, type Diagnostic } from '../errors.js';
 import { writeFileAtomic, removeStaleTemps, syncDirectory } from './atomic-write.js';
 import type { Layout } from './layout.js';
 import { encodeRecord, decodeRecord } from './record-file.js';
@@ -35,6 +35,41 @@ export interface LoadedState {
   readonly diagnostics: Diagnostic[];
 }
 
+/** Statuses whose records are written on the way out: stopping and removing free space. */
+const FREEING: ReadonlySet<ContainerRecord['status']> = new Set(['stopping', 'stopped', 'removing']);
+
+/**
+ * Space set aside, as a few files of real blocks, for the records of stopping and removing
+ * containers on a full filesystem: each refused write gives one back and tries again, so a full
+ * state root can be emptied a container at a time. Recreated once there is room again.
+ */
+const RESERVE_CHUNKS = 4;
+const RESERVE_CHUNK_BYTES = 2 ** 20;
+const reserveChunk = (dir: string, i: number): string => join(dir, `.reserve-${i}`);
+
+/** Creates the missing reserve chunks while the space is there; never fails a command. */
+async function ensureReserve(dir: string): Promise<void> {
+  for (let i = 0; i < RESERVE_CHUNKS; i++) {
+    if (existsSync(reserveChunk(dir, i))) continue;
+    try {
+      // Real blocks, not a sparse file: giving them back must free space.
+      await writeFileAtomic(reserveChunk(dir, i), Buffer.alloc(RESERVE_CHUNK_BYTES));
+    } catch {
+      return; // a full or read-only filesystem: next time
+    }
+  }
+}
+
+/** Gives one reserve chunk back; false when none is left. */
+async function releaseReserve(dir: string): Promise<boolean> {
+  for (let i = RESERVE_CHUNKS - 1; i >= 0; i--) {
+    if (!existsSync(reserveChunk(dir, i))) continue;
+    await rm(reserveChunk(dir, i), { force: true });
+    return true;
+  }
+  return false;
+}
+
 type ReadResult = { readonly record: ContainerRecord; readonly recovered: string | null } | { readonly unknown: string };
 
 export class StateStore {
@@ -51,6 +86,22 @@ export class StateStore {
   async init(): Promise<void> {
     await mkdir(this.layout.stateDir, { recursive: true, mode: 0o700 });
     await removeStaleTemps(this.layout.stateDir);
+    await ensureReserve(this.layout.stateDir);
+  }
+
+  /**
+   * Writes with `write`; when the filesystem is full and the write belongs to getting out of it
+   * (a stop, a removal), gives back reserve chunks until it goes through or none is left.
+   */
+  private async withReserve(freeing: boolean, write: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        await write();
+        return;
+      } catch (err) {
+        if (!freeing || environmentCode(err) !== 'NO_SPACE' || !await releaseReserve(this.layout.stateDir)) throw err;
+      }
+    }
   }
 
   async load(): Promise<LoadedState> {
@@ -135,13 +186,13 @@ export class StateStore {
     this.serial += 1;
     const { recovered: _recovered, ...fresh } = record;
     const written = { ...fresh, serial: this.serial };
-    await writeFileAtomic(this.layout.record(record.name), encodeRecord(written), { keepPrevious: true });
+    await this.withReserve(FREEING.has(record.status), () => writeFileAtomic(this.layout.record(record.name), encodeRecord(written), { keepPrevious: true }));
     return written;
   }
 
   async remove(name: string): Promise<void> {
     this.serial += 1;
-    await writeFileAtomic(this.metaPath, JSON.stringify({ serial: this.serial } satisfies Meta));
+    await this.withReserve(true, () => writeFileAtomic(this.metaPath, JSON.stringify({ serial: this.serial } satisfies Meta)));
     await rm(this.layout.record(name), { force: true });
     await rm(`${this.layout.record(name)}.prev`, { force: true });
     await syncDirectory(this.layout.stateDir);

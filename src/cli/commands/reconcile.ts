@@ -7,6 +7,7 @@ import { eventLogPath } from '../../agent/agent.js';
 import { CorralError } from '../../errors.js';
 import { reconcileOnce } from '../../reconciler/reconcile.js';
 import { contextFrom, outputFormat } from '../context.js';
+import { filesystemOf, HOST_FAILURE_HINTS } from '../environment.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, openHost, positiveInt } from '../host.js';
 import { renderReport } from '../views/plan-human.js';
@@ -45,7 +46,10 @@ export function reconcileCommand(): Command {
         if (!opts.dryRun) {
           await new EventLog(eventLogPath(host.layout)).append(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, new Date()));
         }
-        const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, outcome.diagnostics, outcome.applied?.results ?? null, outcome.changed);
+        // Every container's files and records live on the state root's filesystem: name it.
+        const diagnostics = outcome.diagnostics.map((d) => (d.code === 'NO_SPACE' || d.code === 'READ_ONLY_FILESYSTEM') && !d.detail
+          ? { ...d, detail: `state root \`${ctx.root}\` on ${filesystemOf(ctx.root)}`, hint: HOST_FAILURE_HINTS[d.code] } : d);
+        const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, diagnostics, outcome.applied?.results ?? null, outcome.changed);
         ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style));
         process.exitCode = exitCodeFor({ error: outcome.inputErrors, changed: outcome.changed, failures: outcome.failures }, opts.detailedExitcode ?? false);
       } finally {
