@@ -21,6 +21,7 @@ import { reconcileOnce } from '../dist/reconciler/reconcile.js';
 import { createPorts } from '../dist/cli/wiring.js';
 import { createLogger } from '../dist/cli/logging.js';
 import { layout } from '../dist/state/layout.js';
+import { ensureRootId } from '../dist/state/root-id.js';
 import { StateStore } from '../dist/state/store.js';
 
 const CONVERGE = Number(process.argv[2] ?? 100);
@@ -114,7 +115,7 @@ try {
   for (let i = 0; i < 5; i++) cold.push(corral({ ...env, CORRAL_MANIFESTS: dir }, 'plan', '--detailed-exitcode'));
   const logger = createLogger('error', false);
   const l = layout(root);
-  const ports = await createPorts(l, logger, { cgroupParent: parent });
+  const ports = await createPorts(l, logger, { cgroupParent: parent, rootId: await ensureRootId(l) });
   const store = new StateStore(l);
   const validator = schemaValidator();
   const cache = new ManifestCache();

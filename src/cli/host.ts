@@ -2,6 +2,7 @@
 // manifests read for this host, the lock taken.
 
 import { cpus } from 'node:os';
+import { DEFAULT_PARENT_NAME } from '../drivers/cgroups/parent-name.js';
 import { directorySource } from '../host/manifest-source.js';
 import { schemaValidator } from '../host/schema.js';
 import { loadManifestSet, type ManifestCache, type ManifestSet } from '../manifest/manifest-set.js';
@@ -10,8 +11,9 @@ import type { Ports } from '../reconciler/ports.js';
 import { CorralError } from '../errors.js';
 import { layout, type Layout } from '../state/layout.js';
 import { acquireLock, type HeldLock } from '../state/lock.js';
+import { ensureRootId, shortRootId } from '../state/root-id.js';
 import { StateStore } from '../state/store.js';
-import type { CliContext } from './context.js';
+import { DEFAULT_ROOT, type CliContext } from './context.js';
 
 export const DEFAULT_PARALLELISM = 2 * cpus().length;
 export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
@@ -20,15 +22,32 @@ export interface OpenHost {
   readonly layout: Layout;
   readonly store: StateStore;
   readonly ports: Ports;
+  readonly rootId: string;
+  readonly cgroupParent: string;
 }
 
-export async function openHost(ctx: CliContext, cgroupParent = process.env['CORRAL_CGROUP_PARENT'] ?? 'corral'): Promise<OpenHost> {
+/**
+ * The one place corral's cgroup parent is decided: `CORRAL_CGROUP_PARENT` when set; `corral` for
+ * the default state root (installations from before root ids keep their cgroups where they are);
+ * `corral-<short root id>` for any other root, so that two roots never share a parent. null: a
+ * root that has no id yet (created at its first use), and no parent until then.
+ */
+export function cgroupParentFor(root: string, rootId: string | null, env: NodeJS.ProcessEnv = process.env): string | null {
+  const configured = env['CORRAL_CGROUP_PARENT'];
+  if (configured) return configured;
+  if (root === DEFAULT_ROOT) return DEFAULT_PARENT_NAME;
+  return rootId === null ? null : `${DEFAULT_PARENT_NAME}-${shortRootId(rootId)}`;
+}
+
+export async function openHost(ctx: CliContext): Promise<OpenHost> {
   const l = layout(ctx.root);
   const store = new StateStore(l);
   await store.init();
+  const rootId = await ensureRootId(l);
+  const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
   // Loaded on demand: the drivers (koffi, the shim) are not needed by `validate` and `--help`.
   const { createPorts } = await import('./wiring.js');
-  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent }) };
+  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId }), rootId, cgroupParent };
 }
 
 /** The manifest set for this host; the agent passes a cache so unchanged files are not re-read. */

@@ -2,8 +2,10 @@
 // rootfs → overlay driver, cgroups → cgroups driver, runtime → namespaces driver (C shim).
 
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { adoptLeftover, cloneIntoCgroupDir, handleDirs, openCgroupManager, ownerRole, procsFiles, resourcesDrift, type CgroupHandle, type CgroupManager } from '../drivers/cgroups/index.js';
+import {
+  cloneIntoCgroupDir, monitorProcsFiles, oomEventsFile, openCgroupManager, procsFiles, type CgroupHandle,
+} from '../drivers/cgroups/index.js';
+import { cgroupPort } from '../drivers/cgroups/port.js';
 import { overlayRootfsPort } from '../drivers/overlay/rootfs-port.js';
 import type { ExitRecord as ShimExit } from '../drivers/namespaces/records.js';
 import {
@@ -14,30 +16,37 @@ import { execShim } from '../drivers/namespaces/shim.js';
 import { buildExecSpec, buildSpawnSpec } from '../drivers/namespaces/spec.js';
 import { signalName } from '../manifest/signal.js';
 import type { ContainerSpec } from '../manifest/spec.js';
-import type { FieldDiff } from '../reconciler/plan/types.js';
-import type { CgroupPort, Ports, ProcessStatus, RootfsPort, RuntimePort } from '../reconciler/ports.js';
+import type { Ports, ProcessStatus, RootfsPort, RuntimePort } from '../reconciler/ports.js';
 import type { Layout } from '../state/layout.js';
 import { unknownExit, type ExitRecord, type Json } from '../state/record.js';
 import { hostCapabilityMask, sameProcess } from '../sys/proc.js';
-import { CorralError, isCorralError } from '../errors.js';
-import { checkDevicePolicy, devicePolicy } from '../drivers/cgroups/device-policy.js';
-import { describePolicy } from '../drivers/cgroups/device-rules.js';
+import { CorralError } from '../errors.js';
 import { StateStore } from '../state/store.js';
 import type { ExecTarget } from './commands/exec.js';
 import type { CliContext } from './context.js';
 import type { Logger } from './logging.js';
 
 export interface HostOptions {
-  /** Name of corral's own cgroup parent in each hierarchy. */
+  /** Name of corral's own cgroup parent in each hierarchy (src/cli/host.ts decides it). */
   readonly cgroupParent: string;
+  /** The state root's id (src/state/root-id.ts): the cgroups driver acts on this root's cgroups only. */
+  readonly rootId: string;
 }
 
 export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
-  const manager = await openCgroupManager({ parentName: options.cgroupParent });
+  const manager = await openCgroupManager({ parentName: options.cgroupParent, rootId: options.rootId });
+  const store = new StateStore(layout);
+  const cgroups = cgroupPort(manager, {
+    records: {
+      has: (name) => existsSync(layout.record(name)),
+      handle: async (name) => (await store.get(name))?.cgroup ?? null,
+    },
+    warn: (message, fields) => logger.warn(message, fields),
+  });
   return {
     rootfs: withSeccompProfiles(overlayRootfsPort(layout.root)),
-    cgroups: cgroupPort(manager),
-    runtime: runtimePort(layout, manager, logger),
+    cgroups,
+    runtime: runtimePort(layout, async (name) => (await cgroups.handlesOf(name))[0] ?? null, logger),
   };
 }
 
@@ -65,103 +74,6 @@ function withSeccompProfiles(rootfs: RootfsPort): RootfsPort {
 
 const asHandle = (json: Json): CgroupHandle => json as unknown as CgroupHandle;
 
-async function handleByName(manager: CgroupManager, name: string): Promise<CgroupHandle | undefined> {
-  return (await manager.list()).find((h) => h.name === name);
-}
-
-function parentDirs(manager: CgroupManager): string[] {
-  return [...new Set([...Object.values(manager.parents.v1), ...(manager.parents.unified ? [manager.parents.unified] : [])])];
-}
-
-/**
- * corral can be killed between creating a container's cgroup directory and marking it as its own.
- * The reconciler calls create, kill and destroy only for names it journaled the intent for (a
- * state record) or that carry corral's mark in another hierarchy, so such an unmarked, empty
- * leftover is taken back here rather than refused forever.
- */
-function adoptLeftovers(manager: CgroupManager, name: string): void {
-  for (const dir of parentDirs(manager)) adoptLeftover(join(dir, name));
-}
-
-export function cgroupPort(manager: CgroupManager): CgroupPort {
-  return {
-    create: async (name, resources, devices) => {
-      adoptLeftovers(manager, name);
-      return (await manager.create(name, resources, devicePolicy(devices))) as unknown as Json;
-    },
-    async update(handle, resources, devices) {
-      await manager.set(asHandle(handle), resources);
-      const policy = devicePolicy(devices);
-      const now = await manager.checkDevices(asHandle(handle), policy);
-      return now.enforced ? handle : (await manager.setDevices(asHandle(handle), policy)) as unknown as Json;
-    },
-    async drift(handle, resources, devices) {
-      const h = asHandle(handle);
-      // The handle's own directories, not a scan of the parent: inspect calls this per container.
-      if (!handleDirs(h).every((d) => existsSync(d))) return null;
-      let applied;
-      try {
-        applied = await manager.read(h);
-      } catch (err) {
-        // A cgroup missing from some hierarchy (corral was killed while creating it) cannot
-        // enforce its limits: report it missing, and the plan rebuilds it.
-        if (isCorralError(err) && /ENOENT/.test(err.message)) return null;
-        throw err;
-      }
-      const diffs = resourcesDrift(resources, applied).map((d): FieldDiff => ({
-        path: `resources.${d.field}`, before: d.applied, after: d.desired, effect: 'live',
-      }));
-      const policy = devicePolicy(devices);
-      const enforced = await manager.checkDevices(h, policy);
-      if (!enforced.enforced) diffs.push({ path: 'devices', before: enforced.current, after: describePolicy(policy), effect: 'live' });
-      return diffs;
-    },
-    procsFiles: (handle) => procsFiles(asHandle(handle)),
-    async kill(name) {
-      adoptLeftovers(manager, name);
-      const h = await handleByName(manager, name);
-      if (h) await manager.kill(h);
-    },
-    async destroy(name) {
-      adoptLeftovers(manager, name);
-      const h = await handleByName(manager, name);
-      if (h) await manager.destroy(h);
-    },
-    // Names only, for orphan detection: the children of corral's parent directories. Ownership
-    // is checked later, by destroy, before anything is touched.
-    list: async () => {
-      // A name counts when one of its directories carries corral's mark: a child of corral's
-      // parent that nobody marked is not corral's to clean up.
-      const names = new Set<string>();
-      for (const dir of parentDirs(manager)) {
-        try {
-          for (const e of readdirSync(dir, { withFileTypes: true })) {
-            if (e.isDirectory() && e.name !== 'agent' && !names.has(e.name) && ['container', 'unsupported'].includes(String(ownerRole(join(dir, e.name))))) names.add(e.name);
-          }
-        } catch {
-          // A parent not created yet has no children.
-        }
-      }
-      return [...names].sort();
-    },
-    check: (resources, devices) => [...manager.checkResources(resources), ...checkDevicePolicy(manager.capabilities, devices)],
-    async oomKills(handle) {
-      return (await manager.stats(asHandle(handle))).memory.oomKills ?? 0;
-    },
-    async stats(handle) {
-      const s = await manager.stats(asHandle(handle));
-      return {
-        memoryBytes: s.memory.currentBytes,
-        memoryPeakBytes: s.memory.peakBytes,
-        oomKills: s.memory.oomKills,
-        cpuSeconds: s.cpu.usageUsec === null ? null : s.cpu.usageUsec / 1e6,
-        throttledPeriods: s.cpu.throttledPeriods,
-        pids: s.pids.current,
-      };
-    },
-  };
-}
-
 function exitOf(e: ShimExit): ExitRecord {
   return {
     code: e.exitCode,
@@ -171,13 +83,8 @@ function exitOf(e: ShimExit): ExitRecord {
   };
 }
 
-function oomEventsFile(handle: CgroupHandle): string | null {
-  if (handle.v1['memory']) return join(handle.v1['memory'], 'memory.oom_control');
-  if (handle.backend === 'v2' && handle.unified) return join(handle.unified, 'memory.events');
-  return null;
-}
-
-export function runtimePort(layout: Layout, manager: CgroupManager, logger: Logger): RuntimePort {
+/** `cgroupOf`: the container's cgroup, for an exec'd process to join its processes' leaf. */
+export function runtimePort(layout: Layout, cgroupOf: (name: string) => Promise<CgroupHandle | null>, logger: Logger): RuntimePort {
   const paths = (name: string) => layout.container(name);
   // The shim's own files are the truth; the record's copy may predate a crash.
   const current = (name: string, runtime: Json | null, spec?: ContainerSpec): RuntimeRecord | null =>
@@ -195,7 +102,7 @@ export function runtimePort(layout: Layout, manager: CgroupManager, logger: Logg
       const target = req.joinNetworkOf as unknown as RuntimeRecord | null;
       const spawn = buildSpawnSpec({
         spec: req.spec, rootfs: req.rootfs.layout, image: req.rootfs.defaults, cgroupProcs: req.cgroupProcs,
-        cgroupDir: cloneIntoCgroupDir(handle), oomEventsFile: oomEventsFile(handle),
+        cgroupDir: cloneIntoCgroupDir(handle), oomEventsFile: oomEventsFile(handle), monitorCgroupProcs: monitorProcsFiles(handle),
         shimDir: p.shim, logDir: p.logs, volumes: req.rootfs.volumes, arch: process.arch, hostCapabilities: hostCaps,
         autoUserRange: req.userRange ? { uid: req.userRange.hostId, gid: req.userRange.hostId } : null,
         networkTarget: target ? target.init : null,
@@ -261,7 +168,7 @@ export function runtimePort(layout: Layout, manager: CgroupManager, logger: Logg
     async exec(name, runtime, spec, argv, timeoutMs) {
       const record = current(name, runtime, spec);
       if (!record) return { code: 125, output: 'not running' };
-      const h = (await manager.list()).find((x) => x.name === name);
+      const h = await cgroupOf(name);
       const execSpec = buildExecSpec(spec, null, h ? procsFiles(h) : [], { argv }, process.arch, hostCaps);
       let output = '';
       const result = await execShim(execSpec, record.init, {
@@ -277,7 +184,7 @@ export function runtimePort(layout: Layout, manager: CgroupManager, logger: Logg
   };
 }
 
-/** For `corral exec`: the running container NAME, from its record and its monitor's files. */
+/** For `corral exec`: the running container NAME, from its record (its cgroup too) and its monitor's files. */
 export async function findRunning(name: string, ctx: CliContext, layout: Layout): Promise<ExecTarget> {
   const record = await new StateStore(layout).get(name);
   if (!record) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\``, { hint: 'see `corral ps`' });
@@ -286,8 +193,8 @@ export async function findRunning(name: string, ctx: CliContext, layout: Layout)
   if (!runtime || runtimeStatus(runtime).state !== 'running') {
     throw new CorralError('CONTAINER_NOT_RUNNING', `container \`${name}\` is not running`, { hint: `start it with \`corral start ${name}\`` });
   }
-  const manager = await openCgroupManager({ parentName: process.env['CORRAL_CGROUP_PARENT'] ?? 'corral' });
-  const handle = (await manager.list()).find((h) => h.name === name);
+  // The cgroup the record stores: an exec'd process joins the container's processes there.
+  const handle = record.cgroup === null ? null : asHandle(record.cgroup);
   ctx.logger.debug('exec target', { container: name, pid: runtime.init.pid });
   const prepared = record.spec.rootfs.kind === 'image' ? await overlayRootfsPort(layout.root).prepare(name, record.spec).catch(() => null) : null;
   return { spec: record.spec, image: prepared?.defaults ?? null, init: runtime.init, cgroupProcs: handle ? procsFiles(handle) : [] };

@@ -144,6 +144,14 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
     },
   },
   {
+    name: 'storage',
+    run: ({ spec }, report) => {
+      if (spec.storage?.size === undefined) return;
+      const size = parseBytes(spec.storage.size);
+      if (size.ok && size.value < 2 ** 20) report('error', 'MANIFEST_OUT_OF_RANGE', ['spec', 'storage', 'size'], `storage size ${formatBytes(size.value)} is below 1Mi`, { hint: 'a writable layer needs room for the files a start writes' });
+    },
+  },
+  {
     name: 'seccomp-file',
     run: ({ spec }, report) => {
       const seccomp = spec.security?.seccomp;

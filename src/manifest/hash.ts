@@ -52,6 +52,7 @@ const LATER_FIELDS: ReadonlyArray<{ readonly key: keyof ContainerSpec; readonly 
       host: [],
     }),
   },
+  { key: 'storage', defaultFor: () => ({ sizeBytes: null }) },
 ];
 
 function hashedForm(spec: ContainerSpec): Record<string, unknown> {

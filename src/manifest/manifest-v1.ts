@@ -59,6 +59,7 @@ export interface SpecV1 {
   };
   mounts?: MountV1[];
   devices?: Array<{ path: string; containerPath?: string; permissions?: string }>;
+  storage?: { size?: Bytes };
   network?: {
     mode?: 'none' | 'host' | 'bridge';
     bridge?: { name?: string; address?: string };

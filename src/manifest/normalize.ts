@@ -66,6 +66,7 @@ export function normalize(manifest: ManifestV1, file: string): ContainerSpec {
     stopTimeoutMs: duration(spec.stopTimeout, DEFAULTS.stopTimeoutMs, 'stopTimeout'),
     security: normalizeSecurity(spec, file),
     devices: normalizeDevices(spec),
+    storage: { sizeBytes: spec.storage?.size === undefined ? null : bytes(spec.storage.size, 'storage.size') },
     logging: {
       maxSizeBytes: spec.logging?.maxSize === undefined ? DEFAULTS.logMaxSizeBytes : bytes(spec.logging.maxSize, 'logging.maxSize'),
       maxFiles: spec.logging?.maxFiles ?? DEFAULTS.logMaxFiles,

@@ -226,6 +226,8 @@ export interface ContainerSpec {
   readonly stopTimeoutMs: number;
   readonly security: SecuritySpec;
   readonly devices: DevicesSpec;
+  /** The writable layer: `sizeBytes` null is no limit. */
+  readonly storage: { readonly sizeBytes: number | null };
   readonly logging: { readonly maxSizeBytes: number; readonly maxFiles: number };
   /** Sorted. */
   readonly dependsOn: readonly string[];

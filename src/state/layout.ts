@@ -4,7 +4,11 @@
 //
 //   <root>/
 //     lock                      flock: one writer at a time (reconcile, agent, imperative commands)
-//     state/<name>.json         reconciler record per container (atomic writes)
+//     root-id                   this root's identity, written once (root-id.ts): marks what corral
+//                               creates outside the root (cgroups) and names its default cgroup parent
+//     state/<name>.json         reconciler record per container (atomic writes, checksummed);
+//                               <name>.json.prev keeps the version it replaced (store.ts)
+//     state/.reserve-N          space set aside so stops and removals work on a full filesystem
 //     state/journal/            intent journal: what a step is about to create, for crash recovery
 //     containers/<name>/        per-container runtime files
 //       upper/  work/           overlay upper and work directories (copy-on-write layer)
@@ -19,6 +23,8 @@
 //     layers/<digest>/          one unpacked layer, shared by every image that has it
 //     volumes/<name>/data/      named volumes; removed only by `corral volume rm`
 //     hostroot/                 the read-only skeleton behind `rootfs: {host: {}}`
+//     quota/projects.json       project quota ids of writable layers with a `storage.size`, and
+//                               their flock (drivers/overlay/quota/project-ids.ts)
 //     tmp/                      staging for imports and atomic writes; emptied by GC
 
 import { join } from 'node:path';
@@ -26,6 +32,7 @@ import { join } from 'node:path';
 export interface Layout {
   readonly root: string;
   readonly lockFile: string;
+  readonly rootIdFile: string;
   readonly stateDir: string;
   readonly journalDir: string;
   readonly containersDir: string;
@@ -58,6 +65,7 @@ export function layout(root: string): Layout {
   return {
     root,
     lockFile: join(root, 'lock'),
+    rootIdFile: join(root, 'root-id'),
     stateDir,
     journalDir: join(stateDir, 'journal'),
     containersDir,

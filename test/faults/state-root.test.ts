@@ -4,7 +4,7 @@
 // run converges.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -83,10 +83,11 @@ describe('state root faults', () => {
     if (!base) return;
     const inspect = JSON.parse(run('inspect', 'svc').stdout);
     const pid = inspect.runtime.init.pid as number;
-    // Empty the cgroup into corral's parent (a hand at work), then remove it in one hierarchy.
+    // Empty the cgroup (its leaves too) into corral's parent (a hand at work), then remove it in one hierarchy.
     const pidsDir = inspect.cgroup.v1.pids as string | undefined ?? inspect.cgroup.unified as string;
-    for (const p of readFileSync(join(pidsDir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) writeFileSync(join(dirname(pidsDir), 'cgroup.procs'), p);
-    rmdirSync(pidsDir);
+    const inside = [...['monitor', 'payload'].map((leaf) => join(pidsDir, leaf)).filter((d) => existsSync(d)), pidsDir];
+    for (const d of inside) for (const p of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) writeFileSync(join(dirname(pidsDir), 'cgroup.procs'), p);
+    for (const d of inside) rmdirSync(d);
     const r = JSON.parse(run('reconcile', '--once', '--output', 'json').stdout);
     expect(r.actions.find((a: { name: string }) => a.name === 'svc')).toMatchObject({ action: 'restart', reasons: ['its cgroup disappeared: limits are not enforced'] });
     const now = ps().find((c) => c.name === 'svc')!;

@@ -1,6 +1,6 @@
 // reconcile --once against the real kernel, as a config-management tool would run it.
 
-import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { requireRoot } from '../support/root.js';
@@ -90,10 +90,12 @@ describe('reconcile --once', () => {
     expect(fixed.report.actions.find((a: { name: string }) => a.name === 'app')).toMatchObject({ action: 'update', diff: [expect.objectContaining({ path: 'devices', effect: 'live' })] });
     expect(readFileSync(join(devicesDir, 'devices.list'), 'utf8')).not.toMatch(/10:232/);
 
-    // What an older corral left: no devices cgroup, and a handle that does not name one.
+    // What an older corral left: no devices cgroup, and a handle that does not name one. (Its
+    // processes sit in the cgroup's leaves now: they leave with it.)
     const parent = dirname(devicesDir);
-    for (const p of readFileSync(join(devicesDir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) writeFileSync(join(parent, 'cgroup.procs'), p);
-    rmdirSync(devicesDir);
+    const inside = [...['monitor', 'payload'].map((leaf) => join(devicesDir, leaf)).filter((d) => existsSync(d)), devicesDir];
+    for (const d of inside) for (const p of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) writeFileSync(join(parent, 'cgroup.procs'), p);
+    for (const d of inside) rmdirSync(d);
     const recordFile = join(sb.root, 'state', 'app.json');
     const record = JSON.parse(readFileSync(recordFile, 'utf8'));
     delete record.cgroup.v1.devices;
@@ -104,7 +106,7 @@ describe('reconcile --once', () => {
     expect(upgraded.report.actions.find((a: { name: string }) => a.name === 'app')).toMatchObject({ action: 'update', reasons: [expect.stringMatching(/drift: devices/)] });
     expect(psJson(sb).find((c) => c.name === 'app')!.pid).toBe(pid);
     expect(inspect().cgroup.v1['devices']).toBe(devicesDir);
-    expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:devices:/.*/app\\n`));
+    expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:devices:/.*/app(/payload)?\\n`));
     expect(readFileSync(join(devicesDir, 'devices.list'), 'utf8')).toMatch(/^c 1:3 rwm$/m);
     expect(reconcile().report.actions.every((a: { action: string }) => a.action === 'none')).toBe(true);
   });

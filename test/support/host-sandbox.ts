@@ -1,11 +1,14 @@
 // A throw-away corral installation for end-to-end tests against the real kernel: its own state
-// root, manifest directory and cgroup parent (`corral-test-<pid>-<n>`), removed afterwards even
-// when the test failed — containers killed through their cgroups, monitors by pid.
+// root, manifest directory and cgroup parent (`corral-test-<pid>-<n>`, or with `defaultParent` the
+// one corral derives from the root's id, `corral-<short id>`), removed afterwards even when the
+// test failed — containers killed through their cgroups, monitors by pid.
 
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCgroupManager } from '../../src/drivers/cgroups/index.js';
+import { layout } from '../../src/state/layout.js';
+import { readRootId, shortRootId } from '../../src/state/root-id.js';
 import { corral, type CliResult } from './cli.js';
 
 let counter = 0;
@@ -13,7 +16,10 @@ let counter = 0;
 export interface Sandbox {
   readonly root: string;
   readonly manifests: string;
+  /** With `defaultParent`, known once corral gave the root its id (its first command). */
   readonly cgroupParent: string;
+  /** The root's id; null before corral's first command on it. */
+  rootId(): string | null;
   readonly env: Record<string, string>;
   run(...args: string[]): CliResult;
   write(name: string, text: string): void;
@@ -23,13 +29,29 @@ export interface Sandbox {
   cleanup(): Promise<void>;
 }
 
-export function sandbox(label: string): Sandbox {
+export interface SandboxOptions {
+  /**
+   * The state root to use instead of `<temp>/root` (a directory on a filesystem a test mounted).
+   * The caller owns it: cleanup() removes the containers in it, not the directory.
+   */
+  readonly root?: string;
+  /** No CORRAL_CGROUP_PARENT: corral names the parent after the root's id, as for a user's root. */
+  readonly defaultParent?: boolean;
+}
+
+export function sandbox(label: string, options: SandboxOptions = {}): Sandbox {
   const base = mkdtempSync(join(tmpdir(), `corral-${label}-`));
-  const root = join(base, 'root');
+  const root = options.root ?? join(base, 'root');
   const manifests = join(base, 'manifests');
   mkdirSync(manifests);
-  const cgroupParent = `corral-test-${process.pid}-${++counter}`;
-  const env = { CORRAL_ROOT: root, CORRAL_MANIFESTS: manifests, CORRAL_CGROUP_PARENT: cgroupParent, CORRAL_LOG_LEVEL: 'warn' };
+  const fixedParent = options.defaultParent ? null : `corral-test-${process.pid}-${++counter}`;
+  const rootId = (): string | null => readRootId(layout(root));
+  const derivedParent = (): string | null => {
+    const id = rootId();
+    return id === null ? null : `corral-${shortRootId(id)}`;
+  };
+  const env: Record<string, string> = { CORRAL_ROOT: root, CORRAL_MANIFESTS: manifests, CORRAL_LOG_LEVEL: 'warn' };
+  if (fixedParent !== null) env['CORRAL_CGROUP_PARENT'] = fixedParent;
   const monitors = (): number[] => {
     const out: number[] = [];
     for (const entry of readdirSync('/proc')) {
@@ -55,7 +77,12 @@ export function sandbox(label: string): Sandbox {
   return {
     root,
     manifests,
-    cgroupParent,
+    get cgroupParent(): string {
+      const p = fixedParent ?? derivedParent();
+      if (p === null) throw new Error(`sandbox ${root}: no root id yet, so no derived cgroup parent`);
+      return p;
+    },
+    rootId,
     env,
     run: (...args) => corral(args, { env }),
     write: (name, text) => writeFileSync(join(manifests, name), text),
@@ -64,9 +91,14 @@ export function sandbox(label: string): Sandbox {
     async cleanup() {
       // The polite way first: corral removes what it created.
       corral(['reconcile', '--once', '--allow-empty', '--dir', join(base, 'nothing')], { env });
-      // Then whatever a failed test left: every process in our cgroups, then the cgroups.
-      const manager = await openCgroupManager({ parentName: cgroupParent });
-      await manager.removeAll();
+      // Then whatever a failed test left: every process in our cgroups, then the cgroups (a
+      // derived parent: only this root's, in case another root shares the name).
+      const parentName = fixedParent ?? derivedParent();
+      const id = rootId();
+      if (parentName !== null) {
+        const manager = await openCgroupManager({ parentName, ...(fixedParent === null && id !== null ? { rootId: id } : {}) });
+        await manager.removeAll();
+      }
       for (const pid of monitors()) {
         try {
           process.kill(pid, 'SIGKILL');

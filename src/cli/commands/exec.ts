@@ -67,8 +67,8 @@ export function execCommand(deps: ExecDeps): Command {
         argv, env: parseEnv(opts.env ?? []), ...user, ...(opts.workdir ? { cwd: opts.workdir } : {}), tty,
       }, process.arch, hostCapabilityMask());
       // Every signal this process gets is passed to the helper, which hands it to the command
-      // inside; the helper ignores its own copy of a terminal's ^C, ^\\, resize or hangup, so each
-      // arrives once.
+      // inside; a terminal's ^C, ^\\, resize or hangup reaches the helper too, and it acts on the
+      // first of the two copies only (shim/relay.c › is_echo), so each arrives once.
       let helper: ChildProcess | null = null;
       const forward = (signal: NodeJS.Signals): void => {
         helper?.kill(signal);

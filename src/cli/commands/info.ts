@@ -1,13 +1,18 @@
-// corral info: host facts and what this host's cgroups can enforce (layout, where each controller
-// lives, corral's parents, each resource knob with its reason when missing). Reads only: creates
-// and writes nothing. The text view is rendered from the same versioned JSON that `-o json` prints.
+// corral info: host facts, the state root's identity, and what this host's cgroups can enforce
+// (layout, where each controller lives, corral's parents, each resource knob with its reason when
+// missing). Reads only: creates and writes nothing (a root without an id yet shows none). The text
+// view is rendered from the same versioned JSON that `-o json` prints.
 
 import { arch, availableParallelism, release, totalmem } from 'node:os';
 import { Command } from 'commander';
 import { DEFAULT_PARENT_NAME, inspectCgroups, MANAGED_V2_CONTROLLERS, type CgroupInspection } from '../../drivers/cgroups/index.js';
 import { ownerRole } from '../../drivers/cgroups/owner.js';
+import { storageLimitSupport, summarizeSupport, type QuotaSupport } from '../../drivers/overlay/index.js';
+import { layout as stateLayout } from '../../state/layout.js';
+import { readRootId } from '../../state/root-id.js';
 import { contextFrom, outputFormat, type CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { cgroupParentFor } from '../host.js';
 
 export const INFO_FORMAT_VERSION = 1;
 
@@ -24,13 +29,21 @@ export interface InfoReport {
     readonly memoryBytes: number;
     readonly node: string;
   };
+  /** Whether `spec.storage.size` can be enforced on this state root (project quotas), and why not. */
+  readonly storage: QuotaSupport;
+  /** The state root and its id (null until its first use): the id marks its cgroups and names its default parent. */
+  readonly root: {
+    readonly path: string;
+    readonly id: string | null;
+  };
   readonly cgroups: {
     readonly layout: CgroupInspection['layout']['kind'];
     readonly backend: CgroupInspection['backend'];
     readonly unified: CgroupInspection['layout']['unified'];
     /** controller → where it lives and its mount point. */
     readonly controllers: Readonly<Record<string, { readonly on: 'v1' | 'v2'; readonly mountPoint: string; readonly managed: boolean }>>;
-    readonly parentName: string;
+    /** null: the root has no id yet, and its parent is named after it at first use. */
+    readonly parentName: string | null;
     readonly parents: ReadonlyArray<{ readonly hierarchy: string; readonly dir: string; readonly state: ParentState }>;
     readonly delegated: CgroupInspection['parents']['delegated'];
     readonly features: CgroupInspection['capabilities']['features'];
@@ -46,9 +59,12 @@ function parentState(dir: string): ParentState {
   return role === 'unsupported' ? 'unmarked (no xattr support)' : 'foreign';
 }
 
-export function buildInfo(ctx: CliContext, parentName: string): InfoReport {
+/** `parentOption`: from `--cgroup-parent`; otherwise the root's own (host.ts › cgroupParentFor). */
+export function buildInfo(ctx: CliContext, parentOption?: string): InfoReport {
   const facts = ctx.host();
-  const inspection = inspectCgroups({ parentName });
+  const rootId = readRootId(stateLayout(ctx.root));
+  const parentName = parentOption ?? cgroupParentFor(ctx.root, rootId);
+  const inspection = inspectCgroups({ parentName: parentName ?? DEFAULT_PARENT_NAME });
   const { layout, parents, capabilities, backend } = inspection;
   const controllers: Record<string, { on: 'v1' | 'v2'; mountPoint: string; managed: boolean }> = {};
   for (const [c, on] of Object.entries(layout.controllers)) {
@@ -64,6 +80,7 @@ export function buildInfo(ctx: CliContext, parentName: string): InfoReport {
     parentDirs.push({ hierarchy: c, dir, state: parentState(dir) });
   }
   if (parents.unified) parentDirs.push({ hierarchy: 'cgroup2', dir: parents.unified, state: parentState(parents.unified) });
+  if (parentName === null) parentDirs.length = 0;
   return {
     formatVersion: INFO_FORMAT_VERSION,
     host: {
@@ -75,6 +92,8 @@ export function buildInfo(ctx: CliContext, parentName: string): InfoReport {
       memoryBytes: totalmem(),
       node: process.version,
     },
+    storage: storageLimitSupport(ctx.root),
+    root: { path: ctx.root, id: rootId },
     cgroups: {
       layout: layout.kind,
       backend,
@@ -105,12 +124,16 @@ export function renderInfo(r: InfoReport, style: CliContext['style']): string {
     `  hostname   ${r.host.hostname}${Object.keys(r.host.labels).length ? `  (${Object.entries(r.host.labels).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}`,
     `  kernel     ${r.host.kernel} (${r.host.arch}), ${r.host.cpus} CPUs, ${gib(r.host.memoryBytes)}`,
     `  node       ${r.host.node}`,
+    `  storage    writable-layer size limits: ${r.storage.available ? `${style('green', 'yes')}, ${summarizeSupport(r.storage)}` : `${style('red', 'no')}: ${summarizeSupport(r.storage)}; ${r.storage.hint}`}`,
+    style('bold', 'state root'),
+    `  path       ${r.root.path}`,
+    `  id         ${r.root.id ?? style('dim', 'none yet (created at first use)')}`,
     style('bold', 'cgroups'),
     `  layout     ${LAYOUT_TEXT[c.layout]}${c.unified ? `; cgroup2 at ${c.unified.mountPoint}${c.unified.nsdelegate ? ' (nsdelegate)' : ''}` : ''}`,
     `  backend    ${c.backend}${c.backend === 'v1' && c.unified ? ' (joins the cgroup2 tree to freeze and kill)' : ''}`,
     `  cpuset     cpus ${c.cpus ?? '?'}, mems ${c.mems ?? '?'}`,
     `  delegated  ${c.delegated ? `yes: systemd unit ${c.delegated.unitDir}, agent leaf ${c.delegated.leafDir}` : 'no'}`,
-    style('bold', `parent \`${c.parentName}\``),
+    style('bold', c.parentName === null ? 'parent: named after the root id at first use' : `parent \`${c.parentName}\``),
     ...c.parents.map((p) => `  ${p.hierarchy.padEnd(10)} ${p.dir}  ${p.state === 'foreign' ? style('red', p.state) : style('dim', p.state)}`),
     style('bold', 'controllers'),
     ...Object.entries(c.controllers).map(([name, x]) => `  ${name.padEnd(10)} ${x.on}  ${x.mountPoint}${x.managed ? '' : style('dim', '  (not managed by corral)')}`),
@@ -126,8 +149,8 @@ export function infoCommand(): Command {
   return new Command('info')
     .description('show host facts and what its cgroups can enforce (layout, controllers, knobs); changes nothing')
     .option('-o, --output <format>', 'text or json', 'text')
-    .option('--cgroup-parent <name>', `corral's parent cgroup name (default ${DEFAULT_PARENT_NAME})`, DEFAULT_PARENT_NAME)
-    .action((opts: { output?: string; cgroupParent: string }, command: Command) => {
+    .option('--cgroup-parent <name>', `corral's parent cgroup name (default: env CORRAL_CGROUP_PARENT, else \`${DEFAULT_PARENT_NAME}\` for the default root and \`${DEFAULT_PARENT_NAME}-<root id>\` for others)`)
+    .action((opts: { output?: string; cgroupParent?: string }, command: Command) => {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
       const report = buildInfo(ctx, opts.cgroupParent);

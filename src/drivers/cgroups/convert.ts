@@ -218,3 +218,11 @@ export function canonicalIdList(text: string): string {
   const ids = parseIdList(text);
   return ids === null ? text.trim() : formatCpuList(ids);
 }
+
+/** The ids in either list, canonical (`0-1` ∪ `3` → `0-1,3`); a malformed list is kept as the kernel wrote it. */
+export function unionIdList(a: string, b: string): string {
+  const x = parseIdList(a);
+  const y = parseIdList(b);
+  if (x === null || y === null) return canonicalIdList(a);
+  return formatCpuList([...new Set([...x, ...y])].sort((p, q) => p - q));
+}

@@ -1,15 +1,21 @@
-// What can be done with a handle alone, whatever manager made it: the directories it spans, the
-// `cgroup.procs` files a process must be written into (the C shim does it while the child waits),
-// the cgroup2 directory for clone3(CLONE_INTO_CGROUP), listing and removal. Destroy needs nothing
-// but the handle, so a cgroup is removed by the rules of the backend that created it.
+// What can be done with a handle alone, whatever manager made it: the directories it spans, its
+// two leaves (the monitor's and the payload's), the `cgroup.procs` files a process must be written
+// into (the C shim does it while the child waits), the cgroup2 directory for
+// clone3(CLONE_INTO_CGROUP), listing and removal. Destroy needs nothing but the handle, so a cgroup
+// is removed by the rules of the backend that created it. A handle without `leaves` (stored by an
+// older corral) keeps its processes in the directories themselves: every function here reads it
+// that way.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError, isCorralError } from '../../errors.js';
 import { childCgroups, readPids } from './knob.js';
-import { assertOwned, isOwned, ownerRole } from './owner.js';
+import { type Owner, UNSCOPED } from './mark.js';
 import { removeCgroupDir } from './remove.js';
-import type { CgroupBackend, CgroupHandle, CgroupParents } from './types.js';
+import type { CgroupBackend, CgroupHandle, CgroupParents, Leaves } from './types.js';
+
+/** The leaves of every container cgroup corral creates from now on (systemd-nspawn's names for the same split). */
+export const LEAVES: Leaves = { monitor: 'monitor', payload: 'payload' };
 
 /** Every distinct directory of a handle: v1 ones by controller name (co-mounted ones once), then cgroup2. */
 export function handleDirs(handle: CgroupHandle): string[] {
@@ -22,16 +28,48 @@ export function handleDirs(handle: CgroupHandle): string[] {
   return dirs;
 }
 
+/** Where the container's processes live inside one of the handle's directories. */
+export function payloadDir(handle: CgroupHandle, dir: string): string {
+  return handle.leaves ? join(dir, handle.leaves.payload) : dir;
+}
+
+/** The directories of the container's processes: the payload leaves, or the directories of a handle without leaves. */
+export function payloadDirs(handle: CgroupHandle): string[] {
+  return handleDirs(handle).map((d) => payloadDir(handle, d));
+}
+
+/** The monitor's leaves; none for a handle without leaves (its monitor runs outside the cgroup). */
+export function monitorDirs(handle: CgroupHandle): string[] {
+  const leaves = handle.leaves;
+  return leaves ? handleDirs(handle).map((d) => join(d, leaves.monitor)) : [];
+}
+
+/** Both leaves of every directory. */
+export function leafDirs(handle: CgroupHandle): string[] {
+  const leaves = handle.leaves;
+  return leaves ? handleDirs(handle).flatMap((d) => [join(d, leaves.monitor), join(d, leaves.payload)]) : [];
+}
+
 /**
- * The `cgroup.procs` files a new process must be written into, in order, before it runs anything.
- * v1 cpuset comes first: it is the one that refuses a process (ENOSPC) when misconfigured, and
- * failing there leaves the process in no other container cgroup yet.
+ * v1 cpuset first: it is the one that refuses a process (ENOSPC) when misconfigured, and failing
+ * there leaves the process in no other container cgroup yet.
  */
-export function procsFiles(handle: CgroupHandle): string[] {
+function procsOf(handle: CgroupHandle, inside: (dir: string) => string): string[] {
   const dirs = handleDirs(handle);
   const cpuset = handle.v1['cpuset'];
   const ordered = cpuset === undefined ? dirs : [cpuset, ...dirs.filter((d) => d !== cpuset)];
-  return ordered.map((d) => join(d, 'cgroup.procs'));
+  return ordered.map((d) => join(inside(d), 'cgroup.procs'));
+}
+
+/** The `cgroup.procs` files a new container process (init, exec) must be written into, in order, before it runs anything. */
+export function procsFiles(handle: CgroupHandle): string[] {
+  return procsOf(handle, (d) => payloadDir(handle, d));
+}
+
+/** The `cgroup.procs` files the monitor writes itself into when it starts; none for a handle without leaves. */
+export function monitorProcsFiles(handle: CgroupHandle): string[] {
+  const leaves = handle.leaves;
+  return leaves ? procsOf(handle, (d) => join(d, leaves.monitor)) : [];
 }
 
 /**
@@ -40,7 +78,21 @@ export function procsFiles(handle: CgroupHandle): string[] {
  * (backend v2): on a hybrid host the v1 hierarchies still need pid writes.
  */
 export function cloneIntoCgroupDir(handle: CgroupHandle): string | null {
-  return handle.backend === 'v2' ? handle.unified : null;
+  return handle.backend === 'v2' && handle.unified !== null ? payloadDir(handle, handle.unified) : null;
+}
+
+/**
+ * A file with an `oom_kill N` line counting the kills of the container's processes, for the
+ * monitor to tell an OOM kill from another SIGKILL. v1 counts a kill only in the victim's own
+ * memory cgroup (memory.oom_control is not hierarchical there): the payload leaf's. v2's
+ * memory.events is hierarchical, and the leaves have no memory files of their own (no controller
+ * is enabled below the container's cgroup): the container's.
+ */
+export function oomEventsFile(handle: CgroupHandle): string | null {
+  const memory = handle.v1['memory'];
+  if (memory !== undefined) return join(payloadDir(handle, memory), 'memory.oom_control');
+  if (handle.backend === 'v2' && handle.unified !== null) return join(handle.unified, 'memory.events');
+  return null;
 }
 
 export function checkHandle(handle: CgroupHandle, backend: CgroupBackend): void {
@@ -49,80 +101,117 @@ export function checkHandle(handle: CgroupHandle, backend: CgroupBackend): void 
   }
 }
 
-/** Refuses a handle whose directories corral did not create (missing ones are allowed: partial create). */
-export function assertHandleOwned(handle: CgroupHandle): void {
-  for (const dir of handleDirs(handle)) if (existsSync(dir)) assertOwned(dir, 'container');
+/** Refuses a handle whose directories are not this owner's (missing ones are allowed: partial create). */
+export function assertHandleOwned(handle: CgroupHandle, owner: Owner = UNSCOPED): void {
+  for (const dir of handleDirs(handle)) if (existsSync(dir)) owner.assert(dir, 'container');
+  for (const dir of leafDirs(handle)) if (existsSync(dir)) owner.assert(dir, 'leaf');
 }
 
-/** Removes every directory of the handle, refusing any that corral did not create. */
-export async function destroyHandle(handle: CgroupHandle): Promise<void> {
-  assertHandleOwned(handle);
+/** Removes every directory of the handle, leaves first, refusing any that is not this owner's. */
+export async function destroyHandle(handle: CgroupHandle, owner: Owner = UNSCOPED): Promise<void> {
+  assertHandleOwned(handle, owner);
   for (const dir of handleDirs(handle)) await removeCgroupDir(dir);
 }
 
-/** Pids in the first directory that exists (all of a handle's directories hold the same processes). */
+/** Pids of the container's processes in the first payload directory that exists (every hierarchy holds the same ones). */
 export async function handlePids(handle: CgroupHandle): Promise<number[]> {
-  for (const dir of handleDirs(handle)) if (existsSync(dir)) return readPids(dir);
+  for (const dir of payloadDirs(handle)) if (existsSync(dir)) return readPids(dir);
   return [];
 }
 
-/** Pids found in any of the handle's directories (after a partial placement they can differ). */
-export async function allHandlePids(handle: CgroupHandle): Promise<number[]> {
-  const all = new Set<number>();
-  for (const dir of handleDirs(handle)) for (const pid of await readPids(dir)) all.add(pid);
-  return [...all].sort((a, b) => a - b);
+/** Pids in a cgroup and every cgroup below it. */
+export async function treePids(dir: string): Promise<number[]> {
+  const out = await readPids(dir);
+  for (const child of await childCgroups(dir)) out.push(...await treePids(join(dir, child)));
+  return out;
 }
 
 /**
- * Handles of the container cgroups under corral's parents: any name found in any hierarchy
- * (a crash can leave a cgroup in some hierarchies only) that carries corral's container mark.
+ * Pids found in any of the handle's directories (after a partial placement they can differ):
+ * `payload`, the container's processes; `tree`, everything in the cgroup, the monitor included.
  */
-export async function listHandles(parents: CgroupParents, backend: CgroupBackend): Promise<CgroupHandle[]> {
+export async function allHandlePids(handle: CgroupHandle, scope: 'payload' | 'tree' = 'payload'): Promise<number[]> {
+  const all = new Set<number>();
+  for (const dir of scope === 'payload' ? payloadDirs(handle) : handleDirs(handle)) {
+    for (const pid of scope === 'payload' ? await readPids(dir) : await treePids(dir)) all.add(pid);
+  }
+  return [...all].sort((a, b) => a - b);
+}
+
+/** Whether a container cgroup of the parent has leaves (in any hierarchy: a crash can leave them in some only). */
+function leavesOf(dirs: readonly string[]): Leaves | undefined {
+  return dirs.some((d) => existsSync(join(d, LEAVES.monitor)) || existsSync(join(d, LEAVES.payload))) ? LEAVES : undefined;
+}
+
+/**
+ * Handles of the container cgroups under corral's parents: any name found in any hierarchy (a
+ * crash can leave a cgroup in some hierarchies only) whose directories all carry a container
+ * mark, `own` ones (this root's, or any for an unscoped owner) or `legacy` ones (no root id).
+ * A cgroup of another root, or one with a foreign directory, is never listed.
+ */
+export async function listHandles(parents: CgroupParents, backend: CgroupBackend, owner: Owner, which: 'own' | 'legacy'): Promise<CgroupHandle[]> {
   const parentDirs = [...new Set([...Object.values(parents.v1), ...(parents.unified ? [parents.unified] : [])])];
   const names = new Set<string>();
-  for (const p of parentDirs) if (isOwned(p, 'parent')) for (const n of await childCgroups(p)) names.add(n);
+  for (const p of parentDirs) {
+    const claim = owner.claim(p, 'parent');
+    if (claim === 'own' || claim === 'unsupported') for (const n of await childCgroups(p)) names.add(n);
+  }
   const out: CgroupHandle[] = [];
   for (const name of [...names].sort()) {
     const v1: Record<string, string> = {};
     for (const [c, p] of Object.entries(parents.v1)) if (existsSync(join(p, name))) v1[c] = join(p, name);
     const unified = parents.unified !== null && existsSync(join(parents.unified, name)) ? join(parents.unified, name) : null;
-    const handle: CgroupHandle = { formatVersion: 1, backend, name, v1: backend === 'v2' ? {} : v1, unified };
-    const dirs = handleDirs(handle);
-    if (dirs.length > 0 && dirs.every((d) => { const role = ownerRole(d); return role === 'container' || role === 'unsupported'; })) out.push(handle);
+    const base: CgroupHandle = { formatVersion: 1, backend, name, v1: backend === 'v2' ? {} : v1, unified };
+    const dirs = handleDirs(base);
+    const claims = dirs.map((d) => owner.claim(d, 'container'));
+    if (dirs.length === 0 || claims.some((c) => c !== 'own' && c !== 'legacy' && c !== 'unsupported')) continue;
+    const legacy = claims.includes('legacy') && !claims.includes('own');
+    if (legacy !== (which === 'legacy')) continue;
+    const leaves = leavesOf(dirs);
+    out.push(leaves ? { ...base, leaves } : base);
   }
   return out;
 }
 
+/** Stamps the owner's id on a handle's directories that carry a mark without one (mark.ts). */
+export function stampHandle(handle: CgroupHandle, owner: Owner): void {
+  for (const dir of handleDirs(handle)) if (existsSync(dir)) owner.stamp(dir, 'container');
+  for (const dir of leafDirs(handle)) if (existsSync(dir)) owner.stamp(dir, 'leaf');
+}
+
 /**
  * Removes corral's parents once no container cgroup is left. Children corral did not create stay,
- * and keep the parent (CGROUP_BUSY names them). Under delegation the unit's `agent` leaf stays: the
- * agent lives in it.
+ * and keep the parent (CGROUP_BUSY names them); so do another root's, silently. Under delegation
+ * the unit's `agent` leaf stays: the agent lives in it.
  */
-export async function removeParents(parents: CgroupParents): Promise<void> {
+export async function removeParents(parents: CgroupParents, owner: Owner): Promise<void> {
   const dirs = [...new Set([...Object.values(parents.v1), ...(parents.unified ? [parents.unified] : [])])];
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
-    assertOwned(dir, 'parent');
+    owner.assert(dir, 'parent');
+    // A parent shared with another root (or holding a cgroup from before root ids) stays theirs.
+    const children = await childCgroups(dir);
+    if (owner.rootId !== null && children.some((c) => owner.claim(join(dir, c), 'container') !== 'own')) continue;
     await removeCgroupDir(dir, { children: false, timeoutMs: 1000 });
   }
 }
 
 /**
- * Kills and destroys every owned container cgroup, then corral's parents. Best effort across
- * handles: one stubborn cgroup does not keep the others alive; the failures are reported together.
+ * Kills and destroys every container cgroup this owner owns, then corral's parents (kept while
+ * another root's cgroups are in them). Best effort across handles: one stubborn cgroup does not
+ * keep the others alive; the failures are reported together.
  */
-export async function removeAllUnder(parents: CgroupParents, backend: CgroupBackend, kill: (h: CgroupHandle) => Promise<void>): Promise<void> {
+export async function removeAllUnder(parents: CgroupParents, backend: CgroupBackend, owner: Owner, destroy: (h: CgroupHandle) => Promise<void>): Promise<void> {
   const failures: unknown[] = [];
-  for (const handle of await listHandles(parents, backend)) {
+  for (const handle of await listHandles(parents, backend, owner, 'own')) {
     try {
-      await kill(handle);
-      await destroyHandle(handle);
+      await destroy(handle);
     } catch (err) {
       failures.push(err);
     }
   }
   if (failures.length === 0) {
-    await removeParents(parents);
+    await removeParents(parents, owner);
     return;
   }
   throw new CorralError('CGROUP_BUSY', `${failures.length} cgroup${failures.length === 1 ? '' : 's'} under corral's parent \`${parents.name}\` could not be removed`, {

@@ -9,7 +9,8 @@ import { CorralError } from '../../errors.js';
 import { detectCapabilities } from './capabilities.js';
 import type { DeviceResolver } from './device.js';
 import { detectLayout } from './detect.js';
-import { assertHandleOwned, destroyHandle } from './handle.js';
+import { assertHandleOwned, destroyHandle, payloadDir } from './handle.js';
+import { Owner, UNSCOPED } from './mark.js';
 import { NoneManager } from './none.js';
 import { DEFAULT_PARENT_NAME, delegatedUnitPath, readDelegationFacts, resolveParents, type DelegationFacts } from './owner.js';
 import type { CgroupBackend, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, HostCgroupCapabilities } from './types.js';
@@ -20,6 +21,12 @@ import { V2Manager } from './v2.js';
 export interface CgroupManagerOptions {
   /** corral's parent cgroup in every hierarchy. Default `corral`; tests use their own. */
   readonly parentName?: string;
+  /**
+   * The state root acting (its id, src/state/root-id.ts): it marks what it creates with it and
+   * touches nothing another root marked (mark.ts). Absent: every container cgroup under the parent
+   * counts, for tests and benches on a parent of their own.
+   */
+  readonly rootId?: string;
   /** `auto` (default): use a systemd-delegated subtree when the rule in owner.ts holds; `off`: never. */
   readonly delegation?: 'auto' | 'off';
   /** false: the null manager, whatever the host offers. */
@@ -64,26 +71,33 @@ export function inspectCgroups(opts: CgroupManagerOptions = {}): CgroupInspectio
 export async function openCgroupManager(opts: CgroupManagerOptions = {}): Promise<CgroupManager> {
   const first = inspectCgroups(opts);
   const { layout, parents, backend } = first;
+  const owner = opts.rootId === undefined ? UNSCOPED : new Owner(opts.rootId);
   switch (backend) {
     case 'none':
-      return new NoneManager(layout, parents, first.capabilities);
+      return new NoneManager(layout, parents, first.capabilities, owner.rootId);
     case 'v1': {
-      await new V1Manager(layout, parents, first.capabilities, opts.resolveDevice).ensureParents();
-      return new V1Manager(layout, parents, detectCapabilities(layout, parents, backend), opts.resolveDevice);
+      await new V1Manager(layout, parents, first.capabilities, opts.resolveDevice, owner).ensureParents();
+      return new V1Manager(layout, parents, detectCapabilities(layout, parents, backend), opts.resolveDevice, owner);
     }
     case 'v2': {
-      await new V2Manager(layout, parents, first.capabilities, opts.resolveDevice).ensureParents();
-      return new V2Manager(layout, parents, detectCapabilities(layout, parents, backend), opts.resolveDevice);
+      await new V2Manager(layout, parents, first.capabilities, opts.resolveDevice, owner).ensureParents();
+      return new V2Manager(layout, parents, detectCapabilities(layout, parents, backend), opts.resolveDevice, owner);
     }
   }
 }
 
-/** Kills every process of a handle with its creator's rules, whichever manager is current. */
-export async function killHandle(handle: CgroupHandle): Promise<void> {
-  assertHandleOwned(handle);
+/**
+ * Kills the container's processes of a handle (never its monitor) with its creator's rules,
+ * whichever manager is current.
+ */
+export async function killHandle(handle: CgroupHandle, owner: Owner = UNSCOPED): Promise<void> {
+  assertHandleOwned(handle, owner);
   switch (handle.backend) {
-    case 'v1': return killV1(handle);
-    case 'v2': return handle.unified === null || !existsSync(handle.unified) ? undefined : killUnified(handle.unified);
+    case 'v1': return killV1(handle, 'payload');
+    case 'v2': {
+      const dir = handle.unified === null ? null : payloadDir(handle, handle.unified);
+      return dir === null || !existsSync(dir) ? undefined : killUnified(dir);
+    }
     case 'none': throw new CorralError('HOST_UNSUPPORTED', `cannot kill \`${handle.name}\` through cgroups: it was created without any`);
   }
 }

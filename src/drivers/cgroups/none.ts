@@ -20,7 +20,7 @@ import type {
 export class NoneManager implements CgroupManager {
   readonly backend = 'none' as const;
 
-  constructor(readonly layout: CgroupLayout, readonly parents: CgroupParents, readonly capabilities: HostCgroupCapabilities) {}
+  constructor(readonly layout: CgroupLayout, readonly parents: CgroupParents, readonly capabilities: HostCgroupCapabilities, readonly rootId: string | null = null) {}
 
   checkResources(resources: ResourcesSpec, container?: string) {
     return checkResources(this.capabilities, resources, container ? { container } : {});
@@ -95,6 +95,12 @@ export class NoneManager implements CgroupManager {
   async list(): Promise<CgroupHandle[]> {
     return [];
   }
+
+  async listWithoutRootId(): Promise<CgroupHandle[]> {
+    return [];
+  }
+
+  async adopt(): Promise<void> {}
 
   async removeAll(): Promise<void> {}
 }

@@ -7,7 +7,9 @@
 //     `memory.oom_control`. Node cannot wait on an arbitrary fd without a native addon, and a
 //     blocking read would pin a thread and hang process exit (DESIGN.md §2), so the eventfd is
 //     non-blocking and read every POLL_MS; its counter accumulates, so no event is lost between
-//     reads. The kernel also signals it when the cgroup is removed, which ends the watch.
+//     reads. The kernel also signals it when the cgroup is removed, which ends the watch. The
+//     eventfd fires for OOM in the cgroup whose limit is hit (the container's), but v1 counts each
+//     kill in the victim's own cgroup (a leaf): the counter read is the sum over both.
 
 import { closeSync, openSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
@@ -25,10 +27,10 @@ function counter(dir: string, file: string): number | null {
 }
 
 /** Calls the listener when the counter grew since the last look; returns false once the cgroup is gone. */
-function notifier(dir: string, file: string, name: string, listener: (e: OomEvent) => void): () => boolean {
-  let last = counter(dir, file) ?? 0;
+function notifier(count: () => number | null, name: string, listener: (e: OomEvent) => void): () => boolean {
+  let last = count() ?? 0;
   return () => {
-    const now = counter(dir, file);
+    const now = count();
     if (now === null) return false;
     if (now > last) {
       last = now;
@@ -39,7 +41,7 @@ function notifier(dir: string, file: string, name: string, listener: (e: OomEven
 }
 
 export function watchOomV2(dir: string, name: string, listener: (e: OomEvent) => void): Disposable {
-  const check = notifier(dir, 'memory.events', name, listener);
+  const check = notifier(() => counter(dir, 'memory.events'), name, listener);
   let watcher: FSWatcher | undefined;
   const close = (): void => {
     watcher?.close();
@@ -56,7 +58,8 @@ export function watchOomV2(dir: string, name: string, listener: (e: OomEvent) =>
   return { close };
 }
 
-export function watchOomV1(dir: string, name: string, listener: (e: OomEvent) => void): Disposable {
+/** `leaves`: cgroups below `dir` whose kills count too (see above). */
+export function watchOomV1(dir: string, name: string, listener: (e: OomEvent) => void, leaves: readonly string[] = []): Disposable {
   const efd = eventfd();
   let ofd = -1;
   try {
@@ -67,7 +70,10 @@ export function watchOomV1(dir: string, name: string, listener: (e: OomEvent) =>
     closeSync(efd);
     throw new CorralError('CGROUP_WRITE_FAILED', `register an OOM eventfd in \`${join(dir, 'cgroup.event_control')}\`: ${describeFsError(err)}`, { cause: err });
   }
-  const check = notifier(dir, 'memory.oom_control', name, listener);
+  const check = notifier(() => {
+    const own = counter(dir, 'memory.oom_control');
+    return own === null ? null : leaves.reduce((sum, leaf) => sum + (counter(leaf, 'memory.oom_control') ?? 0), own);
+  }, name, listener);
   const buf = Buffer.alloc(8);
   let open = true;
   const close = (): void => {

@@ -1,8 +1,9 @@
 // Which cgroups are corral's, and where corral's parent lives.
 //
 // The rule (README-worthy):
-// 1. corral creates every cgroup under one parent per hierarchy, named by configuration (default
-//    `corral`): `<v1 mount>/<parent>` in each v1 hierarchy it manages, and `<cgroup2 mount>/<parent>`.
+// 1. corral creates every cgroup under one parent per hierarchy, named by configuration (by
+//    default after the state root, src/cli/host.ts): `<v1 mount>/<parent>` in each v1 hierarchy it
+//    manages, and `<cgroup2 mount>/<parent>`.
 // 2. When corral runs as a systemd unit with `Delegate=yes`, the cgroup2 parent is inside the
 //    unit's own cgroup instead: `<unit>/<parent>`, and the agent moves itself to the leaf
 //    `<unit>/agent` (cgroup2 forbids processes in a cgroup that hands controllers to children).
@@ -13,22 +14,20 @@
 //      - that unit cgroup carries the `trusted.delegate` xattr set to `1`, which systemd (v251+)
 //        writes for `Delegate=yes`. Only root can set `trusted.*`, so it cannot be faked.
 //    v1 hierarchies are never delegated: corral always uses `<v1 mount>/<parent>` there.
-// 3. Every directory corral creates gets the xattr `trusted.corral.owner` = its role (`parent`,
-//    `container`, `agent`). corral writes only to directories with that mark (and, under
-//    delegation, to the unit cgroup systemd handed over). An existing directory without the mark
-//    is refused with CGROUP_NOT_OWNED. Where the filesystem keeps no xattrs (old v1 mounts without
-//    the `xattr` option) the configured parent name is the only evidence, and corral says so in
-//    `corral info`.
+// 3. Every directory corral creates carries an ownership mark naming its role and the state root
+//    that made it; corral writes only to directories with its mark (mark.ts has the table). The
+//    default parent name is the root's own, so two roots never share one unless configured to.
 
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
-import { CorralError, isSyscallError } from '../../errors.js';
-import { getXattr, isXattrUnsupported, setXattr } from '../../sys/xattr.js';
-import { errnoOf, describeFsError } from './knob.js';
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { CorralError } from '../../errors.js';
+import { getXattr } from '../../sys/xattr.js';
+import { type Owner, UNSCOPED } from './mark.js';
 import type { CgroupLayout, CgroupParents } from './types.js';
 
-export const DEFAULT_PARENT_NAME = 'corral';
-export const OWNER_XATTR = 'trusted.corral.owner';
+export { OWNER_XATTR, Owner, ownerRole, UNSCOPED, type OwnerRole } from './mark.js';
+
+export { DEFAULT_PARENT_NAME } from './parent-name.js';
 export const DELEGATE_XATTR = 'trusted.delegate';
 export const AGENT_LEAF = 'agent';
 
@@ -37,8 +36,6 @@ export const AGENT_LEAF = 'agent';
  * `devices` carries each container's device allow-list.
  */
 export const MANAGED_V1_CONTROLLERS = ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids'] as const;
-
-export type OwnerRole = 'parent' | 'container' | 'agent';
 
 /** A cgroup directory name corral accepts: one path component, no control-file look-alikes. */
 export function checkCgroupName(name: string, what: string): void {
@@ -127,86 +124,7 @@ export function readDelegationFacts(layout: CgroupLayout): DelegationFacts {
   };
 }
 
-/** The role recorded on a directory; `unsupported` when its filesystem keeps no xattrs. */
-export function ownerRole(dir: string): OwnerRole | 'unsupported' | 'missing' | null {
-  try {
-    const v = getXattr(dir, OWNER_XATTR);
-    return v === 'parent' || v === 'container' || v === 'agent' ? v : null;
-  } catch (err) {
-    if (isSyscallError(err) && isXattrUnsupported(err.errnoName)) return 'unsupported';
-    if (isSyscallError(err, 'ENOENT')) return 'missing';
-    throw err;
-  }
-}
-
-function markOwned(dir: string, role: OwnerRole): void {
-  try {
-    setXattr(dir, OWNER_XATTR, role);
-  } catch (err) {
-    if (isSyscallError(err) && isXattrUnsupported(err.errnoName)) return;
-    throw new CorralError('CGROUP_WRITE_FAILED', `mark \`${dir}\` as corral's: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-export function notOwned(dir: string, role: OwnerRole, found: string | null): CorralError {
-  return new CorralError('CGROUP_NOT_OWNED', `cgroup \`${dir}\` exists but corral did not create it`, {
-    detail: found === null
-      ? `it has no \`${OWNER_XATTR}\` mark; expected \`${role}\``
-      : `its \`${OWNER_XATTR}\` mark is \`${found}\`, expected \`${role}\``,
-    hint: 'choose another cgroup parent name, or remove the directory (rmdir) if it is a leftover of corral',
-  });
-}
-
-/**
- * Creates a cgroup directory and marks it, or accepts an existing one that carries the same mark.
- * Returns true when this call created it.
- */
-export async function ensureOwnedDir(dir: string, role: OwnerRole): Promise<boolean> {
-  try {
-    mkdirSync(dir);
-  } catch (err) {
-    if (errnoOf(err) !== 'EEXIST') {
-      throw new CorralError('CGROUP_WRITE_FAILED', `create cgroup \`${dir}\`: ${describeFsError(err)}`, { cause: err });
-    }
-    assertOwned(dir, role);
-    return false;
-  }
-  markOwned(dir, role);
-  return true;
-}
-
-/**
- * An unmarked, empty cgroup directly under corral's own parent, as corral leaves one when it is
- * killed between the mkdir and the mark (two syscalls cannot be one). Whether it is corral's is
- * the caller's to know: the reconciler adopts one only for a container whose state record
- * journaled the intent to create it.
- */
-export function isAdoptable(dir: string): boolean {
-  if (ownerRole(dir) !== null || !isOwned(dirname(dir), 'parent')) return false;
-  try {
-    if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') return false;
-    return !readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory());
-  } catch {
-    return false;
-  }
-}
-
-/** Throws CGROUP_NOT_OWNED unless the directory carries corral's mark for that role (or cannot carry any). */
-export function assertOwned(dir: string, role: OwnerRole): void {
-  const found = ownerRole(dir);
-  if (found === role || found === 'unsupported') return;
-  if (found === 'missing') throw new CorralError('CGROUP_WRITE_FAILED', `cgroup \`${dir}\` does not exist`, { detail: `expected corral's \`${role}\` cgroup there` });
-  throw notOwned(dir, role, found);
-}
-
-export function isOwned(dir: string, role: OwnerRole): boolean {
-  const found = ownerRole(dir);
-  return found === role || found === 'unsupported';
-}
-
-/** Marks `dir` as a container cgroup when isAdoptable; true when it did. */
-export function adoptLeftover(dir: string): boolean {
-  if (!isAdoptable(dir)) return false;
-  markOwned(dir, 'container');
-  return true;
+/** Marks `dir` as a container cgroup when it is an adoptable leftover (mark.ts › Owner.isAdoptable). */
+export function adoptLeftover(dir: string, owner: Owner = UNSCOPED): boolean {
+  return owner.adoptLeftover(dir);
 }

@@ -50,6 +50,20 @@ export interface CgroupHandle {
   readonly v1: Readonly<Record<string, string>>;
   /** The cgroup2 directory: the whole cgroup on v2, the joined cgroup2 twin on a hybrid host. */
   readonly unified: string | null;
+  /**
+   * The two leaf cgroups inside each of the directories above: the monitor's, and the payload's
+   * (the container's processes). Limits, stats and OOM events are the directories' (so the
+   * monitor shares the container's limits); processes live only in the leaves (cgroup2's
+   * no-internal-process rule). Absent in a handle stored by a corral from before leaves: the
+   * processes are in the directories themselves, until the container's next start.
+   */
+  readonly leaves?: Leaves;
+}
+
+/** Names of a container cgroup's two leaves (relative to each of its directories). */
+export interface Leaves {
+  readonly monitor: string;
+  readonly payload: string;
 }
 
 /** Where corral's parent cgroup lives in each hierarchy, and why there. */
@@ -162,10 +176,13 @@ export interface Disposable {
 
 /**
  * One container cgroup's life. v1 and v2 implement it (like runc's fs and fs2); `none` is the null
- * manager. Every method refuses a cgroup corral did not create (CGROUP_NOT_OWNED).
+ * manager. Every method refuses a cgroup corral did not create, or another state root did
+ * (CGROUP_NOT_OWNED).
  */
 export interface CgroupManager {
   readonly backend: CgroupBackend;
+  /** The state root this manager acts for (mark.ts); null: every root's cgroups under the parent (tests, benches). */
+  readonly rootId: string | null;
   readonly layout: CgroupLayout;
   readonly parents: CgroupParents;
   readonly capabilities: HostCgroupCapabilities;
@@ -197,21 +214,35 @@ export interface CgroupManager {
   /** Calls `listener` after each OOM kill inside the cgroup, until closed. */
   watchOom(handle: CgroupHandle, listener: (event: OomEvent) => void): Disposable;
 
-  /** Moves a process (its whole thread group) into the cgroup in every hierarchy. */
+  // "The container's processes" below means the payload leaf (the whole cgroup for a handle
+  // without leaves): never the monitor, which must outlive them to record their exit.
+
+  /** Moves a process (its whole thread group) into the container's processes, in every hierarchy. */
   addProc(handle: CgroupHandle, pid: number): Promise<void>;
-  /** Pids in the cgroup (thread-group leaders). */
+  /** Pids of the container's processes (thread-group leaders). */
   pids(handle: CgroupHandle): Promise<number[]>;
 
-  /** Stops every process in the cgroup, and resolves once the kernel reports it frozen. */
+  /** Stops the container's processes, and resolves once the kernel reports them frozen. */
   freeze(handle: CgroupHandle): Promise<void>;
   thaw(handle: CgroupHandle): Promise<void>;
-  /** SIGKILLs every process in the cgroup, and resolves once it is empty. */
+  /** SIGKILLs the container's processes, and resolves once they are gone. */
   kill(handle: CgroupHandle): Promise<void>;
-  /** Removes the cgroup from every hierarchy, retrying while busy (bounded). Missing counts as done. */
+  /**
+   * Kills whatever is left in the whole cgroup (the monitor too) and removes it from every
+   * hierarchy, leaves first, retrying while busy (bounded). Missing counts as done.
+   */
   destroy(handle: CgroupHandle): Promise<void>;
 
-  /** The container cgroups corral owns under its parent, from any earlier run too. */
+  /** The container cgroups this root owns under its parent (marked with its id), from any earlier run too. */
   list(): Promise<CgroupHandle[]>;
-  /** Kills and destroys every cgroup under corral's parent, then the parent itself (tests, uninstall). */
+  /**
+   * Container cgroups under the parent marked by a corral from before root ids: whose they are is
+   * for the caller to tell (a state record of this root naming one). Empty for a manager without
+   * a root id, whose `list` has them.
+   */
+  listWithoutRootId(): Promise<CgroupHandle[]>;
+  /** Stamps this root's id on a handle's directories that carry a mark without one. */
+  adopt(handle: CgroupHandle): Promise<void>;
+  /** Kills and destroys every cgroup this root owns under its parent, then the parent if empty (tests, uninstall). */
   removeAll(): Promise<void>;
 }

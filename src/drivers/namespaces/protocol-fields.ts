@@ -83,6 +83,8 @@ export const FIELDS: readonly FieldDef[] = [
   { scope: 'top', name: 'STOP_SIGNAL', id: 38, type: 'u32' },
   { scope: 'top', name: 'OOM_EVENTS', id: 39, type: 'str' },
   { scope: 'top', name: 'TTY', id: 40, type: 'u32' },
+  { scope: 'top', name: 'MONITOR_CGROUP_PROCS', id: 41, type: 'strs' },
+  { scope: 'top', name: 'MONITOR_OOM_SCORE_ADJ', id: 42, type: 'i32' },
   { scope: 'op', name: 'OP_KIND', id: 1, type: 'u32' },
   { scope: 'op', name: 'OP_SOURCE', id: 2, type: 'str' },
   { scope: 'op', name: 'OP_TARGET', id: 3, type: 'str' },

@@ -66,6 +66,8 @@ export function toWire(spec: SpawnSpec): WireRecord {
   if (spec.finalize.length) r['FINAL'] = spec.finalize.map(opRecord);
   if (spec.hostname !== null) r['HOSTNAME'] = spec.hostname;
   if (spec.oomEventsFile) r['OOM_EVENTS'] = spec.oomEventsFile;
+  if (spec.monitorCgroupProcs.length) r['MONITOR_CGROUP_PROCS'] = spec.monitorCgroupProcs;
+  if (spec.monitorOomScoreAdj !== null) r['MONITOR_OOM_SCORE_ADJ'] = spec.monitorOomScoreAdj;
   return r;
 }
 

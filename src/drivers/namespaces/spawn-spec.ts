@@ -99,6 +99,13 @@ export interface RunSpawnSpec {
   readonly stopSignal: number;
   /** A file with an `oom_kill N` line (memory.oom_control on v1, memory.events on v2), or null. */
   readonly oomEventsFile: string | null;
+  /**
+   * `cgroup.procs` files the monitor writes its own pid into, so that its CPU and memory are the
+   * container's (a leaf of the container's cgroup). Empty: the monitor stays where it started.
+   */
+  readonly monitorCgroupProcs: readonly string[];
+  /** The monitor's own oom_score_adj, set once the container's first process is cloned (which keeps its own); null: inherited. */
+  readonly monitorOomScoreAdj: number | null;
 }
 
 export interface ExecSpawnSpec {

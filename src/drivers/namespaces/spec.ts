@@ -17,6 +17,18 @@ import { CLONE, RLIM_INFINITY, type ExecSpawnSpec, type JoinTarget, type Process
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * The monitor shares its container's memory cgroup: the OOM killer must never pick it, or the
+ * container's exit would go unrecorded (it would show as unmonitored). Its own memory is small
+ * and bounded, so this takes nothing from the container. Lowering a score needs
+ * CAP_SYS_RESOURCE: an agent without it (some sandboxes drop it) leaves the score inherited.
+ */
+export const MONITOR_OOM_SCORE_ADJ = -1000;
+
+export function monitorOomScoreAdj(hostCapabilities: bigint | undefined): number | null {
+  return hostCapabilities !== undefined && (hostCapabilities & capabilityMask(['CAP_SYS_RESOURCE'])) !== 0n ? MONITOR_OOM_SCORE_ADJ : null;
+}
+
 /** RLIMIT_* numbers (asm-generic, shared by x86-64 and arm64). */
 export const RLIMIT_NUMBERS: Readonly<Record<string, number>> = {
   cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10,
@@ -34,6 +46,8 @@ export interface SpawnInputs {
   readonly cgroupDir?: string | null;
   /** A file with an `oom_kill N` line for this container's memory cgroup. */
   readonly oomEventsFile?: string | null;
+  /** Absolute cgroup.procs paths of the monitor's own leaf, one per hierarchy, from the cgroups driver. */
+  readonly monitorCgroupProcs?: readonly string[];
   /** containers/<name>/shim and containers/<name>/logs. */
   readonly shimDir: string;
   readonly logDir: string;
@@ -193,6 +207,8 @@ export function buildSpawnSpec(inputs: SpawnInputs): RunSpawnSpec {
     logMaxFiles: spec.logging.maxFiles,
     stopSignal: spec.stopSignal.number,
     oomEventsFile: inputs.oomEventsFile ?? null,
+    monitorCgroupProcs: [...(inputs.monitorCgroupProcs ?? [])],
+    monitorOomScoreAdj: monitorOomScoreAdj(inputs.hostCapabilities),
   };
 }
 

@@ -131,7 +131,11 @@ export function prepareRootfs(root: string, name: string, spec: Pick<ContainerSp
   checkUpperFilesystem(paths.upper, name);
   checkSameFilesystem(paths.upper, paths.work, name);
 
-  const record: RootfsRecord = { formatVersion: ROOTFS_RECORD_VERSION, identity: resolved.identity, source: resolved.source, lower: resolved.lower, digest: resolved.digest };
+  const record: RootfsRecord = {
+    formatVersion: ROOTFS_RECORD_VERSION, identity: resolved.identity, source: resolved.source, lower: resolved.lower, digest: resolved.digest,
+    // The same upper and work directories, so whatever project id they carry still holds.
+    ...(previous?.identity === resolved.identity && previous.projectId !== undefined ? { projectId: previous.projectId } : {}),
+  };
   if (JSON.stringify(previous) !== JSON.stringify(record)) writeRootfsRecord(root, name, record);
 
   return {

@@ -1,7 +1,8 @@
 // Garbage collection of what the overlay driver and the image store leave behind, given what is
 // alive (the reconciler's state store is the authority on that, so it is an input):
 //   1. tmp/ staging of imports and skeleton builds whose process is gone (or that are old);
-//   2. containers/<name>/ upper, work and rootfs of containers not in `liveContainers`;
+//   2. containers/<name>/ upper, work and rootfs of containers not in `liveContainers` (and the
+//      project id of their writable layer, quota/storage-limit.ts);
 //   3. layers no image record and no remaining container's rootfs record names (under the store
 //      lock; skipped when an import holds it);
 //   4. host-root skeletons other than the current one that no remaining container uses.
@@ -18,6 +19,8 @@ import { hostRootDigest, hostRootDir, type HostRootOptions } from './host-root.j
 import { pruneLayersLocked, referencedLayers } from './images/store.js';
 import { whenStoreLockFree } from './images/store-lock.js';
 import { directoriesInUse } from './mount-usage.js';
+import { probeQuotaSupport, type QuotaProbe } from './quota/probe.js';
+import { releaseStorageLimit } from './quota/storage-limit.js';
 import { readRootfsRecord } from './rootfs-record.js';
 
 export interface GcInput extends HostRootOptions {
@@ -69,6 +72,8 @@ export async function collectGarbage(root: string, input: GcInput): Promise<GcRe
   }
 
   const containers: string[] = [];
+  let probed: QuotaProbe | undefined;
+  const quotaProbe = (): QuotaProbe => (probed ??= probeQuotaSupport(root));
   const candidates = listDir(l.containersDir).filter((n) => !live.has(n));
   const containerDirs = candidates.flatMap((n) => [l.container(n).upper, l.container(n).work]);
   const busy = directoriesInUse(containerDirs);
@@ -81,7 +86,11 @@ export async function collectGarbage(root: string, input: GcInput): Promise<GcRe
     if (!listDir(p.dir).some((f) => f === 'upper' || f === 'work' || f === 'rootfs' || f === 'rootfs.json')) continue;
     bytesFreed += diskUsage(p.upper) + diskUsage(p.work);
     try {
-      if (!dryRun) removeContainerRootfs(root, name);
+      if (!dryRun) {
+        removeContainerRootfs(root, name);
+        // Its directories are gone: the project id (and limit) of its writable layer go too.
+        await releaseStorageLimit(root, name, quotaProbe);
+      }
       containers.push(name);
     } catch (err) {
       if (!isCorralError(err)) throw err;

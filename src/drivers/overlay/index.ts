@@ -18,3 +18,5 @@ export {
   type ImageRecord, type ImageUsers, type ImportOptions, type ImportResult, type RemoveImageResult,
 } from './images/store.js';
 export { overlayRootfsPort } from './rootfs-port.js';
+export { storageLimitSupport } from './quota/probe.js';
+export { describeFilesystem, summarizeSupport, type FilesystemFacts, type QuotaSupport } from './quota/support.js';

@@ -22,7 +22,7 @@ function parseRaw(text: string): RawMount[] {
     const f = line.split(' ');
     const dash = f.indexOf('-');
     if (dash < 6 || f.length < dash + 4) continue;
-    out.push({ dev: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!), fstype: f[dash + 1]!, source: unescape(f[dash + 2]!), superOptions: f[dash + 3]! });
+    out.push({ dev: f[2]!, device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!), mountOptions: f[5]!, fstype: f[dash + 1]!, source: unescape(f[dash + 2]!), superOptions: f[dash + 3]! });
   }
   return out;
 }

@@ -5,7 +5,11 @@
 import { readFileSync } from 'node:fs';
 
 export interface MountEntry {
+  /** `major:minor` of the filesystem (st_dev of its files). */
+  readonly device: string;
   readonly mountPoint: string;
+  /** Per-mount options (`rw,nosuid,relatime`). */
+  readonly mountOptions: string;
   readonly fstype: string;
   readonly source: string;
   readonly superOptions: string;
@@ -23,7 +27,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const fields = line.split(' ');
     const dash = fields.indexOf('-');
     if (dash < 6 || fields.length < dash + 4) continue;
-    out.push({ mountPoint: unescape(fields[4]!), fstype: fields[dash + 1]!, source: unescape(fields[dash + 2]!), superOptions: fields[dash + 3]! });
+    out.push({ device: fields[2]!, mountPoint: unescape(fields[4]!), mountOptions: fields[5]!, fstype: fields[dash + 1]!, source: unescape(fields[dash + 2]!), superOptions: fields[dash + 3]! });
   }
   return out;
 }

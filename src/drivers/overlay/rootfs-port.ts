@@ -11,6 +11,8 @@ import { listDir } from './fs-util.js';
 import { checkBindSources } from './mount-sources.js';
 import { ensureHostRoot, type HostRoot } from './host-root.js';
 import { ensureVolume } from './volumes.js';
+import { probeQuotaSupport, type QuotaProbe } from './quota/probe.js';
+import { applyStorageLimit, releaseStorageLimit, storageDiagnostics } from './quota/storage-limit.js';
 
 function hasRootfs(root: string, name: string): boolean {
   const p = layout(root).container(name);
@@ -20,6 +22,14 @@ function hasRootfs(root: string, name: string): boolean {
 // Checking the host root walks /etc (milliseconds); a converge of many containers, or one agent
 // pass, shares one walk. A host change is still picked up within this time.
 const HOST_ROOT_TTL_MS = 2000;
+// The same for the quota probe (statfs, mountinfo, quotactl): one per pass, and a remount with or
+// without `prjquota` is seen within this time.
+const QUOTA_PROBE_TTL_MS = 2000;
+
+/** `spec.storage.size`; a spec recorded before the field existed has no `storage` at all. */
+function storageSize(spec: ContainerSpec): number | null {
+  return (spec.storage as ContainerSpec['storage'] | undefined)?.sizeBytes ?? null;
+}
 
 export function overlayRootfsPort(root: string, base: RootfsOptions = {}): RootfsPort {
   let memo: { at: number; host: HostRoot } | undefined;
@@ -29,6 +39,11 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       if (!memo || Date.now() - memo.at > HOST_ROOT_TTL_MS) memo = { at: Date.now(), host: ensureHostRoot(root, base) };
       return memo.host;
     },
+  };
+  let quotaMemo: { at: number; probe: QuotaProbe } | undefined;
+  const quotaProbe = (): QuotaProbe => {
+    if (!quotaMemo || Date.now() - quotaMemo.at > QUOTA_PROBE_TTL_MS) quotaMemo = { at: Date.now(), probe: probeQuotaSupport(root) };
+    return quotaMemo.probe;
   };
   return {
     async references(spec: ContainerSpec): Promise<Record<string, string>> {
@@ -45,6 +60,8 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
 
     async prepare(name: string, spec: ContainerSpec): Promise<PreparedRootfs> {
       const prepared = prepareRootfs(root, name, spec, options);
+      // After the directories exist, before anything runs in them.
+      await applyStorageLimit(root, name, storageSize(spec), quotaProbe);
       const volumes: Record<string, string> = {};
       for (const m of spec.mounts) if (m.type === 'volume') volumes[m.name] = ensureVolume(root, m.name);
       return { layout: prepared.layout, defaults: prepared.defaults, volumes };
@@ -52,6 +69,8 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
 
     async remove(name: string): Promise<void> {
       removeContainerRootfs(root, name);
+      // Only now that no directory carries the project id.
+      await releaseStorageLimit(root, name, quotaProbe);
     },
 
     async exists(name: string): Promise<boolean> {
@@ -64,6 +83,10 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
 
     async check(spec: ContainerSpec): Promise<Diagnostic[]> {
       const out = checkBindSources(root, spec);
+      out.push(...storageDiagnostics({
+        container: spec.name, sizeBytes: storageSize(spec),
+        sysResource: () => spec.security.privileged || spec.security.capabilities.includes('CAP_SYS_RESOURCE'),
+      }, quotaProbe));
       // The host root is always available; resolving it would build the skeleton at plan time.
       if (spec.rootfs.kind !== 'host') {
         try {

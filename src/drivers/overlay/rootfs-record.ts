@@ -22,6 +22,11 @@ export interface RootfsRecord {
   /** Top first. */
   readonly lower: readonly string[];
   readonly digest: string | null;
+  /**
+   * Set once the upper and work directories carry this project id throughout (quota/tag-tree.ts);
+   * kept while the identity stays, dropped when the upper is reset.
+   */
+  readonly projectId?: number;
 }
 
 /** The record, or null when there is none or it cannot be read (treated as "unknown"). */

@@ -20,6 +20,8 @@ const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
   ['security', 'restart'],
   // Host device nodes are bound into /dev at start; the allow-list follows the same spec.
   ['devices', 'restart'],
+  // The writable layer's quota is set when the root filesystem is prepared; the layer is kept.
+  ['storage', 'restart'],
   ['logging', 'restart'],
   ['references.seccomp', 'restart'],
   // cgroup knobs: written to the running container.

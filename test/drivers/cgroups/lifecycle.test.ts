@@ -13,18 +13,10 @@ import { hasCode } from '../../../src/errors.js';
 import type { ResourcesSpec } from '../../../src/manifest/spec.js';
 import { requireRoot } from '../../support/root.js';
 import { DEFAULT_POLICY, killSpawned, limits, MiB, spawnWaiting, testParentName } from './support.js';
+import { rejection } from '../../support/rejection.js';
 
 const root = requireRoot();
 const maybe = root ? describe : describe.skip;
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A whole block device of this host for io throttles, or null (the VM may have none). */
 function someDisk(): string | null {
@@ -77,7 +69,7 @@ maybe('cgroup lifecycle (detected layout)', () => {
     const made = await cg.create('shim', limits({ pids: 8 }), DEFAULT_POLICY);
     const handle = JSON.parse(JSON.stringify(made)) as CgroupHandle;
     expect(handle).toEqual(made);
-    expect(cloneIntoCgroupDir(handle)).toBe(handle.backend === 'v2' ? handle.unified : null);
+    expect(cloneIntoCgroupDir(handle)).toBe(handle.backend === 'v2' ? join(handle.unified!, 'payload') : null);
     const proc = await spawnWaiting('sleep 1000');
     for (const file of procsFiles(handle)) writeFileSync(file, String(proc.pid));
     for (const file of procsFiles(handle)) expect(readFileSync(file, 'utf8').split('\n')).toContain(String(proc.pid));

@@ -21,7 +21,8 @@ export const SAMPLE: RunSpawnSpec = {
     rlimits: [{ resource: 7, soft: 1024n, hard: 2n ** 64n - 1n }], capabilities: { bounding: 0xa80425fbn, effective: 0xa80425fbn, permitted: 0xa80425fbn, inheritable: 0n, ambient: 1n << 40n },
     noNewPrivileges: true, seccomp: new Uint8Array(16), oomScoreAdj: -500, umask: 0o027,
   },
-  shimDir: '/s', logDir: '/l', logMaxBytes: 10 * 2 ** 20, logMaxFiles: 3, stopSignal: 15, oomEventsFile: '/sys/fs/cgroup/memory/x/memory.oom_control',
+  shimDir: '/s', logDir: '/l', logMaxBytes: 10 * 2 ** 20, logMaxFiles: 3, stopSignal: 15, oomEventsFile: '/sys/fs/cgroup/memory/x/payload/memory.oom_control',
+  monitorCgroupProcs: ['/sys/fs/cgroup/pids/x/monitor/cgroup.procs', '/sys/fs/cgroup/unified/x/monitor/cgroup.procs'], monitorOomScoreAdj: -1000,
 };
 
 export const EXEC_SAMPLE: ExecSpawnSpec = { kind: 'exec', name: 'sample', namespaceFlags: 0x7c020000, cgroupProcs: [], process: { ...SAMPLE.process, seccomp: null, oomScoreAdj: null }, tty: true };

@@ -5,9 +5,8 @@
 import { existsSync } from 'node:fs';
 import { CorralError } from '../../../errors.js';
 import { describePolicy, parseV1List, samePolicy, v1Writes } from '../device-rules.js';
-import { allHandlePids } from '../handle.js';
-import { errnoOf, readKnob, readPids, writeKnob } from '../knob.js';
-import type { CgroupHandle, DeviceCheck, DevicePolicy } from '../types.js';
+import { childCgroups, errnoOf, readKnob, readPids, writeKnob } from '../knob.js';
+import type { DeviceCheck, DevicePolicy } from '../types.js';
 import type { V1Subsystem } from './subsystem.js';
 
 /** Listed so that corral's parent and container directories exist in the hierarchy; the policy is set apart (setDevicesV1). */
@@ -26,6 +25,23 @@ export async function setDevicesV1(dir: string, policy: DevicePolicy): Promise<v
 }
 
 /**
+ * Sets the policy on a container's devices cgroup, then on its leaves: v1 copies a list into a
+ * child only at mkdir, and passes on a narrowing but never a widening. It refuses to switch the
+ * default (allow-all ↔ a list) of a cgroup that has children: that needs the leaves made again
+ * (create does it while they are idle), so a running container must be restarted.
+ */
+export async function setDevicesTree(dir: string, leaves: readonly string[], policy: DevicePolicy, name: string): Promise<void> {
+  const current = await readDevicesV1(dir);
+  if (current.allowAll !== policy.allowAll && (await childCgroups(dir)).length > 0) {
+    throw new CorralError('CGROUP_BUSY', `the device policy of \`${name}\` cannot switch ${policy.allowAll ? 'to allow-all' : 'from allow-all to a list'} while the container runs`, {
+      detail: `v1 refuses to change the default of \`${dir}\` while it has child cgroups (the container's leaves)`,
+      hint: 'restart the container',
+    });
+  }
+  for (const d of [dir, ...leaves]) await setDevicesV1(d, policy);
+}
+
+/**
  * Whether `devices.list` is exactly `policy`. While the cgroup allows all by default the kernel
  * lists `a *:* rwm` only, so a deny written there by hand does not show: corral never writes one.
  */
@@ -36,15 +52,15 @@ export async function checkDevicesV1(dir: string, policy: DevicePolicy): Promise
 }
 
 /**
- * Moves the processes of a handle's other directories into its devices cgroup `dir`, which a
- * handle from a corral that did not manage devices lacks. A process forked during a move lands
- * in its parent's old cgroup or in the new one (the kernel orders forks and migrations), so the
- * moves repeat until a round finds every process inside.
+ * Moves processes into a devices cgroup `dir` that a handle from a corral that did not manage
+ * devices lacks: `candidates` lists them (from the handle's other directories). A process forked
+ * during a move lands in its parent's old cgroup or in the new one (the kernel orders forks and
+ * migrations), so the moves repeat until a round finds every process inside.
  */
-export async function joinDevicesCgroup(dir: string, handle: CgroupHandle): Promise<void> {
+export async function joinDevicesCgroup(dir: string, candidates: () => Promise<number[]>, name: string): Promise<void> {
   for (let round = 0; round < JOIN_ROUNDS; round++) {
     const inside = new Set(await readPids(dir));
-    const outside = (await allHandlePids(handle)).filter((pid) => !inside.has(pid));
+    const outside = (await candidates()).filter((pid) => !inside.has(pid));
     if (outside.length === 0) return;
     for (const pid of outside) {
       await writeKnob(dir, 'cgroup.procs', String(pid)).catch((err: unknown) => {
@@ -53,7 +69,7 @@ export async function joinDevicesCgroup(dir: string, handle: CgroupHandle): Prom
       });
     }
   }
-  throw new CorralError('CGROUP_BUSY', `processes of \`${handle.name}\` keep appearing outside its devices cgroup \`${dir}\` after ${JOIN_ROUNDS} rounds of moves`, {
+  throw new CorralError('CGROUP_BUSY', `processes of \`${name}\` keep appearing outside its devices cgroup \`${dir}\` after ${JOIN_ROUNDS} rounds of moves`, {
     hint: 'stop the container and start it again: a new process is placed in every cgroup before it runs',
   });
 }

@@ -2,7 +2,8 @@
 // On a hybrid host the container also gets a twin in the cgroup2 tree, which has no controllers
 // there but freezes and kills atomically (cgroup.freeze, cgroup.kill), so freeze and kill go
 // through it; a v1-only host uses the freezer. Devices go through the v1 `devices` hierarchy, or,
-// on a hybrid host without one, through a device program on the cgroup2 twin.
+// on a hybrid host without one, through a device program on the cgroup2 twin. Every directory of a
+// container gets the two leaves (handle.ts › LEAVES), the cgroup2 twin included.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,55 +15,39 @@ import { resolveBlockDevice, type DeviceResolver } from '../device.js';
 import { applyDeviceProgram, checkDeviceProgram } from '../device-bpf.js';
 import { describePolicy } from '../device-rules.js';
 import {
-  allHandlePids, assertHandleOwned, checkHandle, destroyHandle, handleDirs, handlePids, listHandles, removeAllUnder,
+  allHandlePids, assertHandleOwned, checkHandle, destroyHandle, handleDirs, handlePids, leafDirs, LEAVES, listHandles, payloadDir,
+  payloadDirs, removeAllUnder, stampHandle, treePids,
 } from '../handle.js';
-import { writeKnob } from '../knob.js';
+import { readPids, writeKnob } from '../knob.js';
+import { type Owner, UNSCOPED } from '../mark.js';
 import { watchOomV1 } from '../oom.js';
-import { checkCgroupName, ensureOwnedDir, isOwned } from '../owner.js';
+import { checkCgroupName } from '../owner.js';
 import { removeCgroupDir } from '../remove.js';
 import type {
   AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
   HostCgroupCapabilities, OomEvent,
 } from '../types.js';
-import { freezeUnified, isPopulated, killPids, killUnified, thawUnified } from '../unified.js';
-import { waitUntil } from '../wait.js';
+import { freezeUnified, thawUnified } from '../unified.js';
 import { blkio } from './blkio.js';
 import { cpu } from './cpu.js';
 import { cpuacct } from './cpuacct.js';
 import { cpuset } from './cpuset.js';
-import { checkDevicesV1, devices, joinDevicesCgroup, setDevicesV1 } from './devices.js';
+import { checkDevicesV1, devices, joinDevicesCgroup, setDevicesTree } from './devices.js';
 import { freezeV1, freezer, thawV1 } from './freezer.js';
+import { killV1 } from './kill.js';
 import { memory } from './memory.js';
 import { pids } from './pids.js';
 import type { V1Context, V1Subsystem } from './subsystem.js';
 
+export { killV1 };
+
 /** Fixed order: cpuset first so that a cgroup is joinable as early as possible. */
 const SUBSYSTEMS: readonly V1Subsystem[] = [cpuset, memory, cpu, cpuacct, pids, blkio, devices, freezer];
 
-/** Rounds of freeze, SIGKILL, thaw before giving up on a v1-only kill. */
-const KILL_ROUNDS = 5;
-
-/**
- * Kills every process of a v1 handle: through the cgroup2 twin when there is one (atomic), then
- * whatever is left in v1 only (a placement that stopped half-way, or a v1-only host) by rounds of
- * freeze, SIGKILL each pid, thaw, so that nothing forks between reading the list and the kill.
- */
-export async function killV1(handle: CgroupHandle): Promise<void> {
-  if (handle.unified !== null && existsSync(handle.unified) && await isPopulated(handle.unified)) await killUnified(handle.unified);
-  const freezerDir = handle.v1['freezer'];
-  for (let round = 0; round < KILL_ROUNDS && (await allHandlePids(handle)).length > 0; round++) {
-    if (freezerDir !== undefined) await freezeV1(freezerDir);
-    try {
-      killPids(await allHandlePids(handle));
-    } finally {
-      if (freezerDir !== undefined) await thawV1(freezerDir);
-    }
-    await waitUntil(async () => (await allHandlePids(handle)).length === 0, `empty \`${handle.name}\` after SIGKILL`, 2000).catch(() => undefined);
-  }
-  const left = await allHandlePids(handle);
-  if (left.length > 0) {
-    throw new CorralError('CGROUP_BUSY', `cgroup \`${handle.name}\` still holds processes after ${KILL_ROUNDS} rounds of SIGKILL`, { detail: `pids: ${left.join(', ')}` });
-  }
+/** The leaves inside one of a handle's directories that exist (none for a handle without leaves). */
+function leavesIn(handle: CgroupHandle, dir: string): string[] {
+  const l = handle.leaves;
+  return l ? [join(dir, l.monitor), join(dir, l.payload)].filter((d) => existsSync(d)) : [];
 }
 
 export class V1Manager implements CgroupManager {
@@ -74,8 +59,13 @@ export class V1Manager implements CgroupManager {
     readonly parents: CgroupParents,
     readonly capabilities: HostCgroupCapabilities,
     resolveDevice: DeviceResolver = resolveBlockDevice,
+    private readonly owner: Owner = UNSCOPED,
   ) {
     this.ctx = { caps: capabilities, resolveDevice };
+  }
+
+  get rootId(): string | null {
+    return this.owner.rootId;
   }
 
   /**
@@ -91,10 +81,10 @@ export class V1Manager implements CgroupManager {
         const dir = this.parents.v1[sub.name];
         if (dir === undefined || done.has(dir)) continue;
         done.add(dir);
-        if (await ensureOwnedDir(dir, 'parent')) created.push(dir);
+        if (await this.owner.ensureDir(dir, 'parent')) created.push(dir);
         await sub.apply?.(dir, dirname(dir));
       }
-      if (this.parents.unified !== null && await ensureOwnedDir(this.parents.unified, 'parent')) created.push(this.parents.unified);
+      if (this.parents.unified !== null && await this.owner.ensureDir(this.parents.unified, 'parent')) created.push(this.parents.unified);
     } catch (err) {
       for (const dir of created.reverse()) await removeCgroupDir(dir, { children: false, timeoutMs: 1000 }).catch(() => undefined);
       throw err;
@@ -108,7 +98,7 @@ export class V1Manager implements CgroupManager {
   private handleFor(name: string): CgroupHandle {
     const v1: Record<string, string> = {};
     for (const [c, p] of Object.entries(this.parents.v1)) v1[c] = join(p, name);
-    return { formatVersion: 1, backend: 'v1', name, v1, unified: this.parents.unified === null ? null : join(this.parents.unified, name) };
+    return { formatVersion: 1, backend: 'v1', name, v1, unified: this.parents.unified === null ? null : join(this.parents.unified, name), leaves: LEAVES };
   }
 
   /** Each subsystem with the directory it acts on in this handle. */
@@ -116,13 +106,24 @@ export class V1Manager implements CgroupManager {
     return SUBSYSTEMS.filter((s) => handle.v1[s.name] !== undefined).map((s) => [s, handle.v1[s.name]!]);
   }
 
+  /**
+   * Directories first (each filled from its parent), then the device policy, then the leaves
+   * (filled from their directory: v1 copies a devices list into a child at mkdir), then the
+   * limits: all before any process can join. A cgroup of an earlier run (a crash before the state
+   * record, or a container started before leaves) is adopted; its idle leaves are made again,
+   * since v1 refuses to switch a devices cgroup between allow-all and a list while it has children.
+   */
   async create(name: string, resources: ResourcesSpec, devicePolicy: DevicePolicy): Promise<CgroupHandle> {
     checkCgroupName(name, 'container name');
     const handle = this.handleFor(name);
     const created: string[] = [];
     try {
-      for (const dir of handleDirs(handle)) if (await ensureOwnedDir(dir, 'container')) created.push(dir);
+      for (const dir of handleDirs(handle)) if (await this.owner.ensureDir(dir, 'container')) created.push(dir);
       for (const [sub, dir] of this.subsystems(handle)) await sub.apply?.(dir, dirname(dir));
+      for (const leaf of leafDirs(handle)) if (existsSync(leaf) && (await treePids(leaf)).length === 0) await removeCgroupDir(leaf);
+      await this.setDevices({ ...handle, leaves: undefined }, devicePolicy);
+      for (const leaf of leafDirs(handle)) await this.owner.ensureDir(leaf, 'leaf');
+      for (const [sub, dir] of this.subsystems(handle)) for (const leaf of leavesIn(handle, dir)) await sub.apply?.(leaf, dir);
       await this.set(handle, resources);
       await this.setDevices(handle, devicePolicy);
     } catch (err) {
@@ -135,8 +136,8 @@ export class V1Manager implements CgroupManager {
 
   async set(handle: CgroupHandle, resources: ResourcesSpec): Promise<void> {
     checkHandle(handle, 'v1');
-    assertHandleOwned(handle);
-    for (const [sub, dir] of this.subsystems(handle)) await sub.set?.(dir, resources, this.ctx, dirname(dir));
+    assertHandleOwned(handle, this.owner);
+    for (const [sub, dir] of this.subsystems(handle)) await sub.set?.(dir, resources, this.ctx, dirname(dir), leavesIn(handle, dir));
   }
 
   async read(handle: CgroupHandle): Promise<AppliedResources> {
@@ -157,32 +158,53 @@ export class V1Manager implements CgroupManager {
   /** The handle with the devices cgroup setDevices may have made for it since it was stored. */
   private complete(handle: CgroupHandle): CgroupHandle {
     const dir = this.devicesDir(handle);
-    if (handle.backend !== 'v1' || handle.v1['devices'] !== undefined || dir === null || !existsSync(dir) || !isOwned(dir, 'container')) return handle;
+    if (handle.backend !== 'v1' || handle.v1['devices'] !== undefined || dir === null || !existsSync(dir)) return handle;
+    const claim = this.owner.claim(dir, 'container');
+    if (claim !== 'own' && claim !== 'legacy' && claim !== 'unsupported') return handle;
     return { ...handle, v1: { ...handle.v1, devices: dir } };
   }
 
   async setDevices(handle: CgroupHandle, policy: DevicePolicy): Promise<CgroupHandle> {
     checkHandle(handle, 'v1');
-    assertHandleOwned(handle);
+    assertHandleOwned(handle, this.owner);
     if (!shouldWrite(this.capabilities, 'devices', policy.allowAll, describePolicy(policy))) return handle;
     const dir = this.devicesDir(handle);
     if (dir === null) {
       if (handle.unified === null) throw new CorralError('HOST_UNSUPPORTED', `no devices cgroup and no cgroup2 directory for \`${handle.name}\`: its device policy cannot be set`);
+      // A device program on the container's cgroup2 directory applies to its leaves too.
       applyDeviceProgram(handle.unified, policy);
       return handle;
     }
     // A handle without `devices` (older corral), or a devices directory gone: make it, narrow it,
     // and only then move the processes in.
-    const created = await ensureOwnedDir(dir, 'container');
-    await setDevicesV1(dir, policy);
-    if (created || handle.v1['devices'] === undefined) await joinDevicesCgroup(dir, handle);
+    const created = await this.owner.ensureDir(dir, 'container');
+    await setDevicesTree(dir, leavesIn(handle, dir), policy, handle.name);
+    // A leaf made now copies the list just written.
+    const l = handle.leaves;
+    if (l) for (const leaf of [l.monitor, l.payload]) await this.owner.ensureDir(join(dir, leaf), 'leaf');
+    if (created || handle.v1['devices'] === undefined) {
+      const others = handleDirs(handle).filter((d) => d !== dir);
+      if (l) {
+        await joinDevicesCgroup(join(dir, l.payload), async () => (await Promise.all(others.map((d) => readPids(join(d, l.payload))))).flat(), handle.name);
+        await joinDevicesCgroup(join(dir, l.monitor), async () => (await Promise.all(others.map((d) => readPids(join(d, l.monitor))))).flat(), handle.name);
+      } else {
+        await joinDevicesCgroup(dir, () => allHandlePids(handle), handle.name);
+      }
+    }
     return handle.v1['devices'] === dir ? handle : { ...handle, v1: { ...handle.v1, devices: dir } };
   }
 
   async checkDevices(handle: CgroupHandle, policy: DevicePolicy): Promise<DeviceCheck> {
     checkHandle(handle, 'v1');
     const dir = this.devicesDir(handle);
-    if (dir !== null) return checkDevicesV1(dir, policy);
+    if (dir !== null) {
+      // The processes' own list is the one the kernel checks (v1 does not look up the tree).
+      for (const d of [dir, ...leavesIn(handle, dir)]) {
+        const check = await checkDevicesV1(d, policy);
+        if (!check.enforced) return check;
+      }
+      return checkDevicesV1(dir, policy);
+    }
     if (this.capabilities.features.devices.available && handle.unified !== null) return checkDeviceProgram(handle.unified, policy);
     return { enforced: policy.allowAll, current: 'not restricted (no device control on this host)' };
   }
@@ -190,7 +212,7 @@ export class V1Manager implements CgroupManager {
   async stats(handle: CgroupHandle): Promise<CgroupStats> {
     checkHandle(handle, 'v1');
     const into = emptyStats();
-    for (const [sub, dir] of this.subsystems(handle)) await sub.stats?.(dir, into);
+    for (const [sub, dir] of this.subsystems(handle)) await sub.stats?.(dir, into, leavesIn(handle, dir));
     return into;
   }
 
@@ -198,14 +220,15 @@ export class V1Manager implements CgroupManager {
     checkHandle(handle, 'v1');
     const dir = handle.v1['memory'];
     if (dir === undefined) throw new CorralError('HOST_UNSUPPORTED', `no v1 memory cgroup for \`${handle.name}\`: OOM events cannot be watched`);
-    return watchOomV1(dir, handle.name, listener);
+    return watchOomV1(dir, handle.name, listener, leavesIn(handle, dir));
   }
 
   async addProc(stored: CgroupHandle, pid: number): Promise<void> {
     checkHandle(stored, 'v1');
     const handle = this.complete(stored);
-    assertHandleOwned(handle);
-    for (const dir of [handle.v1['cpuset'], ...handleDirs(handle)].filter((d, i, all): d is string => d !== undefined && all.indexOf(d) === i)) {
+    assertHandleOwned(handle, this.owner);
+    const cpusetDir = handle.v1['cpuset'] === undefined ? undefined : payloadDir(handle, handle.v1['cpuset']);
+    for (const dir of [cpusetDir, ...payloadDirs(handle)].filter((d, i, all): d is string => d !== undefined && all.indexOf(d) === i)) {
       await writeKnob(dir, 'cgroup.procs', String(pid));
     }
   }
@@ -215,40 +238,56 @@ export class V1Manager implements CgroupManager {
     return handlePids(this.complete(handle));
   }
 
+  /** The cgroup2 twin's payload freezes atomically; a v1-only host uses the freezer. */
+  private freezeTarget(handle: CgroupHandle, what: string): { unified: string } | { v1: string } {
+    const twin = handle.unified === null ? null : payloadDir(handle, handle.unified);
+    if (twin !== null && existsSync(join(twin, 'cgroup.freeze'))) return { unified: twin };
+    const dir = handle.v1['freezer'];
+    if (dir === undefined) throw new CorralError('HOST_UNSUPPORTED', `cannot ${what} \`${handle.name}\`: no freezer hierarchy and no cgroup2 tree`);
+    return { v1: payloadDir(handle, dir) };
+  }
+
   async freeze(handle: CgroupHandle): Promise<void> {
     checkHandle(handle, 'v1');
-    assertHandleOwned(handle);
-    if (this.capabilities.features.freeze.available && handle.unified !== null && existsSync(join(handle.unified, 'cgroup.freeze'))) return freezeUnified(handle.unified);
-    const dir = handle.v1['freezer'];
-    if (dir === undefined) throw new CorralError('HOST_UNSUPPORTED', `cannot freeze \`${handle.name}\`: no freezer hierarchy and no cgroup2 tree`);
-    return freezeV1(dir);
+    assertHandleOwned(handle, this.owner);
+    const target = this.capabilities.features.freeze.available ? this.freezeTarget(handle, 'freeze') : this.freezeTarget({ ...handle, unified: null }, 'freeze');
+    return 'unified' in target ? freezeUnified(target.unified) : freezeV1(target.v1);
   }
 
   async thaw(handle: CgroupHandle): Promise<void> {
     checkHandle(handle, 'v1');
-    assertHandleOwned(handle);
-    if (handle.unified !== null && existsSync(join(handle.unified, 'cgroup.freeze'))) return thawUnified(handle.unified);
-    const dir = handle.v1['freezer'];
-    if (dir === undefined) throw new CorralError('HOST_UNSUPPORTED', `cannot thaw \`${handle.name}\`: no freezer hierarchy and no cgroup2 tree`);
-    return thawV1(dir);
+    assertHandleOwned(handle, this.owner);
+    const target = this.freezeTarget(handle, 'thaw');
+    return 'unified' in target ? thawUnified(target.unified) : thawV1(target.v1);
   }
 
   async kill(handle: CgroupHandle): Promise<void> {
     checkHandle(handle, 'v1');
     const full = this.complete(handle);
-    assertHandleOwned(full);
-    await killV1(full);
+    assertHandleOwned(full, this.owner);
+    await killV1(full, 'payload');
   }
 
-  destroy(handle: CgroupHandle): Promise<void> {
-    return destroyHandle(this.complete(handle));
+  async destroy(handle: CgroupHandle): Promise<void> {
+    const full = this.complete(handle);
+    assertHandleOwned(full, this.owner);
+    await killV1(full, 'tree');
+    await destroyHandle(full, this.owner);
   }
 
   list(): Promise<CgroupHandle[]> {
-    return listHandles(this.parents, 'v1');
+    return listHandles(this.parents, 'v1', this.owner, 'own');
+  }
+
+  async listWithoutRootId(): Promise<CgroupHandle[]> {
+    return this.owner.rootId === null ? [] : listHandles(this.parents, 'v1', this.owner, 'legacy');
+  }
+
+  async adopt(handle: CgroupHandle): Promise<void> {
+    stampHandle(this.complete(handle), this.owner);
   }
 
   removeAll(): Promise<void> {
-    return removeAllUnder(this.parents, 'v1', (h) => this.kill(h));
+    return removeAllUnder(this.parents, 'v1', this.owner, (h) => this.destroy(h));
   }
 }

@@ -38,6 +38,24 @@ async function setLimits(dir: string, r: ResourcesSpec, withSwap: boolean): Prom
   }
 }
 
+/**
+ * OOM kills in a v1 memory cgroup and the given ones below it: v1 counts a kill only in the
+ * victim's own cgroup (the leaf it ran in), whichever cgroup's limit was hit. null when the first
+ * has no counter.
+ */
+export async function oomKillsV1(dirs: readonly string[]): Promise<number | null> {
+  let total: number | null = null;
+  for (const [i, d] of dirs.entries()) {
+    const text = await readOptionalKnob(d, 'memory.oom_control');
+    if (text === null) {
+      if (i === 0) return null;
+      continue;
+    }
+    total = (total ?? 0) + (parseFlatKeyed(text).get('oom_kill') ?? 0);
+  }
+  return total;
+}
+
 export const memory: V1Subsystem = {
   name: 'memory',
   async set(dir, r, { caps }) {
@@ -55,12 +73,11 @@ export const memory: V1Subsystem = {
     const soft = await readOptionalKnob(dir, SOFT);
     into.memoryReservationBytes = soft === null ? null : parseV1Limit(soft);
   },
-  async stats(dir, into) {
+  async stats(dir, into, leaves) {
     const usage = await readOptionalKnob(dir, 'memory.usage_in_bytes');
     const peak = await readOptionalKnob(dir, 'memory.max_usage_in_bytes');
-    const oom = await readOptionalKnob(dir, 'memory.oom_control');
     into.memory.currentBytes = usage === null ? null : parseV1Limit(usage);
     into.memory.peakBytes = peak === null ? null : parseV1Limit(peak);
-    into.memory.oomKills = oom === null ? null : parseFlatKeyed(oom).get('oom_kill') ?? null;
+    into.memory.oomKills = await oomKillsV1([dir, ...leaves]);
   },
 };

@@ -1,4 +1,6 @@
-// v1 pids: the process/thread limit that stops fork bombs.
+// v1 pids: the process/thread limit that stops fork bombs. `pids.events` counts a refused fork in
+// the cgroup of the task that forked (v1 keeps no hierarchical count), so a container's refusals
+// are the sum over its directory and its leaves.
 
 import { shouldWrite, orNull } from '../accumulate.js';
 import { formatV2Max, parseFlatKeyed, parseV2Max } from '../convert.js';
@@ -14,10 +16,15 @@ export const pids: V1Subsystem = {
     const max = await readOptionalKnob(dir, 'pids.max');
     if (max !== null) into.pids = parseV2Max(max) ?? 'unlimited';
   },
-  async stats(dir, into) {
+  async stats(dir, into, leaves) {
     const current = await readOptionalKnob(dir, 'pids.current');
     into.pids.current = current === null ? null : Number(current);
     const events = await readOptionalKnob(dir, 'pids.events');
-    into.pids.limitHits = events === null ? null : orNull(parseFlatKeyed(events).get('max'));
+    let hits = events === null ? null : orNull(parseFlatKeyed(events).get('max'));
+    for (const leaf of leaves) {
+      const text = await readOptionalKnob(leaf, 'pids.events');
+      if (hits !== null && text !== null) hits += parseFlatKeyed(text).get('max') ?? 0;
+    }
+    into.pids.limitHits = hits;
   },
 };

@@ -18,7 +18,13 @@ export interface V1Subsystem {
    * directory above it (corral's parent, or the hierarchy root for the parent itself).
    */
   apply?(dir: string, parentDir: string): Promise<void>;
-  set?(dir: string, r: ResourcesSpec, ctx: V1Context, parentDir: string): Promise<void>;
+  /**
+   * Applies the limits to the container's directory. `leaves` are the leaf cgroups inside it
+   * (handle.ts): most v1 controllers are hierarchical and leave them alone, but cpuset must nest
+   * (a child's lists stay within its parent's) and blkio throttles apply per cgroup.
+   */
+  set?(dir: string, r: ResourcesSpec, ctx: V1Context, parentDir: string, leaves: readonly string[]): Promise<void>;
   read?(dir: string, into: AppliedBuilder, ctx: V1Context): Promise<void>;
-  stats?(dir: string, into: StatsBuilder): Promise<void>;
+  /** Counters of the container's directory; `leaves` for the ones v1 keeps per cgroup (OOM kills). */
+  stats?(dir: string, into: StatsBuilder, leaves: readonly string[]): Promise<void>;
 }

@@ -191,6 +191,8 @@ int spec_dump(int fd, const struct spec *s)
     U32(STOP_SIGNAL, s->stop_signal);
     kstr(&o, "OOM_EVENTS", s->oom_events);
     U32(TTY, s->tty);
+    if (HAS(s, MONITOR_CGROUP_PROCS)) kstrs(&o, "MONITOR_CGROUP_PROCS", &s->monitor_cgroup_procs);
+    U32(MONITOR_OOM_SCORE_ADJ, s->monitor_oom_score_adj);
     puts_(&o, "}\n");
     flush(&o);
     return o.err ? fail("spec", "write dump") : 0;

@@ -68,6 +68,8 @@
     X(STOP_SIGNAL, 38, T_U32, 0) \
     X(OOM_EVENTS, 39, T_STR, 0) \
     X(TTY, 40, T_U32, 0) \
+    X(MONITOR_CGROUP_PROCS, 41, T_STRS, 0) \
+    X(MONITOR_OOM_SCORE_ADJ, 42, T_I32, 0) \
 
 #define F_NAME 1
 #define F_NS_FLAGS 2
@@ -109,6 +111,8 @@
 #define F_STOP_SIGNAL 38
 #define F_OOM_EVENTS 39
 #define F_TTY 40
+#define F_MONITOR_CGROUP_PROCS 41
+#define F_MONITOR_OOM_SCORE_ADJ 42
 
 /* X(name, id, type, repeated) for scope op */
 #define OP_FIELDS(X) \

@@ -11,10 +11,12 @@ struct logfile {
     int fd;
     uint64_t size, max_bytes;
     uint32_t max_files;
+    size_t used; /* bytes of records buffered, not yet written (always 0 between calls) */
 };
 
 int logfile_open(struct logfile *l, const char *dir, uint64_t max_bytes, uint32_t max_files);
-/* Writes one chunk read from a stream, split into records at newlines. */
+/* Writes one chunk read from a stream, split into records at newlines, all stamped with the time
+ * of the call; they are in the file when it returns. */
 int logfile_write(struct logfile *l, const char *stream, const char *data, size_t len);
 
 #endif

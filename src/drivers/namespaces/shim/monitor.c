@@ -84,7 +84,9 @@ static void forward(struct monitor *m, int sig)
 
 int monitor_loop(struct monitor *m)
 {
-    static char buf[8192];
+    /* One read(2) takes what the pipe holds, up to this: a flooding container costs a read, a
+     * memchr and a memcpy per line, and a write per 128 KiB of records (logfile.c). */
+    static char buf[64 * 1024];
     struct logfile log;
     sigset_t mask;
     sigemptyset(&mask);

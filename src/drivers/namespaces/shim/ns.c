@@ -87,6 +87,20 @@ int ns_join_cgroups(const struct spec *s, pid_t pid)
     return 0;
 }
 
+int ns_place_monitor(const struct spec *s)
+{
+    char buf[16];
+    int n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
+    for (uint32_t i = 0; i < s->monitor_cgroup_procs.n; i++) {
+        if (write_file(s->monitor_cgroup_procs.v[i], buf, (size_t)n) < 0)
+            return fail("cgroup", "write monitor pid %s to %s", buf, s->monitor_cgroup_procs.v[i]);
+    }
+    if (!HAS(s, MONITOR_OOM_SCORE_ADJ)) return 0;
+    n = snprintf(buf, sizeof(buf), "%d", s->monitor_oom_score_adj);
+    if (write_file("/proc/self/oom_score_adj", buf, (size_t)n) < 0) return fail("oom_score_adj", "write monitor's %s", buf);
+    return 0;
+}
+
 int ns_loopback_up(void)
 {
     cleanup_fd int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

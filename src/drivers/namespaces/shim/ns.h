@@ -11,6 +11,9 @@ pid_t ns_clone(const struct spec *s, int join_pidfd);
 int ns_write_maps(const struct spec *s, pid_t child);
 /* Writes pid into every cgroup.procs file of the spec. */
 int ns_join_cgroups(const struct spec *s, pid_t pid);
+/* The monitor's own placement: its pid into every MONITOR_CGROUP_PROCS file, then its
+ * oom_score_adj. Called after the clone, so the container's first process keeps its own value. */
+int ns_place_monitor(const struct spec *s);
 /* Child side: sets `lo` up in the current network namespace. */
 int ns_loopback_up(void);
 

@@ -21,8 +21,13 @@
  *                                                 oom_score_adj                        but sync+error
  *                                                 write "1" on sync ------------------> setresuid 0,
  *                                                 write pid to each cgroup.procs        mounts, /dev,
- *                                                   (~8 ms on a cold cgroup: it          lo up, hostname
- *                                                    overlaps the child's mounts)
+ *                                                   (the payload leaf; ~8 ms on a cold   lo up, hostname
+ *                                                    cgroup: it overlaps the child's
+ *                                                    mounts), then its own pid to each
+ *                                                    MONITOR_CGROUP_PROCS (the monitor
+ *                                                    leaf: from now on its CPU and
+ *                                                    memory are the container's), its
+ *                                                    own oom_score_adj
  *                                                 write "2" on sync ------------------> unshare cgroupns,
  *                                                                                       pivot_root, ro
  *                                                                                       paths, sysctls,
@@ -34,7 +39,8 @@
  *     status fd 4  <------------------------------ {"type":"ready",...} on EOF, or
  *                                                 {"type":"error","stage",errno,"detail"} on a record
  *                                                 state.json (atomic), close fd 4
- *                                                 loop: logs -> container.log (rotated),
+ *                                                 loop: logs -> container.log (rotated;
+ *                                                   64 KiB reads, records batched per write),
  *                                                 SIGTERM -> stop signal to C, reap children
  *                                                 C exits: exit.json (tmp, fsync, rename)
  *                                                 drain logs, exit: alive.fifo loses its

@@ -15,6 +15,9 @@
  * grandchild may hold the pipes open forever. */
 #define DRAIN_MS 200
 
+/* How long after a terminal's signal the same signal from the parent is taken for its echo. */
+#define ECHO_MS 2000
+
 /* Bytes of the caller's stdin the command has not read yet: the stdin pipe is non-blocking, so a
  * command that never reads cannot stall the output it writes. */
 struct pending {
@@ -57,6 +60,32 @@ static int from_terminal(const struct signalfd_siginfo *si)
     return si->ssi_code == SI_KERNEL && (sig == SIGINT || sig == SIGQUIT || sig == SIGWINCH || sig == SIGHUP);
 }
 
+/*
+ * The caller's terminal signals its whole foreground process group, so `corral exec` gets the
+ * same signal and passes it on: two copies. Acting on the terminal's and dropping the parent's
+ * would be simple, but a standard signal still pending when another of its kind arrives absorbs
+ * it (the first one's siginfo is kept): which copy is seen is a race. So the first copy acts,
+ * whichever it is, and the parent's arriving within ECHO_MS of a terminal's is its echo.
+ */
+struct echoes {
+    uint64_t until[32]; /* by signal number: the standard signals, the ones that merge */
+};
+
+static int is_echo(struct echoes *e, const struct signalfd_siginfo *si, uint64_t now)
+{
+    int sig = (int)si->ssi_signo;
+    if (sig <= 0 || sig >= 32) return 0;
+    if (from_terminal(si)) {
+        e->until[sig] = now + ECHO_MS;
+        return 0;
+    }
+    if (si->ssi_code == SI_USER && (pid_t)si->ssi_pid == getppid() && now < e->until[sig]) {
+        e->until[sig] = 0;
+        return 1;
+    }
+    return 0;
+}
+
 enum { P_SIG, P_STDIN, P_TO_CMD, P_OUT, P_ERR, P_N };
 
 static void close_slot(struct pollfd *p, int *fd)
@@ -69,6 +98,7 @@ static void close_slot(struct pollfd *p, int *fd)
 int relay_run(pid_t pid, struct relay_io *io)
 {
     static struct pending in;
+    static struct echoes echoes;
     sigset_t mask;
     sigemptyset(&mask);
     int sigs[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -107,10 +137,8 @@ int relay_run(pid_t pid, struct relay_io *io)
                         exited = 1;
                         drain_until = monotonic_ms() + DRAIN_MS;
                     }
-                } else if (from_terminal(&si)) {
-                    /* The caller's terminal signals its whole foreground process group: corral
-                     * exec got the same signal and passes it on; acting on both would deliver
-                     * it twice. */
+                } else if (is_echo(&echoes, &si, monotonic_ms())) {
+                    /* The second copy of a terminal's signal (see is_echo). */
                 } else if (si.ssi_signo == SIGWINCH) {
                     if (tty) relay_copy_winsize(io->master);
                 } else if (!exited) {

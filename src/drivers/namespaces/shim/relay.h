@@ -19,8 +19,9 @@ struct relay_io {
  * Copies the caller's stdin to the command and the command's output to the caller's stdout and
  * stderr, forwards signals (SIGWINCH resizes the pty), and returns the command's wait status once
  * it has exited and its output is drained. SIGINT, SIGQUIT and SIGHUP go to the command's process
- * group (what a terminal would do), the others to the command itself. Signals a terminal generated
- * are left to the parent (`corral exec` forwards what it gets), so each arrives once.
+ * group (what a terminal would do), the others to the command itself. A signal a terminal generated
+ * reaches both this process and its parent (`corral exec` forwards what it gets): the first of
+ * the two copies is passed on, the other dropped, so each arrives once.
  */
 int relay_run(pid_t pid, struct relay_io *io);
 

@@ -312,6 +312,8 @@ int spec_decode(const uint8_t *body, size_t len, uint16_t kind, struct spec *s)
         case F_STOP_SIGNAL: r = get_u32(&f, &s->stop_signal); break;
         case F_OOM_EVENTS: r = get_str(&f, &s->oom_events); break;
         case F_TTY: r = get_u32(&f, &s->tty); break;
+        case F_MONITOR_CGROUP_PROCS: r = get_strs(&f, &s->monitor_cgroup_procs); break;
+        case F_MONITOR_OOM_SCORE_ADJ: r = get_u32(&f, (uint32_t *)&s->monitor_oom_score_adj); break;
         default: r = BAD("unhandled field id %u", f.id);
         }
         if (r < 0) return -1;
@@ -337,6 +339,7 @@ int spec_decode(const uint8_t *body, size_t len, uint16_t kind, struct spec *s)
 void spec_free(struct spec *s)
 {
     free(s->cgroup_procs.v);
+    free(s->monitor_cgroup_procs.v);
     free(s->mounts.v);
     free(s->final.v);
     free(s->argv.v);

@@ -64,6 +64,8 @@ struct spec {
     uint32_t stop_signal;
     const char *oom_events;
     uint32_t tty;
+    struct strlist monitor_cgroup_procs;
+    int32_t monitor_oom_score_adj;
 };
 
 #define HAS(s, field) (((s)->seen >> F_##field) & 1u)

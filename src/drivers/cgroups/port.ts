@@ -1,0 +1,160 @@
+// The cgroups driver behind the reconciler's CgroupPort (src/reconciler/ports.ts), so wiring is a
+// one-liner. The port works by container name; it answers only for this state root's cgroups:
+//
+// - `list` (orphan detection) names the cgroups marked with this root's id, and those marked
+//   before root ids existed that a state record of this root names. One marked before root ids
+//   that no record names may be another root's: it is left alone, and a warning names it once.
+// - `kill` and `destroy` act on the same set, plus the cgroup the record itself stores when it
+//   lies elsewhere (under the parent this root used before it had one of its own), stamping
+//   this root's id on a cgroup from before root ids as they adopt it.
+// - A cgroup marked by another root is never listed, adopted, killed or removed.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { isCorralError } from '../../errors.js';
+import type { DevicesSpec, ResourcesSpec } from '../../manifest/spec.js';
+import type { FieldDiff } from '../../reconciler/plan/types.js';
+import type { CgroupPort } from '../../reconciler/ports.js';
+import type { Json } from '../../state/record.js';
+import { describePolicy } from './device-rules.js';
+import { checkDevicePolicy, devicePolicy } from './device-policy.js';
+import { resourcesDrift } from './drift.js';
+import { allHandlePids, handleDirs, leafDirs, procsFiles } from './handle.js';
+import { Owner } from './mark.js';
+import type { CgroupHandle, CgroupManager } from './types.js';
+
+/** What the port needs to know of this root's state records. */
+export interface CgroupRecords {
+  /** Whether a state record of that name exists (readable or not). */
+  has(name: string): boolean;
+  /** The cgroup handle the record of that name stores, or null. */
+  handle(name: string): Promise<Json | null>;
+}
+
+export interface CgroupPortDeps {
+  readonly records: CgroupRecords;
+  readonly warn: (message: string, fields: Record<string, unknown>) => void;
+}
+
+const asHandle = (json: Json): CgroupHandle => json as unknown as CgroupHandle;
+const sameDirs = (a: CgroupHandle, b: CgroupHandle): boolean => handleDirs(a).join('\n') === handleDirs(b).join('\n');
+
+export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): CgroupPort & { handlesOf(name: string): Promise<CgroupHandle[]> } {
+  const owner = new Owner(manager.rootId);
+  const warned = new Set<string>();
+  const parentDirs = (): string[] => [...new Set([...Object.values(manager.parents.v1), ...(manager.parents.unified ? [manager.parents.unified] : [])])];
+
+  /** A handle a record stores, when it is this root's to act on (its own or unattributed cgroup, same backend). */
+  const storedHandle = async (name: string): Promise<CgroupHandle | null> => {
+    const json = await deps.records.handle(name).catch(() => null);
+    if (json === null || typeof json !== 'object') return null;
+    const h = asHandle(json);
+    if (h.backend !== manager.backend || h.name !== name) return null;
+    const dirs = [...handleDirs(h), ...leafDirs(h)].filter((d) => existsSync(d));
+    const claims = dirs.map((d) => owner.claim(d, leafDirs(h).includes(d) ? 'leaf' : 'container'));
+    return dirs.length > 0 && claims.every((c) => c === 'own' || c === 'legacy' || c === 'unsupported') ? h : null;
+  };
+
+  const handlesOf = async (name: string): Promise<CgroupHandle[]> => {
+    const out: CgroupHandle[] = [];
+    const own = (await manager.list()).find((h) => h.name === name);
+    if (own) out.push(own);
+    if (!deps.records.has(name)) return out;
+    const unattributed = (await manager.listWithoutRootId()).find((h) => h.name === name);
+    if (unattributed) out.push(unattributed);
+    const stored = await storedHandle(name);
+    if (stored && !out.some((h) => sameDirs(h, stored))) out.push(stored);
+    for (const h of out) await manager.adopt(h);
+    return out;
+  };
+
+  /**
+   * corral can be killed between creating a container's cgroup directory and marking it as its
+   * own. The reconciler calls create, kill and destroy only for names it journaled the intent for
+   * (a state record) or that carry corral's mark in another hierarchy, so such an unmarked, empty
+   * leftover is taken back here rather than refused forever.
+   */
+  const adoptLeftovers = (name: string): void => {
+    for (const dir of parentDirs()) owner.adoptLeftover(join(dir, name));
+  };
+
+  return {
+    handlesOf,
+    async create(name, resources, devices) {
+      adoptLeftovers(name);
+      const previous = await storedHandle(name);
+      const handle = await manager.create(name, resources, devicePolicy(devices));
+      // The record's cgroup under the parent used before (a root from before parents were its
+      // own): the container moves to the new one, and the old one goes once empty.
+      if (previous && !sameDirs(previous, handle) && (await allHandlePids(previous, 'tree')).length === 0) {
+        await manager.destroy(previous).catch((err: unknown) => deps.warn(`remove the cgroup of \`${name}\` under its former parent: ${(err as Error).message}`, { container: name }));
+      }
+      return handle as unknown as Json;
+    },
+    async update(handle, resources: ResourcesSpec, devices: DevicesSpec) {
+      await manager.set(asHandle(handle), resources);
+      const policy = devicePolicy(devices);
+      const now = await manager.checkDevices(asHandle(handle), policy);
+      return now.enforced ? handle : (await manager.setDevices(asHandle(handle), policy)) as unknown as Json;
+    },
+    async drift(handle, resources, devices) {
+      const h = asHandle(handle);
+      // The handle's own directories, not a scan of the parent: inspect calls this per container.
+      if (![...handleDirs(h), ...leafDirs(h)].every((d) => existsSync(d))) return null;
+      let applied;
+      try {
+        applied = await manager.read(h);
+      } catch (err) {
+        // A cgroup missing from some hierarchy (corral was killed while creating it) cannot
+        // enforce its limits: report it missing, and the plan rebuilds it.
+        if (isCorralError(err) && /ENOENT/.test(err.message)) return null;
+        throw err;
+      }
+      const diffs = resourcesDrift(resources, applied).map((d): FieldDiff => ({
+        path: `resources.${d.field}`, before: d.applied, after: d.desired, effect: 'live',
+      }));
+      const policy = devicePolicy(devices);
+      const enforced = await manager.checkDevices(h, policy);
+      if (!enforced.enforced) diffs.push({ path: 'devices', before: enforced.current, after: describePolicy(policy), effect: 'live' });
+      return diffs;
+    },
+    procsFiles: (handle) => procsFiles(asHandle(handle)),
+    async kill(name) {
+      adoptLeftovers(name);
+      for (const h of await handlesOf(name)) await manager.kill(h);
+    },
+    async destroy(name) {
+      adoptLeftovers(name);
+      for (const h of await handlesOf(name)) await manager.destroy(h);
+    },
+    async list() {
+      const names = new Set((await manager.list()).map((h) => h.name));
+      for (const h of await manager.listWithoutRootId()) {
+        if (deps.records.has(h.name)) {
+          names.add(h.name);
+        } else if (!warned.has(h.name)) {
+          warned.add(h.name);
+          deps.warn(`cgroup \`${h.name}\` under \`${manager.parents.name}\` was made by a corral from before root ids and no state record of this root names it: left alone (it may be another root's)`, {
+            container: h.name, dirs: handleDirs(h),
+          });
+        }
+      }
+      return [...names].sort();
+    },
+    check: (resources, devices) => [...manager.checkResources(resources), ...checkDevicePolicy(manager.capabilities, devices)],
+    async oomKills(handle) {
+      return (await manager.stats(asHandle(handle))).memory.oomKills ?? 0;
+    },
+    async stats(handle) {
+      const s = await manager.stats(asHandle(handle));
+      return {
+        memoryBytes: s.memory.currentBytes,
+        memoryPeakBytes: s.memory.peakBytes,
+        oomKills: s.memory.oomKills,
+        cpuSeconds: s.cpu.usageUsec === null ? null : s.cpu.usageUsec / 1e6,
+        throttledPeriods: s.cpu.throttledPeriods,
+        pids: s.pids.current,
+      };
+    },
+  };
+}
