@@ -11,6 +11,7 @@ import { CorralError } from '../../errors.js';
 import { normalize } from '../../manifest/normalize.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
 import { inspect } from '../../reconciler/inspect.js';
+import { refresh } from '../../reconciler/plan/refresh.js';
 import { desiredFrom } from '../../reconciler/reconcile.js';
 import { RECORD_FORMAT, unknownExit, type ContainerRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
@@ -36,7 +37,11 @@ function checkCommand(): Command {
       const loaded = await host.store.load();
       const actual = await inspect(loaded.records, loaded.serial, host.ports, loaded.unknown.map((u) => u.name));
       const recovered = new Set(loaded.diagnostics.filter((d) => d.severity === 'warning' && d.container).map((d) => d.container!));
-      const rows: CheckRow[] = actual.containers.map(({ record, live }) => {
+      const now = new Date();
+      const rows: CheckRow[] = actual.containers.map((a) => {
+        // What the next pass would record anyway (a job that exited, an exit to note) is no problem.
+        const { live } = a;
+        const record = refresh(a, now);
         const problems: string[] = [];
         if (recovered.has(record.name)) problems.push('the record file is damaged: its previous version was used (the next write replaces it)');
         const wantsRunning = record.status === 'running' && record.desiredState === 'running';
