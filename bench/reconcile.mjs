@@ -14,11 +14,11 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, w
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
-import { directorySource } from '../dist/host/manifest-source.js';
-import { schemaValidator } from '../dist/host/schema.js';
+import { directorySource } from '../dist/inputs/manifest-source.js';
+import { schemaValidator } from '../dist/inputs/schema.js';
 import { ManifestCache, loadManifestSet } from '../dist/manifest/manifest-set.js';
 import { reconcileOnce } from '../dist/reconciler/reconcile.js';
-import { createPorts } from '../dist/cli/wiring.js';
+import { createPorts } from '../dist/compose.js';
 import { createLogger } from '../dist/cli/logging.js';
 import { layout } from '../dist/state/layout.js';
 import { ensureRootId } from '../dist/state/root-id.js';

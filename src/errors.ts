@@ -28,7 +28,7 @@ export const ErrorCodes = {
   MANIFEST_INVALID_FORMAT: 'a field does not have the expected format (quantity, duration, path...)',
   MANIFEST_BAD_API_VERSION: 'apiVersion or kind is not one corral understands',
 
-  // Cross-field and cross-file checks (checks.ts)
+  // Cross-field and cross-file checks (src/manifest/checks/)
   MANIFEST_DUPLICATE_NAME: 'two manifests define the same container name',
   MANIFEST_DUPLICATE_ENTRY: 'a list repeats an entry that must be unique (env name, mount target, port)',
   MANIFEST_PATH_TRICK: 'a path is relative, not canonical, or escapes where it must stay',
@@ -38,6 +38,9 @@ export const ErrorCodes = {
   MANIFEST_OUT_OF_RANGE: 'a value is outside what the kernel accepts',
   MANIFEST_NOT_WANTED_HERE: 'the manifest targets other hosts (warning only)',
   MANIFEST_RISKY: 'the manifest weakens isolation (warning only)',
+
+  // Parts of the format not built yet (refused by the driver that will build them)
+  NOT_SUPPORTED: 'a manifest field or mode is part of the format but not built yet (such as bridge networking); it is refused at validate and plan time',
 
   // Kernel and host
   SYSCALL_FAILED: 'a system call failed; the message names the call, its arguments and the errno',
@@ -51,6 +54,7 @@ export const ErrorCodes = {
   CGROUP_KNOB_UNAVAILABLE: 'the manifest asks for a cgroup knob this host does not offer (reported at plan time)',
   CGROUP_WRITE_FAILED: 'writing a cgroup control file failed; the message names the file and the value',
   CGROUP_READ_FAILED: 'reading a cgroup control file failed, or it holds a value corral cannot parse; the message names the file',
+  CGROUP_GONE: 'a container\'s cgroup directory vanished (removed by hand, or its creation was interrupted)',
   CGROUP_BUSY: 'a cgroup could not be removed because processes are still in it',
   CGROUP_NOT_OWNED: 'corral refuses to touch a cgroup it did not create',
 
@@ -90,6 +94,7 @@ export const ErrorCodes = {
   APPLY_FAILED: 'applying a change to a container failed',
   PRUNE_REFUSED: 'the manifest set is empty or missing while containers run; nothing is pruned without --allow-empty',
   TIMEOUT: 'a step took longer than its timeout',
+  ABORTED: 'a step was stopped before it finished: the agent is stopping, or the command was interrupted',
 
   // agent (src/watch, agent command)
   AGENT_NOT_RUNNING: 'no agent is running for this state root',

@@ -9,15 +9,15 @@
 
 import type { Disposable } from '../errors.js';
 import type { ManifestSet } from '../manifest/manifest-set.js';
-import type { Logger } from '../cli/logging.js';
+import type { Logger } from '../logger.js';
 import { reconcileOnce, type ReconcileOutcome } from '../reconciler/reconcile.js';
 import type { Ports } from '../reconciler/ports.js';
 import { WorkQueue, type HandlerResult } from '../reconciler/queue.js';
-import { countActions } from '../reconciler/plan/plan.js';
+import { countActions, failingChanges } from '../reconciler/plan/plan.js';
 import { acquireLock } from '../state/lock.js';
 import type { Layout } from '../state/layout.js';
 import { procStat } from '../sys/proc.js';
-import type { ContainerRecord, HealthRecord } from '../state/record.js';
+import { transition, type ContainerRecord, type HealthRecord } from '../state/record.js';
 import { StateStore } from '../state/store.js';
 import { ManifestWatcher } from '../watch/watcher.js';
 import type { SettleOptions } from '../watch/settle.js';
@@ -61,6 +61,7 @@ export class Agent {
   private readonly health: HealthChecker;
   private readonly pendingHealth = new Map<string, HealthRecord>();
   private status: AgentStatus;
+  private passesBegun = 0;
 
   constructor(private readonly ports: Ports, private readonly layout: Layout, private readonly logger: Logger, private readonly options: AgentOptions) {
     this.store = new StateStore(layout);
@@ -109,7 +110,18 @@ export class Agent {
       settle: this.options.settle,
       onError: (err) => this.logger.warn(`watching ${this.options.manifestDir}: ${err.message}`),
     });
-    await watcher.start();
+    // The first pass does not wait for the watcher's initial scan: a slow or failing watch (a
+    // large tree, inotify limits reached) must not keep the host from converging. A pass that
+    // began before the watch was complete may have missed an edit made meanwhile: once the
+    // watch is ready, look again.
+    const slowWatch = setTimeout(() => this.logger.warn(`watching ${this.options.manifestDir} has not started after 10s; edits are picked up by the resync until it does`), 10_000);
+    void watcher.start().then(() => {
+      clearTimeout(slowWatch);
+      if (this.passesBegun > 0) this.queue.add(KEY, 'watching the manifests');
+    }, (err: Error) => {
+      clearTimeout(slowWatch);
+      this.logger.warn(`watching ${this.options.manifestDir} failed: ${err.message}; edits are picked up by the resync`);
+    });
     const resync = setInterval(() => this.queue.add(KEY, 'resync'), this.options.resyncMs);
     this.queue.add(KEY, 'agent started');
     this.logger.info('agent started', { manifestDir: this.options.manifestDir, resyncMs: this.options.resyncMs, pid: process.pid });
@@ -117,6 +129,7 @@ export class Agent {
       await this.queue.run(signal);
     } finally {
       clearInterval(resync);
+      clearTimeout(slowWatch);
       watcher.dispose();
       this.health.dispose();
       for (const w of this.exitWatches.values()) w.watch.dispose();
@@ -128,6 +141,7 @@ export class Agent {
   }
 
   private async pass(signal: AbortSignal): Promise<HandlerResult> {
+    this.passesBegun++;
     const started = Date.now();
     const lock = await acquireLock(this.layout.lockFile, 'corral agent', this.options.lockTimeoutMs, signal);
     let outcome: ReconcileOutcome;
@@ -157,19 +171,19 @@ export class Agent {
     const now = new Date();
     const events: CorralEvent[] = eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, now);
     await this.events.append(events);
-    for (const e of events) {
-      if (e.kind === 'restarted' || (e.kind === 'started' && e.reasons?.some((r) => /^(exited|was killed|was OOM)/.test(r)))) this.options.metrics?.restarted(e.container!);
-      if (e.kind === 'oom-killed') this.options.metrics?.oomKilled(e.container!);
-    }
+    this.options.metrics?.countEvents(events);
     const result = outcome.plan.errored ? 'error' : outcome.failures ? 'failed' : 'ok';
     this.options.metrics?.observePass(durationMs, result, records);
     const counts = countActions(outcome.plan);
+    const changes = Object.entries(counts).filter(([a, n]) => a !== 'none' && n > 0).map(([a, n]) => `${n} ${a}`).join(', ');
+    // A container waiting for a retry is no change, but the host is not converged: say which.
+    const failing = failingChanges(outcome.plan).map((c) => c.name);
     this.status = {
       ...this.status,
       reconciles: this.status.reconciles + 1,
       lastReconcile: {
         at: now.toISOString(), durationMs, result, changed: outcome.changed,
-        summary: Object.entries(counts).filter(([a, n]) => a !== 'none' && n > 0).map(([a, n]) => `${n} ${a}`).join(', ') || 'no changes',
+        summary: `${changes || 'no changes'}${failing.length ? `; ${failing.length} failing: ${failing.join(', ')}` : ''}`,
         reasons: [],
       },
       pendingErrors: outcome.diagnostics.filter((d) => d.severity === 'error'),
@@ -215,9 +229,10 @@ export class Agent {
       const { records } = await this.store.load();
       for (const r of records.filter((x) => x.status === 'running')) {
         try {
-          await this.store.put({ ...r, status: 'stopping' });
-          const exit = await this.ports.runtime.stop(r.name, r.runtime, r.spec, () => this.ports.cgroups.kill(r.name));
-          await this.store.put({ ...r, status: 'stopped', lastExit: exit ?? r.lastExit });
+          const stopping = await this.store.put(transition(r, 'stopping'));
+          // Its own stopTimeout, then the cgroup is killed; a minute more for that, at most.
+          const stopped = await this.ports.runtime.stop(r.name, r.runtime, r.spec, () => this.ports.cgroups.kill(r.name), AbortSignal.timeout(r.spec.stopTimeoutMs + 60_000));
+          await this.store.put(transition(stopping, 'stopped', { lastExit: stopped.exit ?? r.lastExit }));
         } catch (err) {
           this.logger.error(`stopping ${r.name}: ${(err as Error).message}`, { container: r.name });
         }

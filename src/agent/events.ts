@@ -1,23 +1,25 @@
 // Events: what corral did and saw, as JSON lines in <root>/events.jsonl (`corral events [-f]`).
 // Written by every run that changes something (`reconcile --once` and the agent alike), kept
 // to a few MiB by rotation. Readers get whole lines: each event is one write(2) of one line.
+// Kinds are chosen by reason code, never by the reasons' words (./event-text.ts copies those).
 
 import { appendFile, rename, stat } from 'node:fs/promises';
 import { environmentCode, type Diagnostic } from '../errors.js';
 import type { ChangeResult } from '../reconciler/apply.js';
-import type { Plan } from '../reconciler/plan/types.js';
+import type { Plan, Reason, ReasonCode } from '../reconciler/plan/types.js';
+import { actionMessage, exitMessage } from './event-text.js';
 
 export type EventKind =
   | 'created' | 'started' | 'updated' | 'restarted' | 'recreated' | 'stopped' | 'removed'
   | 'exited' | 'oom-killed' | 'drift-corrected' | 'invalid-manifest' | 'action-failed'
-  | 'orphan-cleaned' | 'prune-refused' | 'unhealthy' | 'healthy' | 'agent-started' | 'agent-stopped';
+  | 'orphan-cleaned' | 'prune-refused' | 'unhealthy' | 'healthy' | 'stop-timeout' | 'agent-started' | 'agent-stopped';
 
 export interface CorralEvent {
   readonly time: string;
   readonly kind: EventKind;
   readonly container?: string;
   readonly message: string;
-  readonly reasons?: readonly string[];
+  readonly reasons?: readonly Reason[];
 }
 
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -39,6 +41,9 @@ export class EventLog {
   }
 }
 
+/** The event of an exit the monitor saw (an exit nobody saw, `exit-unknown`, has none). */
+const EXIT_EVENTS: Partial<Record<ReasonCode, EventKind>> = { exited: 'exited', killed: 'exited', 'oom-killed': 'oom-killed' };
+
 const DONE: Record<string, EventKind> = {
   create: 'created', start: 'started', update: 'updated', restart: 'restarted', recreate: 'recreated', stop: 'stopped', remove: 'removed',
 };
@@ -50,23 +55,25 @@ export function eventsFromPass(plan: Plan, results: readonly ChangeResult[] | nu
   const results_ = new Map((results ?? []).map((r) => [r.name, r]));
   for (const c of plan.changes) {
     const r = results_.get(c.name);
-    const exitReason = c.reasons.find((x) => /^(exited|was killed|was OOM-killed)/.test(x));
-    if (exitReason && (c.action === 'start' || c.action === 'none')) {
-      out.push({ time, kind: exitReason.startsWith('was OOM-killed') ? 'oom-killed' : 'exited', container: c.name, message: exitReason.split(';')[0]! });
+    const exit = c.reasons.find((x) => EXIT_EVENTS[x.code] !== undefined);
+    if (exit && (c.action === 'start' || c.action === 'none')) {
+      out.push({ time, kind: EXIT_EVENTS[exit.code]!, container: c.name, message: exitMessage(exit) });
     }
     if (c.action === 'none' || !r) continue;
     if (!r.ok) {
       out.push({ time, kind: 'action-failed', container: c.name, message: `${c.action} failed: ${r.error?.summary ?? 'unknown error'}`, reasons: c.reasons });
       continue;
     }
-    const drift = c.reasons.some((x) => x.startsWith('drift:'));
-    out.push({ time, kind: drift ? 'drift-corrected' : DONE[c.action]!, container: c.name, message: `${c.action}: ${c.reasons[0] ?? ''}`, reasons: c.reasons });
+    const drift = c.reasons.some((x) => x.code === 'drift');
+    out.push({ time, kind: drift ? 'drift-corrected' : DONE[c.action]!, container: c.name, message: actionMessage(c), reasons: c.reasons });
   }
   for (const o of plan.orphans) out.push({ time, kind: 'orphan-cleaned', container: o.name, message: `${o.kind}: ${o.detail}` });
   const invalid = new Set<string>();
   for (const d of diagnostics) {
     if (d.code === 'PRUNE_REFUSED') out.push({ time, kind: 'prune-refused', message: d.summary });
-    if (d.severity === 'error' && d.code.startsWith('MANIFEST_')) {
+    if (d.code === 'STOP_TIMEOUT') out.push({ time, kind: 'stop-timeout', ...(d.container ? { container: d.container } : {}), message: d.summary });
+    // A field the format reserves but corral has not built makes the manifest as unusable as an error in it.
+    if (d.severity === 'error' && (d.code.startsWith('MANIFEST_') || d.code === 'NOT_SUPPORTED')) {
       const key = `${d.source?.file}:${d.container ?? ''}`;
       if (invalid.has(key)) continue;
       invalid.add(key);

@@ -4,7 +4,12 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CorralError } from '../errors.js';
+import type { ReasonCode } from '../reconciler/plan/types.js';
 import type { ContainerRecord } from '../state/record.js';
+import type { CorralEvent } from './events.js';
+
+/** A start after one of these exits is a restart (after `exit-unknown`, a reboot say, it is not). */
+const CRASHES: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['exited', 'killed', 'oom-killed']);
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -23,6 +28,15 @@ export class AgentMetrics {
     for (const r of records) if (r) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
     this.containers.reset();
     for (const [status, n] of counts) this.containers.set({ status }, n);
+  }
+
+  /** Restarts and OOM kills seen in one pass's events: by kind and reason code. */
+  countEvents(events: readonly CorralEvent[]): void {
+    for (const e of events) {
+      if (e.container === undefined) continue;
+      if (e.kind === 'restarted' || (e.kind === 'started' && e.reasons?.some((r) => CRASHES.has(r.code)))) this.restarted(e.container);
+      if (e.kind === 'oom-killed') this.oomKilled(e.container);
+    }
   }
 
   restarted(container: string): void {

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CorralError } from '../errors.js';
 import { DEFAULT_STATE_ROOT } from '../manifest/defaults.js';
-import { hostFacts } from '../host/host-facts.js';
+import { hostFacts } from '../inputs/host-facts.js';
 import type { HostFacts } from '../manifest/host-selector.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logging.js';
 import { styler, type Styler } from './style.js';

@@ -2,8 +2,9 @@
 // files, log shippers). stdout is reserved for command output, so `--output json` stays parseable.
 
 import winston from 'winston';
+import type { LogLevel } from '../logger.js';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type { LogLevel } from '../logger.js';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 export type Logger = winston.Logger;

@@ -45,7 +45,7 @@ export function buildProgram(): Command {
     startCommand(), stopCommand(), restartCommand(), agentCommand(), statusCommand(), eventsCommand(),
     infoCommand(), imageCommand(), volumeCommand(), gcCommand(), stateCommand(),
     // The drivers load only for commands that touch the host, so `validate` starts fast.
-    execCommand({ findRunning: async (name, ctx) => (await import('./wiring.js')).findRunning(name, ctx, layout(ctx.root)) }),
+    execCommand({ findRunning: async (name, ctx) => (await import('./exec-target.js')).findRunning(name, ctx, layout(ctx.root)) }),
   ]) program.addCommand(command);
   for (const command of program.commands) command.showHelpAfterError('(run with --help for usage)');
   return program;

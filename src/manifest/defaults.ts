@@ -15,7 +15,7 @@ export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
-/** Docker's default set (DESIGN.md §5). */
+/** Docker's default set (docs/security.md, "What a default container gets"). */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_MKNOD',
   'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
@@ -34,12 +34,12 @@ export const DEFAULT_MASKED_PATHS: readonly string[] = [
 ];
 
 /**
- * The devices every container may use, and nothing else (DESIGN: a node in /dev is not a policy;
- * the kernel's device controller is). `node` names the node corral creates in the container's
- * /dev; rules without one cover nodes that appear by themselves (ptmx and pts/N on the
- * container's own devpts). Not here on purpose: /dev/console (5:1) would reach the host's
- * console, tty0/vcs the host's virtual consoles; a manifest asks for fuse or net/tun through
- * `spec.devices`.
+ * The devices every container may use, and nothing else (docs/security.md, "Devices": a node in
+ * /dev is not a policy; the kernel's device controller is). `node` names the node corral creates
+ * in the container's /dev; rules without one cover nodes that appear by themselves (ptmx and
+ * pts/N on the container's own devpts). Not here on purpose: /dev/console (5:1) would reach the
+ * host's console, tty0/vcs the host's virtual consoles; a manifest asks for fuse or net/tun
+ * through `spec.devices`.
  */
 export const DEFAULT_DEVICES: readonly { readonly node: string | null; readonly rule: DeviceRule }[] = [
   { node: 'null', rule: { type: 'c', major: 1, minor: 3, access: 'rwm' } },

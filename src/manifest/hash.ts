@@ -43,29 +43,31 @@ export function specHash(spec: ContainerSpec, references: Readonly<Record<string
  * out of the serialization (the compatibility rule above). Records written before a field existed
  * lack it; `withLaterDefaults` fills it in so that they compare equal to a fresh spec.
  */
-const LATER_FIELDS: ReadonlyArray<{ readonly key: keyof ContainerSpec; readonly defaultFor: (spec: ContainerSpec) => unknown }> = [
-  {
-    key: 'devices',
-    defaultFor: (spec) => ({
-      allowAll: spec.security.privileged,
-      allow: spec.security.privileged ? [] : DEFAULT_DEVICES.map((d) => d.rule),
-      host: [],
-    }),
-  },
-  { key: 'storage', defaultFor: () => ({ sizeBytes: null }) },
-];
+const LATER_DEFAULTS: { readonly [K in 'devices' | 'storage']: (spec: ContainerSpec) => ContainerSpec[K] } = {
+  devices: (spec) => ({
+    allowAll: spec.security.privileged,
+    allow: spec.security.privileged ? [] : DEFAULT_DEVICES.map((d) => d.rule),
+    host: [],
+  }),
+  storage: () => ({ sizeBytes: null }),
+};
+const LATER_FIELDS = Object.keys(LATER_DEFAULTS) as ReadonlyArray<keyof typeof LATER_DEFAULTS>;
 
 function hashedForm(spec: ContainerSpec): Record<string, unknown> {
   const out: Record<string, unknown> = { ...spec };
-  for (const f of LATER_FIELDS) {
-    if (out[f.key] === undefined || canonicalJson(out[f.key]) === canonicalJson(f.defaultFor(spec))) delete out[f.key];
+  for (const key of LATER_FIELDS) {
+    if (out[key] === undefined || canonicalJson(out[key]) === canonicalJson(LATER_DEFAULTS[key](spec))) delete out[key];
   }
   return out;
 }
 
 /** A spec read from an older record, with every later field at its default. */
 export function withLaterDefaults(spec: ContainerSpec): ContainerSpec {
-  const out: Record<string, unknown> = { ...spec };
-  for (const f of LATER_FIELDS) if (out[f.key] === undefined) out[f.key] = f.defaultFor(spec);
-  return out as unknown as ContainerSpec;
+  // Typed as the current spec, an older one may still lack the later fields at run time.
+  const old: Partial<Pick<ContainerSpec, 'devices' | 'storage'>> = spec;
+  return {
+    ...spec,
+    devices: old.devices ?? LATER_DEFAULTS.devices(spec),
+    storage: old.storage ?? LATER_DEFAULTS.storage(spec),
+  };
 }

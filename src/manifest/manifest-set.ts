@@ -1,9 +1,9 @@
 // The whole front half of the data flow: a manifest source → validated, normalized specs, with
 // every problem as a diagnostic. This is what `validate`, `plan`, `reconcile` and the agent call.
-// Pure: the source is injected (src/host/manifest-source.ts reads real directories).
+// Pure: the source is injected (src/inputs/manifest-source.ts reads real directories).
 
 import { diagnostic, type Diagnostic } from '../errors.js';
-import { runDocumentChecks, runSetChecks, type CheckedDocument } from './checks.js';
+import { runDocumentChecks, runSetChecks, type CheckedDocument } from './checks/index.js';
 import { specHash } from './hash.js';
 import { selectsHost, type HostFacts } from './host-selector.js';
 import { DEFAULT_LIMITS, loadManifestText, type LoadedDocument, type LoadLimits } from './load.js';
@@ -58,12 +58,23 @@ export interface LoadOptions {
   readonly limits?: LoadLimits;
   /** Reuses the work done for files whose stamp did not change (the agent keeps one). */
   readonly cache?: ManifestCache;
+  /**
+   * What the wired drivers implement (src/compose.ts `supportChecks`): fields they do not are
+   * refused here, located in the file, so `validate` and `plan` say so before anything runs.
+   */
+  readonly supports?: (spec: ContainerSpec) => Diagnostic[];
+}
+
+/** A driver's diagnostic about a dotted spec field, placed where that field is in its document. */
+function locateField(doc: LoadedDocument, d: Diagnostic): Diagnostic {
+  const path = d.field ? d.field.split('.') : [];
+  return { ...d, container: d.container ?? doc.name ?? undefined, source: doc.locate(path, false) };
 }
 
 interface FileWork {
   readonly stamp: string;
   readonly diagnostics: Diagnostic[];
-  readonly docs: Array<{ doc: LoadedDocument; problems: Diagnostic[]; spec: ContainerSpec | null; hash: string | null }>;
+  readonly docs: Array<{ doc: LoadedDocument; manifest: ManifestV1 | null; problems: Diagnostic[]; spec: ContainerSpec | null; hash: string | null }>;
 }
 
 /**
@@ -101,17 +112,24 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
     diagnostics.push(...file.diagnostics);
     for (const d of file.docs) {
       diagnostics.push(...d.problems);
-      if (d.spec === null || d.hash === null) {
+      if (d.manifest === null || d.spec === null || d.hash === null) {
         if (d.doc.name) invalidNames.add(d.doc.name);
         continue;
       }
-      checked.push({ doc: d.doc, manifest: d.doc.value as unknown as ManifestV1 });
+      checked.push({ doc: d.doc, manifest: d.manifest });
       byDoc.set(d.doc, { spec: d.spec, hash: d.hash });
     }
   }
   const setProblems = runSetChecks(checked);
   diagnostics.push(...setProblems);
   for (const p of setProblems) if (p.severity === 'error' && p.container) invalidNames.add(p.container);
+  if (options.supports) {
+    for (const c of checked) {
+      const unsupported = options.supports(byDoc.get(c.doc)!.spec).map((d) => locateField(c.doc, d));
+      diagnostics.push(...unsupported);
+      if (unsupported.some((d) => d.severity === 'error')) invalidNames.add(c.manifest.metadata.name);
+    }
+  }
 
   const containers: ManifestEntry[] = [];
   const elsewhere: ManifestEntry[] = [];
@@ -159,12 +177,12 @@ async function loadFile(source: ManifestSource, file: SourceFile, limits: LoadLi
     stamp,
     diagnostics: result.diagnostics,
     docs: result.docs.map((doc) => {
-      const schemaProblems = validator.validate(doc);
-      if (schemaProblems.length > 0) return { doc, problems: schemaProblems, spec: null, hash: null };
-      const problems = runDocumentChecks({ doc, manifest: doc.value as unknown as ManifestV1 });
-      if (problems.some((p) => p.severity === 'error')) return { doc, problems, spec: null, hash: null };
-      const spec = normalize(doc.value as unknown as ManifestV1, doc.file);
-      return { doc, problems, spec, hash: specHash(spec) };
+      const { manifest, problems: schemaProblems } = validator.validate(doc);
+      if (manifest === null) return { doc, manifest, problems: schemaProblems, spec: null, hash: null };
+      const problems = runDocumentChecks({ doc, manifest });
+      if (problems.some((p) => p.severity === 'error')) return { doc, manifest: null, problems, spec: null, hash: null };
+      const spec = normalize(manifest, doc.file);
+      return { doc, manifest, problems, spec, hash: specHash(spec) };
     }),
   };
 }

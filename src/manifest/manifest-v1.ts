@@ -1,5 +1,5 @@
 // The raw manifest as written by users, typed after schemas/container.schema.json. Only documents
-// that passed the schema are viewed through these types (checks.ts, normalize.ts). Pure.
+// that passed the schema are viewed through these types (checks/, normalize.ts). Pure.
 
 type Bytes = string | number;
 
@@ -20,6 +20,13 @@ export type MountV1 =
   | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; recursive?: boolean; options?: string[] }
   | { type: 'tmpfs'; target: string; size?: Bytes; mode?: string; readOnly?: boolean; options?: string[] }
   | { type: 'volume'; name: string; target: string; readOnly?: boolean; options?: string[] };
+
+export interface PortV1 {
+  host?: number;
+  container: number;
+  protocol?: 'tcp' | 'udp';
+  hostIP?: string;
+}
 
 export interface UlimitV1 {
   soft: number | 'unlimited';
@@ -63,7 +70,7 @@ export interface SpecV1 {
   network?: {
     mode?: 'none' | 'host' | 'bridge';
     bridge?: { name?: string; address?: string };
-    ports?: Array<{ host?: number; container: number; protocol?: 'tcp' | 'udp'; hostIP?: string }>;
+    ports?: PortV1[];
     dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
   };
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';

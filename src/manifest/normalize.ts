@@ -113,7 +113,7 @@ function normalizeNamespaces(spec: SpecV1): ContainerSpec['namespaces'] {
   };
 }
 
-/** `network.mode: host` is a second way to say `namespaces.network: host`; checks.ts refuses contradictions. */
+/** `network.mode: host` is a second way to say `namespaces.network: host`; checks/ refuses contradictions. */
 export function networkNamespace(ns: string | undefined, mode: string | undefined): NetworkNamespace {
   if (ns?.startsWith('container:')) return { kind: 'container', container: ns.slice('container:'.length) };
   if (ns === 'host' || (ns === undefined && mode === 'host')) return { kind: 'host' };

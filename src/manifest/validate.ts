@@ -1,16 +1,18 @@
 // validate (schema half): a loaded document against schemas/container.schema.json, with ajv.
 //
 // ajv's errors speak JSON Pointer and schema keywords; users need file:line:column, the field,
-// what was expected and a fix. This file is that translation. Cross-field rules live in checks.ts.
+// what was expected and a fix. This file is that translation. Cross-field rules live in checks/.
 // Pure: the schema object is handed in by the caller.
 
 import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { diagnostic, type Diagnostic, type ErrorCode } from '../errors.js';
+import type { ReportExtra } from './checks/report.js';
 import { fromJsonPointer, formatPath, type FieldPath } from './field-path.js';
 import { FORMATS } from './formats.js';
 import type { LoadedDocument } from './load.js';
+import type { ManifestV1 } from './manifest-v1.js';
 import { allowedProperties, listSchemaFields, type SchemaNode } from './schema-fields.js';
 import { didYouMean } from './suggest.js';
 
@@ -19,9 +21,14 @@ import { didYouMean } from './suggest.js';
 const Ajv2020 = Ajv2020Module.default;
 const addFormats = addFormatsModule.default;
 
+export type SchemaResult =
+  /** The document conforms: its typed view (the schema is what makes the types of manifest-v1.ts hold). */
+  | { readonly manifest: ManifestV1; readonly problems: readonly [] }
+  | { readonly manifest: null; readonly problems: Diagnostic[] };
+
 export interface SchemaValidator {
-  /** Schema diagnostics for one document; empty when it conforms. */
-  validate(doc: LoadedDocument): Diagnostic[];
+  /** Schema diagnostics for one document, or its typed view when it conforms. */
+  validate(doc: LoadedDocument): SchemaResult;
   readonly schema: SchemaNode;
 }
 
@@ -55,13 +62,14 @@ export function createSchemaValidator(schema: SchemaNode): SchemaValidator {
   });
   addFormats(ajv, ['hostname']);
   for (const [name, spec] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: (v: string) => spec.check(v).ok });
-  const check: ValidateFunction = ajv.compile(schema);
+  const check: ValidateFunction<ManifestV1> = ajv.compile<ManifestV1>(schema);
   const fieldIndex = indexFieldsByName(schema);
 
   return {
     schema,
     validate(doc) {
-      if (check(doc.value)) return [];
+      const value: unknown = doc.value;
+      if (check(value)) return { manifest: value, problems: [] };
       const errors = (check.errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
       const out = new Map<string, Diagnostic>();
       const formatPaths = new Set(errors.filter((e) => e.keyword === 'format').map((e) => e.instancePath));
@@ -74,7 +82,7 @@ export function createSchemaValidator(schema: SchemaNode): SchemaValidator {
         const key = `${d.field}\u0000${d.code}`;
         if (!out.has(key)) out.set(key, d);
       }
-      return [...out.values()].sort((a, b) => (a.source!.line - b.source!.line) || (a.source!.column - b.source!.column));
+      return { manifest: null, problems: [...out.values()].sort((a, b) => (a.source!.line - b.source!.line) || (a.source!.column - b.source!.column)) };
     },
   };
 }
@@ -96,7 +104,7 @@ function indexFieldsByName(schema: SchemaNode): Map<string, string[]> {
 function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, fieldIndex: Map<string, string[]>): Diagnostic {
   const path = fromJsonPointer(error.instancePath);
   const params = error.params as Record<string, unknown>;
-  const make = (code: ErrorCode, summary: string, extra: { at?: FieldPath; key?: boolean; detail?: string; hint?: string | undefined } = {}): Diagnostic => {
+  const make = (code: ErrorCode, summary: string, extra: ReportExtra & { at?: FieldPath } = {}): Diagnostic => {
     const at = extra.at ?? path;
     return diagnostic('error', code, summary, {
       field: formatPath(at) || '(document)',

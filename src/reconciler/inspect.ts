@@ -32,11 +32,14 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
   }));
 
   const known = new Set([...records.map((r) => r.name), ...unknown]);
-  const [cgroups, dirs, shims] = await Promise.all([ports.cgroups.list(), ports.rootfs.list(), ports.runtime.list()]);
+  const [shims, networks, cgroups, dirs] = await Promise.all([ports.runtime.list(), ports.network.list(), ports.cgroups.list(), ports.rootfs.list()]);
+  const orphan = (kind: Orphan['kind'], detail: string) => (name: string): Orphan => ({ kind, name, detail });
+  // In teardown order (apply/steps.ts): a monitor goes before the cgroup it sits in.
   const orphans: Orphan[] = [
-    ...cgroups.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'cgroup', name, detail: 'a cgroup under corral\'s parent with no state record' })),
-    ...shims.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'shim', name, detail: 'a container monitor with no state record' })),
-    ...dirs.filter((n) => !known.has(n)).map((name): Orphan => ({ kind: 'rootfs', name, detail: 'a container directory with no state record' })),
+    ...shims.filter((n) => !known.has(n)).map(orphan('shim', 'a container monitor with no state record')),
+    ...networks.filter((n) => !known.has(n)).map(orphan('network', 'network resources with no state record')),
+    ...cgroups.filter((n) => !known.has(n)).map(orphan('cgroup', 'a cgroup under corral\'s parent with no state record')),
+    ...dirs.filter((n) => !known.has(n)).map(orphan('rootfs', 'a container directory with no state record')),
   ];
   return { containers, orphans, serial, unknown };
 }

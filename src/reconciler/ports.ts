@@ -1,62 +1,168 @@
-// What the reconciler needs from the host, as three narrow ports. src/reconciler/wiring.ts adapts
-// the real drivers (cgroups, overlay, namespaces) to them; tests of apply's logic use fakes.
-// Every method is idempotent where the name says so: crash recovery re-runs them.
+// What the reconciler needs from the host, as four narrow ports, in the order a start uses them:
+// rootfs → cgroups → network → runtime (and the reverse to tear down). Each driver implements
+// its own port in `src/drivers/<driver>/port.ts`; `src/compose.ts` only wires them; tests of
+// apply's logic use fakes. Every method is idempotent where the name says so: crash recovery
+// re-runs them. docs/architecture.md ("Ports") explains the contract and how to add a driver.
+//
+// Handles (`Json`): what a driver hands back to be stored in the state record and gets back
+// later (cgroup directories, the shim's pids, the network's addresses). They are opaque here;
+// each driver versions its own and validates it when it reads it back.
+//
+// Signals: every call that can take long gets an AbortSignal (the pass's, bounded by the step's
+// deadline); a driver stops its work and rejects when it fires.
 
 import type { Diagnostic, Disposable } from '../errors.js';
 import type { ContainerSpec, DevicesSpec, ResourcesSpec } from '../manifest/spec.js';
-import type { ImageDefaults, RootfsLayout } from '../drivers/overlay/rootfs-layout.js';
 import type { ExitRecord, Json, UserRange } from '../state/record.js';
 import type { FieldDiff } from './plan/types.js';
+
+export type { Json } from '../state/record.js';
+export type { FieldDiff } from './plan/types.js';
+
+/** Every port answers these at plan time, so `plan` refuses what apply could not do. */
+interface PlanTimeChecks {
+  /** Host checks (a knob the host lacks, a missing image, a field not built yet): errors make the container unplannable. */
+  check(spec: ContainerSpec): Promise<Diagnostic[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The root filesystem: the rootfs driver prepares directories; the runtime mounts them inside the
+// container's own mount namespace. Nothing is mounted in the host's mount table.
+
+export interface BindSpec {
+  /** Absolute host path. */
+  readonly source: string;
+  /** Absolute path inside the container. */
+  readonly target: string;
+  readonly readOnly: boolean;
+  /** Extra flags for the bind (applied with the read-only remount). Absent: none. */
+  readonly options?: readonly ('nosuid' | 'nodev' | 'noexec')[];
+}
+
+export interface RootfsLayout {
+  /** Lower layers, top first (overlayfs `lowerdir` order). */
+  readonly lower: readonly string[];
+  /** Copy-on-write layer of this container; survives restarts, removed with the container. */
+  readonly upper: string;
+  readonly work: string;
+  /** Empty directory on the host; the runtime mounts the overlay here, inside the new mount namespace. */
+  readonly target: string;
+  /**
+   * Binds applied inside the new root right after the overlay mount, before the manifest's own
+   * mounts (the host rootfs binds the host's /usr read-only this way).
+   */
+  readonly binds: readonly BindSpec[];
+  /** `readOnlyRootfs`: the root is remounted read-only once everything is mounted. */
+  readonly readOnly: boolean;
+}
+
+/** Defaults an image supplies; the manifest overrides each (command, args, env by name...). */
+export interface ImageDefaults {
+  readonly entrypoint: readonly string[] | null;
+  readonly cmd: readonly string[] | null;
+  readonly env: readonly string[];
+  readonly user: string | null;
+  readonly workingDir: string | null;
+  readonly stopSignal: string | null;
+}
 
 export interface PreparedRootfs {
   readonly layout: RootfsLayout;
   readonly defaults: ImageDefaults | null;
   /** Host paths of the named volumes the spec mounts, by volume name. */
   readonly volumes: Readonly<Record<string, string>>;
+  /** What the state record keeps of it. */
+  readonly handle: Json;
 }
 
-export interface RootfsPort {
-  /** Digests that belong in the spec hash (`image`: config digest, `seccomp`: profile digest). */
+export interface RootfsPort extends PlanTimeChecks {
+  /** Digests that belong in the spec hash (`image`: the image's config digest). */
   references(spec: ContainerSpec): Promise<Record<string, string>>;
   /** Creates upper/work/mount point and volumes and resolves lower layers. Idempotent. */
-  prepare(name: string, spec: ContainerSpec): Promise<PreparedRootfs>;
+  prepare(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<PreparedRootfs>;
   /** Deletes the container's writable layer and directories (volumes stay). Idempotent. */
-  remove(name: string): Promise<void>;
+  remove(name: string, signal: AbortSignal): Promise<void>;
   exists(name: string): Promise<boolean>;
   /** Names that have a container directory under the state root. */
   list(): Promise<string[]>;
-  /** Host checks at plan time (bind sources that do not exist, unknown images). */
-  check(spec: ContainerSpec): Promise<Diagnostic[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// cgroups: limits, the device policy, and where the container's processes go.
+
+/** Where a new process of the container is placed, in every hierarchy the host has. */
+export interface CgroupPlacement {
+  /** `cgroup.procs` files the container's processes are written into before they run. */
+  readonly procs: readonly string[];
+  /** `cgroup.procs` files of the monitor's own leaf (charged to the container, kept apart from it). */
+  readonly monitorProcs: readonly string[];
+  /** A cgroup2 directory for clone3(CLONE_INTO_CGROUP), or null. */
+  readonly cloneInto: string | null;
+  /** A file with an `oom_kill N` line for the container's memory cgroup, or null. */
+  readonly oomEvents: string | null;
 }
 
 export interface CgroupPort {
   /** Creates (or adopts) the container's cgroups with these limits and device policy. Idempotent. */
-  create(name: string, resources: ResourcesSpec, devices: DevicesSpec): Promise<Json>;
+  create(name: string, resources: ResourcesSpec, devices: DevicesSpec, signal: AbortSignal): Promise<Json>;
   /** Applies the limits and the device policy live; returns the handle to store from now on. */
-  update(handle: Json, resources: ResourcesSpec, devices: DevicesSpec): Promise<Json>;
+  update(handle: Json, resources: ResourcesSpec, devices: DevicesSpec, signal: AbortSignal): Promise<Json>;
   /** Limits and device rules on the host that differ from the spec's; null when the cgroup is gone. */
   drift(handle: Json, resources: ResourcesSpec, devices: DevicesSpec): Promise<FieldDiff[] | null>;
-  /** `cgroup.procs` files a new process must be written into before it runs. */
-  procsFiles(handle: Json): string[];
+  /** Where the container's processes (and its monitor) go. */
+  placement(handle: Json): CgroupPlacement;
+  /** The placement of a container by name (for a process that joins it), or null without a cgroup. */
+  placementOf(name: string): Promise<CgroupPlacement | null>;
   /** Kills every process in the container's cgroups. Idempotent. */
   kill(name: string): Promise<void>;
   /** Kills what is left and removes the cgroups. Idempotent. */
-  destroy(name: string): Promise<void>;
+  destroy(name: string, signal: AbortSignal): Promise<void>;
   /** Container names with a cgroup under corral's parent. */
   list(): Promise<string[]>;
   /** Knobs and device enforcement the host lacks, missing host devices: plan-time errors. */
-  check(resources: ResourcesSpec, devices: DevicesSpec): Diagnostic[];
+  check(spec: ContainerSpec): Promise<Diagnostic[]>;
   /** OOM kills counted in the container's cgroup so far. */
   oomKills(handle: Json): Promise<number>;
   stats(handle: Json): Promise<Record<string, number | null>>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Network: what the container's network namespace needs beyond what the runtime makes itself
+// (`none`: a private namespace with only `lo`; `host`; `container:NAME`). A bridge driver creates
+// a namespace here, wires it, and hands its path to the runtime to join.
+
+export interface NetworkAttachment {
+  /** A network namespace file the container joins instead of making its own; null: none. */
+  readonly netnsPath: string | null;
+  /** What the state record keeps (addresses, veth names, forwarded ports); null: nothing to undo. */
+  readonly handle: Json | null;
+}
+
+export interface NetworkPort {
+  /**
+   * What the manifest asks of the network that this driver does not implement: `NOT_SUPPORTED`
+   * errors. Pure (no host access), so `validate` runs it too.
+   */
+  supports(spec: ContainerSpec): Diagnostic[];
+  /** Host checks at plan time (a bridge name taken by something else, an address in use). */
+  check(spec: ContainerSpec): Promise<Diagnostic[]>;
+  /** Before the start: makes what the container's network needs. Idempotent (by name). */
+  attach(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<NetworkAttachment>;
+  /** After the stop: undoes it (addresses released, forwards removed). Idempotent (by name). */
+  detach(name: string, handle: Json | null, signal: AbortSignal): Promise<void>;
+  /** Names with network resources under this state root (orphan detection). */
+  list(): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime: the container's processes (namespaces, the monitor, exec).
+
 export interface StartRequest {
   readonly name: string;
   readonly spec: ContainerSpec;
   readonly rootfs: PreparedRootfs;
-  readonly cgroupHandle: Json;
-  readonly cgroupProcs: readonly string[];
+  readonly cgroup: CgroupPlacement;
+  readonly network: NetworkAttachment;
   /** Host id range for `namespaces.user: auto`. */
   readonly userRange: UserRange | null;
   /** For `namespaces.network: container:NAME`: that container's runtime handle. */
@@ -72,14 +178,23 @@ export interface ProcessStatus {
   readonly startedAt: string | null;
 }
 
-export interface RuntimePort {
+export interface StopResult {
+  /** The recorded exit (an unknown one when no monitor watched it); null when nothing ran. */
+  readonly exit: ExitRecord | null;
+  /** The process ignored its stop signal for its whole stopTimeout and was killed. */
+  readonly killedAfterTimeout: boolean;
+}
+
+export interface RuntimePort extends PlanTimeChecks {
+  /** Digests that belong in the spec hash (`seccomp`: the profile file's digest). */
+  references(spec: ContainerSpec): Promise<Record<string, string>>;
   start(request: StartRequest, signal: AbortSignal): Promise<{ runtime: Json; startedAt: string }>;
-  /** Sends stopSignal, waits up to stopTimeout, then runs killAll; returns the recorded exit (an unknown one without a monitor). */
-  stop(name: string, runtime: Json | null, spec: ContainerSpec, killAll: () => Promise<void>): Promise<ExitRecord | null>;
+  /** Sends stopSignal, waits up to stopTimeout, then runs killAll. */
+  stop(name: string, runtime: Json | null, spec: ContainerSpec, killAll: () => Promise<void>, signal: AbortSignal): Promise<StopResult>;
   /** What runs for `name` now, checked against pid start times (no pid-reuse mistakes). */
   status(name: string, runtime: Json | null): Promise<ProcessStatus>;
   /** Removes the monitor's files and kills a monitor left without a container. Idempotent. */
-  cleanup(name: string): Promise<void>;
+  cleanup(name: string, signal: AbortSignal): Promise<void>;
   /** Names with a monitor directory under the state root. */
   list(): Promise<string[]>;
   /** Calls back once when the container's PID 1 exits (agent mode), without polling /proc. */
@@ -91,5 +206,6 @@ export interface RuntimePort {
 export interface Ports {
   readonly rootfs: RootfsPort;
   readonly cgroups: CgroupPort;
+  readonly network: NetworkPort;
   readonly runtime: RuntimePort;
 }

@@ -1,7 +1,7 @@
 // reconcile: one pass of the loop every mode shares (`plan`, `reconcile --once`, the agent):
 // manifests → desired; records + host → actual; refresh; plan; apply (unless planning only).
 
-import { diagnostic, environmentCode, type Diagnostic } from '../errors.js';
+import { diagnostic, environmentCode, isCorralError, type Diagnostic } from '../errors.js';
 import { specHash } from '../manifest/hash.js';
 import type { ManifestSet } from '../manifest/manifest-set.js';
 import { canonicalJson } from '../manifest/hash.js';
@@ -35,18 +35,22 @@ export interface ReconcileOutcome {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-/** Manifest set → Desired: referenced digests into the hash, host checks as plan-time errors. */
+/** Manifest set → Desired: referenced digests into the hash, every port's host checks as plan-time errors. */
 export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desired> {
+  const checkers = [ports.rootfs, ports.cgroups, ports.network, ports.runtime];
   const containers = await Promise.all(set.containers.map(async (entry): Promise<DesiredContainer> => {
     const hostDiagnostics: Diagnostic[] = [];
-    let references: Record<string, string> = {};
-    try {
-      references = await ports.rootfs.references(entry.spec);
-    } catch (err) {
-      hostDiagnostics.push(diagnostic('error', (err as { code?: Diagnostic['code'] }).code ?? 'IMAGE_NOT_FOUND', (err as Error).message, { container: entry.spec.name }));
+    const references: Record<string, string> = {};
+    for (const port of [ports.rootfs, ports.runtime]) {
+      try {
+        Object.assign(references, await port.references(entry.spec));
+      } catch (err) {
+        hostDiagnostics.push(isCorralError(err)
+          ? diagnostic('error', err.code, err.summary, { container: entry.spec.name, ...(err.hint ? { hint: err.hint } : {}) })
+          : diagnostic('error', 'INTERNAL', `digest of what \`${entry.spec.name}\` references: ${String(err)}`, { container: entry.spec.name }));
+      }
     }
-    hostDiagnostics.push(...ports.cgroups.check(entry.spec.resources, entry.spec.devices).map((d) => ({ ...d, container: entry.spec.name })));
-    hostDiagnostics.push(...(await ports.rootfs.check(entry.spec)).map((d) => ({ ...d, container: entry.spec.name })));
+    for (const port of checkers) hostDiagnostics.push(...(await port.check(entry.spec)).map((d) => ({ ...d, container: entry.spec.name })));
     // The manifest's own hash already covers a spec without references (host and path roots).
     const hash = Object.keys(references).length === 0 ? entry.hash : specHash(entry.spec, references);
     return { spec: entry.spec, hash, references, origin: entry.origin, hostDiagnostics };
@@ -107,7 +111,8 @@ export async function reconcileOnce(
   }
   const records = new Map(refreshed.map((r) => [r.name, r]));
   const applied = await apply(plan, records, ports, store, hooks, { parallelism: options.parallelism, stepTimeoutMs: options.stepTimeoutMs, now }, signal);
-  const failures = applied.results.some((r) => !r.ok) || applied.diagnostics.length > 0;
+  // A warning of a step that succeeded (STOP_TIMEOUT) is reported, not a failure.
+  const failures = applied.results.some((r) => !r.ok) || applied.diagnostics.some((d) => d.severity === 'error');
   return {
     plan,
     applied,

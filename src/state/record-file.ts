@@ -3,7 +3,7 @@
 // trusted. Records written before checksums existed carry none and are read as they are.
 
 import { canonicalJson, sha256Hex } from '../manifest/hash.js';
-import { RECORD_FORMAT, type ContainerRecord } from './record.js';
+import { RECORD_FORMAT, TRANSITIONS, type ContainerRecord } from './record.js';
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -13,6 +13,15 @@ export function recordChecksum(record: ContainerRecord): string {
 
 export function encodeRecord(record: ContainerRecord): string {
   return `${JSON.stringify({ ...record, checksum: recordChecksum(record) }, null, 2)}\n`;
+}
+
+const STATUSES: readonly string[] = Object.keys(TRANSITIONS);
+
+/** The fields every reader relies on; the checksum vouches for the rest. */
+function hasRecordShape(value: object): value is ContainerRecord {
+  const v: { format?: unknown; name?: unknown; status?: unknown; spec?: unknown } = value;
+  return v.format === RECORD_FORMAT && typeof v.name === 'string' && typeof v.status === 'string' && STATUSES.includes(v.status)
+    && typeof v.spec === 'object' && v.spec !== null;
 }
 
 export type DecodedRecord =
@@ -28,11 +37,10 @@ export function decodeRecord(text: string, name: string): DecodedRecord {
     return { ok: false, reason: `not JSON (${(err as Error).message})` };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, reason: 'not a JSON object' };
-  const { checksum, ...rest } = parsed as Record<string, unknown>;
-  const record = rest as unknown as ContainerRecord;
-  if (record.format !== RECORD_FORMAT) return { ok: false, reason: `format ${String(record.format)}, expected ${RECORD_FORMAT}` };
-  if (record.name !== name || !NAME_RE.test(name)) return { ok: false, reason: `it names \`${String(record.name)}\`, its file \`${name}\`` };
-  if (typeof record.spec !== 'object' || record.spec === null || typeof record.status !== 'string') return { ok: false, reason: 'spec or status missing' };
+  const { checksum, ...record } = parsed as Record<string, unknown>;
+  if (record['format'] !== RECORD_FORMAT) return { ok: false, reason: `format ${String(record['format'])}, expected ${RECORD_FORMAT}` };
+  if (record['name'] !== name || !NAME_RE.test(name)) return { ok: false, reason: `it names \`${String(record['name'])}\`, its file \`${name}\`` };
+  if (!hasRecordShape(record)) return { ok: false, reason: 'spec or status missing' };
   if (checksum === undefined) return { ok: true, record, checked: false };
   if (checksum !== recordChecksum(record)) return { ok: false, reason: 'its checksum does not match its content' };
   return { ok: true, record, checked: true };

@@ -71,6 +71,8 @@ export interface ContainerRecord {
   readonly startedAt: string | null;
   readonly cgroup: Json | null;
   readonly rootfs: Json | null;
+  /** The network driver's handle (addresses, forwarded ports); null: nothing to undo. */
+  readonly network: Json | null;
   readonly runtime: Json | null;
   readonly userRange: UserRange | null;
   readonly restarts: number;
@@ -94,23 +96,43 @@ export interface ContainerRecord {
   readonly recovered?: true;
 }
 
-const TRANSITIONS: Readonly<Record<ContainerStatus, readonly ContainerStatus[]>> = {
-  creating: ['creating', 'running', 'exited', 'failed', 'removing', 'stopped'],
-  running: ['running', 'stopping', 'exited', 'crashloop', 'removing', 'stopped', 'creating'],
-  stopping: ['stopping', 'stopped', 'exited', 'removing'],
-  stopped: ['stopped', 'creating', 'running', 'removing', 'failed'],
-  exited: ['exited', 'creating', 'running', 'crashloop', 'stopped', 'removing', 'failed'],
-  crashloop: ['crashloop', 'creating', 'running', 'exited', 'stopped', 'removing', 'failed'],
-  failed: ['failed', 'creating', 'running', 'stopped', 'removing', 'exited', 'crashloop'],
-  removing: ['removing'],
+/**
+ * The status machine. Every status change goes through transition(), and the store checks every
+ * write against this table (store.ts): a move not listed here is a bug, and fails loudly.
+ * A status may always be rewritten as itself (other fields change).
+ */
+export const TRANSITIONS: Readonly<Record<ContainerStatus, readonly ContainerStatus[]>> = {
+  // Started; setup failed; removed before it ran.
+  creating: ['running', 'failed', 'removing'],
+  // Being stopped; found exited (refresh); rebuilt (recreate); removed.
+  running: ['stopping', 'exited', 'crashloop', 'creating', 'removing'],
+  // Stopped; the stop never sent its signal (corral was killed first, refresh); removed.
+  stopping: ['stopped', 'running', 'removing'],
+  // Started again (or found running: a start the record missed); rebuilt; its start failed; removed.
+  stopped: ['running', 'creating', 'failed', 'removing'],
+  exited: ['running', 'creating', 'failed', 'stopped', 'removing'],
+  crashloop: ['running', 'creating', 'failed', 'stopped', 'removing'],
+  failed: ['running', 'creating', 'stopped', 'removing'],
+  // The manifest came back before the removal finished: rebuilt.
+  removing: ['creating'],
 };
+
+/** Whether a record in status `from` (null: no record yet) may be written with status `to`. */
+export function canTransition(from: ContainerStatus | null, to: ContainerStatus): boolean {
+  if (from === null) return to === 'creating';
+  return from === to || TRANSITIONS[from].includes(to);
+}
 
 /** Returns the record with its new status, or throws STATE_TRANSITION for an impossible move. */
 export function transition(record: ContainerRecord, to: ContainerStatus, changes: Partial<ContainerRecord> = {}): ContainerRecord {
-  if (!TRANSITIONS[record.status].includes(to)) {
-    throw new CorralError('STATE_TRANSITION', `container \`${record.name}\`: cannot go from \`${record.status}\` to \`${to}\``);
-  }
+  assertTransition(record.name, record.status, to);
   return { ...record, ...changes, status: to };
+}
+
+export function assertTransition(name: string, from: ContainerStatus | null, to: ContainerStatus): void {
+  if (!canTransition(from, to)) {
+    throw new CorralError('STATE_TRANSITION', `container \`${name}\`: cannot go from \`${from ?? '(no record)'}\` to \`${to}\``);
+  }
 }
 
 export const BACKOFF = {

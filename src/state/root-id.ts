@@ -1,7 +1,7 @@
 // A state root's identity: a random id in `<root>/root-id`, written once and never changed. What
 // corral creates outside its root carries it (the cgroups' ownership marks), so two roots on one
 // host never take each other's cgroups for their own, and a root's default cgroup parent is named
-// after it (src/cli/host.ts).
+// after it (src/cli/open-host.ts).
 //
 // Created without a window: the id goes to a temp file (fsynced), which is then hard-linked to
 // `root-id`. link(2) fails with EEXIST when another process got there first, so two corrals

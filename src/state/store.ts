@@ -9,7 +9,7 @@ import { CorralError, diagnostic, environmentCode, type Diagnostic } from '../er
 import { writeFileAtomic, removeStaleTemps, syncDirectory } from './atomic-write.js';
 import type { Layout } from './layout.js';
 import { encodeRecord, decodeRecord } from './record-file.js';
-import type { ContainerRecord } from './record.js';
+import { assertTransition, type ContainerRecord, type ContainerStatus } from './record.js';
 import { withLaterDefaults } from '../manifest/hash.js';
 
 interface Meta {
@@ -76,6 +76,12 @@ export class StateStore {
   private serial = 0;
   /** Parsed records by file, reused while the file is unchanged (the agent loads every pass). */
   private readonly cache = new Map<string, { stamp: string; record: ContainerRecord }>();
+  /**
+   * The status of each record as last read or written by this store (null: known to have no
+   * record). Every put is checked against it with the status machine (record.ts); a name this
+   * store never looked at, or whose record is unreadable, is not checked (`state repair`).
+   */
+  private readonly statuses = new Map<string, ContainerStatus | null>();
 
   constructor(readonly layout: Layout) {}
 
@@ -157,6 +163,8 @@ export class StateStore {
     }
     for (const path of this.cache.keys()) if (!seen.has(path)) this.cache.delete(path);
     this.serial = serial;
+    this.statuses.clear();
+    for (const r of records) this.statuses.set(r.name, r.status);
     return { records, serial, unknown, diagnostics };
   }
 
@@ -167,13 +175,17 @@ export class StateStore {
   /** The record of `name`, its previous version if the current one is damaged; STATE_CORRUPT if neither reads. */
   async get(name: string): Promise<ContainerRecord | null> {
     const path = this.layout.record(name);
-    if (!existsSync(path)) return null;
+    if (!existsSync(path)) {
+      this.statuses.set(name, null);
+      return null;
+    }
     const read = readVerified(path, name);
     if ('unknown' in read) {
       throw new CorralError('STATE_CORRUPT', `state record \`${path}\` cannot be read: ${read.unknown}`, {
         container: name, hint: `\`corral state repair ${name}\` rebuilds it from what the host shows`,
       });
     }
+    this.statuses.set(name, read.record.status);
     return read.record;
   }
 
@@ -183,10 +195,12 @@ export class StateStore {
    * record's serial away) records the serial in meta.json.
    */
   async put(record: ContainerRecord): Promise<ContainerRecord> {
+    if (this.statuses.has(record.name)) assertTransition(record.name, this.statuses.get(record.name)!, record.status);
     this.serial += 1;
     const { recovered: _recovered, ...fresh } = record;
     const written = { ...fresh, serial: this.serial };
     await this.withReserve(FREEING.has(record.status), () => writeFileAtomic(this.layout.record(record.name), encodeRecord(written), { keepPrevious: true }));
+    this.statuses.set(record.name, record.status);
     return written;
   }
 
@@ -196,12 +210,14 @@ export class StateStore {
     await rm(this.layout.record(name), { force: true });
     await rm(`${this.layout.record(name)}.prev`, { force: true });
     await syncDirectory(this.layout.stateDir);
+    this.statuses.set(name, null);
   }
 }
 
 /** A record written by an older corral reads as if written now: fields added since get their defaults. */
 function upgradeRecord(record: ContainerRecord): ContainerRecord {
-  return { ...record, spec: withLaterDefaults(record.spec) };
+  // `network` came with the network port: older records had nothing to undo.
+  return { ...record, spec: withLaterDefaults(record.spec), network: record.network ?? null };
 }
 
 function readIfPresent(path: string): string | null {

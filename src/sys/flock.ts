@@ -1,5 +1,6 @@
 // flock(2) without ever blocking the event loop: LOCK_NB attempts, retried with a delay until a
-// deadline. A blocking flock through koffi would hang process.exit() (DESIGN.md §2).
+// deadline. A blocking flock through koffi would hang process.exit() (docs/architecture.md,
+// "Calling the kernel from Node").
 
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,7 +1,7 @@
 // The one koffi binding to libc, loaded on first use. Every wrapper in src/sys goes through
 // `check`, so a failing call becomes a SyscallError naming the call, its arguments and errno.
 //
-// Rules for wrappers here (DESIGN.md §2):
+// Rules for wrappers here (docs/architecture.md, "Calling the kernel from Node"):
 // - never call anything that can block forever on the main thread (flock without LOCK_NB, read on
 //   a blocking fd, waitid without WNOHANG): a blocked koffi call stops process.exit();
 // - never call unshare/setns(CLONE_NEWNS|CLONE_NEWUSER…) from the agent's threads: that is the

@@ -33,7 +33,8 @@ export type ChildExit = { readonly pid: number; readonly code: number | null; re
 
 /**
  * Reaps a child through its pidfd without blocking: the exit, or null while it still runs. Only for
- * children of this process (DESIGN.md §2: children of ended worker threads are reaped this way).
+ * children of this process; children of ended worker threads are reaped this way
+ * (docs/architecture.md, "Calling the kernel from Node").
  */
 export function waitPidfd(pidfd: number): ChildExit | null {
   const fn = libcFunction('int waitid(int idtype, int id, _Out_ uint8_t *info, int options)');

@@ -28,6 +28,13 @@ function startAgent(sb: Sandbox, ...args: string[]): ChildProcess {
   return child;
 }
 
+/** The end of the newest agent's log, so a timeout says what the agent was doing. */
+function agentLogTail(): string {
+  const newest = agents[agents.length - 1] as (ChildProcess & { log?: () => string }) | undefined;
+  const exited = newest && (newest.exitCode !== null || newest.signalCode !== null) ? ` (exited: ${newest.exitCode ?? newest.signalCode})` : '';
+  return newest?.log ? `agent log${exited}:\n${newest.log().slice(-6000)}` : 'no agent started';
+}
+
 function stopAgent(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -47,7 +54,7 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
     } catch (err) {
       last = err;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${String(last)})\n${agentLogTail()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

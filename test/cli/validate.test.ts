@@ -35,6 +35,16 @@ describe('corral validate', () => {
     expect(r.stdout).toMatch(/^valid: 3 files, 3 valid containers in manifests/m);
   });
 
+  test('what the format reserves but corral has not built (bridge, ports, dns) is refused with NOT_SUPPORTED, located', () => {
+    const r = corral(['validate', '--output', 'json', join(REPO, 'test/fixtures/valid/kitchen-sink.yaml')]);
+    expect(r.code).toBe(1);
+    const errors = (JSON.parse(r.stdout).diagnostics as Array<{ severity: string; code: string; field: string; source?: { line: number } }>).filter((d) => d.severity === 'error');
+    expect(errors.map((d) => [d.code, d.field])).toEqual([
+      ['NOT_SUPPORTED', 'spec.network.mode'], ['NOT_SUPPORTED', 'spec.network.ports'], ['NOT_SUPPORTED', 'spec.network.dns'],
+    ]);
+    for (const d of errors) expect(d.source?.line).toBeGreaterThan(1);
+  });
+
   test('the manifest directory comes from --dir, then CORRAL_MANIFESTS', () => {
     expect(corral(['validate'], { env: { CORRAL_MANIFESTS: '/nonexistent' } }).code).toBe(1);
     expect(corral(['--dir', 'manifests', 'validate'], { env: { CORRAL_MANIFESTS: '/nonexistent' } }).code).toBe(0);

@@ -39,7 +39,7 @@ describe('a killed monitor', () => {
     const ps = psJson(sb).find((c) => c.name === 'svc')!;
     expect(ps).toMatchObject({ status: 'unmonitored', pid: before.init.pid });
     const plan = JSON.parse(sb.run('plan', '--output', 'json').stdout);
-    expect(plan.actions[0]).toMatchObject({ name: 'svc', action: 'restart', reasons: [expect.stringMatching(/^monitor-lost: /)] });
+    expect(plan.actions[0]).toMatchObject({ name: 'svc', action: 'restart', reasons: [{ code: 'monitor-lost', text: expect.stringMatching(/^monitor-lost: /) }] });
 
     const r = JSON.parse(sb.run('reconcile', '--once', '--output', 'json').stdout);
     expect(r.actions[0]).toMatchObject({ name: 'svc', action: 'restart' });

@@ -60,7 +60,7 @@ describe('damaged state records', () => {
     const a = psJson(sb).find((c) => c.name === 'a');
     expect(a).toMatchObject({ status: 'unknown', error: expect.stringMatching(/state record unreadable/) });
     const plan = JSON.parse(sb.run('plan', '--output', 'json').stdout);
-    expect(plan.actions.find((x: { name: string }) => x.name === 'a')).toMatchObject({ action: 'none', reasons: [expect.stringMatching(/^record-unknown: /)] });
+    expect(plan.actions.find((x: { name: string }) => x.name === 'a')).toMatchObject({ action: 'none', reasons: [{ code: 'record-unknown', text: expect.stringMatching(/^record-unknown: /) }] });
     expect(plan.orphans).toEqual([]);
     const r = sb.run('reconcile', '--once', '--output', 'json');
     expect(r.code).toBe(1);
@@ -85,7 +85,7 @@ describe('damaged state records', () => {
     expect(repaired.code).toBe(0);
     expect(repaired.stdout).toMatch(/record rebuilt from the host \(running.*the next reconcile restarts it/);
     const r = JSON.parse(sb.run('reconcile', '--once', '--output', 'json').stdout);
-    expect(r.actions.find((x: { name: string }) => x.name === 'a')).toMatchObject({ action: 'restart', reasons: [expect.stringMatching(/^record-repaired: /)] });
+    expect(r.actions.find((x: { name: string }) => x.name === 'a')).toMatchObject({ action: 'restart', reasons: [{ code: 'record-repaired', text: expect.stringMatching(/^record-repaired: /) }] });
     const now = psJson(sb).find((c) => c.name === 'a')!;
     expect(now.status).toBe('running');
     expect(now.pid).not.toBe(pid);

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { cgroupParentFor } from '../../src/cli/host.js';
+import { cgroupParentFor } from '../../src/cli/open-host.js';
 import { hasCode } from '../../src/errors.js';
 import { layout } from '../../src/state/layout.js';
 import { ensureRootId, readRootId } from '../../src/state/root-id.js';

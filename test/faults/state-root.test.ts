@@ -89,7 +89,7 @@ describe('state root faults', () => {
     for (const d of inside) for (const p of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) writeFileSync(join(dirname(pidsDir), 'cgroup.procs'), p);
     for (const d of inside) rmdirSync(d);
     const r = JSON.parse(run('reconcile', '--once', '--output', 'json').stdout);
-    expect(r.actions.find((a: { name: string }) => a.name === 'svc')).toMatchObject({ action: 'restart', reasons: ['its cgroup disappeared: limits are not enforced'] });
+    expect(r.actions.find((a: { name: string }) => a.name === 'svc')).toMatchObject({ action: 'restart', reasons: [{ code: 'cgroup-missing', text: 'its cgroup disappeared: limits are not enforced' }] });
     const now = ps().find((c) => c.name === 'svc')!;
     expect(now.status).toBe('running');
     expect(now.pid).not.toBe(pid);

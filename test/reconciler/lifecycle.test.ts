@@ -41,7 +41,7 @@ describe('imperative commands', () => {
     expect(status().status).toBe('stopped');
     const r = JSON.parse(sb.run('reconcile', '--once', '--output', 'json').stdout);
     expect(r.actions[0]).toMatchObject({ name: 'svc', action: 'none' });
-    expect(r.actions[0].reasons[0]).toMatch(/stopped by hand/);
+    expect(r.actions[0].reasons[0]).toMatchObject({ code: 'stopped-by-hand', text: expect.stringMatching(/stopped by hand/) });
     expect(status().status).toBe('stopped');
 
     expect(sb.run('start', 'svc')).toMatchObject({ code: 0, stdout: 'svc: started\n' });

@@ -103,7 +103,7 @@ describe('reconcile --once', () => {
 
     writeFileSync(recordFile, JSON.stringify(record));
     const upgraded = reconcile();
-    expect(upgraded.report.actions.find((a: { name: string }) => a.name === 'app')).toMatchObject({ action: 'update', reasons: [expect.stringMatching(/drift: devices/)] });
+    expect(upgraded.report.actions.find((a: { name: string }) => a.name === 'app')).toMatchObject({ action: 'update', reasons: [{ code: 'drift', text: expect.stringMatching(/drift: devices/) }] });
     expect(psJson(sb).find((c) => c.name === 'app')!.pid).toBe(pid);
     expect(inspect().cgroup.v1['devices']).toBe(devicesDir);
     expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:devices:/.*/app(/payload)?\\n`));
@@ -140,6 +140,22 @@ describe('reconcile --once', () => {
     sb.write('app.yaml', 'apiVersion: corral/v1\nkind: Cont');
     expect(reconcile().code).toBe(1);
     expect(psJson(sb).find((c) => c.name === 'app')).toMatchObject({ status: 'running', pid });
+  });
+
+  test('a field the format reserves but corral has not built is refused by plan and apply alike, before anything runs', () => {
+    if (!sb) return;
+    const pid = psJson(sb).find((c) => c.name === 'app')!.pid;
+    sb.write('app.yaml', sleeper('app', 'network: {mode: bridge}'));
+    sb.write('web2.yaml', sleeper('web2', 'network: {dns: {nameservers: [10.0.0.1]}}'));
+    const plan = sb.run('plan', '--output', 'json');
+    const planned = JSON.parse(plan.stdout);
+    expect(planned.errors.map((e: { code: string; container: string }) => [e.code, e.container]).sort()).toEqual([['NOT_SUPPORTED', 'app'], ['NOT_SUPPORTED', 'web2']]);
+    expect(planned.actions.find((a: { name: string }) => a.name === 'web2')).toBeUndefined();
+    const r = reconcile();
+    expect(r.code).toBe(1);
+    expect(psJson(sb).find((c) => c.name === 'web2')).toBeUndefined();
+    expect(psJson(sb).find((c) => c.name === 'app')).toMatchObject({ status: 'running', pid });
+    sb.remove('web2.yaml');
   });
 
   test('an empty directory prunes nothing without --allow-empty; removal prunes', () => {

@@ -53,7 +53,7 @@ export class FakeHost {
         prepare: async (name) => {
           this.tick(`rootfs.prepare ${name}`);
           this.rootfs.add(name);
-          return { layout: { lower: [], upper: `/u/${name}`, work: `/w/${name}`, target: `/t/${name}`, binds: [], readOnly: false }, defaults: null, volumes: {} };
+          return { layout: { lower: [], upper: `/u/${name}`, work: `/w/${name}`, target: `/t/${name}`, binds: [], readOnly: false }, defaults: null, volumes: {}, handle: { upper: `/u/${name}` } };
         },
         remove: async (name) => { this.tick(`rootfs.remove ${name}`); this.rootfs.delete(name); },
         exists: async (name) => this.rootfs.has(name),
@@ -68,15 +68,25 @@ export class FakeHost {
           if (!actual) return null;
           return actual.memoryBytes === resources.memoryBytes ? [] : [{ path: 'resources.memoryBytes', before: actual.memoryBytes, after: resources.memoryBytes, effect: 'live' } as FieldDiff];
         },
-        procsFiles: (h) => [`/cg/${(h as { name: string }).name}/cgroup.procs`],
+        placement: (h) => ({ procs: [`/cg/${(h as { name: string }).name}/cgroup.procs`], monitorProcs: [], cloneInto: null, oomEvents: null }),
+        placementOf: async (name) => (this.cgroups.has(name) ? { procs: [`/cg/${name}/cgroup.procs`], monitorProcs: [], cloneInto: null, oomEvents: null } : null),
         kill: async (name) => { this.tick(`cgroup.kill ${name}`); const p = this.processes.get(name); if (p?.running) this.processes.set(name, { ...p, running: false, exit: { code: null, signal: 'SIGKILL', oomKilled: false, at: new Date().toISOString() } }); },
         destroy: async (name) => { this.tick(`cgroup.destroy ${name}`); const p = this.processes.get(name); if (p?.running) this.processes.set(name, { ...p, running: false }); this.cgroups.delete(name); },
         list: async () => [...this.cgroups.keys()],
-        check: () => [],
+        check: async () => [],
         oomKills: async () => 0,
         stats: async () => ({}),
       },
+      network: {
+        supports: () => [],
+        check: async () => [],
+        attach: async () => ({ netnsPath: null, handle: null }),
+        detach: async () => undefined,
+        list: async () => [],
+      },
       runtime: {
+        references: async () => ({}),
+        check: async () => [],
         start: async (req) => {
           this.tick(`runtime.start ${req.name}`);
           if (this.failStart.has(req.name)) throw new Error('exec /bin/nope: ENOENT');
@@ -92,7 +102,7 @@ export class FakeHost {
           if (p?.running) await killAll();
           const exit = { code: 143, signal: null, oomKilled: false, at: new Date().toISOString() };
           if (p) this.processes.set(name, { ...p, running: false, exit });
-          return p ? exit : null;
+          return { exit: p ? exit : null, killedAfterTimeout: false };
         },
         status: async (name): Promise<ProcessStatus> => {
           const p = this.processes.get(name);

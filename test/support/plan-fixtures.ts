@@ -39,6 +39,7 @@ export function recordFor(d: DesiredContainer, patch: Partial<ContainerRecord> =
     startedAt: T0.toISOString(),
     cgroup: null,
     rootfs: null,
+    network: null,
     runtime: null,
     userRange: null,
     restarts: 0,

@@ -1,4 +1,4 @@
-import { schemaValidator } from '../../src/host/schema.js';
+import { schemaValidator } from '../../src/inputs/schema.js';
 import { loadManifestSet, type ManifestSet } from '../../src/manifest/manifest-set.js';
 import type { HostFacts } from '../../src/manifest/host-selector.js';
 import { memorySource } from './memory-source.js';

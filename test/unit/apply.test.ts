@@ -5,8 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
+import { CorralError } from '../../src/errors.js';
 import { reconcileOnce } from '../../src/reconciler/reconcile.js';
 import { layout } from '../../src/state/layout.js';
+import { canTransition, type ContainerStatus } from '../../src/state/record.js';
 import { StateStore } from '../../src/state/store.js';
 import { manifest } from '../support/memory-source.js';
 import { loadSet } from '../support/schema.js';
@@ -59,6 +61,48 @@ describe('apply', () => {
     expect(host.log).not.toContain('runtime.start app');
   });
 
+  test('a driver\'s error code reaches the result untouched; a step past its deadline is stopped, not left running', async () => {
+    const host = new FakeHost();
+    const ports = host.ports();
+    let sawAbort = false;
+    const hanging: typeof ports = {
+      ...ports,
+      cgroups: {
+        ...ports.cgroups,
+        create: async (name, ...rest) => {
+          if (name === 'bad') throw new CorralError('CGROUP_WRITE_FAILED', 'write `1` to `memory.max`: EBUSY');
+          return ports.cgroups.create(name, ...rest);
+        },
+      },
+      runtime: {
+        ...ports.runtime,
+        start: (req, signal) => (req.name === 'slow'
+          ? new Promise((_, reject) => signal.addEventListener('abort', () => { sawAbort = true; reject(new Error('shim killed')); }))
+          : ports.runtime.start(req, signal)),
+      },
+    };
+    const set = await loadSet({ '/m/bad.yaml': manifest('bad'), '/m/slow.yaml': manifest('slow'), '/m/fine.yaml': manifest('fine') });
+    const out = await reconcileOnce(set, hanging, freshStore(), { ...OPTS, stepTimeoutMs: 50 });
+    const byName = Object.fromEntries(out.applied!.results.map((r) => [r.name, r]));
+    expect(byName['bad']!.error!.code).toBe('CGROUP_WRITE_FAILED');
+    expect(byName['slow']!.error!.code).toBe('TIMEOUT');
+    expect(byName['slow']!.error!.summary).toMatch(/start the container took longer than/);
+    expect(sawAbort).toBe(true);
+    expect(byName['fine']!.ok).toBe(true);
+  });
+
+  test('a container killed after its stopTimeout is a STOP_TIMEOUT warning of the pass, not silence', async () => {
+    const host = new FakeHost();
+    const store = freshStore();
+    await reconcileOnce(await loadSet({ '/m/a.yaml': manifest('a') }), host.ports(), store, OPTS);
+    const ports = host.ports();
+    const stubborn = { ...ports, runtime: { ...ports.runtime, stop: async (...args: Parameters<typeof ports.runtime.stop>) => ({ ...(await ports.runtime.stop(...args)), killedAfterTimeout: true }) } };
+    const out = await reconcileOnce(await loadSet({ '/m/a.yaml': manifest('a', 'env: {V: "2"}') }), stubborn, store, OPTS);
+    expect(out.plan.changes[0]!.action).toBe('restart');
+    expect(out.failures).toBe(false);
+    expect(out.diagnostics.filter((d) => d.code === 'STOP_TIMEOUT').map((d) => [d.severity, d.container])).toEqual([['warning', 'a']]);
+  });
+
   test('a memory change is applied live: same process, new limit', async () => {
     const host = new FakeHost();
     const store = freshStore();
@@ -77,20 +121,37 @@ describe('apply', () => {
     await reconcileOnce(await loadSet({ ...manifests(4, () => 'env: {V: "1"}'), '/m/old.yaml': manifest('old') }), host.ports(), store, OPTS);
     const set = await loadSet(manifests(6, (i) => (i % 2 ? 'env: {V: "2"}' : 'env: {V: "1"}\nresources: {memory: 32Mi}')));
     host.crashAt = host.stepCount + crashAt;
+    // Every status written, by every run, is a move the status machine allows (src/state/record.ts).
+    const statuses = new Map<string, ContainerStatus | null>((await store.load()).records.map((r) => [r.name, r.status]));
+    const illegal: string[] = [];
+    const checked = (s: StateStore, before?: (what: string) => void): StateStore => {
+      const put = s.put.bind(s);
+      const remove = s.remove.bind(s);
+      s.put = async (r) => {
+        before?.(`store.put ${r.name}`);
+        const from = statuses.get(r.name) ?? null;
+        if (!canTransition(from, r.status)) illegal.push(`${r.name}: ${from} → ${r.status}`);
+        const written = await put(r);
+        statuses.set(r.name, r.status);
+        return written;
+      };
+      s.remove = async (n) => { before?.(`store.remove ${n}`); await remove(n); statuses.set(n, null); };
+      return s;
+    };
     // The store dies with the process: a write after the crash point never reaches the disk.
-    const dying = new StateStore(store.layout);
-    const put = dying.put.bind(dying);
-    const remove = dying.remove.bind(dying);
-    dying.put = async (r) => { host.tick(`store.put ${r.name}`); return put(r); };
-    dying.remove = async (n) => { host.tick(`store.remove ${n}`); return remove(n); };
+    const dying = checked(new StateStore(store.layout), (what) => host.tick(what));
     await reconcileOnce(set, host.ports(), dying, OPTS).catch((err) => { if (!(err instanceof Crash)) throw err; });
     const crashed = host.dead;
     host.crashAt = Infinity;
     host.dead = false;
+    // What the dead process did write is what the next one starts from.
+    statuses.clear();
+    for (const r of (await new StateStore(store.layout).load()).records) statuses.set(r.name, r.status);
     // The next run, a fresh corral process, converges; the one after has nothing to do.
-    const again = await reconcileOnce(set, host.ports(), new StateStore(store.layout), OPTS);
+    const again = await reconcileOnce(set, host.ports(), checked(new StateStore(store.layout)), OPTS);
     expect(again.failures).toBe(false);
-    const final = await reconcileOnce(set, host.ports(), new StateStore(store.layout), OPTS);
+    const final = await reconcileOnce(set, host.ports(), checked(new StateStore(store.layout)), OPTS);
+    expect(illegal).toEqual([]);
     expect(final.plan.changes.map((c) => c.action).filter((a) => a !== 'none')).toEqual([]);
     const names = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5'];
     for (const n of names) expect(host.runningCount(n)).toBe(1);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { directorySource } from '../../src/host/manifest-source.js';
+import { directorySource } from '../../src/inputs/manifest-source.js';
 import { classifyManifestPath } from '../../src/manifest/files.js';
 import { loadManifestText } from '../../src/manifest/load.js';
 import { loadManifestSet } from '../../src/manifest/manifest-set.js';

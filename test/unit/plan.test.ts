@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
-import { plan, countActions, hasChanges } from '../../src/reconciler/plan/plan.js';
+import { plan, countActions, failingChanges, hasChanges } from '../../src/reconciler/plan/plan.js';
 import { effectOf } from '../../src/reconciler/plan/field-effects.js';
+import { REASON_CODES } from '../../src/reconciler/plan/reasons.js';
 import { refresh } from '../../src/reconciler/plan/refresh.js';
 import type { Actual, ActualContainer, Desired } from '../../src/reconciler/plan/types.js';
 import { manifest } from '../support/memory-source.js';
@@ -15,9 +16,9 @@ describe('plan', () => {
   test('a container whose monitor died is restarted under a new one; stopped by hand, it is stopped', async () => {
     const d = await desiredOne('web');
     const unmonitored = { ...RUNNING, process: 'unmonitored' as const };
-    expect(only(plan(desiredWith(d), actualOf({ record: recordFor(d), live: unmonitored }), opts()))).toMatchObject({ action: 'restart', reasons: [expect.stringMatching(/^monitor-lost: /)] });
+    expect(only(plan(desiredWith(d), actualOf({ record: recordFor(d), live: unmonitored }), opts()))).toMatchObject({ action: 'restart', reasons: [{ code: 'monitor-lost', text: expect.stringMatching(/^monitor-lost: /) }] });
     const byHand = recordFor(d, { desiredState: 'stopped' });
-    expect(only(plan(desiredWith(d), actualOf({ record: byHand, live: unmonitored }), opts()))).toMatchObject({ action: 'stop' });
+    expect(only(plan(desiredWith(d), actualOf({ record: byHand, live: unmonitored }), opts()))).toMatchObject({ action: 'stop', reasons: [{ code: 'monitor-lost' }] });
   });
 
   test('a container found gone with no exit recorded gets an unknown last exit, not the previous one', async () => {
@@ -32,13 +33,13 @@ describe('plan', () => {
   test('a new manifest is created', async () => {
     const d = await desiredOne('web');
     const c = only(plan(desiredWith(d), actualOf(), opts()));
-    expect(c).toMatchObject({ name: 'web', action: 'create', reasons: ['new manifest'], before: null, afterHash: d.hash });
+    expect(c).toMatchObject({ name: 'web', action: 'create', reasons: [{ code: 'new-manifest', text: 'new manifest' }], before: null, afterHash: d.hash });
   });
 
   test('nothing to do when the record matches and the process runs', async () => {
     const d = await desiredOne('web');
     const p = plan(desiredWith(d), actualOf({ record: recordFor(d), live: RUNNING }), opts());
-    expect(only(p)).toMatchObject({ action: 'none', reasons: ['up to date'] });
+    expect(only(p)).toMatchObject({ action: 'none', reasons: [{ code: 'up-to-date', text: 'up to date' }] });
     expect(hasChanges(p)).toBe(false);
     expect(p.stateSerial).toBe(7);
   });
@@ -51,7 +52,7 @@ describe('plan', () => {
     expect(c.diff).toEqual(expect.arrayContaining([
       { path: 'resources.memoryBytes', before: 64 * 2 ** 20, after: 128 * 2 ** 20, effect: 'live' },
     ]));
-    expect(c.reasons).toContain('resources.memoryBytes: 64Mi → 128Mi');
+    expect(c.reasons).toContainEqual({ code: 'manifest-changed', text: 'resources.memoryBytes: 64Mi → 128Mi' });
     expect(c.requiresReplace).toEqual([]);
   });
 
@@ -77,7 +78,7 @@ describe('plan', () => {
     const drift = [{ path: 'resources.memoryBytes', before: 999, after: 64 * 2 ** 20, effect: 'live' as const }];
     const c = only(plan(desiredWith(d), actualOf({ record: recordFor(d), live: { ...RUNNING, drift } }), opts()));
     expect(c.action).toBe('update');
-    expect(c.reasons[0]).toMatch(/^drift: resources.memoryBytes/);
+    expect(c.reasons[0]).toMatchObject({ code: 'drift', text: expect.stringMatching(/^drift: resources.memoryBytes/) });
   });
 
   test('a removed manifest prunes its container', async () => {
@@ -104,7 +105,7 @@ describe('plan', () => {
     const p = plan(broken, actualOf({ record: recordFor(web), live: RUNNING }), opts());
     const c = p.changes.find((x) => x.name === 'web')!;
     expect(c.action).toBe('none');
-    expect(c.reasons[0]).toMatch(/manifest has errors/);
+    expect(c.reasons[0]).toMatchObject({ code: 'manifest-invalid', text: expect.stringMatching(/manifest has errors/) });
     expect(p.complete).toBe(false);
     // A file that does not even parse protects what it defined before, by origin.
     const garbled = await desiredOf({ '/m/web.yaml': 'apiVersion: [', '/m/other.yaml': manifest('other') });
@@ -114,7 +115,7 @@ describe('plan', () => {
   test('a manifest that now selects other hosts removes the container here', async () => {
     const web = await desiredOne('web');
     const desired: Desired = { ...desiredWith(), elsewhere: ['web'] };
-    expect(only(plan(desired, actualOf({ record: recordFor(web), live: RUNNING }), opts())).action).toBe('remove');
+    expect(only(plan(desired, actualOf({ record: recordFor(web), live: RUNNING }), opts()))).toMatchObject({ action: 'remove', reasons: [{ code: 'selects-other-hosts' }] });
   });
 
   describe('restart policy and backoff', () => {
@@ -124,9 +125,9 @@ describe('plan', () => {
       const live = exited(1, exitAt);
       const soon = only(plan(desiredWith(d), actualOf({ record: recordFor(d), live }), opts(new Date(exitAt.getTime() + 3_000))));
       expect(soon).toMatchObject({ action: 'none', notBefore: new Date(exitAt.getTime() + 10_000).toISOString() });
-      expect(soon.reasons[0]).toBe('exited with code 1; restart backoff: next start in 7s');
+      expect(soon.reasons).toEqual([{ code: 'exited', text: 'exited with code 1; restart backoff: next start in 7s' }]);
       const later = only(plan(desiredWith(d), actualOf({ record: recordFor(d), live }), opts(new Date(exitAt.getTime() + 10_000))));
-      expect(later).toMatchObject({ action: 'start', reasons: ['exited with code 1; restartPolicy Always'] });
+      expect(later).toMatchObject({ action: 'start', reasons: [{ code: 'exited', text: 'exited with code 1; restartPolicy Always' }] });
     });
 
     test('the backoff doubles, caps at 5 minutes, and the record shows a crash loop', async () => {
@@ -210,7 +211,7 @@ describe('plan: failures and finished jobs', () => {
     const record = recordFor(d, { status: 'failed', error: 'exec /bin/nope: ENOENT', backoff: { delayMs: 10_000, nextStartAt: new Date(T0.getTime() + 10_000).toISOString() } });
     const missing = { ...RUNNING, process: 'missing' as const };
     const soon = only(plan(desiredWith(d), actualOf({ record, live: missing }), opts()));
-    expect(soon).toMatchObject({ action: 'none', reasons: ['the last start failed: exec /bin/nope: ENOENT; retry in 10s'] });
+    expect(soon).toMatchObject({ action: 'none', reasons: [{ code: 'start-failed', text: 'the last start failed: exec /bin/nope: ENOENT; retry in 10s' }] });
     expect(only(plan(desiredWith(d), actualOf({ record, live: missing }), opts(new Date(T0.getTime() + 10_000)))).action).toBe('start');
   });
 
@@ -222,13 +223,59 @@ describe('plan: failures and finished jobs', () => {
   });
 });
 
+describe('plan: reason codes', () => {
+  test('an exit is coded by how the process ended, whatever is decided', async () => {
+    const d = await desiredOne('web');
+    const late = new Date(T0.getTime() + 3_600_000);
+    const codeOf = (live: ActualContainer['live']) => only(plan(desiredWith(d), actualOf({ record: recordFor(d), live }), opts(late))).reasons.map((r) => r.code);
+    expect(codeOf(exited(1))).toEqual(['exited']);
+    expect(codeOf(exited(null, T0, 'SIGKILL'))).toEqual(['killed']);
+    expect(codeOf({ ...exited(null, T0, 'SIGKILL'), exit: { code: null, signal: 'SIGKILL', oomKilled: true, at: T0.toISOString() } })).toEqual(['oom-killed']);
+    const never = await desiredOne('job', 'restartPolicy: Never');
+    expect(only(plan(desiredWith(never), actualOf({ record: recordFor(never), live: exited(0) }), opts(late)))).toMatchObject({ action: 'none', reasons: [{ code: 'exited' }] });
+  });
+
+  test('every reason of a varied plan has a code from the closed set', async () => {
+    const keep = await desiredOne('keep', 'resources: {memory: 64Mi}');
+    const edited = await desiredOne('edited', 'env: {A: "2"}');
+    const editedBefore = await desiredOne('edited', 'env: {A: "1"}');
+    const gone = await desiredOne('gone');
+    const fresh = await desiredOne('fresh');
+    const drift = [{ path: 'resources.memoryBytes', before: 999, after: 64 * 2 ** 20, effect: 'live' as const }];
+    const p = plan(desiredWith(keep, edited, fresh), actualOf(
+      { record: recordFor(keep), live: { ...RUNNING, drift } },
+      { record: recordFor(editedBefore), live: RUNNING },
+      { record: recordFor(gone), live: RUNNING },
+    ), opts());
+    expect(p.changes.map((c) => [c.name, c.reasons.map((r) => r.code)])).toEqual([
+      ['gone', ['manifest-removed']], ['edited', ['manifest-changed']], ['fresh', ['new-manifest']], ['keep', ['drift']],
+    ]);
+    for (const c of p.changes) for (const r of c.reasons) expect(REASON_CODES).toContain(r.code);
+  });
+});
+
+describe('plan: failing containers', () => {
+  test('a failed start or a crash waiting for its retry is failing; a running or finished one is not', async () => {
+    const d = await desiredOne('web');
+    const missing = { ...RUNNING, process: 'missing' as const };
+    const failedStart = recordFor(d, { status: 'failed', error: 'exec /bin/nope: ENOENT', backoff: { delayMs: 10_000, nextStartAt: new Date(T0.getTime() + 10_000).toISOString() } });
+    expect(failingChanges(plan(desiredWith(d), actualOf({ record: failedStart, live: missing }), opts())).map((c) => c.name)).toEqual(['web']);
+    const crashed = plan(desiredWith(d), actualOf({ record: recordFor(d), live: exited(1, T0) }), opts(new Date(T0.getTime() + 1_000)));
+    expect(failingChanges(crashed).map((c) => c.name)).toEqual(['web']);
+    expect(hasChanges(crashed)).toBe(false);
+    expect(failingChanges(plan(desiredWith(d), actualOf({ record: recordFor(d), live: RUNNING }), opts()))).toEqual([]);
+    const job = await desiredOne('job', 'restartPolicy: OnFailure');
+    expect(failingChanges(plan(desiredWith(job), actualOf({ record: recordFor(job), live: exited(0) }), opts()))).toEqual([]);
+  });
+});
+
 describe('plan: health', () => {
   test('an unhealthy container restarts only after its backoff', async () => {
     const d = await desiredOne('web', 'healthcheck: {exec: [/bin/true], onFailure: restart}');
     const record = recordFor(d, { health: { status: 'unhealthy', failures: 3, checkedAt: null, output: '' } });
     const early = only(plan(desiredWith(d), actualOf({ record, live: RUNNING }), opts(new Date(T0.getTime() + 2_000))));
     expect(early).toMatchObject({ action: 'none', notBefore: new Date(T0.getTime() + 10_000).toISOString() });
-    expect(early.reasons[0]).toMatch(/^unhealthy: 3 health checks failed in a row; restart backoff/);
+    expect(early.reasons[0]).toMatchObject({ code: 'health-failed', text: expect.stringMatching(/^unhealthy: 3 health checks failed in a row; restart backoff/) });
     expect(only(plan(desiredWith(d), actualOf({ record, live: RUNNING }), opts(new Date(T0.getTime() + 10_000)))).action).toBe('restart');
   });
 });

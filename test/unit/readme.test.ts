@@ -1,9 +1,11 @@
-// The README documents every field of the schema, and its generated reference is current.
+// The README documents every field of the schema, its generated reference is current, and the
+// fields reserved for bridge networking say that they are refused.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { readSchema } from '../../src/host/schema.js';
+import { ErrorCodes } from '../../src/errors.js';
+import { readSchema } from '../../src/inputs/schema.js';
 import { renderReference, REFERENCE_BEGIN, REFERENCE_END } from '../../src/manifest/reference.js';
 import { listSchemaFields } from '../../src/manifest/schema-fields.js';
 
@@ -22,6 +24,17 @@ describe('README manifest reference', () => {
   test('the generated block is current (run `npm run docs` when this fails)', () => {
     const block = README.slice(README.indexOf(REFERENCE_BEGIN), README.indexOf(REFERENCE_END) + REFERENCE_END.length);
     expect(block).toBe(renderReference(schema));
+  });
+
+  test('the fields reserved for bridge networking say they are refused with NOT_SUPPORTED', () => {
+    expect(ErrorCodes).toHaveProperty('NOT_SUPPORTED');
+    const descriptions = new Map(listSchemaFields(schema, true).map((f) => [f.path, f.description]));
+    for (const path of ['spec.network.mode', 'spec.network.bridge', 'spec.network.ports', 'spec.network.dns']) {
+      const row = README.split('\n').find((line) => line.startsWith(`| \`${path}\` |`));
+      expect({ path, schema: descriptions.get(path), readme: row }).toEqual({
+        path, schema: expect.stringContaining('`NOT_SUPPORTED`'), readme: expect.stringContaining('`NOT_SUPPORTED`'),
+      });
+    }
   });
 
   test('the README starts with the two quick-start commands', () => {

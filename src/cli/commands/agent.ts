@@ -6,7 +6,7 @@ import { AgentMetrics } from '../../agent/metrics.js';
 import { ManifestCache } from '../../manifest/manifest-set.js';
 import { DEFAULT_SETTLE } from '../../watch/settle.js';
 import { contextFrom } from '../context.js';
-import { DEFAULT_PARALLELISM, durationOption, loadDesired, openHost, positiveInt } from '../host.js';
+import { DEFAULT_PARALLELISM, durationOption, loadDesired, openHost, positiveInt } from '../open-host.js';
 import { VERSION } from '../version.js';
 
 export function agentCommand(): Command {

@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { eventLogPath } from '../../agent/agent.js';
 import { layout } from '../../state/layout.js';
 import { contextFrom } from '../context.js';
-import { positiveInt } from '../host.js';
+import { positiveInt } from '../open-host.js';
 
 export function eventsCommand(): Command {
   return new Command('events')

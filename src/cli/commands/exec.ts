@@ -1,13 +1,14 @@
 // corral exec NAME [-e K=V] [-u UID[:GID]] [-w DIR] [-t] -- CMD...: runs a command inside a running
 // container — all its namespaces (user included), its cgroups, its root, the manifest's
 // environment (never the caller's) — and exits with the command's code (128+signal when killed).
-// The entering happens in the single-threaded shim, never in Node (DESIGN.md §2).
+// The entering happens in the single-threaded shim, never in Node (docs/architecture.md, "Calling
+// the kernel from Node").
 
 import type { ChildProcess } from 'node:child_process';
 import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
-import type { ImageDefaults } from '../../drivers/overlay/rootfs-layout.js';
+import type { ImageDefaults } from '../../reconciler/ports.js';
 import { execShim } from '../../drivers/namespaces/shim.js';
 import { buildExecSpec } from '../../drivers/namespaces/spec.js';
 import { hostCapabilityMask } from '../../sys/proc.js';

@@ -12,7 +12,7 @@ import { layout as stateLayout } from '../../state/layout.js';
 import { readRootId } from '../../state/root-id.js';
 import { contextFrom, outputFormat, type CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { cgroupParentFor } from '../host.js';
+import { cgroupParentFor } from '../open-host.js';
 
 export const INFO_FORMAT_VERSION = 1;
 

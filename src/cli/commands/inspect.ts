@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import { inspect as inspectHost } from '../../reconciler/inspect.js';
 import { contextFrom } from '../context.js';
-import { openHost } from '../host.js';
+import { openHost } from '../open-host.js';
 import { checkName } from '../names.js';
 
 export function inspectCommand(): Command {

@@ -8,9 +8,11 @@ import { apply } from '../../reconciler/apply.js';
 import { inspect } from '../../reconciler/inspect.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import { PLAN_FORMAT_VERSION, type Action, type Change, type Plan } from '../../reconciler/plan/types.js';
+import { reason } from '../../reconciler/plan/reasons.js';
+import { transition } from '../../state/record.js';
 import { contextFrom } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { DEFAULT_STEP_TIMEOUT_MS, lock, openHost } from '../host.js';
+import { DEFAULT_STEP_TIMEOUT_MS, lock, openHost } from '../open-host.js';
 import { checkName } from '../names.js';
 
 type Verb = 'stop' | 'start' | 'restart';
@@ -45,12 +47,16 @@ function lifecycleCommand(verb: Verb, description: string): Command {
         if (record !== stored) await host.store.put(record);
         if (action === 'none') {
           if (verb === 'start' && record.desiredState === 'stopped') await host.store.put({ ...record, desiredState: 'running' });
-          if (verb === 'stop' && record.desiredState !== 'stopped') await host.store.put({ ...record, desiredState: 'stopped', status: record.status === 'running' ? record.status : 'stopped' });
+          // Not running: an exited or failed container is now stopped by hand (no restart, no retry).
+          if (verb === 'stop' && record.desiredState !== 'stopped') {
+            const settled = ['exited', 'crashloop', 'failed'].includes(record.status);
+            await host.store.put(settled ? transition(record, 'stopped', { desiredState: 'stopped' }) : { ...record, desiredState: 'stopped' });
+          }
           ctx.out(`${name}: already ${verb === 'stop' ? 'stopped' : 'running'}`);
           return;
         }
         const change: Change = {
-          name, action, reasons: [`corral ${verb}`], diff: [], before: record.spec, after: record.spec, afterHash: record.hash,
+          name, action, reasons: [reason('requested', `corral ${verb}`)], diff: [], before: record.spec, after: record.spec, afterHash: record.hash,
           afterReferences: record.references, origin: record.origin, requiresReplace: [], notBefore: null, warnings: [],
         };
         const plan: Plan = {

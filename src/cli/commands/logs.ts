@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import { layout } from '../../state/layout.js';
 import { contextFrom } from '../context.js';
-import { positiveInt } from '../host.js';
+import { positiveInt } from '../open-host.js';
 import { checkName } from '../names.js';
 
 const LOG = 'container.log';

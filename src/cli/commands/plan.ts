@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { reconcileOnce } from '../../reconciler/reconcile.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { DEFAULT_PARALLELISM, DEFAULT_STEP_TIMEOUT_MS, loadDesired, openHost } from '../host.js';
+import { DEFAULT_PARALLELISM, DEFAULT_STEP_TIMEOUT_MS, loadDesired, openHost } from '../open-host.js';
 import { renderReport } from '../views/plan-human.js';
 import { buildReport } from '../views/plan-json.js';
 
@@ -12,10 +12,16 @@ export function planCommand(): Command {
   return new Command('plan')
     .description('show what reconcile would change on this host, and why; changes nothing')
     .option('-o, --output <format>', 'text or json', 'text')
-    .option('--detailed-exitcode', 'exit 0 when nothing would change, 2 when something would, 1 on errors')
+    .option('--detailed-exitcode', 'exit 0: nothing would change and every container runs as wanted, 2: changes pending, 4: containers failing, 6: both, 1: error')
     .option('--allow-empty', 'plan to remove every container when the manifest set is empty or missing')
     .option('-v, --verbose', 'also list containers with nothing to do')
-    .addHelpText('after', '\nExit status: 0 success (no changes with --detailed-exitcode), 2 changes pending (--detailed-exitcode), 1 error.')
+    .addHelpText('after', [
+      '',
+      'Exit status: 0 success, 1 error. With --detailed-exitcode: 0 no changes and nothing failing (a converged host),',
+      '2 changes pending, 4 containers failing (a failed start or a crash waiting for its retry backoff: no change to',
+      'make now, but not a converged host), 6 both, 1 error.',
+      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, notBefore}], errors, warnings}.',
+    ].join('\n'))
     .action(async (opts: { output?: string; detailedExitcode?: boolean; allowEmpty?: boolean; verbose?: boolean }, command: Command) => {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
@@ -26,6 +32,6 @@ export function planCommand(): Command {
       });
       const report = buildReport('plan', outcome.plan, outcome.diagnostics, null);
       ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style, opts.verbose ?? false));
-      process.exitCode = exitCodeFor({ error: outcome.inputErrors, changed: report.changed, failures: false }, opts.detailedExitcode ?? false);
+      process.exitCode = exitCodeFor({ error: outcome.inputErrors, changed: report.changed, failures: false, failing: report.failing.length > 0 }, opts.detailedExitcode ?? false, 'plan');
     });
 }

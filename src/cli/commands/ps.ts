@@ -7,7 +7,7 @@ import { inspect } from '../../reconciler/inspect.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import type { ContainerRecord, ExitRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
-import { openHost } from '../host.js';
+import { openHost } from '../open-host.js';
 import type { Styler } from '../style.js';
 
 export interface PsRow {

@@ -1,5 +1,6 @@
 // corral reconcile --once: converge this host to the manifests, once, and report. What config
-// management tools run (exit codes and JSON per DESIGN.md §6).
+// management tools run (exit codes and JSON per docs/architecture.md, "Exit codes and output for
+// config management").
 
 import { Command } from 'commander';
 import { EventLog, eventsFromPass } from '../../agent/events.js';
@@ -9,7 +10,7 @@ import { reconcileOnce } from '../../reconciler/reconcile.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { filesystemOf, HOST_FAILURE_HINTS } from '../environment.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, openHost, positiveInt } from '../host.js';
+import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, openHost, positiveInt } from '../open-host.js';
 import { renderReport } from '../views/plan-human.js';
 import { buildReport } from '../views/plan-json.js';
 import { progressHooks } from '../views/progress.js';
@@ -20,12 +21,19 @@ export function reconcileCommand(): Command {
     .option('--once', 'run one pass and exit (continuous reconciling is `corral agent`)')
     .option('--dry-run', 'plan only: report what would change, change nothing')
     .option('-o, --output <format>', 'text or json', 'text')
-    .option('--detailed-exitcode', 'exit 0: no changes, 2: changes applied, 4: failures, 6: changes and failures, 1: error')
+    .option('--detailed-exitcode', 'exit 0: no changes and nothing failing, 2: changes applied, 4: failures, 6: changes and failures, 1: error')
     .option('--allow-empty', 'remove every container when the manifest set is empty or missing')
     .option('--lock-timeout <duration>', 'how long to wait for another corral holding the state lock', '60s')
     .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
     .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
-    .addHelpText('after', '\nExit status without --detailed-exitcode: 0 success, 1 error or failures.\nJSON: {changed, actions: [{name, action, reasons, diff, result}], errors, warnings}; use `changed` for Ansible\'s changed_when.')
+    .addHelpText('after', [
+      '',
+      'Failures are failed actions and failing containers: one that should run but waits for a retry (a failed',
+      'start, a crash loop, failed health checks in backoff) is no change, but the host is not converged.',
+      'Exit status without --detailed-exitcode: 0 success, 1 error or failures (--dry-run: 1 on errors only).',
+      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, result}], errors, warnings};',
+      'use `changed` for Ansible\'s changed_when, and a non-empty `failing` (or exit 4/6) for failed_when.',
+    ].join('\n'))
     .action(async (opts: {
       once?: boolean; dryRun?: boolean; output?: string; detailedExitcode?: boolean; allowEmpty?: boolean;
       lockTimeout?: string; parallel?: string; stepTimeout?: string;
@@ -51,7 +59,11 @@ export function reconcileCommand(): Command {
           ? { ...d, detail: `state root \`${ctx.root}\` on ${filesystemOf(ctx.root)}`, hint: HOST_FAILURE_HINTS[d.code] } : d);
         const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, diagnostics, outcome.applied?.results ?? null, outcome.changed);
         ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style));
-        process.exitCode = exitCodeFor({ error: outcome.inputErrors, changed: outcome.changed, failures: outcome.failures }, opts.detailedExitcode ?? false);
+        process.exitCode = exitCodeFor(
+          { error: outcome.inputErrors, changed: outcome.changed, failures: outcome.failures, failing: report.failing.length > 0 },
+          opts.detailedExitcode ?? false,
+          opts.dryRun ? 'plan' : 'apply',
+        );
       } finally {
         held?.dispose();
       }

@@ -16,7 +16,7 @@ import { desiredFrom } from '../../reconciler/reconcile.js';
 import { RECORD_FORMAT, unknownExit, type ContainerRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { loadDesired, lock, openHost } from '../host.js';
+import { loadDesired, lock, openHost } from '../open-host.js';
 import { checkName } from '../names.js';
 
 interface CheckRow {
@@ -102,7 +102,7 @@ function repairCommand(): Command {
         const record: ContainerRecord = {
           format: RECORD_FORMAT, name, status: alive ? 'running' : 'exited', desiredState: 'running',
           spec: desired?.spec ?? placeholderSpec(name), hash: 'sha256:unknown', references: desired?.references ?? {}, origin: desired?.origin ?? null,
-          createdAt: now, startedAt: status.startedAt, cgroup: null, rootfs: null, runtime: status.runtime, userRange: null,
+          createdAt: now, startedAt: status.startedAt, cgroup: null, rootfs: null, network: null, runtime: status.runtime, userRange: null,
           restarts: 0, lastExit: status.exit ?? (alive ? null : unknownExit(now)), backoff: { delayMs: 0, nextStartAt: null }, health: null,
           error: `record rebuilt from the host by \`corral state repair\` at ${now}`, serial: 0, specUnknown: true,
         };

@@ -1,17 +1,22 @@
 // The versioned JSON form of a plan (and, after apply, of what happened). Both `--output json`
 // and the human view are rendered from this one object (Terraform's jsonplan → jsonformat).
+//
+// Format 2: each action's `reasons` are `{code, text}` objects (code: one of a closed set, see
+// src/reconciler/plan/reasons.ts; text: the words format 1 gave as bare strings), and `failing`
+// names the containers that should run but wait for a retry (a failed start, a crash loop,
+// failed health checks in backoff): no change, but not a converged host either.
 
 import type { Diagnostic } from '../../errors.js';
 import type { ChangeResult } from '../../reconciler/apply.js';
-import { countActions, hasChanges } from '../../reconciler/plan/plan.js';
-import type { Action, Plan } from '../../reconciler/plan/types.js';
+import { countActions, failingChanges, hasChanges } from '../../reconciler/plan/plan.js';
+import type { Action, Plan, Reason } from '../../reconciler/plan/types.js';
 
-export const REPORT_FORMAT_VERSION = 1;
+export const REPORT_FORMAT_VERSION = 2;
 
 export interface ReportAction {
   readonly name: string;
   readonly action: Action;
-  readonly reasons: readonly string[];
+  readonly reasons: readonly Reason[];
   readonly diff: ReadonlyArray<{ readonly path: string; readonly before: unknown; readonly after: unknown; readonly effect: string }>;
   readonly warnings: readonly string[];
   readonly notBefore: string | null;
@@ -29,6 +34,8 @@ export interface Report {
   readonly applied: boolean;
   readonly summary: Record<Action, number>;
   readonly actions: readonly ReportAction[];
+  /** Containers that should run but wait for a retry, in plan order. */
+  readonly failing: readonly string[];
   readonly orphans: Plan['orphans'];
   readonly errors: readonly Diagnostic[];
   readonly warnings: readonly Diagnostic[];
@@ -50,13 +57,14 @@ export function buildReport(kind: Report['kind'], plan: Plan, diagnostics: reado
       return {
         name: c.name,
         action: c.action,
-        reasons: c.reasons,
+        reasons: c.reasons.map((x) => ({ code: x.code, text: x.text })),
         diff: c.diff.map((d) => ({ path: d.path, before: d.before, after: d.after, effect: d.effect })),
         warnings: c.warnings,
         notBefore: c.notBefore,
         ...(r ? { result: { ok: r.ok, ...(r.error ? { error: r.error.summary } : {}), durationMs: r.durationMs } } : {}),
       };
     }),
+    failing: failingChanges(plan).map((c) => c.name),
     orphans: plan.orphans,
     errors: dedupe(diagnostics.filter((d) => d.severity === 'error')),
     warnings: dedupe(diagnostics.filter((d) => d.severity === 'warning')),

@@ -74,7 +74,7 @@ export function monitorProcsFiles(handle: CgroupHandle): string[] {
 
 /**
  * The cgroup2 directory to open for clone3(CLONE_INTO_CGROUP), which places the child at fork and
- * skips the slow first migration (DESIGN.md §2). Only when that directory is the whole cgroup
+ * skips the slow first migration (docs/architecture.md, "Calling the kernel from Node"). Only when that directory is the whole cgroup
  * (backend v2): on a hybrid host the v1 hierarchies still need pid writes.
  */
 export function cloneIntoCgroupDir(handle: CgroupHandle): string | null {

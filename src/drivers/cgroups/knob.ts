@@ -5,7 +5,8 @@
 // Control files are kernel memory: a read or write takes microseconds, far less than a hop through
 // libuv's thread pool (which is shared, and measured here at 0.1-3 ms per call on a loaded host),
 // so they are done synchronously. The exception is a pid write into `cgroup.procs`, which can wait
-// for an RCU grace period (~8 ms, DESIGN.md §2): it goes through the pool so the loop keeps running.
+// for an RCU grace period (~8 ms; docs/architecture.md, "Calling the kernel from Node"): it goes
+// through the pool so the loop keeps running.
 
 import { writeFile } from 'node:fs/promises';
 import { accessSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,6 +47,7 @@ export async function readKnob(dir: string, file: string): Promise<string> {
   try {
     return readFileSync(path, 'utf8').replace(/\n$/, '');
   } catch (err) {
+    if (errnoOf(err) === 'ENOENT' && !existsSync(dir)) throw new CorralError('CGROUP_GONE', `cgroup \`${dir}\` does not exist`, { cause: err });
     throw new CorralError('CGROUP_READ_FAILED', `read \`${path}\`: ${describe(err)}`, { cause: err });
   }
 }

@@ -5,11 +5,12 @@
 //     event was a kill (the file also moves for `max` and `high` events).
 // v1: the kernel signals an eventfd registered through `cgroup.event_control` against
 //     `memory.oom_control`. Node cannot wait on an arbitrary fd without a native addon, and a
-//     blocking read would pin a thread and hang process exit (DESIGN.md §2), so the eventfd is
-//     non-blocking and read every POLL_MS; its counter accumulates, so no event is lost between
-//     reads. The kernel also signals it when the cgroup is removed, which ends the watch. The
-//     eventfd fires for OOM in the cgroup whose limit is hit (the container's), but v1 counts each
-//     kill in the victim's own cgroup (a leaf): the counter read is the sum over both.
+//     blocking read would pin a thread and hang process exit (docs/architecture.md, "Calling the
+//     kernel from Node"), so the eventfd is non-blocking and read every POLL_MS; its counter
+//     accumulates, so no event is lost between reads. The kernel also signals it when the cgroup
+//     is removed, which ends the watch. The eventfd fires for OOM in the cgroup whose limit is hit
+//     (the container's), but v1 counts each kill in the victim's own cgroup (a leaf): the counter
+//     read is the sum over both.
 
 import { closeSync, openSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
 //
 // The rule (README-worthy):
 // 1. corral creates every cgroup under one parent per hierarchy, named by configuration (by
-//    default after the state root, src/cli/host.ts): `<v1 mount>/<parent>` in each v1 hierarchy it
+//    default after the state root, src/cli/open-host.ts): `<v1 mount>/<parent>` in each v1 hierarchy it
 //    manages, and `<cgroup2 mount>/<parent>`.
 // 2. When corral runs as a systemd unit with `Delegate=yes`, the cgroup2 parent is inside the
 //    unit's own cgroup instead: `<unit>/<parent>`, and the agent moves itself to the leaf

@@ -1,5 +1,5 @@
 // The cgroups driver behind the reconciler's CgroupPort (src/reconciler/ports.ts), so wiring is a
-// one-liner. The port works by container name; it answers only for this state root's cgroups:
+// one-liner (src/compose.ts). The port works by container name; it answers only for this state root's cgroups:
 //
 // - `list` (orphan detection) names the cgroups marked with this root's id, and those marked
 //   before root ids existed that a state record of this root names. One marked before root ids
@@ -11,15 +11,14 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isCorralError } from '../../errors.js';
 import type { DevicesSpec, ResourcesSpec } from '../../manifest/spec.js';
-import type { FieldDiff } from '../../reconciler/plan/types.js';
-import type { CgroupPort } from '../../reconciler/ports.js';
+import type { CgroupPlacement, CgroupPort, FieldDiff } from '../../reconciler/ports.js';
 import type { Json } from '../../state/record.js';
 import { describePolicy } from './device-rules.js';
 import { checkDevicePolicy, devicePolicy } from './device-policy.js';
 import { resourcesDrift } from './drift.js';
-import { allHandlePids, handleDirs, leafDirs, procsFiles } from './handle.js';
+import { allHandlePids, cloneIntoCgroupDir, handleDirs, leafDirs, monitorProcsFiles, oomEventsFile, procsFiles } from './handle.js';
+import { decodeCgroupHandle, encodeCgroupHandle } from './handle-codec.js';
 import { Owner } from './mark.js';
 import type { CgroupHandle, CgroupManager } from './types.js';
 
@@ -36,10 +35,18 @@ export interface CgroupPortDeps {
   readonly warn: (message: string, fields: Record<string, unknown>) => void;
 }
 
-const asHandle = (json: Json): CgroupHandle => json as unknown as CgroupHandle;
 const sameDirs = (a: CgroupHandle, b: CgroupHandle): boolean => handleDirs(a).join('\n') === handleDirs(b).join('\n');
 
-export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): CgroupPort & { handlesOf(name: string): Promise<CgroupHandle[]> } {
+/** Where a process joining the container goes, from the handle its record stores (no cgroup manager needed). */
+export function placementOfHandle(json: Json): CgroupPlacement {
+  return placementOf(decodeCgroupHandle(json));
+}
+
+function placementOf(h: CgroupHandle): CgroupPlacement {
+  return { procs: procsFiles(h), monitorProcs: monitorProcsFiles(h), cloneInto: cloneIntoCgroupDir(h), oomEvents: oomEventsFile(h) };
+}
+
+export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): CgroupPort {
   const owner = new Owner(manager.rootId);
   const warned = new Set<string>();
   const parentDirs = (): string[] => [...new Set([...Object.values(manager.parents.v1), ...(manager.parents.unified ? [manager.parents.unified] : [])])];
@@ -47,8 +54,14 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
   /** A handle a record stores, when it is this root's to act on (its own or unattributed cgroup, same backend). */
   const storedHandle = async (name: string): Promise<CgroupHandle | null> => {
     const json = await deps.records.handle(name).catch(() => null);
-    if (json === null || typeof json !== 'object') return null;
-    const h = asHandle(json);
+    if (json === null) return null;
+    let h: CgroupHandle;
+    try {
+      h = decodeCgroupHandle(json);
+    } catch {
+      // A damaged handle names no directory this root can safely act on.
+      return null;
+    }
     if (h.backend !== manager.backend || h.name !== name) return null;
     const dirs = [...handleDirs(h), ...leafDirs(h)].filter((d) => existsSync(d));
     const claims = dirs.map((d) => owner.claim(d, leafDirs(h).includes(d) ? 'leaf' : 'container'));
@@ -79,7 +92,6 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
   };
 
   return {
-    handlesOf,
     async create(name, resources, devices) {
       adoptLeftovers(name);
       const previous = await storedHandle(name);
@@ -89,25 +101,27 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       if (previous && !sameDirs(previous, handle) && (await allHandlePids(previous, 'tree')).length === 0) {
         await manager.destroy(previous).catch((err: unknown) => deps.warn(`remove the cgroup of \`${name}\` under its former parent: ${(err as Error).message}`, { container: name }));
       }
-      return handle as unknown as Json;
+      return encodeCgroupHandle(handle);
     },
-    async update(handle, resources: ResourcesSpec, devices: DevicesSpec) {
-      await manager.set(asHandle(handle), resources);
+    async update(json, resources: ResourcesSpec, devices: DevicesSpec) {
+      const handle = decodeCgroupHandle(json);
+      await manager.set(handle, resources);
       const policy = devicePolicy(devices);
-      const now = await manager.checkDevices(asHandle(handle), policy);
-      return now.enforced ? handle : (await manager.setDevices(asHandle(handle), policy)) as unknown as Json;
+      const now = await manager.checkDevices(handle, policy);
+      return encodeCgroupHandle(now.enforced ? handle : await manager.setDevices(handle, policy));
     },
-    async drift(handle, resources, devices) {
-      const h = asHandle(handle);
+    async drift(json, resources, devices) {
+      const h = decodeCgroupHandle(json);
       // The handle's own directories, not a scan of the parent: inspect calls this per container.
-      if (![...handleDirs(h), ...leafDirs(h)].every((d) => existsSync(d))) return null;
+      const present = (): boolean => [...handleDirs(h), ...leafDirs(h)].every((d) => existsSync(d));
+      if (!present()) return null;
       let applied;
       try {
         applied = await manager.read(h);
       } catch (err) {
-        // A cgroup missing from some hierarchy (corral was killed while creating it) cannot
-        // enforce its limits: report it missing, and the plan rebuilds it.
-        if (isCorralError(err) && /ENOENT/.test(err.message)) return null;
+        // A cgroup removed from some hierarchy meanwhile (by hand, or corral was killed while
+        // creating it) cannot enforce its limits: report it missing, and the plan rebuilds it.
+        if (!present()) return null;
         throw err;
       }
       const diffs = resourcesDrift(resources, applied).map((d): FieldDiff => ({
@@ -118,7 +132,11 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       if (!enforced.enforced) diffs.push({ path: 'devices', before: enforced.current, after: describePolicy(policy), effect: 'live' });
       return diffs;
     },
-    procsFiles: (handle) => procsFiles(asHandle(handle)),
+    placement: (json) => placementOf(decodeCgroupHandle(json)),
+    async placementOf(name) {
+      const h = (await handlesOf(name))[0];
+      return h ? placementOf(h) : null;
+    },
     async kill(name) {
       adoptLeftovers(name);
       for (const h of await handlesOf(name)) await manager.kill(h);
@@ -141,12 +159,12 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       }
       return [...names].sort();
     },
-    check: (resources, devices) => [...manager.checkResources(resources), ...checkDevicePolicy(manager.capabilities, devices)],
+    check: async (spec) => [...manager.checkResources(spec.resources), ...checkDevicePolicy(manager.capabilities, spec.devices)].map((d) => ({ ...d, container: spec.name })),
     async oomKills(handle) {
-      return (await manager.stats(asHandle(handle))).memory.oomKills ?? 0;
+      return (await manager.stats(decodeCgroupHandle(handle))).memory.oomKills ?? 0;
     },
     async stats(handle) {
-      const s = await manager.stats(asHandle(handle));
+      const s = await manager.stats(decodeCgroupHandle(handle));
       return {
         memoryBytes: s.memory.currentBytes,
         memoryPeakBytes: s.memory.peakBytes,

@@ -3,7 +3,7 @@
 // kernel-free tests) can import the types without pulling in the driver.
 
 import type { Diagnostic } from '../../errors.js';
-import type { DeviceRule, ResourcesSpec, Unlimited } from '../../manifest/spec.js';
+import type { DeviceRule, ResourcesSpec } from '../../manifest/spec.js';
 
 /** How this host mounts cgroups. `hybrid`: v1 controllers plus a cgroup2 tree (often without controllers). */
 export type CgroupLayoutKind = 'v2' | 'v1' | 'hybrid' | 'none';
@@ -150,18 +150,9 @@ export interface AppliedIoLimit {
  * The limits the kernel enforces right now, in ResourcesSpec units. null means the kernel default
  * (no limit, default weight, inherited cpuset) or a knob this host does not have.
  */
-export interface AppliedResources {
-  readonly memoryBytes: number | null;
-  readonly memorySwapBytes: number | Unlimited | null;
-  readonly memoryReservationBytes: number | null;
-  readonly cpuMillis: number | null;
-  readonly cpuWeight: number | null;
-  readonly cpusetCpus: string | null;
-  readonly cpusetMems: string | null;
-  readonly pids: number | Unlimited | null;
-  readonly ioWeight: number | null;
-  readonly ioLimits: readonly AppliedIoLimit[];
-}
+export type AppliedResources = {
+  readonly [K in keyof ResourcesSpec]: K extends 'ioLimits' ? readonly AppliedIoLimit[] : ResourcesSpec[K] | null;
+};
 
 export interface OomEvent {
   readonly name: string;

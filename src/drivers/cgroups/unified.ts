@@ -1,7 +1,7 @@
 // Process-level operations on a cgroup2 directory, which need no controller: membership
 // (`cgroup.procs`), freezing (`cgroup.freeze`, Linux 5.2) and killing (`cgroup.kill`, Linux 5.14).
 // The v2 manager uses them, and so does the v1 manager on a hybrid host, where the cgroup2 tree has
-// no controllers but still freezes and kills (DESIGN.md §3).
+// no controllers but still freezes and kills (docs/architecture.md, "cgroups").
 
 import { constants } from 'node:os';
 import { CorralError } from '../../errors.js';

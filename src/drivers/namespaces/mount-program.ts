@@ -1,12 +1,12 @@
-// The mount program of a container (DESIGN.md §5): the overlay root, /proc, a tmpfs /dev holding
-// only the allowed devices, a private devpts, /dev/shm, mqueue, read-only /sys, the image binds
-// and the manifest's mounts (before pivot_root); then sysctls, masked and read-only paths and a
-// read-only root (after it). Pure.
+// The mount program of a container (docs/security.md, "What a default container gets"): the
+// overlay root, /proc, a tmpfs /dev holding only the allowed devices, a private devpts, /dev/shm,
+// mqueue, read-only /sys, the image binds and the manifest's mounts (before pivot_root); then
+// sysctls, masked and read-only paths and a read-only root (after it). Pure.
 
 import { CorralError } from '../../errors.js';
 import { DEFAULT_DEVICES } from '../../manifest/defaults.js';
 import type { ContainerSpec, IdMap, MountOption, Propagation } from '../../manifest/spec.js';
-import type { RootfsLayout } from '../overlay/rootfs-layout.js';
+import type { RootfsLayout } from '../../reconciler/ports.js';
 import type { MountOp, RootMount } from './spawn-spec.js';
 
 export const MS = {

@@ -18,7 +18,7 @@ export interface ShimState {
   readonly startedAtMs: number;
 }
 
-export interface ExitRecord {
+export interface ShimExitRecord {
   readonly version: 1;
   readonly initPid: number;
   /** Set when the command exited; null when a signal ended it. */
@@ -52,8 +52,8 @@ export function readShimState(shimDir: string): ShimState | null {
   return v ?? null;
 }
 
-export function readExitRecord(shimDir: string): ExitRecord | null {
-  const v = readJson(join(shimDir, SHIM_FILES.exit)) as Omit<ExitRecord, 'signalName'> | undefined;
+export function readShimExitRecord(shimDir: string): ShimExitRecord | null {
+  const v = readJson(join(shimDir, SHIM_FILES.exit)) as Omit<ShimExitRecord, 'signalName'> | undefined;
   if (!v) return null;
   return { ...v, signalName: v.signal === null ? null : signalName(v.signal) };
 }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CorralError, isSyscallError } from '../../errors.js';
 import { closeFd, pidfdOpen, pidfdSendSignal } from '../../sys/pidfd.js';
 import { isRunningNotExiting, procStat, sameProcess } from '../../sys/proc.js';
-import { readExitRecord, readShimState, type ExitRecord } from './records.js';
+import { readShimExitRecord, readShimState, type ShimExitRecord } from './records.js';
 import { runShim, type ShimOptions } from './shim.js';
 import type { RunSpawnSpec } from './spawn-spec.js';
 import { watchMonitor } from './wait.js';
@@ -35,7 +35,7 @@ export type RuntimeStatus =
   /** The command runs but its monitor is gone (killed): nothing would record its exit or read its output. */
   | { readonly state: 'unmonitored'; readonly record: RuntimeRecord }
   /** The command ended; the monitor may still be draining logs. */
-  | { readonly state: 'exited'; readonly record: RuntimeRecord; readonly exit: ExitRecord }
+  | { readonly state: 'exited'; readonly record: RuntimeRecord; readonly exit: ShimExitRecord }
   /** Neither running nor recorded as exited: the monitor itself died (killed, host crash). */
   | { readonly state: 'lost'; readonly record: RuntimeRecord };
 
@@ -71,7 +71,7 @@ export function isAlive(p: ProcessIdentity): boolean {
 }
 
 export function status(record: RuntimeRecord): RuntimeStatus {
-  const exit = readExitRecord(record.shimDir);
+  const exit = readShimExitRecord(record.shimDir);
   if (exit && exit.initPid === record.init.pid && exit.startedAtMs === record.startedAtMs) return { state: 'exited', record, exit };
   const monitor = isAlive(record.monitor);
   if (isAlive(record.init)) return { state: monitor ? 'running' : 'unmonitored', record };
@@ -156,7 +156,7 @@ export interface StopOptions {
 }
 
 export interface StopResult {
-  readonly exit: ExitRecord | null;
+  readonly exit: ShimExitRecord | null;
   /** The stop signal was not enough: the cgroup (or init) was killed after the timeout. */
   readonly forced: boolean;
   /** STOP_TIMEOUT when forced: for the reconciler's event log. */

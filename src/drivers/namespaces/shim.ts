@@ -3,7 +3,7 @@
 // own JSON log lines on stderr are forwarded to the logger.
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -15,7 +15,7 @@ import { closeFd, pidfdOpen } from '../../sys/pidfd.js';
 import { encodeSpawnSpec, parseStatusLine, type StatusMessage } from './protocol.js';
 import { SHIM_EXIT, SHIM_FD } from './protocol-fields.js';
 import { ShimError } from './shim-error.js';
-import type { ExecSpawnSpec, JoinTarget, RunSpawnSpec, SpawnSpec } from './spawn-spec.js';
+import type { ExecSpawnSpec, JoinTarget, NetworkJoin, RunSpawnSpec, SpawnSpec } from './spawn-spec.js';
 
 /** Where `npm install` builds the shim; the same path from src/ and from dist/. */
 export const DEFAULT_SHIM_PATH = fileURLToPath(new URL('../../../src/drivers/namespaces/shim/build/corral-shim', import.meta.url));
@@ -67,6 +67,16 @@ export function sealedShimPath(path: string): string {
 }
 
 /** A pidfd of the target, checked against its start time after opening: no PID-reuse mistakes. */
+/** An fd to setns() into: a namespace file's, or the pidfd of a process checked against its start time. */
+function openNetworkJoin(join: NetworkJoin, container: string): number {
+  if (!('netnsPath' in join)) return openTarget(join, container);
+  try {
+    return openSync(join.netnsPath, 'r');
+  } catch (cause) {
+    throw new CorralError('CONTAINER_SETUP_FAILED', `container \`${container}\`: cannot open its network namespace \`${join.netnsPath}\``, { container, cause });
+  }
+}
+
 export function openTarget(target: JoinTarget, container: string): number {
   let fd: number;
   try {
@@ -197,7 +207,7 @@ export interface ShimReady {
 
 /** Starts a container; resolves once its command runs (execve succeeded). */
 export async function runShim(spec: RunSpawnSpec, opts: ShimOptions = {}): Promise<ShimReady> {
-  const join = spec.joinNetwork ? openTarget(spec.joinNetwork, spec.name) : null;
+  const join = spec.joinNetwork ? openNetworkJoin(spec.joinNetwork, spec.name) : null;
   try {
     const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'];
     if (join !== null) stdio.push(join);

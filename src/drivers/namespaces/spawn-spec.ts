@@ -69,11 +69,14 @@ export interface RootMount {
   readonly propagation: number;
 }
 
-/** A process whose network namespace the container joins; checked against its start time. */
+/** A process whose namespaces are joined; checked against its start time. */
 export interface JoinTarget {
   readonly pid: number;
   readonly startTime: number;
 }
+
+/** Whose network namespace a new container joins: a running process's, or a namespace file's (a network driver's). */
+export type NetworkJoin = JoinTarget | { readonly netnsPath: string };
 
 export interface RunSpawnSpec {
   readonly kind: 'run';
@@ -82,7 +85,7 @@ export interface RunSpawnSpec {
   readonly namespaceFlags: number;
   /** Lines of uid_map and gid_map, or null without a user namespace. */
   readonly userNamespace: { readonly uidMap: string; readonly gidMap: string } | null;
-  readonly joinNetwork: JoinTarget | null;
+  readonly joinNetwork: NetworkJoin | null;
   readonly cgroupProcs: readonly string[];
   /** cgroup v2 directory for clone3(CLONE_INTO_CGROUP), or null. */
   readonly cgroupDir: string | null;

@@ -8,12 +8,12 @@
 import { CorralError } from '../../errors.js';
 import { ALL_CAPABILITIES } from '../../manifest/defaults.js';
 import type { ContainerSpec, IdMap } from '../../manifest/spec.js';
-import type { ImageDefaults, RootfsLayout } from '../overlay/rootfs-layout.js';
+import type { ImageDefaults, RootfsLayout } from '../../reconciler/ports.js';
 import { capabilityMask } from './capabilities.js';
 import { buildMountProgram } from './mount-program.js';
 import { defaultSeccompProgram } from './seccomp.js';
 import { seccompProgramFromFile } from './seccomp-file.js';
-import { CLONE, RLIM_INFINITY, type ExecSpawnSpec, type JoinTarget, type ProcessPlan, type Rlimit, type RunSpawnSpec } from './spawn-spec.js';
+import { CLONE, RLIM_INFINITY, type ExecSpawnSpec, type JoinTarget, type NetworkJoin, type ProcessPlan, type Rlimit, type RunSpawnSpec } from './spawn-spec.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -57,6 +57,8 @@ export interface SpawnInputs {
   readonly autoUserRange?: { readonly uid: number; readonly gid: number } | null;
   /** For `network: container:NAME`: that container's init. */
   readonly networkTarget?: JoinTarget | null;
+  /** A network namespace the network driver prepared (bridge): joined instead of a new one. */
+  readonly netnsPath?: string | null;
   /** `process.arch`, for the seccomp filter's syscall numbers. */
   readonly arch: string;
   /** The agent's own bounding set (`hostCapabilityMask()`): what `privileged` can hand out. */
@@ -96,12 +98,15 @@ export function namespaceFlags(spec: ContainerSpec): number {
   return flags >>> 0;
 }
 
-function checkNetwork(inputs: SpawnInputs): JoinTarget | null {
+function checkNetwork(inputs: SpawnInputs): NetworkJoin | null {
   const { spec } = inputs;
+  if (inputs.netnsPath) {
+    if (spec.namespaces.network.kind !== 'private') throw setupError(spec, 'a network namespace was prepared for a container that shares another\'s network');
+    return { netnsPath: inputs.netnsPath };
+  }
   if (spec.network.mode === 'bridge') {
-    throw new CorralError('HOST_UNSUPPORTED', `container \`${spec.name}\`: network mode \`bridge\` is not implemented yet`, {
-      container: spec.name, field: 'spec.network.mode', hint: 'use `none` (a private network namespace with only lo), `host`, or `container:NAME`',
-    });
+    // The network driver makes a bridged namespace; without one there is nothing to join.
+    throw setupError(spec, 'network mode `bridge` needs a network namespace from the network driver, and none was prepared');
   }
   if (spec.namespaces.network.kind !== 'container') return null;
   if (!inputs.networkTarget) {
@@ -190,7 +195,8 @@ export function buildSpawnSpec(inputs: SpawnInputs): RunSpawnSpec {
   return {
     kind: 'run',
     name: spec.name,
-    namespaceFlags: namespaceFlags(spec),
+    // A joined namespace file replaces the new network namespace.
+    namespaceFlags: joinNetwork && 'netnsPath' in joinNetwork ? (namespaceFlags(spec) & ~CLONE.NEWNET) >>> 0 : namespaceFlags(spec),
     userNamespace: userns ? { uidMap: userns.uidMap, gidMap: userns.gidMap } : null,
     joinNetwork,
     cgroupProcs: [...inputs.cgroupProcs],

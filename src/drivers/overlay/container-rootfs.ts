@@ -39,7 +39,7 @@ export interface ResolvedRootfs {
   readonly identity: string;
 }
 
-export interface PreparedRootfs extends ResolvedRootfs {
+export interface PreparedOverlay extends ResolvedRootfs {
   readonly layout: RootfsLayout;
   /** True when an upper from a previous, different rootfs was deleted. */
   readonly upperReset: boolean;
@@ -98,7 +98,7 @@ function isEmptyDir(path: string): boolean {
   return listDir(path).length === 0;
 }
 
-export function prepareRootfs(root: string, name: string, spec: Pick<ContainerSpec, 'rootfs' | 'readOnlyRootfs'>, options: RootfsOptions = {}): PreparedRootfs {
+export function prepareRootfs(root: string, name: string, spec: Pick<ContainerSpec, 'rootfs' | 'readOnlyRootfs'>, options: RootfsOptions = {}): PreparedOverlay {
   const resolved = resolveRootfs(root, spec.rootfs, options);
   const paths = layout(root).container(name);
   checkLowerCount(resolved.lower.length, name);

@@ -1,9 +1,10 @@
 // The overlay driver's public API: what the reconciler, the runtime and the CLI import.
 // Everything here works on the host side; the container's overlay itself is mounted by the shim
-// inside the container's own mount namespace (DESIGN.md §4) from the RootfsLayout returned here.
+// inside the container's own mount namespace (docs/architecture.md, "Mounts") from the
+// RootfsLayout returned here.
 
 export type { BindSpec, ImageDefaults, RootfsLayout } from './rootfs-layout.js';
-export { prepareRootfs, removeContainerRootfs, resolveRootfs, type PreparedRootfs, type ResolvedRootfs, type RootfsOptions } from './container-rootfs.js';
+export { prepareRootfs, removeContainerRootfs, resolveRootfs, type PreparedOverlay, type ResolvedRootfs, type RootfsOptions } from './container-rootfs.js';
 export { applyImageDefaults, defaultsFromConfig, NO_DEFAULTS, type ResolvedProcess } from './image-defaults.js';
 export { ensureHostRoot, hostRootDigest, type HostRoot, type HostRootOptions } from './host-root.js';
 export { ensureVolume, listVolumes, removeVolume, type VolumeInfo, type VolumeUsers } from './volumes.js';

@@ -1,8 +1,8 @@
 // Mounting a RootfsLayout from TypeScript: the same steps the shim performs inside a container's
 // new mount namespace (overlay, then the layout's binds, then the read-only remount), for tests,
-// the bench and debugging. The agent never calls this on the host's mount table (DESIGN.md §4):
-// run it inside a private mount namespace (`unshare -m --propagation private`) or unmount in a
-// finally block.
+// the bench and debugging. The agent never calls this on the host's mount table
+// (docs/architecture.md, "Mounts"): run it inside a private mount namespace
+// (`unshare -m --propagation private`) or unmount in a finally block.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

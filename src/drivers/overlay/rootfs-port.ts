@@ -1,10 +1,11 @@
 // The overlay driver behind the reconciler's RootfsPort (src/reconciler/ports.ts), so wiring is a
-// one-liner: `rootfs: overlayRootfsPort(root)`.
+// one-liner (src/compose.ts): `rootfs: overlayRootfsPort(root)`.
 
 import { existsSync } from 'node:fs';
 import { diagnostic, isCorralError, type Diagnostic } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
-import type { PreparedRootfs, RootfsPort } from '../../reconciler/ports.js';
+import type { PreparedRootfs, RootfsLayout, RootfsPort } from '../../reconciler/ports.js';
+import type { Json } from '../../state/record.js';
 import { layout } from '../../state/layout.js';
 import { prepareRootfs, removeContainerRootfs, resolveRootfs, type RootfsOptions } from './container-rootfs.js';
 import { listDir } from './fs-util.js';
@@ -29,6 +30,19 @@ const QUOTA_PROBE_TTL_MS = 2000;
 /** `spec.storage.size`; a spec recorded before the field existed has no `storage` at all. */
 function storageSize(spec: ContainerSpec): number | null {
   return (spec.storage as ContainerSpec['storage'] | undefined)?.sizeBytes ?? null;
+}
+
+/** What the state record keeps of a prepared root (for `inspect`; nothing reads it back). */
+function rootfsHandle(l: RootfsLayout): Json {
+  return {
+    formatVersion: 1,
+    lower: [...l.lower],
+    upper: l.upper,
+    work: l.work,
+    target: l.target,
+    readOnly: l.readOnly,
+    binds: l.binds.map((b) => ({ source: b.source, target: b.target, readOnly: b.readOnly, ...(b.options ? { options: [...b.options] } : {}) })),
+  };
 }
 
 export function overlayRootfsPort(root: string, base: RootfsOptions = {}): RootfsPort {
@@ -64,7 +78,7 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       await applyStorageLimit(root, name, storageSize(spec), quotaProbe);
       const volumes: Record<string, string> = {};
       for (const m of spec.mounts) if (m.type === 'volume') volumes[m.name] = ensureVolume(root, m.name);
-      return { layout: prepared.layout, defaults: prepared.defaults, volumes };
+      return { layout: prepared.layout, defaults: prepared.defaults, volumes, handle: rootfsHandle(prepared.layout) };
     },
 
     async remove(name: string): Promise<void> {

@@ -1,8 +1,9 @@
-// Words for the plan: reasons built from field diffs and exits. Explaining only. Pure.
+// Words for the plan: reasons built from field diffs and exits, and the code of an exit. Pure.
 
 import { formatDuration } from '../../manifest/duration.js';
 import { formatBytes } from '../../manifest/quantity.js';
 import type { ExitRecord } from '../../state/record.js';
+import type { ReasonCode } from './reasons.js';
 import type { FieldDiff } from './types.js';
 
 export function describeValue(path: string, value: unknown): string {
@@ -16,6 +17,15 @@ export function describeValue(path: string, value: unknown): string {
 
 export function describeDiff(d: FieldDiff): string {
   return `${d.path}: ${describeValue(d.path, d.before)} → ${describeValue(d.path, d.after)}`;
+}
+
+/** The code of an exit, as describeExit words it. */
+export function exitReasonCode(exit: ExitRecord | null): ReasonCode {
+  if (!exit) return 'exited';
+  if (exit.unknown) return 'exit-unknown';
+  if (exit.oomKilled) return 'oom-killed';
+  if (exit.signal) return 'killed';
+  return 'exited';
 }
 
 export function describeExit(exit: ExitRecord | null): string {

@@ -1,29 +1,24 @@
 // plan: desired (manifests) × actual (records refreshed with what the host runs) → Plan.
 // Deciding lives here and only here; apply executes `action`, `after` and `diff` and never reads
-// the reasons. Pure: no clock of its own (options.now), no host access.
+// the reasons. Every reason has exactly one code (./reasons.ts) beside its words: whatever decides
+// something from a reason reads the code. Pure: no clock of its own (options.now), no host access.
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
 import { nextBackoff, type ContainerRecord } from '../../state/record.js';
-import { describeDiff, describeExit } from './describe.js';
+import { describeDiff, describeExit, exitReasonCode } from './describe.js';
 import { diffSpecs, strongestEffect } from './field-effects.js';
 import { startOrder } from './order.js';
+import { reason, type Reason } from './reasons.js';
 import { policyWantsRestart, refresh } from './refresh.js';
 import {
   PLAN_FORMAT_VERSION, type Action, type Actual, type ActualContainer, type Change, type Desired, type DesiredContainer,
   type FieldDiff, type Plan, type PlanOptions,
 } from './types.js';
 
-/** The reason a container whose monitor died is restarted. Explains only. */
-export const MONITOR_LOST = 'monitor-lost';
-/** The reason a container with an unreadable record is left alone. Explains only. */
-export const RECORD_UNKNOWN = 'record-unknown';
-/** The reason a container whose record was rebuilt by `corral state repair` is restarted. */
-export const RECORD_REPAIRED = 'record-repaired';
-
 interface Draft {
   readonly action: Action;
-  readonly reasons: string[];
+  readonly reasons: Reason[];
   readonly diff?: readonly FieldDiff[];
   readonly notBefore?: string | null;
 }
@@ -68,7 +63,7 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
   const unknown = new Set(actual.unknown ?? []);
   for (const name of unknown) {
     complete = false;
-    add(name, wanted.get(name), undefined, { action: 'none', reasons: [`${RECORD_UNKNOWN}: its state record is unreadable; nothing of it is touched until \`corral state repair ${name}\``] });
+    add(name, wanted.get(name), undefined, { action: 'none', reasons: [reason('record-unknown', `record-unknown: its state record is unreadable; nothing of it is touched until \`corral state repair ${name}\``)] });
   }
 
   for (const d of desired.containers) {
@@ -81,22 +76,25 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
       diagnostics.push(...d.hostDiagnostics);
       add(name, undefined, existing?.record, {
         action: 'none',
-        reasons: [`cannot apply on this host: ${hostErrors[0]!.summary}`, ...(existing ? ['keeping the last applied spec'] : [])],
+        reasons: [
+          reason('host-unsupported', `cannot apply on this host: ${hostErrors[0]!.summary}`),
+          ...(existing ? [reason('host-unsupported', 'keeping the last applied spec')] : []),
+        ],
       });
       continue;
     }
     diagnostics.push(...d.hostDiagnostics);
-    add(name, d, existing?.record, existing ? decideExisting(existing.record, existing.live, d, now) : { action: 'create', reasons: ['new manifest'] });
+    add(name, d, existing?.record, existing ? decideExisting(existing.record, existing.live, d, now) : { action: 'create', reasons: [reason('new-manifest', 'new manifest')] });
   }
 
   let guardReported = false;
   for (const [name, { record }] of current) {
     if (wanted.has(name)) continue;
     if (record.status === 'removing') {
-      add(name, undefined, record, { action: 'remove', reasons: ['finish a removal that was interrupted'] });
+      add(name, undefined, record, { action: 'remove', reasons: [reason('removal-interrupted', 'finish a removal that was interrupted')] });
     } else if (invalid.has(name) || (record.origin && broken.has(record.origin.file))) {
       complete = false;
-      add(name, undefined, record, { action: 'none', reasons: ['its manifest has errors: keeping the last applied spec'] });
+      add(name, undefined, record, { action: 'none', reasons: [reason('manifest-invalid', 'its manifest has errors: keeping the last applied spec')] });
     } else if (pruneGuard) {
       errored = true;
       if (!guardReported) {
@@ -107,9 +105,11 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
           hint: 'if removing every container is what you want, run again with --allow-empty',
         }));
       }
-      add(name, undefined, record, { action: 'none', reasons: ['not pruned: the manifest set is empty or missing (use --allow-empty)'] });
+      add(name, undefined, record, { action: 'none', reasons: [reason('prune-refused', 'not pruned: the manifest set is empty or missing (use --allow-empty)')] });
     } else {
-      add(name, undefined, record, { action: 'remove', reasons: [elsewhere.has(name) ? 'its manifest now selects other hosts' : 'its manifest was removed'] });
+      add(name, undefined, record, { action: 'remove', reasons: [elsewhere.has(name)
+        ? reason('selects-other-hosts', 'its manifest now selects other hosts')
+        : reason('manifest-removed', 'its manifest was removed')] });
     }
   }
 
@@ -126,23 +126,23 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
 }
 
 function decideExisting(record: ContainerRecord, live: ActualContainer['live'], d: DesiredContainer, now: Date): Draft {
-  if (record.status === 'creating') return { action: 'recreate', reasons: ['a create was interrupted (crash recovery): rebuild it'] };
-  if (record.status === 'removing') return { action: 'recreate', reasons: ['a removal was interrupted and the manifest is back'] };
+  if (record.status === 'creating') return { action: 'recreate', reasons: [reason('create-interrupted', 'a create was interrupted (crash recovery): rebuild it')] };
+  if (record.status === 'removing') return { action: 'recreate', reasons: [reason('removal-interrupted', 'a removal was interrupted and the manifest is back')] };
 
   // Equal hashes mean equal specs and references: skip the field walk (the common case).
   const diff = record.hash === d.hash ? [] : diffSpecs(record.spec, d.spec, record.references, d.references);
   const effect = strongestEffect(diff);
   const running = live.process === 'running';
-  const described = diff.map(describeDiff);
+  const described = diff.map((x) => reason('manifest-changed', describeDiff(x)));
 
   if (effect === 'recreate') return { action: 'recreate', reasons: described, diff };
   if (record.specUnknown && record.desiredState === 'running') {
     const alive = live.process === 'running' || live.process === 'unmonitored';
-    return { action: alive ? 'restart' : 'start', reasons: [`${RECORD_REPAIRED}: its record was rebuilt from the host, so the spec it runs is unknown: ${alive ? 'restart' : 'start'} it with its manifest's`] };
+    return { action: alive ? 'restart' : 'start', reasons: [reason('record-repaired', `record-repaired: its record was rebuilt from the host, so the spec it runs is unknown: ${alive ? 'restart' : 'start'} it with its manifest's`)] };
   }
   if (live.process === 'unmonitored') {
-    if (record.desiredState === 'stopped' && effect === null) return { action: 'stop', reasons: [`${MONITOR_LOST}; stopped by hand (\`corral stop\`) but running`] };
-    return { action: 'restart', reasons: [`${MONITOR_LOST}: its monitor died while it kept running, so its exit and output would be lost; restart it under a new monitor`, ...described], diff };
+    if (record.desiredState === 'stopped' && effect === null) return { action: 'stop', reasons: [reason('monitor-lost', 'monitor-lost; stopped by hand (`corral stop`) but running')] };
+    return { action: 'restart', reasons: [reason('monitor-lost', 'monitor-lost: its monitor died while it kept running, so its exit and output would be lost; restart it under a new monitor'), ...described], diff };
   }
   if (effect === 'restart') return { action: running ? 'restart' : 'start', reasons: described, diff };
   if (effect !== null) {
@@ -151,11 +151,11 @@ function decideExisting(record: ContainerRecord, live: ActualContainer['live'], 
     const start = startDecision(record, live, now, true);
     return start.action === 'start' ? { ...start, reasons: [...described, ...start.reasons], diff } : { action: 'update', reasons: described, diff };
   }
-  if (record.hash !== d.hash) return { action: 'update', reasons: ['the record predates this corral version: rewrite it'] };
+  if (record.hash !== d.hash) return { action: 'update', reasons: [reason('record-outdated', 'the record predates this corral version: rewrite it')] };
 
   if (running) {
-    if (record.desiredState === 'stopped') return { action: 'stop', reasons: ['stopped by hand (`corral stop`) but running'] };
-    if (!live.cgroupPresent) return { action: 'restart', reasons: ['its cgroup disappeared: limits are not enforced'] };
+    if (record.desiredState === 'stopped') return { action: 'stop', reasons: [reason('stopped-by-hand', 'stopped by hand (`corral stop`) but running')] };
+    if (!live.cgroupPresent) return { action: 'restart', reasons: [reason('cgroup-missing', 'its cgroup disappeared: limits are not enforced')] };
     if (live.drift.length > 0) return { action: 'update', reasons: driftReasons(live.drift), diff: live.drift };
     const health = record.health;
     if (health?.status === 'unhealthy' && record.spec.healthcheck?.onFailure === 'restart') {
@@ -165,45 +165,48 @@ function decideExisting(record: ContainerRecord, live: ActualContainer['live'], 
       const earliest = Date.parse(record.startedAt ?? now.toISOString()) + nextBackoff(record.backoff.delayMs);
       if (earliest > now.getTime()) {
         const next = new Date(earliest).toISOString();
-        return { action: 'none', reasons: [`${why}; restart backoff: next start in ${Math.ceil((earliest - now.getTime()) / 1000)}s`], notBefore: next };
+        return { action: 'none', reasons: [reason('health-failed', `${why}; restart backoff: next start in ${Math.ceil((earliest - now.getTime()) / 1000)}s`)], notBefore: next };
       }
-      return { action: 'restart', reasons: [why] };
+      return { action: 'restart', reasons: [reason('health-failed', why)] };
     }
-    return { action: 'none', reasons: ['up to date'] };
+    return { action: 'none', reasons: [reason('up-to-date', 'up to date')] };
   }
   return startDecision(record, live, now, false);
 }
 
-function driftReasons(drift: readonly FieldDiff[]): string[] {
-  return drift.map((x) => `drift: ${describeDiff(x)} (changed on the host)`);
+function driftReasons(drift: readonly FieldDiff[]): Reason[] {
+  return drift.map((x) => reason('drift', `drift: ${describeDiff(x)} (changed on the host)`));
 }
 
 /** A container that is not running: start it now, later (backoff), or leave it. */
 function startDecision(record: ContainerRecord, live: ActualContainer['live'], now: Date, manifestChanged: boolean): Draft {
   if (record.desiredState === 'stopped' && !manifestChanged) {
-    return { action: 'none', reasons: ['stopped by hand: `corral start` or a manifest change starts it again'] };
+    return { action: 'none', reasons: [reason('stopped-by-hand', 'stopped by hand: `corral start` or a manifest change starts it again')] };
   }
   if (record.status === 'failed' && !manifestChanged) {
     const next = record.backoff.nextStartAt;
     const why = `the last start failed${record.error ? `: ${record.error}` : ''}`;
     if (next !== null && Date.parse(next) > now.getTime()) {
-      return { action: 'none', reasons: [`${why}; retry in ${Math.ceil((Date.parse(next) - now.getTime()) / 1000)}s`], notBefore: next };
+      return { action: 'none', reasons: [reason('start-failed', `${why}; retry in ${Math.ceil((Date.parse(next) - now.getTime()) / 1000)}s`)], notBefore: next };
     }
-    return { action: 'start', reasons: [`${why}; retrying`] };
+    return { action: 'start', reasons: [reason('start-failed', `${why}; retrying`)] };
   }
-  if (manifestChanged || record.status === 'stopped' || live.process === 'missing' && record.lastExit === null) {
-    return { action: 'start', reasons: [manifestChanged ? 'apply the new spec' : record.status === 'stopped' ? 'stopped, but wanted running' : 'not running'] };
+  if (manifestChanged) return { action: 'start', reasons: [reason('manifest-changed', 'apply the new spec')] };
+  if (record.status === 'stopped' || live.process === 'missing' && record.lastExit === null) {
+    return { action: 'start', reasons: [reason('not-running', record.status === 'stopped' ? 'stopped, but wanted running' : 'not running')] };
   }
+  // The exit is the reason whatever is decided: its code says how the process ended.
+  const code = exitReasonCode(record.lastExit);
   const exit = describeExit(record.lastExit);
   if (!policyWantsRestart(record)) {
-    return { action: 'none', reasons: [`${exit}; restartPolicy ${record.spec.restartPolicy}: left as is`] };
+    return { action: 'none', reasons: [reason(code, `${exit}; restartPolicy ${record.spec.restartPolicy}: left as is`)] };
   }
   const next = record.backoff.nextStartAt;
   if (next !== null && Date.parse(next) > now.getTime()) {
     const seconds = Math.ceil((Date.parse(next) - now.getTime()) / 1000);
-    return { action: 'none', reasons: [`${exit}; restart backoff: next start in ${seconds}s`], notBefore: next };
+    return { action: 'none', reasons: [reason(code, `${exit}; restart backoff: next start in ${seconds}s`)], notBefore: next };
   }
-  return { action: 'start', reasons: [`${exit}; restartPolicy ${record.spec.restartPolicy}`] };
+  return { action: 'start', reasons: [reason(code, `${exit}; restartPolicy ${record.spec.restartPolicy}`)] };
 }
 
 /** Removals and stops first, dependents before dependencies; then the rest in start order. */
@@ -226,4 +229,13 @@ export function countActions(p: Plan): Record<Action, number> {
 
 export function hasChanges(p: Plan): boolean {
   return p.changes.some((c) => c.action !== 'none') || p.orphans.length > 0;
+}
+
+/**
+ * Containers that should run but do not run as their manifest says, and wait for a retry: a
+ * failed start, a crash or failed health checks in restart backoff. Nothing is to be done now, so
+ * they are no change; but a host with one is not converged, and summaries and exit codes say so.
+ */
+export function failingChanges(p: Plan): Change[] {
+  return p.changes.filter((c) => c.action === 'none' && c.notBefore !== null);
 }

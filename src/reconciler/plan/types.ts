@@ -2,10 +2,15 @@
 // without a kernel, and executed. Pure.
 
 import type { Diagnostic } from '../../errors.js';
+import type { ManifestSet } from '../../manifest/manifest-set.js';
 import type { ContainerSpec, SpecOrigin } from '../../manifest/spec.js';
 import type { ContainerRecord, ExitRecord, Json } from '../../state/record.js';
+import type { Reason } from './reasons.js';
 
-export const PLAN_FORMAT_VERSION = 1;
+export type { Reason, ReasonCode } from './reasons.js';
+
+/** 2: reasons are `{code, text}` (./reasons.ts), no longer bare strings. */
+export const PLAN_FORMAT_VERSION = 2;
 
 /** One closed set of actions, each with its symbol in the human view. */
 export const ACTIONS = {
@@ -39,8 +44,11 @@ export interface FieldDiff {
 export interface Change {
   readonly name: string;
   readonly action: Action;
-  /** Why, in words. Explains only: apply never reads it. */
-  readonly reasons: readonly string[];
+  /**
+   * Why: a code from a closed set, and the words for people. Explains only: apply never reads it;
+   * events, metrics and summaries switch on `code`, and only views read `text`.
+   */
+  readonly reasons: readonly Reason[];
   readonly diff: readonly FieldDiff[];
   /** The last applied spec (null: none). */
   readonly before: ContainerSpec | null;
@@ -57,7 +65,7 @@ export interface Change {
   readonly warnings: readonly string[];
 }
 
-export type OrphanKind = 'cgroup' | 'rootfs' | 'shim';
+export type OrphanKind = 'shim' | 'network' | 'cgroup' | 'rootfs';
 
 /** Something corral owns on the host that no record explains (left by a crash between two steps). */
 export interface Orphan {
@@ -126,18 +134,15 @@ export interface DesiredContainer {
   readonly hostDiagnostics: readonly Diagnostic[];
 }
 
-export interface Desired {
+/**
+ * The manifest set (src/manifest/manifest-set.ts) as the plan needs it: each container with the
+ * digests it references and the host's checks; names of the valid manifests for other hosts.
+ */
+export type Desired = Pick<ManifestSet, 'invalidNames' | 'brokenFiles' | 'missing' | 'diagnostics'> & {
   readonly containers: readonly DesiredContainer[];
   /** Valid manifests that select other hosts. */
   readonly elsewhere: readonly string[];
-  /** Names with invalid manifests: they keep their last applied spec. */
-  readonly invalidNames: readonly string[];
-  /** Files with errors: containers last applied from them keep their spec. */
-  readonly brokenFiles: readonly string[];
-  /** The manifest directory is missing. */
-  readonly missing: boolean;
-  readonly diagnostics: readonly Diagnostic[];
-}
+};
 
 export interface PlanOptions {
   readonly now: Date;

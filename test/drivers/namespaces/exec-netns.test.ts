@@ -1,6 +1,7 @@
 // `exec` into a running container (its namespaces, root, cgroups, environment), user namespaces,
 // and the network modes none / host / container:NAME.
 
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +111,34 @@ const root = requireRoot();
     expect(readdirSync(`/proc/${ra.init.pid}/root/sys/class/net`)).toEqual(['lo']);
     const inB = await execIn(h, b, rb, { argv: ['/bin/sh', '-c', 'ls /sys/class/net'] });
     expect(inB.stdout).toBe('lo\n');
+  });
+});
+
+describe('a network namespace a network driver prepared', () => {
+  test('is joined by path instead of a new one (what a bridge driver hands the runtime)', async () => {
+    if (!root) return;
+    const h = makeHarness('netns-file');
+    const dir = mkdtempSync(join(tmpdir(), 'corral-netns-'));
+    const file = join(dir, 'netns');
+    let record: RuntimeRecord | null = null;
+    try {
+      // A namespace pinned by a bind mount on a file of this test, marked by a per-namespace sysctl.
+      execFileSync('touch', [file]);
+      execFileSync('unshare', [`--net=${file}`, 'true']);
+      execFileSync('nsenter', [`--net=${file}`, 'sh', '-c', 'echo 42 > /proc/sys/net/ipv4/ip_default_ttl']);
+      const plain = await specOf('net-file', 'command: [/bin/sleep, "1000"]');
+      const bridged: ContainerSpec = { ...plain, network: { ...plain.network, mode: 'bridge' } };
+      record = await start(h.spawnSpec(bridged, { netnsPath: file }));
+      const prepared = execFileSync('nsenter', [`--net=${file}`, 'readlink', '/proc/self/ns/net']).toString().trim();
+      expect(readlinkSync(`/proc/${record.init.pid}/ns/net`)).toBe(prepared);
+      // What the container itself sees (sysctls under /proc/sys answer for the reader's namespace).
+      expect((await execIn(h, bridged, record, { argv: ['/bin/cat', '/proc/sys/net/ipv4/ip_default_ttl'] })).stdout).toBe('42\n');
+    } finally {
+      if (record) await stop(record, { timeoutMs: 100, killAll: h.cg.killAll });
+      spawnSync('umount', [file]);
+      rmSync(dir, { recursive: true, force: true });
+      await h.cleanup();
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SHIM_FILES } from '../../../src/drivers/namespaces/protocol-fields.js';
-import { readExitRecord } from '../../../src/drivers/namespaces/records.js';
+import { readShimExitRecord } from '../../../src/drivers/namespaces/records.js';
 import { isAlive, rediscover, start, status, stop, waitForExit, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
 import { requireRoot } from '../../support/root.js';
 import { spawnAgent, transpileSources } from './agent-child.js';
@@ -90,7 +90,7 @@ const root = requireRoot();
       const r = await stop(found!, { timeoutMs: 20_000, killAll: h.cg.killAll });
       expect(r.forced).toBe(false);
       expect(r.exit?.exitCode).toBe(7);
-      expect(readExitRecord(layout.shim)?.exitCode).toBe(7);
+      expect(readShimExitRecord(layout.shim)?.exitCode).toBe(7);
       expect(await waitForExit(found!, { timeoutMs: 1000 })).toMatchObject({ state: 'exited' });
     } finally {
       transpiled.cleanup();

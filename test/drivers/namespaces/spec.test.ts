@@ -65,14 +65,19 @@ describe('spawn spec policy', () => {
     expect(s.mounts.find((m) => m.target === '/dev/null')).toMatchObject({ kind: 'bind', source: '/dev/null', create: 'file' });
   });
 
-  test('network host, container:NAME, and bridge refused', async () => {
+  test('network host, container:NAME, and a namespace the network driver prepared', async () => {
     const host = await specOf('p3', 'namespaces: {network: host}\ncommand: [/bin/true]');
     expect(namespaceFlags(host) & CLONE.NEWNET).toBe(0);
     expect(buildSpawnSpec(inputs(host)).loopback).toBe(false);
     const bridge = await specOf('p4', 'network: {mode: bridge}\ncommand: [/bin/true]');
     const err = (() => { try { buildSpawnSpec(inputs(bridge)); } catch (e) { return e; } return null; })();
-    expect(hasCode(err, 'HOST_UNSUPPORTED')).toBe(true);
-    expect((err as Error).message).toMatch(/network mode `bridge` is not implemented yet/);
+    expect(hasCode(err, 'CONTAINER_SETUP_FAILED')).toBe(true);
+    expect((err as Error).message).toMatch(/needs a network namespace from the network driver/);
+    // With one (a bridge driver's), the container joins it instead of making its own.
+    const attached = buildSpawnSpec({ ...inputs(bridge), netnsPath: '/var/lib/corral/containers/p4/netns' });
+    expect(attached.joinNetwork).toEqual({ netnsPath: '/var/lib/corral/containers/p4/netns' });
+    expect(attached.namespaceFlags & CLONE.NEWNET).toBe(0);
+    expect(namespaceFlags(bridge) & CLONE.NEWNET).toBe(CLONE.NEWNET);
     const joined: ContainerSpec = { ...host, namespaces: { ...host.namespaces, network: { kind: 'container', container: 'other' } }, network: { ...host.network, mode: 'container' } };
     expect(() => buildSpawnSpec(inputs(joined))).toThrow(/that container is not running/);
     expect(buildSpawnSpec({ ...inputs(joined), networkTarget: { pid: 5, startTime: 6 } }).joinNetwork).toEqual({ pid: 5, startTime: 6 });

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
-  ensureMounted, getImage, importImage, prepareRootfs, removeContainerRootfs, unmount, type PreparedRootfs,
+  ensureMounted, getImage, importImage, prepareRootfs, removeContainerRootfs, unmount, type PreparedOverlay,
 } from '../../../src/drivers/overlay/index.js';
 import type { ContainerSpec } from '../../../src/manifest/spec.js';
 import { layout } from '../../../src/state/layout.js';
@@ -24,7 +24,7 @@ function spec(image = 'app'): Pick<ContainerSpec, 'rootfs' | 'readOnlyRootfs'> {
   return { rootfs: { kind: 'image', name: image, tag: 'latest' }, readOnlyRootfs: false };
 }
 
-function inside(p: PreparedRootfs, script: string): { code: number | null; out: string } {
+function inside(p: PreparedOverlay, script: string): { code: number | null; out: string } {
   const r = spawnSync('chroot', [p.layout.target, '/bin/sh', '-c', script], { encoding: 'utf8' });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }

@@ -23,6 +23,8 @@ import { REPO } from '../../support/cli.js';
 import { requireRoot } from '../../support/root.js';
 import { kernelLacksProjectQuota, leftovers, makeLoopFs, removeLoopFilesystems, type LoopFs } from './loop-fs.js';
 
+const NO_ABORT = new AbortController().signal;
+
 const root = requireRoot();
 const SIZE = 32 << 20;
 const ROUNDS = 10;
@@ -109,9 +111,9 @@ function untagged(dir: string, id: number): string[] {
   test('starts and removals killed at any point converge, with one id per container', async () => {
     const port = overlayRootfsPort(stateRoot);
     const names = ['c1', 'c2'];
-    for (const name of names) fill((await port.prepare(name, spec(name, lower, null))).layout.upper);
+    for (const name of names) fill((await port.prepare(name, spec(name, lower, null), NO_ABORT)).layout.upper);
     // How long a whole run takes here, to spread the kills over it.
-    await port.prepare('c0', spec('c0', lower, null));
+    await port.prepare('c0', spec('c0', lower, null), NO_ABORT);
     fill(layout(stateRoot).container('c0').upper);
     const full = await child([stateRoot, 'prepare', 'c0', lower, String(SIZE)], null);
     expect(`${full.code} ${full.stderr}`).toBe('0 ');
@@ -162,8 +164,8 @@ function untagged(dir: string, id: number): string[] {
     expect(projectIdOf(stateRoot, 'c1')).toBeNull();
     expect(readProjectTable(stateRoot).released).toContainEqual({ name: 'c1', id });
     expect(quota.usage(id)?.hardLimitBytes ?? 0).toBe(0);
-    await port.remove('c2');
-    await port.remove('c0');
+    await port.remove('c2', NO_ABORT);
+    await port.remove('c0', NO_ABORT);
     expect(readProjectTable(stateRoot).active).toEqual([]);
   }, 600_000);
 });

@@ -22,6 +22,8 @@ import { requireRoot } from '../../support/root.js';
 import { caught, cleanup, tempDir } from './helpers.js';
 import { leftovers, makeLoopFs, removeLoopFilesystems, type LoopFs } from './loop-fs.js';
 
+const NO_ABORT = new AbortController().signal;
+
 const root = requireRoot();
 const maybe = root ? describe : describe.skip;
 
@@ -139,15 +141,15 @@ maybe('filesystems without project quotas', () => {
     expect(d!.hint).toMatch(/tune2fs -O project,quota/);
     expect(await port.check(spec('web', null))).toEqual([]);
 
-    const refused = await port.prepare('web', spec('web', 8 << 20)).catch((e: unknown) => e);
+    const refused = await port.prepare('web', spec('web', 8 << 20), NO_ABORT).catch((e: unknown) => e);
     expect(hasCode(refused, 'STORAGE_QUOTA_UNAVAILABLE')).toBe(true);
     expect(caught(() => { throw refused; })).toMatchObject({ container: 'web', field: 'spec.storage.size' });
 
-    const prepared = await port.prepare('plain', spec('plain', null));
+    const prepared = await port.prepare('plain', spec('plain', null), NO_ABORT);
     expect(readFsxattr(prepared.layout.upper)!.projid).toBe(0);
     expect(existsSync(quotaPaths(stateRoot).dir)).toBe(false);
-    await port.remove('plain');
-    await port.remove('web');
+    await port.remove('plain', NO_ABORT);
+    await port.remove('web', NO_ABORT);
     expect(existsSync(layout(stateRoot).container('plain').dir)).toBe(false);
   });
 

@@ -10,6 +10,8 @@ import { busyboxEntries, writeOciLayout } from '../../support/oci.js';
 import { requireRoot } from '../../support/root.js';
 import { cleanup, tempDir } from './helpers.js';
 
+const NO_ABORT = new AbortController().signal;
+
 let work: string;
 let root: string;
 
@@ -42,14 +44,14 @@ describe('overlayRootfsPort', () => {
     mkdirSync(join(work, 'missing'));
     expect(await port.check(app)).toEqual([]);
 
-    const prepared = await port.prepare('web', app);
+    const prepared = await port.prepare('web', app, NO_ABORT);
     expect(prepared.defaults?.cmd).toEqual(['/bin/sh']);
     expect(prepared.volumes).toEqual({ data: layout(root).volume('data') });
     expect(existsSync(prepared.layout.upper)).toBe(true);
     expect(await port.exists('web')).toBe(true);
     expect(await port.list()).toEqual(['web']);
-    await port.remove('web');
-    await port.remove('web');
+    await port.remove('web', NO_ABORT);
+    await port.remove('web', NO_ABORT);
     expect(await port.exists('web')).toBe(false);
     expect(existsSync(layout(root).volume('data'))).toBe(true);
   });

@@ -1,8 +1,9 @@
 // v1 cpuset. A new v1 cpuset cgroup starts with empty `cpus` and `mems`, and a process cannot join
-// it (ENOSPC) until both are set (DESIGN.md §3), so apply copies them from the parent, and set
-// writes either the manifest's lists or the parent's again (null means "inherit"). v1 cpusets nest
-// at every step (the kernel refuses a parent list that drops a CPU a child still has, and a child
-// list with one its parent lacks), so the container's leaves follow it through a union.
+// it (ENOSPC) until both are set (docs/architecture.md, "cgroups"), so apply copies them from the
+// parent, and set writes either the manifest's lists or the parent's again (null means
+// "inherit"). v1 cpusets nest at every step (the kernel refuses a parent list that drops a CPU a
+// child still has, and a child list with one its parent lacks), so the container's leaves follow
+// it through a union.
 
 import { shouldWrite } from '../accumulate.js';
 import { canonicalIdList, unionIdList } from '../convert.js';

@@ -1,6 +1,7 @@
 // v1 memory: limit, memory+swap, soft limit (reservation); usage, peak and OOM kills.
 // `memory.failcnt` is not used: it counts reclaim attempts, not OOMs, and is unreliable here
-// (DESIGN.md §3); `oom_kill` in `memory.oom_control` is the kernel's own count of kills.
+// (docs/architecture.md, "cgroups"); `oom_kill` in `memory.oom_control` is the kernel's own count
+// of kills.
 
 import type { ResourcesSpec } from '../../../manifest/spec.js';
 import { shouldWrite } from '../accumulate.js';

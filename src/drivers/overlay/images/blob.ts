@@ -4,7 +4,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { PassThrough, type Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { CorralError, isCorralError } from '../../../errors.js';
@@ -45,9 +45,12 @@ function decompressor(compression: Compression, what: string): Transform {
   if (compression === 'gzip') return zlib.createGunzip();
   if (compression === 'zstd') {
     // zlib gained zstd in Node 22.15; on older Nodes such layers cannot be read.
-    const create = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
-    if (!create) throw new CorralError('IMAGE_INVALID', `${what} is zstd-compressed, which this Node.js (${process.version}) cannot decompress`, { hint: 'convert the image to gzip layers (skopeo copy --dest-compress-format gzip) or use Node.js 22.15 or later' });
-    return create();
+    // Not in Node 20's type definitions: looked up at run time.
+    const create: unknown = Reflect.get(zlib, 'createZstdDecompress');
+    if (typeof create !== 'function') throw new CorralError('IMAGE_INVALID', `${what} is zstd-compressed, which this Node.js (${process.version}) cannot decompress`, { hint: 'convert the image to gzip layers (skopeo copy --dest-compress-format gzip) or use Node.js 22.15 or later' });
+    const stream: unknown = create();
+    if (!(stream instanceof Transform)) throw new CorralError('INTERNAL', 'zlib.createZstdDecompress did not return a stream');
+    return stream;
   }
   return new PassThrough();
 }

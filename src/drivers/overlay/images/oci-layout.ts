@@ -82,7 +82,26 @@ function descriptor(value: unknown, where: string): Descriptor {
   if (typeof mediaType !== 'string') throw invalid(`${where} has no mediaType`);
   if (!isDigest(digest)) throw invalid(`${where} has an invalid digest \`${String(digest)}\``, 'expected sha256:<64 hex> or sha512:<128 hex>');
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid(`${where} has an invalid size \`${String(size)}\``);
-  return value as unknown as Descriptor;
+  // Only what was checked is kept; an annotation or platform of the wrong type is dropped, not trusted.
+  const annotations = stringRecord(value['annotations']);
+  const platform = isObject(value['platform']) ? value['platform'] : null;
+  return {
+    mediaType, digest, size,
+    ...(annotations ? { annotations } : {}),
+    ...(platform ? {
+      platform: {
+        ...(typeof platform['os'] === 'string' ? { os: platform['os'] } : {}),
+        ...(typeof platform['architecture'] === 'string' ? { architecture: platform['architecture'] } : {}),
+      },
+    } : {}),
+  };
+}
+
+function stringRecord(v: unknown): Record<string, string> | null {
+  if (!isObject(v)) return null;
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
 }
 
 /** Where a blob lives. The digest was validated, so it cannot name a path outside blobs/. */

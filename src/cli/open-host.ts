@@ -2,9 +2,10 @@
 // manifests read for this host, the lock taken.
 
 import { cpus } from 'node:os';
+import { createPorts, supportChecks } from '../compose.js';
 import { DEFAULT_PARENT_NAME } from '../drivers/cgroups/parent-name.js';
-import { directorySource } from '../host/manifest-source.js';
-import { schemaValidator } from '../host/schema.js';
+import { directorySource } from '../inputs/manifest-source.js';
+import { schemaValidator } from '../inputs/schema.js';
 import { loadManifestSet, type ManifestCache, type ManifestSet } from '../manifest/manifest-set.js';
 import { parseDurationMs } from '../manifest/duration.js';
 import type { Ports } from '../reconciler/ports.js';
@@ -45,15 +46,13 @@ export async function openHost(ctx: CliContext): Promise<OpenHost> {
   await store.init();
   const rootId = await ensureRootId(l);
   const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
-  // Loaded on demand: the drivers (koffi, the shim) are not needed by `validate` and `--help`.
-  const { createPorts } = await import('./wiring.js');
   return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId }), rootId, cgroupParent };
 }
 
 /** The manifest set for this host; the agent passes a cache so unchanged files are not re-read. */
 export function loadDesired(ctx: CliContext, cache?: ManifestCache): Promise<ManifestSet> {
   const source = directorySource(ctx.manifestDir, (path, reason) => ctx.logger.debug('ignored file', { path, reason }));
-  return loadManifestSet(source, { validator: schemaValidator(), host: ctx.host(), ...(cache ? { cache } : {}) });
+  return loadManifestSet(source, { validator: schemaValidator(), host: ctx.host(), supports: supportChecks(), ...(cache ? { cache } : {}) });
 }
 
 export function lock(ctx: CliContext, command: string, timeout: string | undefined): Promise<HeldLock> {

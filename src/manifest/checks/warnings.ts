@@ -1,12 +1,12 @@
-// validate (warnings half): settings that are allowed but weaken containment, which a reviewer
-// must see. They never block; `validate` and `plan` print each as MANIFEST_RISKY, and
-// docs/security.md says what each one gives up. Pure.
+// Containment warnings: settings that are allowed but weaken isolation, which a reviewer must see.
+// They never block; `validate` and `plan` print each as MANIFEST_RISKY, and docs/security.md says
+// what each one gives up. They run after the document checks, on the same documents. Pure.
 
-import type { DocumentCheck } from './check-report.js';
-import { canonicalCapability, DEFAULT_CAPABILITIES, DEFAULT_STATE_ROOT, RISKY_CAPABILITIES } from './defaults.js';
-import type { FieldPath } from './field-path.js';
-import { networkNamespace } from './normalize.js';
-import { isWithin } from './posix-path.js';
+import { canonicalCapability, DEFAULT_CAPABILITIES, DEFAULT_STATE_ROOT, RISKY_CAPABILITIES } from '../defaults.js';
+import type { FieldPath } from '../field-path.js';
+import { networkNamespace } from '../normalize.js';
+import { isWithin } from '../posix-path.js';
+import type { DocumentCheck } from './report.js';
 
 export const DOCUMENT_WARNINGS: readonly DocumentCheck[] = [
   {

@@ -1,0 +1,15 @@
+// The words of events: messages made of a plan's reasons. Like the views of the CLI, this is the
+// only place under src/agent that reads a reason's `text`, and it decides nothing: which event a
+// change makes is chosen by reason code (./events.ts).
+
+import type { Change, Reason } from '../reconciler/plan/types.js';
+
+/** `exited with code 1`, `was OOM-killed`: an exit reason up to what was decided about it. */
+export function exitMessage(exit: Reason): string {
+  return exit.text.split(';')[0]!;
+}
+
+/** `restart: its cgroup disappeared: limits are not enforced`. */
+export function actionMessage(change: Change): string {
+  return `${change.action}: ${change.reasons[0]?.text ?? ''}`;
+}

@@ -1,0 +1,32 @@
+// For `corral exec`: the running container NAME — its record's spec, its init (from its monitor's
+// files), its cgroup placement and its image's defaults — composed from the drivers' own answers.
+
+import { placementOfHandle } from '../drivers/cgroups/port.js';
+import { currentRuntime } from '../drivers/namespaces/port.js';
+import { status as runtimeStatus } from '../drivers/namespaces/runtime.js';
+import { overlayRootfsPort } from '../drivers/overlay/rootfs-port.js';
+import { CorralError } from '../errors.js';
+import type { Layout } from '../state/layout.js';
+import { StateStore } from '../state/store.js';
+import type { ExecTarget } from './commands/exec.js';
+import type { CliContext } from './context.js';
+
+export async function findRunning(name: string, ctx: CliContext, layout: Layout): Promise<ExecTarget> {
+  const record = await new StateStore(layout).get(name);
+  if (!record) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\``, { hint: 'see `corral ps`' });
+  const runtime = currentRuntime(layout, name, record.runtime, record.spec.stopSignal.number);
+  if (!runtime || runtimeStatus(runtime).state !== 'running') {
+    throw new CorralError('CONTAINER_NOT_RUNNING', `container \`${name}\` is not running`, { hint: `start it with \`corral start ${name}\`` });
+  }
+  ctx.logger.debug('exec target', { container: name, pid: runtime.init.pid });
+  const prepared = record.spec.rootfs.kind === 'image'
+    ? await overlayRootfsPort(layout.root).prepare(name, record.spec, AbortSignal.timeout(60_000)).catch(() => null)
+    : null;
+  return {
+    spec: record.spec,
+    image: prepared?.defaults ?? null,
+    init: runtime.init,
+    // The cgroup the record stores: an exec'd process joins the container's processes there.
+    cgroupProcs: record.cgroup === null ? [] : placementOfHandle(record.cgroup).procs,
+  };
+}

@@ -1,0 +1,49 @@
+// The composition root: the one place that knows both the reconciler's ports and the drivers
+// that implement them. It only wires; each driver's `port.ts` does the adapting. Adding a driver
+// (docs/architecture.md, "Adding a driver: bridge networking") changes one line here.
+
+import { existsSync } from 'node:fs';
+import { nullNetworkPort } from './drivers/network/port.js';
+import type { Diagnostic } from './errors.js';
+import type { Logger } from './logger.js';
+import type { ContainerSpec } from './manifest/spec.js';
+import type { NetworkPort, Ports } from './reconciler/ports.js';
+import type { Layout } from './state/layout.js';
+import { StateStore } from './state/store.js';
+
+export interface HostOptions {
+  /** Name of corral's own cgroup parent in each hierarchy (src/cli/open-host.ts decides it). */
+  readonly cgroupParent: string;
+  /** The state root's id (src/state/root-id.ts): the cgroups driver acts on this root's cgroups only. */
+  readonly rootId: string;
+}
+
+/** The network driver this build wires (its `supports` is asked without a host, by `validate`). */
+const networkDriver = (): NetworkPort => nullNetworkPort();
+
+export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
+  // Loaded here, not above: koffi and the shim are not needed by `validate` and `--help`.
+  const [{ openCgroupManager }, { cgroupPort }, { overlayRootfsPort }, { namespacesRuntimePort }] = await Promise.all([
+    import('./drivers/cgroups/index.js'), import('./drivers/cgroups/port.js'), import('./drivers/overlay/rootfs-port.js'), import('./drivers/namespaces/port.js'),
+  ]);
+  const store = new StateStore(layout);
+  const cgroups = cgroupPort(await openCgroupManager({ parentName: options.cgroupParent, rootId: options.rootId }), {
+    records: { has: (name) => existsSync(layout.record(name)), handle: async (name) => (await store.get(name))?.cgroup ?? null },
+    warn: (message, fields) => logger.warn(message, fields),
+  });
+  return {
+    rootfs: overlayRootfsPort(layout.root),
+    cgroups,
+    network: networkDriver(),
+    runtime: namespacesRuntimePort({ layout, logger, placementOf: (name) => cgroups.placementOf(name) }),
+  };
+}
+
+/**
+ * What the wired drivers implement, asked of a spec without touching the host: manifest loading
+ * (`validate`, `plan`, the agent) refuses the rest with NOT_SUPPORTED before any plan is made.
+ */
+export function supportChecks(): (spec: ContainerSpec) => Diagnostic[] {
+  const network = networkDriver();
+  return (spec) => network.supports(spec);
+}
