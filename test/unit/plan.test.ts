@@ -30,6 +30,14 @@ describe('plan', () => {
     expect(r).toMatchObject({ status: 'exited', lastExit: { code: null, signal: null, unknown: true, at: later.toISOString() } });
   });
 
+  test('a running process found for a crashed or failed record is adopted as its restart; for a stopped one, not', async () => {
+    const d = await desiredOne('web');
+    for (const status of ['exited', 'crashloop', 'failed'] as const) {
+      expect(refresh({ record: recordFor(d, { status, restarts: 2 }), live: RUNNING }, T0)).toMatchObject({ status: 'running', restarts: 3 });
+    }
+    expect(refresh({ record: recordFor(d, { status: 'stopped', restarts: 2 }), live: RUNNING }, T0)).toMatchObject({ status: 'running', restarts: 2 });
+  });
+
   test('a new manifest is created', async () => {
     const d = await desiredOne('web');
     const c = only(plan(desiredWith(d), actualOf(), opts()));

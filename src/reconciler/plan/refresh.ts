@@ -19,9 +19,14 @@ export function refresh({ record, live: observed }: ActualContainer, now: Date):
     return transition(record, 'running');
   }
   if (live.process === 'running' && ['exited', 'crashloop', 'failed', 'stopped'].includes(record.status)) {
-    // A start that completed on the host but not in the record (corral was killed in between):
-    // adopt the running process rather than start a second one.
-    return transition(record, 'running', { runtime: live.runtime ?? record.runtime, startedAt: live.startedAt ?? record.startedAt });
+    // A start that completed on the host but not (yet) in the record (corral was killed in
+    // between, or `ps` looks while a start is in flight): adopt the running process rather than
+    // start a second one. Started again after a crash or a failed start, it counts as the restart
+    // that start would have recorded.
+    const restarted = record.status !== 'stopped';
+    return transition(record, 'running', {
+      runtime: live.runtime ?? record.runtime, startedAt: live.startedAt ?? record.startedAt, restarts: record.restarts + (restarted ? 1 : 0),
+    });
   }
   if ((record.status === 'running' || record.status === 'stopping') && live.process !== 'running') {
     if (record.status === 'stopping' || (live.process === 'missing' && live.exit === null)) {
