@@ -12,7 +12,7 @@ import { actionMessage, exitMessage } from './event-text.js';
 export type EventKind =
   | 'created' | 'started' | 'updated' | 'restarted' | 'recreated' | 'stopped' | 'removed'
   | 'exited' | 'oom-killed' | 'drift-corrected' | 'invalid-manifest' | 'action-failed'
-  | 'orphan-cleaned' | 'prune-refused' | 'unhealthy' | 'healthy' | 'stop-timeout' | 'agent-started' | 'agent-stopped';
+  | 'orphan-cleaned' | 'prune-refused' | 'unhealthy' | 'healthy' | 'stop-timeout' | 'signaled' | 'agent-started' | 'agent-stopped';
 
 export interface CorralEvent {
   readonly time: string;

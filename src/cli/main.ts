@@ -11,6 +11,7 @@ import { imageCommand } from './commands/image.js';
 import { infoCommand } from './commands/info.js';
 import { inspectCommand } from './commands/inspect.js';
 import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
+import { killCommand } from './commands/kill.js';
 import { logsCommand } from './commands/logs.js';
 import { planCommand } from './commands/plan.js';
 import { psCommand } from './commands/ps.js';
@@ -42,7 +43,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions(false);
   for (const command of [
     validateCommand(), planCommand(), reconcileCommand(), psCommand(), inspectCommand(), logsCommand(),
-    startCommand(), stopCommand(), restartCommand(), agentCommand(), statusCommand(), eventsCommand(),
+    startCommand(), stopCommand(), restartCommand(), killCommand(), agentCommand(), statusCommand(), eventsCommand(),
     infoCommand(), imageCommand(), volumeCommand(), gcCommand(), stateCommand(),
     // The drivers load only for commands that touch the host, so `validate` starts fast.
     execCommand({ findRunning: async (name, ctx) => (await import('./exec-target.js')).findRunning(name, ctx, layout(ctx.root)) }),

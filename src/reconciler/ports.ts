@@ -193,6 +193,8 @@ export interface RuntimePort extends PlanTimeChecks {
   stop(name: string, runtime: Json | null, spec: ContainerSpec, killAll: () => Promise<void>, signal: AbortSignal): Promise<StopResult>;
   /** What runs for `name` now, checked against pid start times (no pid-reuse mistakes). */
   status(name: string, runtime: Json | null): Promise<ProcessStatus>;
+  /** Sends `signal` to the container's PID 1 (by pidfd, checked against its start time); false when it does not run. */
+  signal(name: string, runtime: Json | null, signal: number): Promise<boolean>;
   /** Removes the monitor's files and kills a monitor left without a container. Idempotent. */
   cleanup(name: string, signal: AbortSignal): Promise<void>;
   /** Names with a monitor directory under the state root. */

@@ -17,17 +17,28 @@ afterAll(async () => {
   await sb?.cleanup();
 });
 
-const svc = `apiVersion: corral/v1
+/** A container of the host's own root running `script` under sh. */
+const shell = (name: string, script: string): string => `apiVersion: corral/v1
 kind: Container
 metadata:
-  name: svc
+  name: ${name}
 spec:
   rootfs: {host: {}}
-  command: [/bin/sh, -c, 'echo "hello from $$"; echo "to stderr" >&2; trap "exit 0" TERM; sleep 100000 & wait']
+  command: [/bin/sh, -c, '${script}']
   stopTimeout: 5s
 `;
 
+const svc = shell('svc', 'echo "hello from $$"; echo "to stderr" >&2; trap "exit 0" TERM; sleep 100000 & wait');
+
 const status = () => psJson(sb).find((c) => c.name === 'svc')!;
+
+async function waitFor(probe: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describe('imperative commands', () => {
   test('stop keeps it stopped across reconciles until start; restart gives a new process', async () => {
@@ -54,6 +65,30 @@ describe('imperative commands', () => {
     expect(third.status).toBe('running');
     expect(third.pid).not.toBe(second.pid);
     expect(sb.run('start', 'nope').code).toBe(1);
+  });
+
+  test('kill sends a signal to PID 1 only when it runs, and it is an event', async () => {
+    if (!sb) return;
+    const hup = shell('hup', 'trap "echo reloaded" HUP; trap "exit 0" TERM; while true; do sleep 0.1; done');
+    sb.write('hup.yaml', hup);
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    const pid = psJson(sb).find((c) => c.name === 'hup')!.pid;
+    expect(sb.run('kill', 'hup', '-s', 'HUP')).toMatchObject({ code: 0, stdout: 'hup: SIGHUP sent\n' });
+    await waitFor(() => sb.run('logs', 'hup').stdout.includes('reloaded'));
+    expect(psJson(sb).find((c) => c.name === 'hup')).toMatchObject({ status: 'running', pid });
+    const event = JSON.parse(sb.run('events', '--container', 'hup', '--tail', '1').stdout);
+    expect(event).toMatchObject({ kind: 'signaled', container: 'hup' });
+
+    // The default is SIGTERM: this one exits 0 on it, and the record is left to the next reconcile.
+    expect(sb.run('kill', 'hup').code).toBe(0);
+    await waitFor(() => psJson(sb).find((c) => c.name === 'hup')!.status === 'exited');
+    const again = sb.run('kill', 'hup', '-s', 'USR1');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('CONTAINER_NOT_RUNNING');
+    expect(sb.run('kill', 'hup', '-s', 'NOPE').stderr).toContain('CLI_USAGE');
+    expect(sb.run('kill', 'nope').stderr).toContain('CONTAINER_NOT_FOUND');
+    sb.remove('hup.yaml');
+    expect(sb.run('reconcile', '--once', '--allow-empty').code).toBe(0);
   });
 
   test('logs show stdout and stderr of every run, and --tail limits them', async () => {

@@ -109,6 +109,7 @@ export class FakeHost {
           if (!p) return { process: 'missing', exit: null, runtime: null, startedAt: null };
           return { process: p.running ? 'running' : 'exited', exit: p.exit, runtime: { pid: p.pid }, startedAt: null };
         },
+        signal: async (name) => this.processes.get(name)?.running === true,
         cleanup: async (name) => { this.tick(`runtime.cleanup ${name}`); const p = this.processes.get(name); if (!p?.running) this.processes.delete(name); },
         list: async () => [...this.processes.keys()],
         watchExit: () => ({ dispose: () => undefined }),

@@ -15,7 +15,7 @@ import { hostCapabilityMask, sameProcess } from '../../sys/proc.js';
 import type { ShimExitRecord as ShimExit } from './records.js';
 import { decodeRuntimeHandle, encodeRuntimeHandle } from './runtime-handle.js';
 import {
-  rediscover, start as startContainer, status as runtimeStatus, stop as stopContainer, waitForExit, type RuntimeRecord,
+  rediscover, signalInit, start as startContainer, status as runtimeStatus, stop as stopContainer, waitForExit, type RuntimeRecord,
 } from './runtime.js';
 import { checkSeccompProfile, seccompProfileDigest } from './seccomp-file.js';
 import { execShim } from './shim.js';
@@ -109,6 +109,11 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
       if (s.state === 'unmonitored') return { process: 'unmonitored', exit: null, runtime: handle, startedAt };
       if (s.state === 'exited') return { process: 'exited', exit: exitOf(s.exit), runtime: handle, startedAt };
       return { process: 'missing', exit: null, runtime: handle, startedAt };
+    },
+
+    async signal(name, runtime, signal) {
+      const record = current(name, runtime);
+      return record !== null && runtimeStatus(record).state !== 'exited' && signalInit(record, signal);
     },
 
     async cleanup(name) {
