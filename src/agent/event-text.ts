@@ -2,12 +2,7 @@
 // only place under src/agent that reads a reason's `text`, and it decides nothing: which event a
 // change makes is chosen by reason code (./events.ts).
 
-import type { Change, Reason } from '../reconciler/plan/types.js';
-
-/** `exited with code 1`, `was OOM-killed`: an exit reason up to what was decided about it. */
-export function exitMessage(exit: Reason): string {
-  return exit.text.split(';')[0]!;
-}
+import type { Change } from '../reconciler/plan/types.js';
 
 /** `restart: its cgroup disappeared: limits are not enforced`. */
 export function actionMessage(change: Change): string {

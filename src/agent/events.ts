@@ -6,8 +6,10 @@
 import { appendFile, rename, stat } from 'node:fs/promises';
 import { environmentCode, type Diagnostic } from '../errors.js';
 import type { ChangeResult } from '../reconciler/apply.js';
-import type { Plan, Reason, ReasonCode } from '../reconciler/plan/types.js';
-import { actionMessage, exitMessage } from './event-text.js';
+import type { Plan, Reason } from '../reconciler/plan/types.js';
+import { describeExit } from '../reconciler/plan/describe.js';
+import type { ObservedExit } from '../reconciler/reconcile.js';
+import { actionMessage } from './event-text.js';
 
 export type EventKind =
   | 'created' | 'started' | 'updated' | 'restarted' | 'recreated' | 'stopped' | 'removed'
@@ -41,24 +43,35 @@ export class EventLog {
   }
 }
 
-/** The event of an exit the monitor saw (an exit nobody saw, `exit-unknown`, has none). */
-const EXIT_EVENTS: Partial<Record<ReasonCode, EventKind>> = { exited: 'exited', killed: 'exited', 'oom-killed': 'oom-killed' };
+/** An exit the monitor saw is an event; one nobody saw (the monitor was gone) has none. */
+function exitEvent(observed: ObservedExit, time: string): CorralEvent | null {
+  const { exit } = observed;
+  if (exit.unknown) return null;
+  return { time, kind: exit.oomKilled ? 'oom-killed' : 'exited', container: observed.name, message: describeExit(exit) };
+}
 
 const DONE: Record<string, EventKind> = {
   create: 'created', start: 'started', update: 'updated', restart: 'restarted', recreate: 'recreated', stop: 'stopped', remove: 'removed',
 };
 
 /** Events for one reconcile pass: what was observed (exits, drift), then what was done. */
-export function eventsFromPass(plan: Plan, results: readonly ChangeResult[] | null, diagnostics: readonly Diagnostic[], now: Date): CorralEvent[] {
+export function eventsFromPass(
+  plan: Plan, results: readonly ChangeResult[] | null, diagnostics: readonly Diagnostic[], now: Date, exits: readonly ObservedExit[] = [],
+): CorralEvent[] {
   const time = now.toISOString();
   const out: CorralEvent[] = [];
   const results_ = new Map((results ?? []).map((r) => [r.name, r]));
+  // Each exit once: when the pass that recorded it runs, not at every pass that still shows it.
+  const exitsOf = new Map(exits.map((e) => [e.name, e]));
+  const observe = (name: string): void => {
+    const e = exitsOf.get(name);
+    exitsOf.delete(name);
+    const event = e ? exitEvent(e, time) : null;
+    if (event) out.push(event);
+  };
   for (const c of plan.changes) {
     const r = results_.get(c.name);
-    const exit = c.reasons.find((x) => EXIT_EVENTS[x.code] !== undefined);
-    if (exit && (c.action === 'start' || c.action === 'none')) {
-      out.push({ time, kind: EXIT_EVENTS[exit.code]!, container: c.name, message: exitMessage(exit) });
-    }
+    observe(c.name);
     if (c.action === 'none' || !r) continue;
     if (!r.ok) {
       out.push({ time, kind: 'action-failed', container: c.name, message: `${c.action} failed: ${r.error?.summary ?? 'unknown error'}`, reasons: c.reasons });
@@ -67,6 +80,7 @@ export function eventsFromPass(plan: Plan, results: readonly ChangeResult[] | nu
     const drift = c.reasons.some((x) => x.code === 'drift');
     out.push({ time, kind: drift ? 'drift-corrected' : DONE[c.action]!, container: c.name, message: actionMessage(c), reasons: c.reasons });
   }
+  for (const name of [...exitsOf.keys()]) observe(name);
   for (const o of plan.orphans) out.push({ time, kind: 'orphan-cleaned', container: o.name, message: `${o.kind}: ${o.detail}` });
   const invalid = new Set<string>();
   for (const d of diagnostics) {

@@ -6,7 +6,7 @@ import { specHash } from '../manifest/hash.js';
 import type { ManifestSet } from '../manifest/manifest-set.js';
 import { canonicalJson } from '../manifest/hash.js';
 import type { StateStore } from '../state/store.js';
-import type { ContainerRecord } from '../state/record.js';
+import type { ContainerRecord, ExitRecord } from '../state/record.js';
 import { apply, type ApplyHooks, type ApplyResult } from './apply.js';
 import { inspect } from './inspect.js';
 import { hasChanges, plan as makePlan } from './plan/plan.js';
@@ -23,8 +23,16 @@ export interface ReconcileOptions {
   readonly now?: () => Date;
 }
 
+/** An exit this pass was the first to record (refresh): the one moment it is an event. */
+export interface ObservedExit {
+  readonly name: string;
+  readonly exit: ExitRecord;
+}
+
 export interface ReconcileOutcome {
   readonly plan: Plan;
+  /** Exits first recorded by this pass; later passes that still see them do not report them again. */
+  readonly exits: readonly ObservedExit[];
   readonly applied: ApplyResult | null;
   /** Something on the host changed (dry run: would change). */
   readonly changed: boolean;
@@ -81,8 +89,10 @@ export async function reconcileOnce(
   // Fold observed exits and adoptions into the records before planning (written unless dry run).
   const refreshed: ContainerRecord[] = [];
   const unwritten: Diagnostic[] = [];
+  const exits: ObservedExit[] = [];
   for (const a of first.containers) {
     const r = refresh(a, now());
+    if (r.lastExit !== null && canonicalJson(r.lastExit) !== canonicalJson(a.record.lastExit)) exits.push({ name: r.name, exit: r.lastExit });
     if (options.dryRun || canonicalJson(r) === canonicalJson(a.record)) {
       refreshed.push(r);
       continue;
@@ -107,7 +117,7 @@ export async function reconcileOnce(
   const diagnostics: Diagnostic[] = [...loaded.diagnostics, ...unwritten, ...set.diagnostics, ...plan.diagnostics.filter((d) => !set.diagnostics.includes(d))];
   const inputErrors = plan.errored || diagnostics.some((d) => d.severity === 'error');
   if (options.dryRun || plan.errored) {
-    return { plan, applied: null, changed: hasChanges(plan), failures: false, inputErrors, diagnostics };
+    return { plan, exits, applied: null, changed: hasChanges(plan), failures: false, inputErrors, diagnostics };
   }
   const records = new Map(refreshed.map((r) => [r.name, r]));
   const applied = await apply(plan, records, ports, store, hooks, { parallelism: options.parallelism, stepTimeoutMs: options.stepTimeoutMs, now }, signal);
@@ -115,6 +125,7 @@ export async function reconcileOnce(
   const failures = applied.results.some((r) => !r.ok) || applied.diagnostics.some((d) => d.severity === 'error');
   return {
     plan,
+    exits,
     applied,
     changed: applied.results.some((r) => r.ok) || plan.orphans.length > 0,
     failures,

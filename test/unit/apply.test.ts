@@ -103,6 +103,22 @@ describe('apply', () => {
     expect(out.diagnostics.filter((d) => d.code === 'STOP_TIMEOUT').map((d) => [d.severity, d.container])).toEqual([['warning', 'a']]);
   });
 
+  test('an exit is reported by the pass that records it, and by no later one', async () => {
+    const host = new FakeHost();
+    const store = freshStore();
+    const set = await loadSet({ '/m/a.yaml': manifest('a') });
+    await reconcileOnce(set, host.ports(), store, OPTS);
+    const p = host.processes.get('a')!;
+    const exit = { code: 3, signal: null, oomKilled: false, at: new Date().toISOString() };
+    host.processes.set('a', { ...p, running: false, exit });
+    const first = await reconcileOnce(set, host.ports(), store, OPTS);
+    expect(first.exits).toEqual([{ name: 'a', exit }]);
+    expect(first.plan.changes[0]).toMatchObject({ action: 'none', reasons: [{ code: 'exited' }] });
+    const second = await reconcileOnce(set, host.ports(), store, OPTS);
+    expect(second.plan.changes[0]).toMatchObject({ action: 'none', reasons: [{ code: 'exited' }] });
+    expect(second.exits).toEqual([]);
+  });
+
   test('a memory change is applied live: same process, new limit', async () => {
     const host = new FakeHost();
     const store = freshStore();

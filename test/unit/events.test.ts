@@ -1,5 +1,5 @@
-// Events and metrics are chosen by reason code: rewording a reason changes no event kind and no
-// counter. Plans are built by hand; nothing touches the host.
+// Events and metrics: kinds are chosen by reason code (rewording a reason changes no event kind and
+// no counter), and an exit is one event, at the pass that recorded it. Plans are built by hand.
 
 import { describe, expect, test } from '@jest/globals';
 import { eventsFromPass } from '../../src/agent/events.js';
@@ -17,21 +17,30 @@ async function counter(metrics: AgentMetrics, name: string): Promise<Record<stri
   return Object.fromEntries(values.map((v) => [String(v.labels['container']), v.value]));
 }
 
-describe('events by reason code', () => {
-  test('an exit reason, however worded, yields an exited or oom-killed event', () => {
+describe('events', () => {
+  test('an exit is one event, at the pass that recorded it; later passes that still show it add none', () => {
     const plan = planOf(
-      change('a', 'none', [{ code: 'oom-killed', text: 'the kernel took its memory back; restart backoff: next start in 9s' }], '2026-11-29T10:00:09.000Z'),
+      change('a', 'none', [{ code: 'oom-killed', text: 'was OOM-killed; restart backoff: next start in 9s' }], '2026-11-29T10:00:09.000Z'),
       change('b', 'start', [{ code: 'exited', text: 'stopped existing with status 3; restartPolicy Always' }]),
       change('c', 'start', [{ code: 'killed', text: 'SIGKILL got it; restartPolicy Always' }]),
     );
-    const events = eventsFromPass(plan, [ok('b'), ok('c')], [], NOW);
-    expect(events.map((e) => [e.kind, e.container])).toEqual([
-      ['oom-killed', 'a'], ['exited', 'b'], ['started', 'b'], ['exited', 'c'], ['started', 'c'],
+    const at = NOW.toISOString();
+    const exits = [
+      { name: 'a', exit: { code: null, signal: 'SIGKILL', oomKilled: true, at } },
+      { name: 'b', exit: { code: 3, signal: null, oomKilled: false, at } },
+      { name: 'c', exit: { code: null, signal: 'SIGKILL', oomKilled: false, at } },
+    ];
+    const events = eventsFromPass(plan, [ok('b'), ok('c')], [], NOW, exits);
+    expect(events.map((e) => [e.kind, e.container, e.message])).toEqual([
+      ['oom-killed', 'a', 'was OOM-killed'], ['exited', 'b', 'exited with code 3'], ['started', 'b', 'start: stopped existing with status 3; restartPolicy Always'],
+      ['exited', 'c', 'was killed by SIGKILL'], ['started', 'c', 'start: SIGKILL got it; restartPolicy Always'],
     ]);
-    // The message keeps the words, up to the decision.
-    expect(events[0]!.message).toBe('the kernel took its memory back');
     // The started event carries the reasons, with their codes.
     expect(events[2]!.reasons).toEqual([{ code: 'exited', text: 'stopped existing with status 3; restartPolicy Always' }]);
+    // The next pass, still waiting out a's backoff, sees the same exit in its plan: no second event.
+    expect(eventsFromPass(planOf(plan.changes[0]!), [], [], NOW, [])).toEqual([]);
+    // An exit nobody saw (the monitor was gone) is no event.
+    expect(eventsFromPass(planOf(), [], [], NOW, [{ name: 'x', exit: { code: null, signal: null, oomKilled: false, at, unknown: true } }])).toEqual([]);
   });
 
   test('words that look like an exit, drift or OOM make no such event without the code', () => {
@@ -69,9 +78,12 @@ describe('metrics by reason code', () => {
       change('rebooted', 'start', [{ code: 'exit-unknown', text: 'exited with code 1 (or so)' }]),
       change('fresh', 'start', [{ code: 'not-running', text: 'was OOM-killed, exited, was killed' }]),
     );
-    const events = eventsFromPass(plan, ['crash', 'signal', 'edited', 'rebooted', 'fresh'].map(ok), [], NOW);
+    const at = NOW.toISOString();
+    const events = eventsFromPass(plan, ['crash', 'signal', 'edited', 'rebooted', 'fresh'].map(ok), [], NOW, [{ name: 'oom', exit: { code: null, signal: 'SIGKILL', oomKilled: true, at } }]);
     const metrics = new AgentMetrics();
     metrics.countEvents(events);
+    // The same OOM kill still in the next pass's plan (waiting for its backoff) is not counted again.
+    metrics.countEvents(eventsFromPass(planOf(plan.changes[0]!), [], [], NOW, []));
     expect(await counter(metrics, 'corral_container_restarts_total')).toEqual({ crash: 1, signal: 1, edited: 1 });
     expect(await counter(metrics, 'corral_container_oom_kills_total')).toEqual({ oom: 1 });
   });

@@ -52,7 +52,7 @@ export function reconcileCommand(): Command {
           stepTimeoutMs: durationOption('--step-timeout', opts.stepTimeout ?? '120s'),
         }, format === 'text' ? progressHooks(process.stderr, ctx.logger) : {});
         if (!opts.dryRun) {
-          await new EventLog(eventLogPath(host.layout)).append(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, new Date()));
+          await new EventLog(eventLogPath(host.layout)).append(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, new Date(), outcome.exits));
         }
         // Every container's files and records live on the state root's filesystem: name it.
         const diagnostics = outcome.diagnostics.map((d) => (d.code === 'NO_SPACE' || d.code === 'READ_ONLY_FILESYSTEM') && !d.detail
