@@ -27,6 +27,8 @@ import type { AgentMetrics } from './metrics.js';
 import { writeAgentStatus, type AgentStatus } from './status-file.js';
 
 export const KEY = 'host';
+/** How long the first pass waits for the manifest watcher's initial scan before converging without it. */
+const WATCH_START_WAIT_MS = 5000;
 
 export interface AgentOptions {
   readonly manifestDir: string;
@@ -61,7 +63,6 @@ export class Agent {
   private readonly health: HealthChecker;
   private readonly pendingHealth = new Map<string, HealthRecord>();
   private status: AgentStatus;
-  private passesBegun = 0;
 
   constructor(private readonly ports: Ports, private readonly layout: Layout, private readonly logger: Logger, private readonly options: AgentOptions) {
     this.store = new StateStore(layout);
@@ -110,18 +111,22 @@ export class Agent {
       settle: this.options.settle,
       onError: (err) => this.logger.warn(`watching ${this.options.manifestDir}: ${err.message}`),
     });
-    // The first pass does not wait for the watcher's initial scan: a slow or failing watch (a
-    // large tree, inotify limits reached) must not keep the host from converging. A pass that
-    // began before the watch was complete may have missed an edit made meanwhile: once the
-    // watch is ready, look again.
-    const slowWatch = setTimeout(() => this.logger.warn(`watching ${this.options.manifestDir} has not started after 10s; edits are picked up by the resync until it does`), 10_000);
-    void watcher.start().then(() => {
-      clearTimeout(slowWatch);
-      if (this.passesBegun > 0) this.queue.add(KEY, 'watching the manifests');
+    // The first pass waits for the watcher's initial scan (so no edit falls between the two), but
+    // only so long: a slow or failing watch (a huge tree, inotify limits reached) must not keep
+    // the host from converging. Then the pass runs at once, and runs again when the watch is ready.
+    let watching = false;
+    const ready = watcher.start().then(() => {
+      watching = true;
     }, (err: Error) => {
-      clearTimeout(slowWatch);
       this.logger.warn(`watching ${this.options.manifestDir} failed: ${err.message}; edits are picked up by the resync`);
     });
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([ready, new Promise<void>((resolve) => { waited = setTimeout(resolve, WATCH_START_WAIT_MS); })]);
+    clearTimeout(waited);
+    if (!watching) {
+      this.logger.warn(`watching ${this.options.manifestDir} has not started after ${WATCH_START_WAIT_MS / 1000}s; converging without it, edits are picked up by the resync until it does`);
+      void ready.then(() => { if (watching) this.queue.add(KEY, 'watching the manifests'); });
+    }
     const resync = setInterval(() => this.queue.add(KEY, 'resync'), this.options.resyncMs);
     this.queue.add(KEY, 'agent started');
     this.logger.info('agent started', { manifestDir: this.options.manifestDir, resyncMs: this.options.resyncMs, pid: process.pid });
@@ -129,7 +134,6 @@ export class Agent {
       await this.queue.run(signal);
     } finally {
       clearInterval(resync);
-      clearTimeout(slowWatch);
       watcher.dispose();
       this.health.dispose();
       for (const w of this.exitWatches.values()) w.watch.dispose();
@@ -141,7 +145,6 @@ export class Agent {
   }
 
   private async pass(signal: AbortSignal): Promise<HandlerResult> {
-    this.passesBegun++;
     const started = Date.now();
     const lock = await acquireLock(this.layout.lockFile, 'corral agent', this.options.lockTimeoutMs, signal);
     let outcome: ReconcileOutcome;

@@ -8,12 +8,15 @@ import { directorySource } from '../inputs/manifest-source.js';
 import { schemaValidator } from '../inputs/schema.js';
 import { loadManifestSet, type ManifestCache, type ManifestSet } from '../manifest/manifest-set.js';
 import { parseDurationMs } from '../manifest/duration.js';
+import { Option } from 'commander';
+import { inspect } from '../reconciler/inspect.js';
+import type { Actual } from '../reconciler/plan/types.js';
 import type { Ports } from '../reconciler/ports.js';
 import { CorralError } from '../errors.js';
 import { layout, type Layout } from '../state/layout.js';
 import { acquireLock, type HeldLock } from '../state/lock.js';
 import { ensureRootId, shortRootId } from '../state/root-id.js';
-import { StateStore } from '../state/store.js';
+import { StateStore, type LoadedState } from '../state/store.js';
 import { DEFAULT_ROOT, type CliContext } from './context.js';
 
 export const DEFAULT_PARALLELISM = 2 * cpus().length;
@@ -47,6 +50,18 @@ export async function openHost(ctx: CliContext): Promise<OpenHost> {
   const rootId = await ensureRootId(l);
   const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
   return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId }), rootId, cgroupParent };
+}
+
+/** The records and what the host runs for them, as `ps` and `state check` show it (read only). */
+export async function observe(host: OpenHost): Promise<{ loaded: LoadedState; actual: Actual }> {
+  const loaded = await host.store.load();
+  const actual = await inspect(loaded.records, loaded.serial, host.ports, loaded.unknown.map((u) => u.name));
+  return { loaded, actual };
+}
+
+/** `--lock-timeout`, the same for every command that takes the state lock. */
+export function lockTimeoutOption(fallback = '60s', what = 'how long to wait for another corral holding the state lock'): Option {
+  return new Option('--lock-timeout <duration>', what).default(fallback);
 }
 
 /** The manifest set for this host; the agent passes a cache so unchanged files are not re-read. */

@@ -21,7 +21,10 @@ export type { FieldDiff } from './plan/types.js';
 
 /** Every port answers these at plan time, so `plan` refuses what apply could not do. */
 interface PlanTimeChecks {
-  /** Host checks (a knob the host lacks, a missing image, a field not built yet): errors make the container unplannable. */
+  /**
+   * What this host cannot do for the spec: a cgroup knob it lacks, a missing image or host device,
+   * a broken seccomp profile, a bridge name taken. Errors make the container unplannable.
+   */
   check(spec: ContainerSpec): Promise<Diagnostic[]>;
 }
 
@@ -102,7 +105,7 @@ export interface CgroupPlacement {
   readonly oomEvents: string | null;
 }
 
-export interface CgroupPort {
+export interface CgroupPort extends PlanTimeChecks {
   /** Creates (or adopts) the container's cgroups with these limits and device policy. Idempotent. */
   create(name: string, resources: ResourcesSpec, devices: DevicesSpec, signal: AbortSignal): Promise<Json>;
   /** Applies the limits and the device policy live; returns the handle to store from now on. */
@@ -119,8 +122,6 @@ export interface CgroupPort {
   destroy(name: string, signal: AbortSignal): Promise<void>;
   /** Container names with a cgroup under corral's parent. */
   list(): Promise<string[]>;
-  /** Knobs and device enforcement the host lacks, missing host devices: plan-time errors. */
-  check(spec: ContainerSpec): Promise<Diagnostic[]>;
   /** OOM kills counted in the container's cgroup so far. */
   oomKills(handle: Json): Promise<number>;
   stats(handle: Json): Promise<Record<string, number | null>>;
@@ -138,14 +139,12 @@ export interface NetworkAttachment {
   readonly handle: Json | null;
 }
 
-export interface NetworkPort {
+export interface NetworkPort extends PlanTimeChecks {
   /**
    * What the manifest asks of the network that this driver does not implement: `NOT_SUPPORTED`
    * errors. Pure (no host access), so `validate` runs it too.
    */
   supports(spec: ContainerSpec): Diagnostic[];
-  /** Host checks at plan time (a bridge name taken by something else, an address in use). */
-  check(spec: ContainerSpec): Promise<Diagnostic[]>;
   /** Before the start: makes what the container's network needs. Idempotent (by name). */
   attach(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<NetworkAttachment>;
   /** After the stop: undoes it (addresses released, forwards removed). Idempotent (by name). */

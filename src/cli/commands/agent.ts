@@ -6,7 +6,7 @@ import { AgentMetrics } from '../../agent/metrics.js';
 import { ManifestCache } from '../../manifest/manifest-set.js';
 import { DEFAULT_SETTLE } from '../../watch/settle.js';
 import { contextFrom } from '../context.js';
-import { DEFAULT_PARALLELISM, durationOption, loadDesired, openHost, positiveInt } from '../open-host.js';
+import { DEFAULT_PARALLELISM, durationOption, loadDesired, lockTimeoutOption, openHost, positiveInt } from '../open-host.js';
 import { VERSION } from '../version.js';
 
 export function agentCommand(): Command {
@@ -17,7 +17,7 @@ export function agentCommand(): Command {
     .option('--allow-empty', 'remove every container when the manifest set is empty or missing')
     .option('--stop-containers-on-exit', 'stop the containers when the agent stops (default: leave them running)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)')
-    .option('--lock-timeout <duration>', 'how long a pass waits for another corral holding the state lock', '5m')
+    .addOption(lockTimeoutOption('5m', 'how long a pass waits for another corral holding the state lock'))
     .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
     .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
     .addHelpText('after', '\nSignals: SIGTERM/SIGINT finish the step in flight and exit 0, containers keep running; SIGHUP reconciles now.')

@@ -12,7 +12,7 @@ import { reason } from '../../reconciler/plan/reasons.js';
 import { transition } from '../../state/record.js';
 import { contextFrom } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { DEFAULT_STEP_TIMEOUT_MS, lock, openHost } from '../open-host.js';
+import { DEFAULT_STEP_TIMEOUT_MS, lock, lockTimeoutOption, openHost } from '../open-host.js';
 import { checkName } from '../names.js';
 
 type Verb = 'stop' | 'start' | 'restart';
@@ -21,7 +21,7 @@ function lifecycleCommand(verb: Verb, description: string): Command {
   return new Command(verb)
     .description(description)
     .argument('<name>', 'container name')
-    .option('--lock-timeout <duration>', 'how long to wait for another corral holding the state lock', '60s')
+    .addOption(lockTimeoutOption())
     .action(async (rawName: string, opts: { lockTimeout?: string }, command: Command) => {
       const name = checkName(rawName);
       const ctx = contextFrom(command);

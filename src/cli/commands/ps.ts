@@ -3,11 +3,10 @@
 import { Command } from 'commander';
 import { formatDuration } from '../../manifest/duration.js';
 import { formatBytes } from '../../manifest/quantity.js';
-import { inspect } from '../../reconciler/inspect.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import type { ContainerRecord, ExitRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
-import { openHost } from '../open-host.js';
+import { observe, openHost } from '../open-host.js';
 import type { Styler } from '../style.js';
 
 export interface PsRow {
@@ -42,8 +41,7 @@ export function psCommand(): Command {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
       const host = await openHost(ctx);
-      const loaded = await host.store.load();
-      const actual = await inspect(loaded.records, loaded.serial, host.ports, loaded.unknown.map((u) => u.name));
+      const { loaded, actual } = await observe(host);
       const now = new Date();
       const rows: PsRow[] = await Promise.all(actual.containers.map(async (a): Promise<PsRow> => {
         const r = refresh(a, now);

@@ -10,7 +10,7 @@ import { reconcileOnce } from '../../reconciler/reconcile.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { filesystemOf, HOST_FAILURE_HINTS } from '../environment.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, openHost, positiveInt } from '../open-host.js';
+import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, lockTimeoutOption, openHost, positiveInt } from '../open-host.js';
 import { renderReport } from '../views/plan-human.js';
 import { buildReport } from '../views/plan-json.js';
 import { progressHooks } from '../views/progress.js';
@@ -23,7 +23,7 @@ export function reconcileCommand(): Command {
     .option('-o, --output <format>', 'text or json', 'text')
     .option('--detailed-exitcode', 'exit 0: no changes and nothing failing, 2: changes applied, 4: failures, 6: changes and failures, 1: error')
     .option('--allow-empty', 'remove every container when the manifest set is empty or missing')
-    .option('--lock-timeout <duration>', 'how long to wait for another corral holding the state lock', '60s')
+    .addOption(lockTimeoutOption())
     .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
     .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
     .addHelpText('after', [

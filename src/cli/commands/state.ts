@@ -10,13 +10,12 @@ import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import { normalize } from '../../manifest/normalize.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
-import { inspect } from '../../reconciler/inspect.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import { desiredFrom } from '../../reconciler/reconcile.js';
 import { RECORD_FORMAT, unknownExit, type ContainerRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { loadDesired, lock, openHost } from '../open-host.js';
+import { loadDesired, lock, lockTimeoutOption, observe, openHost } from '../open-host.js';
 import { checkName } from '../names.js';
 
 interface CheckRow {
@@ -34,8 +33,7 @@ function checkCommand(): Command {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
       const host = await openHost(ctx);
-      const loaded = await host.store.load();
-      const actual = await inspect(loaded.records, loaded.serial, host.ports, loaded.unknown.map((u) => u.name));
+      const { loaded, actual } = await observe(host);
       const recovered = new Set(loaded.diagnostics.filter((d) => d.severity === 'warning' && d.container).map((d) => d.container!));
       const now = new Date();
       const rows: CheckRow[] = actual.containers.map((a) => {
@@ -78,7 +76,7 @@ function repairCommand(): Command {
   return new Command('repair')
     .description('rebuild the unreadable state record of NAME from what the host shows; the next reconcile restarts it with its manifest')
     .argument('<name>', 'container name')
-    .option('--lock-timeout <duration>', 'how long to wait for another corral holding the state lock', '60s')
+    .addOption(lockTimeoutOption())
     .action(async (rawName: string, opts: { lockTimeout?: string }, command: Command) => {
       const name = checkName(rawName);
       const ctx = contextFrom(command);

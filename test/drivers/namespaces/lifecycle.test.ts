@@ -1,10 +1,13 @@
 // Stop, exit records, log rotation, the monitor's size, and a container outliving its agent.
 
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
+import { procStat } from '../../../src/sys/proc.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SHIM_FILES } from '../../../src/drivers/namespaces/protocol-fields.js';
 import { readShimExitRecord } from '../../../src/drivers/namespaces/records.js';
-import { isAlive, rediscover, start, status, stop, waitForExit, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
+import { isAlive, rediscover, signalInit, start, status, stop, waitForExit, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
 import { requireRoot } from '../../support/root.js';
 import { spawnAgent, transpileSources } from './agent-child.js';
 import { makeHarness, mountsLeaked, readLogs, specOf, type Harness } from './harness.js';
@@ -103,5 +106,22 @@ const root = requireRoot();
     const forged: RuntimeRecord = { ...r.record, init: { pid: process.pid, startTime: r.record.init.startTime }, monitor: { pid: process.pid, startTime: 1 } };
     expect(isAlive(forged.init)).toBe(false);
     expect(status({ ...forged, shimDir: '/nonexistent' }).state).toBe('lost');
+  });
+
+  test('`corral kill` never signals a process that took a dead container\'s pid', async () => {
+    const spec = await specOf('reused', 'command: [/bin/true]');
+    const r = await h.run(spec);
+    // A bystander now holds the pid the record names (its start time differs, as after pid reuse).
+    const bystander = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    try {
+      // The container's own start time, as recorded, was earlier (start times count clock ticks).
+      const forged: RuntimeRecord = { ...r.record, init: { pid: bystander.pid!, startTime: procStat(bystander.pid!)!.startTime - 500 } };
+      expect(signalInit(forged, constants.signals.SIGKILL)).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(bystander.exitCode).toBeNull();
+      expect(bystander.signalCode).toBeNull();
+    } finally {
+      bystander.kill('SIGKILL');
+    }
   });
 });
