@@ -21,7 +21,7 @@ const LAYERS = [
   {
     files: CORE,
     node: false,
-    mayNotImport: ['src/drivers', 'src/cli', 'src/agent', 'src/host', 'src/sys', 'src/watch'],
+    mayNotImport: ['src/drivers', 'src/cli', 'src/agent', 'src/inputs', 'src/sys', 'src/watch'],
     why: 'The pure core (manifest, plan, errors, logger, state record) reaches the host only through interfaces it declares.',
   },
   {

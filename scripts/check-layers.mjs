@@ -13,6 +13,7 @@ const CASES = [
   ['src/manifest/x.ts', "import { join } from 'path';\nexport const f = join;", 'import-x/no-nodejs-modules'],
   ['src/reconciler/plan/x.ts', "import { libcFunction } from '../../sys/libc.js';\nexport const f = libcFunction;", PATHS],
   ['src/errors.ts', "import { ManifestWatcher } from './watch/watcher.js';\nexport const f = ManifestWatcher;", PATHS],
+  ['src/manifest/x.ts', "import { directorySource } from '../inputs/manifest-source.js';\nexport const f = directorySource;", PATHS],
   ['src/reconciler/x.ts', "import { ensureMounted } from '../drivers/overlay/index.js';\nexport const f = ensureMounted;", PATHS],
   ['src/reconciler/x.ts', "import type { RootfsPort } from './ports.js';\nexport type P = RootfsPort;", null],
   ['src/drivers/cgroups/x.ts', "import { ensureMounted } from '../overlay/index.js';\nexport const f = ensureMounted;", PATHS],
