@@ -8,8 +8,9 @@ set -euo pipefail
 # procps: ps inside containers built from the host; util-linux: unshare/nsenter in tests;
 # gcc, libc6-dev, make, musl-tools: the shim (musl keeps its resident size under 300 KB);
 # xfsprogs, e2fsprogs: mkfs.xfs and mkfs.ext4 for the loop-mounted state roots of the
-# writable-layer size tests (test/drivers/overlay/quota-*.test.ts; losetup is in util-linux).
-PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs)
+# writable-layer size tests (test/drivers/overlay/quota-*.test.ts; losetup is in util-linux);
+# nftables, curl: bridge networking and its end-to-end tests (test/drivers/network/).
+PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -3,11 +3,11 @@
 // (docs/architecture.md, "Adding a driver: bridge networking") changes one line here.
 
 import { existsSync } from 'node:fs';
-import { nullNetworkPort } from './drivers/network/port.js';
+import { unsupportedNetworkFields } from './drivers/network/port.js';
 import type { Diagnostic } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ContainerSpec } from './manifest/spec.js';
-import type { NetworkPort, Ports } from './reconciler/ports.js';
+import type { Ports } from './reconciler/ports.js';
 import type { Layout } from './state/layout.js';
 import { StateStore } from './state/store.js';
 
@@ -16,15 +16,15 @@ export interface HostOptions {
   readonly cgroupParent: string;
   /** The state root's id (src/state/root-id.ts): the cgroups driver acts on this root's cgroups only. */
   readonly rootId: string;
+  /** The default network's bridge and nftables table (src/cli/open-host.ts decides them). */
+  readonly network: { readonly bridge: string; readonly table: string };
 }
-
-/** The network driver this build wires (its `supports` is asked without a host, by `validate`). */
-const networkDriver = (): NetworkPort => nullNetworkPort();
 
 export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
   // Loaded here, not above: koffi and the shim are not needed by `validate` and `--help`.
-  const [{ openCgroupManager }, { cgroupPort }, { overlayRootfsPort }, { namespacesRuntimePort }] = await Promise.all([
+  const [{ openCgroupManager }, { cgroupPort }, { overlayRootfsPort }, { namespacesRuntimePort }, { bridgeNetworkPort }] = await Promise.all([
     import('./drivers/cgroups/index.js'), import('./drivers/cgroups/port.js'), import('./drivers/overlay/rootfs-port.js'), import('./drivers/namespaces/port.js'),
+    import('./drivers/network/bridge/port.js'),
   ]);
   const store = new StateStore(layout);
   const cgroups = cgroupPort(await openCgroupManager({ parentName: options.cgroupParent, rootId: options.rootId }), {
@@ -34,7 +34,7 @@ export async function createPorts(layout: Layout, logger: Logger, options: HostO
   return {
     rootfs: overlayRootfsPort(layout.root),
     cgroups,
-    network: networkDriver(),
+    network: bridgeNetworkPort({ root: layout.root, rootId: options.rootId, names: options.network, containerDir: (name) => layout.container(name).dir }),
     runtime: namespacesRuntimePort({ layout, logger, placementOf: (name) => cgroups.placementOf(name) }),
   };
 }
@@ -44,6 +44,5 @@ export async function createPorts(layout: Layout, logger: Logger, options: HostO
  * (`validate`, `plan`, the agent) refuses the rest with NOT_SUPPORTED before any plan is made.
  */
 export function supportChecks(): (spec: ContainerSpec) => Diagnostic[] {
-  const network = networkDriver();
-  return (spec) => network.supports(spec);
+  return unsupportedNetworkFields;
 }

@@ -74,6 +74,15 @@ export const ErrorCodes = {
   STORAGE_QUOTA_UNAVAILABLE: '`storage.size` asks for a writable-layer limit the state root\'s filesystem cannot enforce (no project quotas)',
   ROOTFS_BUSY: 'something is still mounted inside a container\'s rootfs directories; corral will not delete through a mount',
 
+  // network driver: bridges, addresses, published ports (src/drivers/network)
+  NETWORK_TOOL_MISSING: 'bridge networking needs `ip` (iproute2), `nft` (nftables), `unshare` and `nsenter` (util-linux); the message names what is missing',
+  NETWORK_SUBNET_CONFLICT: 'the network\'s subnet overlaps a route of the host, or its bridge name is taken by an interface corral did not create',
+  NETWORK_ADDRESS_CONFLICT: 'a fixed `network.address` is outside the subnet, reserved, or leased to another container; or the subnet is full',
+  NETWORK_PORT_CONFLICT: 'a published host port is already taken by a process of the host',
+  NETWORK_SETUP_FAILED: 'an `ip` or `nft` command failed while wiring a container\'s network; the message names the command and its error',
+  NETWORK_FORWARDING: 'corral turns on net.ipv4.ip_forward for bridged containers (warning only)',
+  NETWORK_DRIFT: 'corral\'s nftables table was removed or changed outside corral and was restored (warning only)',
+
   // runtime: shim, start, stop, exec (src/drivers/namespaces)
   SHIM_MISSING: 'the shim binary is not built (run `npm install`; it needs a C compiler)',
   SHIM_PROTOCOL: 'the shim and corral disagree on the spawn-spec protocol (version or malformed message)',

@@ -86,6 +86,8 @@ export function eventsFromPass(
   for (const d of diagnostics) {
     if (d.code === 'PRUNE_REFUSED') out.push({ time, kind: 'prune-refused', message: d.summary });
     if (d.code === 'STOP_TIMEOUT') out.push({ time, kind: 'stop-timeout', ...(d.container ? { container: d.container } : {}), message: d.summary });
+    // The network's own state (its nftables table, bridge, veths) restored by the pass.
+    if (d.code === 'NETWORK_DRIFT') out.push({ time, kind: 'drift-corrected', message: `network: ${d.summary}` });
     // A field the format reserves but corral has not built makes the manifest as unusable as an error in it.
     if (d.severity === 'error' && (d.code.startsWith('MANIFEST_') || d.code === 'NOT_SUPPORTED')) {
       const key = `${d.source?.file}:${d.container ?? ''}`;

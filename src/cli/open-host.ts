@@ -43,13 +43,24 @@ export function cgroupParentFor(root: string, rootId: string | null, env: NodeJS
   return rootId === null ? null : `${DEFAULT_PARENT_NAME}-${shortRootId(rootId)}`;
 }
 
+/**
+ * The default network's bridge and nftables table: `corral0` and `corral` for the default state
+ * root, `cr-<short root id>` and `corral_<short root id>` for any other, so two roots on one host
+ * never share them (docs/network.md).
+ */
+export function networkNamesFor(root: string, rootId: string): { bridge: string; table: string } {
+  if (root === DEFAULT_ROOT) return { bridge: 'corral0', table: 'corral' };
+  const id = shortRootId(rootId);
+  return { bridge: `cr-${id}`, table: `corral_${id}` };
+}
+
 export async function openHost(ctx: CliContext): Promise<OpenHost> {
   const l = layout(ctx.root);
   const store = new StateStore(l);
   await store.init();
   const rootId = await ensureRootId(l);
   const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
-  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId }), rootId, cgroupParent };
+  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId) }), rootId, cgroupParent };
 }
 
 /** The records and what the host runs for them, as `ps` and `state check` show it (read only). */

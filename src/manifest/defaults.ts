@@ -85,7 +85,6 @@ export const DEFAULTS = {
   logMaxSizeBytes: 10 * 2 ** 20,
   logMaxFiles: 3,
   userNamespaceSize: 65536,
-  bridgeName: 'corral0',
   portHostIP: '127.0.0.1',
   healthcheck: { intervalMs: 10_000, timeoutMs: 2_000, retries: 3, startPeriodMs: 0, onFailure: 'none' },
   imageTag: 'latest',

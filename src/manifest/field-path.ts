@@ -23,3 +23,14 @@ export function fromJsonPointer(pointer: string): Array<string | number> {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
 }
+
+/** The inverse of formatPath for names and indexes: `spec.ports[1].hostIP` → ['spec', 'ports', 1, 'hostIP']. */
+export function parsePath(text: string): Array<string | number> {
+  const out: Array<string | number> = [];
+  for (const m of text.matchAll(/\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|([^.[\]]+)/g)) {
+    if (m[1] !== undefined) out.push(Number(m[1]));
+    else if (m[2] !== undefined) out.push(JSON.parse(`"${m[2]}"`) as string);
+    else out.push(m[3]!);
+  }
+  return out;
+}

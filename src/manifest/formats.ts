@@ -21,6 +21,9 @@ export const FORMATS: Readonly<Record<string, FormatSpec>> = {
   'corral-cpu-list': { check: parseCpuList },
   'corral-duration': { check: parseDurationMs },
   'corral-signal': { check: parseSignal },
+  'corral-ipv4': {
+    check: (v) => (ipv4.test(v) ? { ok: true, value: v } : { ok: false, expected: 'an IPv4 address such as `10.89.0.20`' }),
+  },
   'corral-ip': {
     check: (v) => (ipv4.test(v) || ipv6.test(v) ? { ok: true, value: v } : { ok: false, expected: 'an IPv4 or IPv6 address such as `127.0.0.1` or `::1`' }),
   },

@@ -4,6 +4,7 @@
 
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { runDocumentChecks, runSetChecks, type CheckedDocument } from './checks/index.js';
+import { parsePath } from './field-path.js';
 import { specHash } from './hash.js';
 import { selectsHost, type HostFacts } from './host-selector.js';
 import { DEFAULT_LIMITS, loadManifestText, type LoadedDocument, type LoadLimits } from './load.js';
@@ -67,7 +68,7 @@ export interface LoadOptions {
 
 /** A driver's diagnostic about a dotted spec field, placed where that field is in its document. */
 function locateField(doc: LoadedDocument, d: Diagnostic): Diagnostic {
-  const path = d.field ? d.field.split('.') : [];
+  const path = d.field ? parsePath(d.field) : [];
   return { ...d, container: d.container ?? doc.name ?? undefined, source: doc.locate(path, false) };
 }
 

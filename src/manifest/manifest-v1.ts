@@ -22,8 +22,9 @@ export type MountV1 =
   | { type: 'volume'; name: string; target: string; readOnly?: boolean; options?: string[] };
 
 export interface PortV1 {
-  host?: number;
-  container: number;
+  /** A port, or a range `"8080-8089"`. */
+  host?: number | string;
+  container: number | string;
   protocol?: 'tcp' | 'udp';
   hostIP?: string;
 }
@@ -69,7 +70,8 @@ export interface SpecV1 {
   storage?: { size?: Bytes };
   network?: {
     mode?: 'none' | 'host' | 'bridge';
-    bridge?: { name?: string; address?: string };
+    address?: string;
+    aliases?: string[];
     ports?: PortV1[];
     dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
   };

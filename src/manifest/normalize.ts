@@ -8,6 +8,7 @@ import {
 } from './defaults.js';
 import { parseDurationMs } from './duration.js';
 import type { IdMapV1, ManifestV1, MountV1, SpecV1 } from './manifest-v1.js';
+import { expandForward } from './ports.js';
 import { depth, dirname, normalizeAbsolute } from './posix-path.js';
 import { formatCpuList, parseBytes, parseBytesOrUnlimited, parseCpuList, parseCpuMillis, type ParseResult } from './quantity.js';
 import { parseSignal } from './signal.js';
@@ -193,9 +194,9 @@ function normalizeNetwork(spec: SpecV1, ns: NetworkNamespace): NetworkSpec {
   const mode = ns.kind === 'host' ? 'host' : ns.kind === 'container' ? 'container' : net.mode === 'bridge' ? 'bridge' : 'none';
   return {
     mode,
-    bridge: mode === 'bridge' ? { name: net.bridge?.name ?? DEFAULTS.bridgeName, address: net.bridge?.address ?? 'auto' } : null,
+    bridge: mode === 'bridge' ? { address: net.address ?? 'auto', aliases: [...(net.aliases ?? [])].sort() } : null,
     ports: (net.ports ?? [])
-      .map((p) => ({ hostIP: p.hostIP ?? DEFAULTS.portHostIP, hostPort: p.host ?? p.container, containerPort: p.container, protocol: p.protocol ?? 'tcp' }))
+      .flatMap(expandForward)
       .sort((a, b) => byString<typeof a>((p) => p.hostIP)(a, b) || a.hostPort - b.hostPort || byString<typeof a>((p) => p.protocol)(a, b)),
     dns: net.dns === undefined ? null : {
       nameservers: net.dns.nameservers ?? [],

@@ -167,7 +167,8 @@ export interface PortMapping {
 export interface NetworkSpec {
   /** Derived from namespaces.network for host and container:NAME; else the manifest's mode. */
   readonly mode: 'none' | 'bridge' | 'host' | 'container';
-  readonly bridge: { readonly name: string; readonly address: string } | null;
+  /** `mode: bridge`: the fixed address asked for (`auto`: leased) and the extra names; null otherwise. */
+  readonly bridge: { readonly address: string; readonly aliases: readonly string[] } | null;
   /** Sorted by host address, port and protocol. */
   readonly ports: readonly PortMapping[];
   readonly dns: { readonly nameservers: readonly string[]; readonly search: readonly string[]; readonly options: readonly string[] } | null;

@@ -49,6 +49,20 @@ export interface ApplyResult {
   readonly results: readonly ChangeResult[];
   /** Errors of failed changes and orphans, and warnings of steps that succeeded. */
   readonly diagnostics: readonly Diagnostic[];
+  /** What the network's pass-wide sync restored (a firewall reload had removed corral's table...). */
+  readonly repaired: readonly string[];
+}
+
+/** The network's pass-wide state (its nftables table) is checked after every pass, changed or not. */
+async function syncNetwork(ports: Ports, signal: AbortSignal, diagnostics: Diagnostic[]): Promise<string[]> {
+  try {
+    const repaired = await ports.network.sync(signal);
+    diagnostics.push(...repaired.map((r) => diagnostic('warning', 'NETWORK_DRIFT', r)));
+    return repaired;
+  } catch (err) {
+    diagnostics.push(stepDiagnostic(err, '', 'restore the network rules'));
+    return [];
+  }
 }
 
 const going = (c: Change): boolean => c.action === 'remove' || c.action === 'stop';
@@ -111,5 +125,6 @@ export async function apply(
     return result;
   });
   diagnostics.push(...results.filter((r) => r.error).map((r) => r.error!), ...actions.warnings);
-  return { records: actions.records, results, diagnostics };
+  const repaired = await syncNetwork(ports, signal, diagnostics);
+  return { records: actions.records, results, diagnostics, repaired };
 }

@@ -40,6 +40,8 @@ export interface BindSpec {
   readonly readOnly: boolean;
   /** Extra flags for the bind (applied with the read-only remount). Absent: none. */
   readonly options?: readonly ('nosuid' | 'nodev' | 'noexec')[];
+  /** A file corral owns (/etc/hosts): a symlink the image has at the target is replaced, not followed. */
+  readonly replaceSymlink?: boolean;
 }
 
 export interface RootfsLayout {
@@ -137,6 +139,8 @@ export interface NetworkAttachment {
   readonly netnsPath: string | null;
   /** What the state record keeps (addresses, veth names, forwarded ports); null: nothing to undo. */
   readonly handle: Json | null;
+  /** Files the runtime binds into the container (read-only): its /etc/hosts and /etc/resolv.conf. */
+  readonly binds: readonly BindSpec[];
 }
 
 export interface NetworkPort extends PlanTimeChecks {
@@ -151,6 +155,11 @@ export interface NetworkPort extends PlanTimeChecks {
   detach(name: string, handle: Json | null, signal: AbortSignal): Promise<void>;
   /** Names with network resources under this state root (orphan detection). */
   list(): Promise<string[]>;
+  /**
+   * Once per pass, after the changes: restores what the network needs beyond each container
+   * (the nftables table, when a firewall reload removed or altered it). Returns what it repaired.
+   */
+  sync(signal: AbortSignal): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------------------------------------

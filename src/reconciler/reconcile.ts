@@ -127,7 +127,7 @@ export async function reconcileOnce(
     plan,
     exits,
     applied,
-    changed: applied.results.some((r) => r.ok) || plan.orphans.length > 0,
+    changed: applied.results.some((r) => r.ok) || plan.orphans.length > 0 || applied.repaired.length > 0,
     failures,
     inputErrors,
     diagnostics: [...diagnostics, ...applied.diagnostics],

@@ -16,6 +16,7 @@
 //                               own mount namespace, never in the host's
 //       shim/                   files the shim (monitor) writes: exit status, pids, control socket
 //       logs/                   container.log and its rotations
+//       network/                bridged containers: the hosts and resolv.conf bound into it
 //       rootfs.json             what the overlay driver prepared: rootfs identity and lower layers
 //                               (decides when the upper must be reset; GC keeps those layers)
 //     images/<name>/<tag>.json  image metadata (layers by digest, config)
@@ -25,6 +26,10 @@
 //     hostroot/                 the read-only skeleton behind `rootfs: {host: {}}`
 //     quota/projects.json       project quota ids of writable layers with a `storage.size`, and
 //                               their flock (drivers/overlay/quota/project-ids.ts)
+//     network/                  the bridge driver's (docs/network.md): default.json (the default
+//                               network's subnet), leases/<name>.json (addresses, atomic writes),
+//                               ns/<name> (network namespace files, bind mounts), table.nft and
+//                               table.listed (the nftables table as applied and as listed)
 //     tmp/                      staging for imports and atomic writes; emptied by GC
 
 import { join } from 'node:path';

@@ -145,8 +145,8 @@ describe('reconcile --once', () => {
   test('a field the format reserves but corral has not built is refused by plan and apply alike, before anything runs', () => {
     if (!sb) return;
     const pid = psJson(sb).find((c) => c.name === 'app')!.pid;
-    sb.write('app.yaml', sleeper('app', 'network: {mode: bridge}'));
-    sb.write('web2.yaml', sleeper('web2', 'network: {dns: {nameservers: [10.0.0.1]}}'));
+    sb.write('app.yaml', sleeper('app', 'network: {mode: bridge, ports: [{host: 8080, container: 80, hostIP: "::1"}]}'));
+    sb.write('web2.yaml', sleeper('web2', 'network: {mode: bridge, ports: [{host: 8081, container: 80, hostIP: "::"}]}'));
     const plan = sb.run('plan', '--output', 'json');
     const planned = JSON.parse(plan.stdout);
     expect(planned.errors.map((e: { code: string; container: string }) => [e.code, e.container]).sort()).toEqual([['NOT_SUPPORTED', 'app'], ['NOT_SUPPORTED', 'web2']]);

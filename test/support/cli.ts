@@ -12,8 +12,19 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function corral(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+export interface CorralOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  input?: string;
+  /** A network namespace file corral runs in (`nsenter --net=`, which keeps /sys/fs/cgroup in view). */
+  netns?: string;
+}
+
+export function corral(args: readonly string[], options: CorralOptions = {}): CliResult {
+  const [file, argv] = options.netns === undefined
+    ? [process.execPath, [BIN, ...args]]
+    : ['nsenter', [`--net=${options.netns}`, process.execPath, BIN, ...args]];
+  const r = spawnSync(file, argv, {
     cwd: options.cwd ?? REPO,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', ...options.env },
     encoding: 'utf8',

@@ -80,9 +80,10 @@ export class FakeHost {
       network: {
         supports: () => [],
         check: async () => [],
-        attach: async () => ({ netnsPath: null, handle: null }),
+        attach: async () => ({ netnsPath: null, handle: null, binds: [] }),
         detach: async () => undefined,
         list: async () => [],
+        sync: async () => [],
       },
       runtime: {
         references: async () => ({}),

@@ -10,6 +10,7 @@ import { openCgroupManager } from '../../src/drivers/cgroups/index.js';
 import { layout } from '../../src/state/layout.js';
 import { readRootId, shortRootId } from '../../src/state/root-id.js';
 import { corral, type CliResult } from './cli.js';
+import { unmountUnder } from './test-netns.js';
 
 let counter = 0;
 
@@ -37,6 +38,8 @@ export interface SandboxOptions {
   readonly root?: string;
   /** No CORRAL_CGROUP_PARENT: corral names the parent after the root's id, as for a user's root. */
   readonly defaultParent?: boolean;
+  /** Run corral inside this network namespace (a file; test/support/test-netns.ts makes one). */
+  readonly netns?: string;
 }
 
 export function sandbox(label: string, options: SandboxOptions = {}): Sandbox {
@@ -84,13 +87,16 @@ export function sandbox(label: string, options: SandboxOptions = {}): Sandbox {
     },
     rootId,
     env,
-    run: (...args) => corral(args, { env }),
+    run: (...args) => corral(args, { env, ...(options.netns ? { netns: options.netns } : {}) }),
     write: (name, text) => writeFileSync(join(manifests, name), text),
     remove: (name) => rmSync(join(manifests, name), { force: true }),
     monitors,
     async cleanup() {
-      // The polite way first: corral removes what it created.
-      corral(['reconcile', '--once', '--allow-empty', '--dir', join(base, 'nothing')], { env });
+      // The polite way first, for bridged containers: corral removes what it created (their
+      // network with them). Elsewhere the missing directory makes this a quick no-op, and the
+      // cgroups below take everything.
+      if (options.netns) mkdirSync(join(base, 'nothing'), { recursive: true });
+      corral(['reconcile', '--once', '--allow-empty', '--dir', join(base, 'nothing')], { env, ...(options.netns ? { netns: options.netns } : {}) });
       // Then whatever a failed test left: every process in our cgroups, then the cgroups (a
       // derived parent: only this root's, in case another root shares the name).
       const parentName = fixedParent ?? derivedParent();
@@ -106,6 +112,8 @@ export function sandbox(label: string, options: SandboxOptions = {}): Sandbox {
           // Already gone.
         }
       }
+      // Network namespace files of bridged containers a failed test left mounted.
+      unmountUnder(root);
       rmSync(base, { recursive: true, force: true });
     },
   };

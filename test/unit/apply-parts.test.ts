@@ -131,15 +131,15 @@ describe('driver handles', () => {
   });
 });
 
-describe('the null network driver', () => {
-  test('bridge, ports and dns are refused with NOT_SUPPORTED; the rest needs nothing', async () => {
+describe('what the network drivers refuse', () => {
+  test('bridge, IPv4 ports and dns are supported; a port published on an IPv6 address is refused with NOT_SUPPORTED', async () => {
     const port = nullNetworkPort();
     const plain = (await desiredOne('web')).spec;
     expect(port.supports(plain)).toEqual([]);
-    expect(await port.attach('web', plain, never)).toEqual({ netnsPath: null, handle: null });
+    expect(await port.attach('web', plain, never)).toEqual({ netnsPath: null, handle: null, binds: [] });
     const bridged = (await desiredOne('web', 'network: {mode: bridge, ports: [{host: 8080, container: 80, hostIP: 127.0.0.1}], dns: {nameservers: [10.0.0.1]}}')).spec;
-    expect(port.supports(bridged).map((d) => [d.code, d.field])).toEqual([
-      ['NOT_SUPPORTED', 'spec.network.mode'], ['NOT_SUPPORTED', 'spec.network.ports'], ['NOT_SUPPORTED', 'spec.network.dns'],
-    ]);
+    expect(port.supports(bridged)).toEqual([]);
+    const v6 = (await desiredOne('web', 'network: {mode: bridge, ports: [{host: 8080, container: 80}, {host: 8081, container: 81, hostIP: "::1"}]}')).spec;
+    expect(port.supports(v6).map((d) => [d.code, d.field])).toEqual([['NOT_SUPPORTED', 'spec.network.ports[1].hostIP']]);
   });
 });

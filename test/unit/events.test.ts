@@ -95,11 +95,13 @@ describe('reason codes', () => {
     for (const code of REASON_CODES) expect(code).toMatch(/^[a-z]+(-[a-z]+)*$/);
   });
 
-  test('a container killed after its stopTimeout, and a manifest refused as NOT_SUPPORTED, each leave an event', () => {
+  test('a container killed after its stopTimeout, a manifest refused as NOT_SUPPORTED, and a restored network each leave an event', () => {
     const events = eventsFromPass(planOf(), [], [
       { severity: 'warning', code: 'STOP_TIMEOUT', summary: '`web` did not stop within its stopTimeout and was killed', container: 'web' },
-      { severity: 'error', code: 'NOT_SUPPORTED', summary: 'bridge networking is not built yet', container: 'api', source: { file: '/m/api.yaml', line: 9, column: 11 } },
+      { severity: 'error', code: 'NOT_SUPPORTED', summary: 'publishing on the IPv6 address ::1 is not built', container: 'api', source: { file: '/m/api.yaml', line: 9, column: 11 } },
+      { severity: 'warning', code: 'NETWORK_DRIFT', summary: 'the nftables table `inet corral` was missing: restored' },
     ], NOW);
-    expect(events.map((e) => [e.kind, e.container])).toEqual([['stop-timeout', 'web'], ['invalid-manifest', 'api']]);
+    expect(events.map((e) => [e.kind, e.container])).toEqual([['stop-timeout', 'web'], ['invalid-manifest', 'api'], ['drift-corrected', undefined]]);
+    expect(events[2]!.message).toBe('network: the nftables table `inet corral` was missing: restored');
   });
 });

@@ -145,7 +145,10 @@ export function buildMountProgram(inputs: MountProgramInputs): MountProgram {
     { kind: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, create: 'dir' },
     ...devMounts(inputs),
     sysMount(inputs),
-    ...rootfs.binds.map((b): MountOp => ({ kind: 'bind', source: b.source, target: b.target, flags: MS.BIND | MS.REC | (b.readOnly ? MS.RDONLY : 0), create: 'dir' })),
+    ...rootfs.binds.map((b): MountOp => ({
+      kind: 'bind', source: b.source, target: b.target, flags: MS.BIND | MS.REC | (b.readOnly ? MS.RDONLY : 0),
+      create: b.replaceSymlink ? 'replace' : 'dir',
+    })),
     ...userMounts(inputs),
   ];
   const sec = spec.security;

@@ -73,7 +73,7 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
       mkdirSync(p.logs, { recursive: true, mode: 0o700 });
       const target = req.joinNetworkOf === null ? null : decodeRuntimeHandle(req.joinNetworkOf);
       const spawn = buildSpawnSpec({
-        spec: req.spec, rootfs: req.rootfs.layout, image: req.rootfs.defaults, cgroupProcs: req.cgroup.procs,
+        spec: req.spec, rootfs: { ...req.rootfs.layout, binds: [...req.rootfs.layout.binds, ...req.network.binds] }, image: req.rootfs.defaults, cgroupProcs: req.cgroup.procs,
         cgroupDir: req.cgroup.cloneInto, oomEventsFile: req.cgroup.oomEvents, monitorCgroupProcs: req.cgroup.monitorProcs,
         shimDir: p.shim, logDir: p.logs, volumes: req.rootfs.volumes, arch: process.arch, hostCapabilities: hostCaps,
         autoUserRange: req.userRange ? { uid: req.userRange.hostId, gid: req.userRange.hostId } : null,

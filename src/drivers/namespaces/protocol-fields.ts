@@ -106,7 +106,8 @@ export const OpKind = {
 } as const;
 export type OpKindName = keyof typeof OpKind;
 
-export const OpCreate = { none: 0, dir: 1, file: 2 } as const;
+/** `replace`: a bind's file target that the image made a symlink is replaced by an empty file first. */
+export const OpCreate = { none: 0, dir: 1, file: 2, replace: 3 } as const;
 
 /** Fixed descriptors between TS and the shim (see the diagram in shim/protocol.h). */
 export const SHIM_FD = { spec: 3, status: 4, pidfd: 5 } as const;

@@ -3,7 +3,7 @@
 
 import type { OpKindName } from './protocol-fields.js';
 
-export type CreateKind = 'none' | 'dir' | 'file';
+export type CreateKind = 'none' | 'dir' | 'file' | 'replace';
 
 /** One step of the mount program. MOUNT steps run inside the new root before pivot_root, FINAL steps after it. */
 export interface MountOp {
@@ -20,7 +20,11 @@ export interface MountOp {
   readonly mode?: number;
   /** mknod device: makedev(major, minor). */
   readonly dev?: number;
-  /** Create the target when missing; for binds the kind follows the source. */
+  /**
+   * Create the target when missing; for binds the kind follows the source. `replace` (binds of a
+   * file corral owns, such as /etc/hosts): a symlink the image put there is removed first, so the
+   * file lands at the path the container reads and never where the image's link points.
+   */
   readonly create?: CreateKind;
   /** A missing target (ENOENT) is not an error: masked paths that this kernel lacks. */
   readonly optional?: boolean;

@@ -1,32 +1,26 @@
-// The network driver behind the reconciler's NetworkPort (src/reconciler/ports.ts). Today it is
-// the null driver: the runtime makes every network corral offers by itself (`none`: a private
-// namespace with only `lo`; `host`; `container:NAME`), so there is nothing to attach, nothing to
-// detach and nothing to find orphaned. What the format reserves for bridge networking
-// (`network.mode: bridge`, `network.bridge`, `network.ports`, `network.dns`) is refused here with
-// NOT_SUPPORTED, at validate and plan time, until a bridge driver implements it
-// (docs/architecture.md, "Adding a driver: bridge networking").
+// The network drivers behind the reconciler's NetworkPort (src/reconciler/ports.ts). The runtime
+// makes `none` (a private namespace with only `lo`), `host` and `container:NAME` by itself; the
+// bridge driver (bridge/port.ts) makes `network.mode: bridge`. What the format allows and no
+// driver builds yet is refused here with NOT_SUPPORTED, at validate and plan time.
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
 import type { NetworkAttachment, NetworkPort } from '../../reconciler/ports.js';
 
-const NOTHING: NetworkAttachment = { netnsPath: null, handle: null };
+const NOTHING: NetworkAttachment = { netnsPath: null, handle: null, binds: [] };
 
-/** Pure: which reserved network fields the spec uses. */
+/** Pure: what the spec asks of the network that is not built. */
 export function unsupportedNetworkFields(spec: ContainerSpec): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const refuse = (field: string, what: string): void => {
-    out.push(diagnostic('error', 'NOT_SUPPORTED', `${what} is not built yet`, {
-      container: spec.name, field,
-      hint: 'use `network.mode: none` (a private namespace with only lo), `namespaces.network: host`, or `container:NAME`',
-    }));
-  };
-  if (spec.network.mode === 'bridge') refuse('spec.network.mode', 'bridge networking (`network.mode: bridge`)');
-  if (spec.network.ports.length > 0) refuse('spec.network.ports', 'published ports (`network.ports`)');
-  if (spec.network.dns !== null) refuse('spec.network.dns', 'DNS settings (`network.dns`)');
-  return out;
+  return spec.network.ports.flatMap((p, i) => (p.hostIP.includes(':')
+    ? [diagnostic('error', 'NOT_SUPPORTED', `publishing on the IPv6 address ${p.hostIP} is not built`, {
+      container: spec.name, field: `spec.network.ports[${i}].hostIP`,
+      detail: 'the kernel cannot DNAT ::1, and bridge networks are IPv4 only for now (docs/network.md, "IPv6")',
+      hint: 'publish on 127.0.0.1 (the default) or 0.0.0.0',
+    })]
+    : []));
 }
 
+/** A network driver that makes nothing: for tests of the reconciler's logic (fakes of the other ports). */
 export function nullNetworkPort(): NetworkPort {
   return {
     supports: unsupportedNetworkFields,
@@ -34,5 +28,6 @@ export function nullNetworkPort(): NetworkPort {
     attach: async () => NOTHING,
     detach: async () => undefined,
     list: async () => [],
+    sync: async () => [],
   };
 }

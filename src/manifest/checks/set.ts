@@ -5,10 +5,10 @@
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
 import type { FieldPath } from '../field-path.js';
-import type { ManifestV1 } from '../manifest-v1.js';
+import type { ManifestV1, PortV1 } from '../manifest-v1.js';
 import { networkNamespace } from '../normalize.js';
 import { didYouMean } from '../suggest.js';
-import { hostPortKey } from './document/namespaces.js';
+import { describeForward, forwardsOverlap, portRangeProblem } from '../ports.js';
 import type { CheckedDocument, SetCheck } from './report.js';
 
 function locateAt(d: CheckedDocument, path: FieldPath, key = false) {
@@ -127,19 +127,19 @@ export const hostPortConflicts: SetCheck = {
   name: 'host-port-conflicts',
   run: (docs) => {
     const out: Diagnostic[] = [];
-    const owners = new Map<string, { d: CheckedDocument; i: number }>();
+    const owners: Array<{ d: CheckedDocument; i: number; p: PortV1 }> = [];
     for (const d of docs) {
       (d.manifest.spec.network?.ports ?? []).forEach((p, i) => {
-        const key = hostPortKey(p);
-        const owner = owners.get(key);
-        if (owner && owner.d !== d && selectorsMayOverlap(owner.d.manifest.spec.hosts, d.manifest.spec.hosts)) {
+        if (portRangeProblem(p) !== null) return;
+        const owner = owners.find((o) => o.d !== d && forwardsOverlap(o.p, p) && selectorsMayOverlap(o.d.manifest.spec.hosts, d.manifest.spec.hosts));
+        if (owner) {
           const s = locateAt(owner.d, ['spec', 'network', 'ports', owner.i]);
-          out.push(diagnostic('error', 'MANIFEST_DUPLICATE_ENTRY', `host port ${key} is also forwarded by \`${owner.d.manifest.metadata.name}\` at ${s.file}:${s.line}:${s.column}`, {
+          out.push(diagnostic('error', 'MANIFEST_DUPLICATE_ENTRY', `host port ${describeForward(p)} is also forwarded by \`${owner.d.manifest.metadata.name}\` (${describeForward(owner.p)}) at ${s.file}:${s.line}:${s.column}`, {
             container: d.manifest.metadata.name, field: `spec.network.ports[${i}]`, source: locateAt(d, ['spec', 'network', 'ports', i]),
             hint: 'pick another host port or host address for one of them',
           }));
-        } else if (!owner) {
-          owners.set(key, { d, i });
+        } else {
+          owners.push({ d, i, p });
         }
       });
     }

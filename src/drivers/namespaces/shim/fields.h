@@ -160,6 +160,7 @@
 #define CREATE_NONE 0
 #define CREATE_DIR 1
 #define CREATE_FILE 2
+#define CREATE_REPLACE 3
 
 #define FD_SPEC 3
 #define FD_STATUS 4

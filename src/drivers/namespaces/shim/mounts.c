@@ -121,10 +121,28 @@ static int op_mount(const struct op *op)
     return 0;
 }
 
+/*
+ * CREATE_REPLACE: the last component of `path` is removed when it is a symlink (the parent is
+ * resolved inside the root, the unlink touches only the container's writable layer), so a file
+ * corral binds lands at the path the container reads, never where the image's link points.
+ */
+static int replace_symlink(const char *path)
+{
+    char copy[4096];
+    const char *name;
+    cleanup_fd int parent = open_parent(path, copy, sizeof(copy), &name, 1);
+    if (parent < 0) return -1;
+    struct stat st;
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : fail("bind", "stat %s", path);
+    if (S_ISLNK(st.st_mode) && unlinkat(parent, name, 0) < 0) return fail("bind", "replace the symlink %s", path);
+    return 0;
+}
+
 static int op_bind(const struct op *op)
 {
     char p[64];
     unsigned create = op->create;
+    if (create == CREATE_REPLACE && replace_symlink(op->target) < 0) return -1;
     if (create != CREATE_NONE) {
         struct stat st;
         if (stat(op->source, &st) < 0) return fail("bind", "source %s", op->source);

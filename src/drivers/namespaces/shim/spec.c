@@ -196,7 +196,7 @@ static int decode_op(const struct field *rec, struct op *op)
     if ((op->kind == OP_BIND || op->kind == OP_SYMLINK || op->kind == OP_MOUNT) && !op->source)
         return BAD("op on `%s` without a source", op->target);
     if (op->kind == OP_WRITE && !op->data) return BAD("write to `%s` without data", op->target);
-    if (op->create > CREATE_FILE) return BAD("op create %u", op->create);
+    if (op->create > CREATE_REPLACE) return BAD("op create %u", op->create);
     return 0;
 }
 

@@ -2,19 +2,12 @@
 // shares the host's (hostname, network settings, sysctls), network settings that contradict each
 // other, and user-namespace maps that overlap or leave the process's own ids unmapped. Pure.
 
-import { DEFAULTS, sysctlNamespace } from '../../defaults.js';
+import { sysctlNamespace } from '../../defaults.js';
 import type { FieldPath } from '../../field-path.js';
-import type { PortV1 } from '../../manifest-v1.js';
+import { describeForward, forwardsOverlap, hostPorts, MAX_PUBLISHED_PORTS, portCount, portRangeProblem } from '../../ports.js';
 import { networkNamespace } from '../../normalize.js';
 import type { DocumentCheck } from '../report.js';
 
-/**
- * The host side of a port forward, defaults written in. Two forwards with the same key would
- * listen on the same host socket: refused within one manifest here, across manifests in set.ts.
- */
-export function hostPortKey(p: PortV1): string {
-  return `${p.hostIP ?? DEFAULTS.portHostIP}:${p.host ?? p.container}/${p.protocol ?? 'tcp'}`;
-}
 
 export const namespacesAndNetwork: DocumentCheck = {
   name: 'namespaces-and-network',
@@ -41,15 +34,29 @@ export const namespacesAndNetwork: DocumentCheck = {
         hint: netns.kind === 'host' ? 'with the host network the container listens on host ports directly; remove `ports`' : 'set `network.mode: bridge`',
       });
     }
-    if (net.bridge && !bridged) report('error', 'MANIFEST_CONFLICT', ['spec', 'network', 'bridge'], '`network.bridge` is used only with `network.mode: bridge`');
-    if (net.dns && netns.kind !== 'private') report('error', 'MANIFEST_CONFLICT', ['spec', 'network', 'dns'], `\`network.dns\` needs a private network; with \`${ns.network ?? net.mode}\` the resolver comes from there`);
-    const seen = new Map<string, number>();
-    (net.ports ?? []).forEach((p, i) => {
-      const key = hostPortKey(p);
-      const previous = seen.get(key);
-      if (previous !== undefined) report('error', 'MANIFEST_DUPLICATE_ENTRY', ['spec', 'network', 'ports', i], `host port ${key} is already forwarded by \`ports[${previous}]\``);
-      else seen.set(key, i);
+    for (const field of ['address', 'aliases', 'dns'] as const) {
+      if (net[field] === undefined || bridged) continue;
+      report('error', 'MANIFEST_CONFLICT', ['spec', 'network', field], `\`network.${field}\` is used only with \`network.mode: bridge\``, {
+        hint: netns.kind === 'private' ? 'set `network.mode: bridge`' : `with \`namespaces.network: ${ns.network ?? net.mode}\` the network (and its resolver) comes from there`,
+      });
+    }
+    // Two forwards that would take the same host connections (overlapping ports on one address, or
+    // on any address when one is 0.0.0.0): refused within one manifest here, across manifests in set.ts.
+    const ports = net.ports ?? [];
+    let total = 0;
+    ports.forEach((p, i) => {
+      const problem = portRangeProblem(p);
+      if (problem) {
+        report('error', 'MANIFEST_INVALID_VALUE', ['spec', 'network', 'ports', i], problem);
+        return;
+      }
+      total += portCount(hostPorts(p)!);
+      const previous = ports.slice(0, i).findIndex((q) => portRangeProblem(q) === null && forwardsOverlap(p, q));
+      if (previous >= 0) report('error', 'MANIFEST_DUPLICATE_ENTRY', ['spec', 'network', 'ports', i], `host port ${describeForward(p)} overlaps \`ports[${previous}]\` (${describeForward(ports[previous]!)})`);
     });
+    if (total > MAX_PUBLISHED_PORTS) {
+      report('error', 'MANIFEST_OUT_OF_RANGE', ['spec', 'network', 'ports'], `${total} ports are published, ranges counted port by port; at most ${MAX_PUBLISHED_PORTS}`);
+    }
   },
 };
 

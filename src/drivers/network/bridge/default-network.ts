@@ -1,0 +1,66 @@
+// The default network: what `network.mode: bridge` joins. One per state root: its bridge and its
+// nftables table are named after the root (`corral0` and `corral` for the default root), and its
+// subnet is the first /24 of 10.89.0.0/16 that no route of the host covers, chosen once and kept
+// in `<root>/network/default.json` (two roots on one host take two subnets).
+
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../../state/atomic-write.js';
+import { formatIPv4, formatSubnet, overlaps, parseSubnet, type Subnet } from './ipv4.js';
+
+export interface BridgeNetwork {
+  readonly name: 'default';
+  readonly bridge: string;
+  readonly table: string;
+  readonly subnet: Subnet;
+  readonly gateway: number;
+  readonly mtu: number;
+  readonly masquerade: boolean;
+}
+
+export interface NetworkNames {
+  readonly bridge: string;
+  readonly table: string;
+}
+
+const POOL = { base: (10 << 24) + (89 << 16), prefix: 16 };
+const MTU = 1500;
+
+export interface Route {
+  readonly dst: Subnet;
+  readonly dev: string;
+}
+
+/** Routes of the host that a subnet must not overlap (the default route covers everything: skipped). */
+export function firstFreeSubnet(routes: readonly Route[], bridge: string): Subnet | null {
+  const others = routes.filter((r) => r.dev !== bridge && r.dst.prefix > 0);
+  for (let i = 0; i < 256; i++) {
+    const candidate = { base: POOL.base + i * 256, prefix: 24 };
+    if (!others.some((r) => overlaps(r.dst, candidate))) return candidate;
+  }
+  return null;
+}
+
+export function routeConflict(routes: readonly Route[], bridge: string, subnet: Subnet): Route | null {
+  return routes.find((r) => r.dev !== bridge && r.dst.prefix > 0 && overlaps(r.dst, subnet)) ?? null;
+}
+
+export function networkOf(names: NetworkNames, subnet: Subnet): BridgeNetwork {
+  return { name: 'default', bridge: names.bridge, table: names.table, subnet, gateway: subnet.base + 1, mtu: MTU, masquerade: true };
+}
+
+export function readChosenSubnet(file: string): Subnet | null {
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as { subnet?: unknown };
+    return typeof value.subnet === 'string' ? parseSubnet(value.subnet) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function writeChosenSubnet(file: string, subnet: Subnet): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify({ format: 1, subnet: formatSubnet(subnet) }, null, 2)}\n`);
+}
+
+export function describe(net: BridgeNetwork): string {
+  return `bridge \`${net.bridge}\`, ${formatSubnet(net.subnet)}, gateway ${formatIPv4(net.gateway)}`;
+}

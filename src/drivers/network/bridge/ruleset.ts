@@ -1,0 +1,72 @@
+// corral's nftables table, rendered whole from the leases (docs/network.md, "Published ports").
+// The file deletes and recreates the table in one transaction (`table` + `delete table` + the new
+// table), so the kernel holds either the old ruleset or the new one, never a half; rendering is
+// deterministic, so the same leases give the same bytes. Pure.
+
+import type { PortMapping } from '../../../manifest/spec.js';
+
+export interface RulesetNetwork {
+  readonly bridge: string;
+  /** `10.89.0.0/24`. */
+  readonly subnet: string;
+  readonly masquerade: boolean;
+}
+
+export interface RulesetLease {
+  readonly name: string;
+  readonly address: string;
+  readonly ports: readonly PortMapping[];
+}
+
+function publishRule(lease: RulesetLease, p: PortMapping): string {
+  const daddr = p.hostIP === '0.0.0.0' ? '' : `ip daddr ${p.hostIP} `;
+  return `    ${daddr}${p.protocol} dport ${p.hostPort} dnat ip to ${lease.address}:${p.containerPort} comment "${lease.name}"`;
+}
+
+export function renderRuleset(table: string, network: RulesetNetwork, leases: readonly RulesetLease[]): string {
+  const publish = [...leases].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).flatMap((l) => l.ports.map((p) => publishRule(l, p)));
+  const s = network.subnet;
+  return [
+    `table inet ${table} {}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
+    // Published ports: a connection to one of this host's own addresses (including 127.0.0.1,
+    // which needs route_localnet on the bridge) is sent to the container.
+    '  chain publish {',
+    ...publish,
+    '  }',
+    // route_localnet (for 127.0.0.1 ports) would also let a container with CAP_NET_RAW hand the
+    // host a frame addressed to 127.0.0.1 (CVE-2020-8558): anything arriving from the bridge, or
+    // from a bridge port when br_netfilter runs the hooks there, with a loopback destination on
+    // the wire is dropped before routing. Replies to the host's own 127.0.0.1 connections carry
+    // the gateway's address on the wire and are not touched.
+    '  chain guard {',
+    '    type filter hook prerouting priority -300; policy accept;',
+    `    iifname "${network.bridge}" ip daddr 127.0.0.0/8 drop`,
+    '    iifname "cv*" ip daddr 127.0.0.0/8 drop',
+    '  }',
+    '  chain prerouting {',
+    '    type nat hook prerouting priority -100; policy accept;',
+    '    fib daddr type local jump publish',
+    '  }',
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    '    fib daddr type local jump publish',
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority 100; policy accept;',
+    // From the host's loopback: the container must answer a routable address.
+    `    ip saddr 127.0.0.0/8 ip daddr ${s} masquerade`,
+    // Hairpin: a container reaching its own (or a neighbour's) published port through the host.
+    `    ct status dnat ip saddr ${s} ip daddr ${s} masquerade`,
+    ...(network.masquerade ? [`    ip saddr ${s} ip daddr != ${s} oifname != "${network.bridge}" masquerade`] : []),
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Removes the table (and nothing else): `table` first, so a missing table is no error. */
+export function renderDeletion(table: string): string {
+  return `table inet ${table} {}\ndelete table inet ${table}\n`;
+}
