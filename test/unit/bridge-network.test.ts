@@ -8,6 +8,7 @@ import { hostListener, hostResolvers } from '../../src/drivers/network/bridge/ho
 import { chooseAddress, refuseAddress } from '../../src/drivers/network/bridge/ipam.js';
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet } from '../../src/drivers/network/bridge/ipv4.js';
 import { renderDeletion, renderRuleset } from '../../src/drivers/network/bridge/ruleset.js';
+import { describePorts } from '../../src/cli/commands/ps.js';
 import { parsePath } from '../../src/manifest/field-path.js';
 
 const subnet = parseSubnet('10.89.0.0/24')!;
@@ -122,6 +123,13 @@ describe('host facts', () => {
     expect(routeConflict([route('10.0.0.0/8', 'tun0')], 'corral0', subnet)?.dev).toBe('tun0');
     expect(firstFreeSubnet([route('10.0.0.0/8', 'tun0')], 'corral0')).toBeNull();
   });
+});
+
+test('ps shows published ports as docker ps does, a run of consecutive ports as one range', () => {
+  const p = (hostIP: string, hostPort: number, containerPort: number, protocol: 'tcp' | 'udp' = 'tcp') => ({ hostIP, hostPort, containerPort, protocol });
+  expect(describePorts([p('127.0.0.1', 8080, 80), p('127.0.0.1', 8082, 79), p('127.0.0.1', 8083, 80), p('0.0.0.0', 53, 53, 'udp')]))
+    .toEqual(['127.0.0.1:8080->80/tcp', '127.0.0.1:8082-8083->79-80/tcp', '0.0.0.0:53->53/udp']);
+  expect(describePorts([])).toEqual([]);
 });
 
 test('field paths parse back into segments (diagnostics of drivers are located on the right line)', () => {

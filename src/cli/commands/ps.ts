@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { formatDuration } from '../../manifest/duration.js';
 import { formatBytes } from '../../manifest/quantity.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
+import type { PortMapping } from '../../manifest/spec.js';
 import type { ContainerRecord, ExitRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { observe, openHost } from '../open-host.js';
@@ -19,6 +20,8 @@ export interface PsRow {
   readonly memoryBytes: number | null;
   readonly cpuSeconds: number | null;
   readonly image: string;
+  /** Published ports, `127.0.0.1:8080->80/tcp`, consecutive ones as a range. */
+  readonly ports: readonly string[];
   readonly health: string | null;
   readonly error: string | null;
 }
@@ -28,6 +31,26 @@ export function imageOf(r: ContainerRecord): string {
   return root.kind === 'image' ? `${root.name}:${root.tag}` : root.kind === 'path' ? root.path : 'host';
 }
 
+/** The manifest's published ports as `docker ps` shows them, a run of consecutive ports as one range. */
+export function describePorts(ports: readonly PortMapping[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ports.length;) {
+    const p = ports[i]!;
+    let j = i;
+    while (j + 1 < ports.length) {
+      const n = ports[j + 1]!;
+      const q = ports[j]!;
+      if (n.hostIP !== p.hostIP || n.protocol !== p.protocol || n.hostPort !== q.hostPort + 1 || n.containerPort !== q.containerPort + 1) break;
+      j++;
+    }
+    const last = ports[j]!;
+    const span = (a: number, b: number): string => (a === b ? String(a) : `${a}-${b}`);
+    out.push(`${p.hostIP}:${span(p.hostPort, last.hostPort)}->${span(p.containerPort, last.containerPort)}/${p.protocol}`);
+    i = j + 1;
+  }
+  return out;
+}
+
 export function pidOf(runtime: unknown): number | null {
   const init = (runtime as { init?: { pid?: number } } | null)?.init?.pid ?? (runtime as { initPid?: number; pid?: number } | null)?.initPid ?? (runtime as { pid?: number } | null)?.pid;
   return typeof init === 'number' ? init : null;
@@ -35,7 +58,7 @@ export function pidOf(runtime: unknown): number | null {
 
 export function psCommand(): Command {
   return new Command('ps')
-    .description('list the containers corral manages: status, pid, uptime, restarts, last exit, memory, CPU, image')
+    .description('list the containers corral manages: status, pid, uptime, restarts, last exit, memory, CPU, image, published ports')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output?: string }, command: Command) => {
       const ctx = contextFrom(command);
@@ -58,13 +81,14 @@ export function psCommand(): Command {
           memoryBytes: stats['memoryBytes'] ?? null,
           cpuSeconds: stats['cpuSeconds'] ?? null,
           image: imageOf(r),
+          ports: describePorts(r.spec.network.ports),
           health: r.health?.status ?? null,
           error: r.error,
         };
       }));
       // A container with an unreadable record is still listed: never silently dropped.
       for (const u of loaded.unknown) {
-        rows.push({ name: u.name, status: 'unknown', pid: null, uptimeSeconds: null, restarts: 0, lastExit: null, memoryBytes: null, cpuSeconds: null, image: '?', health: null, error: `state record unreadable: ${u.reason}` });
+        rows.push({ name: u.name, status: 'unknown', pid: null, uptimeSeconds: null, restarts: 0, lastExit: null, memoryBytes: null, cpuSeconds: null, image: '?', ports: [], health: null, error: `state record unreadable: ${u.reason}` });
       }
       rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const d of loaded.diagnostics) ctx.logger.log(d.severity === 'error' ? 'error' : 'warn', `${d.code} ${d.summary}`, { container: d.container });
@@ -82,7 +106,9 @@ function describeExit(e: PsRow['lastExit']): string {
 
 export function renderPs(rows: readonly PsRow[], style: Styler): string {
   if (rows.length === 0) return 'no containers';
-  const table = [['NAME', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'MEMORY', 'CPU', 'IMAGE']];
+  // PORTS only when something is published, so the usual table stays narrow.
+  const withPorts = rows.some((r) => r.ports.length > 0);
+  const table = [['NAME', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'MEMORY', 'CPU', 'IMAGE', ...(withPorts ? ['PORTS'] : [])]];
   for (const r of rows) {
     table.push([
       r.name,
@@ -94,6 +120,7 @@ export function renderPs(rows: readonly PsRow[], style: Styler): string {
       r.memoryBytes === null ? '-' : formatBytes(Math.round(r.memoryBytes / 1024) * 1024),
       r.cpuSeconds === null ? '-' : `${r.cpuSeconds.toFixed(2)}s`,
       r.image,
+      ...(withPorts ? [r.ports.join(', ') || '-'] : []),
     ]);
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));

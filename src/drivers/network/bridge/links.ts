@@ -1,0 +1,165 @@
+// The interfaces of a bridge network: the bridge, and a veth pair per container (host end on the
+// bridge, `eth0` in the container's namespace file). Everything corral creates carries an
+// interface alias (`corral:<root>` on the bridge, `corral:<root>:<name>` on a veth) and nothing
+// without it is ever deleted.
+
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { CorralError } from '../../../errors.js';
+import { describe, type BridgeNetwork } from './default-network.js';
+import { ipForwarding } from './host-facts.js';
+import { formatIPv4 } from './ipv4.js';
+import type { Lease } from './leases.js';
+import { ipBatch, run } from './tools.js';
+
+/** `02:cc:` (locally administered, unicast) and the four bytes of the IPv4 address. */
+export function macOf(address: string): string {
+  return ['02', 'cc', ...address.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
+ * The interfaces of corral's network namespace. From /proc/self/net, not /sys: /sys shows the
+ * namespace it was mounted in, which is not corral's when corral was started with `nsenter --net`
+ * (as the tests do).
+ */
+export function interfaceNames(): Set<string> {
+  return new Set(readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean));
+}
+
+/** An interface's alias; null when there is no such interface. */
+async function linkAlias(name: string, signal: AbortSignal): Promise<string | null> {
+  if (!interfaceNames().has(name)) return null;
+  let out: string;
+  try {
+    out = await run('ip', ['-j', 'link', 'show', 'dev', name], '', signal, `read interface \`${name}\``);
+  } catch (err) {
+    // Gone meanwhile: a veth goes with its namespace, which the kernel tears down in the background.
+    if (!interfaceNames().has(name)) return null;
+    throw err;
+  }
+  const list = JSON.parse(out || '[]') as Array<{ ifalias?: string }>;
+  return list[0]?.ifalias ?? '';
+}
+
+function writeProcSys(file: string, value: string): void {
+  try {
+    if (readFileSync(file, 'utf8').trim() === value) return;
+    const fd = openSync(file, 'w');
+    try {
+      writeSync(fd, value);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new CorralError('NETWORK_SETUP_FAILED', `cannot set ${file} to ${value}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export class Links {
+  /** The bridge is checked (or made) once per process; a wiring failure checks it again. */
+  private bridgeReady = false;
+
+  /** `owner`: the alias of this root's bridge (`corral:<short root id>`). */
+  constructor(private readonly owner: string) {}
+
+  async ensureBridge(net: BridgeNetwork, signal: AbortSignal): Promise<void> {
+    if (this.bridgeReady && interfaceNames().has(net.bridge)) return;
+    const alias = await linkAlias(net.bridge, signal);
+    if (alias !== null) {
+      if (alias !== this.owner) {
+        throw new CorralError('NETWORK_SUBNET_CONFLICT', `the interface \`${net.bridge}\` exists and is not this state root's bridge (its alias is \`${alias}\`)`, {
+          hint: 'remove that interface, or run corral with another state root',
+        });
+      }
+    } else {
+      await ipBatch([
+        `link add ${net.bridge} type bridge`,
+        `link set ${net.bridge} alias ${this.owner}`,
+        `addr add ${formatIPv4(net.gateway)}/${net.subnet.prefix} dev ${net.bridge}`,
+        `link set ${net.bridge} mtu ${net.mtu} up`,
+      ], signal, `create ${describe(net)}`);
+    }
+    // A published port answers on 127.0.0.1 only when the bridge may route loopback sources
+    // (the table's guard chain closes what that opens: docs/security.md).
+    writeProcSys(`/proc/sys/net/ipv4/conf/${net.bridge}/route_localnet`, '1');
+    if (net.masquerade && !ipForwarding()) writeProcSys('/proc/sys/net/ipv4/ip_forward', '1');
+    this.bridgeReady = true;
+  }
+
+  /** A veth pair for the lease, `eth0` configured inside the namespace file. */
+  async wire(net: BridgeNetwork, lease: Lease, netns: string, signal: AbortSignal): Promise<void> {
+    try {
+      await ipBatch([
+        // A MAC derived from the address: a restarted or re-wired container keeps it, so its
+        // neighbours' ARP caches stay right (a new random one would be unreachable for ~30 s).
+        `link add ${lease.veth} mtu ${net.mtu} type veth peer name eth0 mtu ${net.mtu} address ${macOf(lease.address)} netns ${netns}`,
+        `link set ${lease.veth} alias ${this.owner}:${lease.name}`,
+        ...this.enslave(net, lease),
+      ], signal, `connect \`${lease.name}\` to bridge \`${net.bridge}\``);
+      await ipBatch([
+        'link set lo up',
+        `addr add ${lease.address}/${net.subnet.prefix} dev eth0`,
+        'link set eth0 up',
+        `route add default via ${formatIPv4(net.gateway)}`,
+      ], signal, `configure eth0 of \`${lease.name}\``, netns);
+    } catch (err) {
+      this.bridgeReady = false;
+      throw err;
+    }
+  }
+
+  private enslave(net: BridgeNetwork, lease: Lease): string[] {
+    return [
+      `link set ${lease.veth} master ${net.bridge}`,
+      // Hairpin: with br_netfilter loaded, a container's connection to its own published port
+      // is DNATed at the bridge and must be allowed back out of the port it came in on.
+      `link set ${lease.veth} type bridge_slave hairpin on`,
+      `link set ${lease.veth} up`,
+    ];
+  }
+
+  /** Deletes a veth of this root's (by its alias). Idempotent. */
+  async deleteVeth(veth: string, signal: AbortSignal): Promise<void> {
+    const alias = await linkAlias(veth, signal);
+    if (alias === null || !alias.startsWith(`${this.owner}:`)) return;
+    await ipBatch([`link del ${veth}`], signal, `delete veth \`${veth}\``).catch((err: unknown) => {
+      // Gone meanwhile: its namespace went away and took it along.
+      if (interfaceNames().has(veth)) throw err;
+    });
+  }
+
+  /** Deletes this root's bridge. Idempotent. */
+  async deleteBridge(net: BridgeNetwork, signal: AbortSignal): Promise<void> {
+    if ((await linkAlias(net.bridge, signal)) === this.owner) await ipBatch([`link del ${net.bridge}`], signal, `delete bridge \`${net.bridge}\``);
+    this.bridgeReady = false;
+  }
+
+  /**
+   * The bridge and the veths are actual state too: a bridge deleted by hand is made again and its
+   * ports reattached, a veth deleted by hand (its container end goes with it) is wired again into
+   * the container's namespace, which lives on in its file. No container restarts. `wired`: the
+   * leases whose namespace file exists, with it.
+   */
+  async repair(net: BridgeNetwork, wired: ReadonlyArray<{ lease: Lease; netns: string }>, signal: AbortSignal): Promise<string[]> {
+    if (wired.length === 0) return [];
+    const repaired: string[] = [];
+    if (!interfaceNames().has(net.bridge)) {
+      this.bridgeReady = false;
+      await this.ensureBridge(net, signal);
+      repaired.push(`the bridge \`${net.bridge}\` was missing: made again`);
+    }
+    const out = await run('ip', ['-j', 'link', 'show', 'master', net.bridge], '', signal, `list the ports of bridge \`${net.bridge}\``);
+    const ports = new Set((JSON.parse(out || '[]') as Array<{ ifname?: string }>).map((l) => l.ifname));
+    const present = interfaceNames();
+    for (const { lease, netns } of wired) {
+      if (ports.has(lease.veth)) continue;
+      if (present.has(lease.veth)) {
+        await ipBatch(this.enslave(net, lease), signal, `reattach \`${lease.name}\` to bridge \`${net.bridge}\``);
+        repaired.push(`the veth of \`${lease.name}\` was off the bridge: reattached`);
+      } else if (existsSync(netns)) {
+        await this.wire(net, lease, netns, signal);
+        repaired.push(`the veth of \`${lease.name}\` was gone: wired again`);
+      }
+    }
+    return repaired;
+  }
+}
