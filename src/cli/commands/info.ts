@@ -4,15 +4,20 @@
 // view is rendered from the same versioned JSON that `-o json` prints.
 
 import { arch, availableParallelism, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_PARENT_NAME, inspectCgroups, MANAGED_V2_CONTROLLERS, type CgroupInspection } from '../../drivers/cgroups/index.js';
 import { ownerRole } from '../../drivers/cgroups/owner.js';
+import { readChosenSubnet } from '../../drivers/network/bridge/default-network.js';
+import { ipForwarding } from '../../drivers/network/bridge/host-facts.js';
+import { formatSubnet } from '../../drivers/network/bridge/ipv4.js';
+import { missingTools } from '../../drivers/network/bridge/tools.js';
 import { storageLimitSupport, summarizeSupport, type QuotaSupport } from '../../drivers/overlay/index.js';
 import { layout as stateLayout } from '../../state/layout.js';
 import { readRootId } from '../../state/root-id.js';
 import { contextFrom, outputFormat, type CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { cgroupParentFor } from '../open-host.js';
+import { cgroupParentFor, networkNamesFor } from '../open-host.js';
 
 export const INFO_FORMAT_VERSION = 1;
 
@@ -49,6 +54,18 @@ export interface InfoReport {
     readonly features: CgroupInspection['capabilities']['features'];
     readonly cpus: string | null;
     readonly mems: string | null;
+  };
+  /** Bridge networking (docs/network.md): the tools it needs, the default network, forwarding. */
+  readonly network: {
+    readonly bridgeAvailable: boolean;
+    /** Missing tools, with their Debian package. */
+    readonly missing: readonly string[];
+    /** null: the root has no id yet, and the names follow it at first use. */
+    readonly bridge: string | null;
+    readonly table: string | null;
+    /** null: chosen at the first bridged container (the first /24 of 10.89.0.0/16 no route covers). */
+    readonly subnet: string | null;
+    readonly ipForward: boolean;
   };
 }
 
@@ -93,6 +110,7 @@ export function buildInfo(ctx: CliContext, parentOption?: string): InfoReport {
       node: process.version,
     },
     storage: storageLimitSupport(ctx.root),
+    network: networkInfo(ctx.root, rootId),
     root: { path: ctx.root, id: rootId },
     cgroups: {
       layout: layout.kind,
@@ -106,6 +124,16 @@ export function buildInfo(ctx: CliContext, parentOption?: string): InfoReport {
       cpus: capabilities.cpus,
       mems: capabilities.mems,
     },
+  };
+}
+
+function networkInfo(root: string, rootId: string | null): InfoReport['network'] {
+  const missing = missingTools();
+  const names = rootId === null ? null : networkNamesFor(root, rootId);
+  const subnet = readChosenSubnet(join(stateLayout(root).root, 'network', 'default.json'));
+  return {
+    bridgeAvailable: missing.length === 0, missing, bridge: names?.bridge ?? null, table: names?.table ?? null,
+    subnet: subnet ? formatSubnet(subnet) : null, ipForward: ipForwarding(),
   };
 }
 
@@ -128,6 +156,11 @@ export function renderInfo(r: InfoReport, style: CliContext['style']): string {
     style('bold', 'state root'),
     `  path       ${r.root.path}`,
     `  id         ${r.root.id ?? style('dim', 'none yet (created at first use)')}`,
+    style('bold', 'bridge networking'),
+    `  tools      ${r.network.bridgeAvailable ? style('green', 'yes') : `${style('red', 'no')}: missing ${r.network.missing.join(', ')}`}`,
+    `  bridge     ${r.network.bridge === null ? style('dim', 'named after the root id at first use') : `${r.network.bridge}, nftables table inet ${r.network.table}`}`,
+    `  subnet     ${r.network.subnet ?? style('dim', 'chosen at the first bridged container')}`,
+    `  forwarding net.ipv4.ip_forward ${r.network.ipForward ? 'on' : 'off (turned on with the first bridged container)'}`,
     style('bold', 'cgroups'),
     `  layout     ${LAYOUT_TEXT[c.layout]}${c.unified ? `; cgroup2 at ${c.unified.mountPoint}${c.unified.nsdelegate ? ' (nsdelegate)' : ''}` : ''}`,
     `  backend    ${c.backend}${c.backend === 'v1' && c.unified ? ' (joins the cgroup2 tree to freeze and kill)' : ''}`,

@@ -72,13 +72,29 @@ function describeMark(dir: string): string {
   }
 }
 
+/**
+ * The mark, waiting a little when there is none, for a directory whose mkdir just failed with
+ * EEXIST: another corral (a `ps` beside the agent) may be between its mkdir and its setxattr of
+ * the same directory, and a directory seen in that window is not foreign (this race once failed an
+ * agent test with `CGROUP_NOT_OWNED`). A truly foreign directory costs 100 ms more there, on the
+ * way to an error; every other check reads the mark once.
+ */
+function settledMark(dir: string): OwnerMark | 'unsupported' | 'missing' | null {
+  let mark = readMark(dir);
+  for (let i = 0; mark === null && i < 10; i++) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    mark = readMark(dir);
+  }
+  return mark;
+}
+
 export class Owner {
   /** `rootId` null: no root in particular; every root's directories count as its own. */
   constructor(readonly rootId: string | null) {}
 
   /** How `dir` relates to this owner, for a directory of `role` (table above). */
-  claim(dir: string, role: OwnerRole): Claim {
-    const mark = readMark(dir);
+  claim(dir: string, role: OwnerRole, settle = false): Claim {
+    const mark = settle ? settledMark(dir) : readMark(dir);
     if (mark === 'unsupported' || mark === 'missing') return mark;
     if (mark === null || mark.role !== role) return 'foreign';
     if (role === 'parent' || role === 'agent' || this.rootId === null || mark.rootId === this.rootId) return 'own';
@@ -137,7 +153,8 @@ export class Owner {
       if (errnoOf(err) !== 'EEXIST') {
         throw new CorralError('CGROUP_WRITE_FAILED', `create cgroup \`${dir}\`: ${describeFsError(err)}`, { cause: err });
       }
-      const claim = this.claim(dir, role);
+      // EEXIST: made before, or by another corral this very moment (its mark may be coming).
+      const claim = this.claim(dir, role, true);
       if (claim === 'legacy') this.mark(dir, role);
       else if (claim === 'missing') throw new CorralError('CGROUP_WRITE_FAILED', `cgroup \`${dir}\` vanished while being created`);
       else if (claim !== 'own' && claim !== 'unsupported') throw this.notOwned(dir, role, claim);

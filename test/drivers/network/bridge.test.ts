@@ -109,6 +109,8 @@ describe('bridge networking', () => {
     expect(links).toContain(`eth0    inet ${lease('web').address}/24`);
     // A MAC derived from the address, so a restart does not leave the neighbours' ARP caches stale.
     expect(sb.run('exec', 'web', '--', 'cat', '/sys/class/net/eth0/address').stdout.trim()).toBe(`02:cc:${lease('web').address.split('.').map((b) => Number(b).toString(16).padStart(2, '0')).join(':')}`);
+    const info = JSON.parse(sb.run('info', '--output', 'json').stdout).network;
+    expect(info).toEqual({ bridgeAvailable: true, missing: [], bridge: `cr-${sb.rootId()!.slice(0, 8)}`, table: `corral_${sb.rootId()!.slice(0, 8)}`, subnet: '10.89.0.0/24', ipForward: true });
     const ps = sb.run('ps').stdout;
     expect(ps).toMatch(/PORTS/);
     expect(ps).toContain('0.0.0.0:8081->80/tcp, 127.0.0.1:8080->80/tcp, 127.0.0.1:8082-8083->79-80/tcp');

@@ -9,6 +9,7 @@ import { describe, type BridgeNetwork } from './default-network.js';
 import { ipForwarding } from './host-facts.js';
 import { formatIPv4 } from './ipv4.js';
 import type { Lease } from './leases.js';
+import { createNetns } from './netns.js';
 import { ipBatch, run } from './tools.js';
 
 /** `02:cc:` (locally administered, unicast) and the four bytes of the IPv4 address. */
@@ -85,26 +86,55 @@ export class Links {
     this.bridgeReady = true;
   }
 
-  /** A veth pair for the lease, `eth0` configured inside the namespace file. */
+  /**
+   * A new namespace file for the lease, wired: two processes. Inside the new namespace (made by
+   * `unshare`, netns.ts) one `ip -batch` creates the pair, sends the host end to corral's own
+   * namespace and configures `eth0`; then one `ip -batch` puts the host end on the bridge.
+   */
+  async wireNew(net: BridgeNetwork, lease: Lease, netns: string, signal: AbortSignal): Promise<void> {
+    await this.guard(async () => {
+      await createNetns(netns, [
+        `link add eth0 mtu ${net.mtu} address ${macOf(lease.address)} type veth peer name ${lease.veth} mtu ${net.mtu} netns /proc/${process.pid}/ns/net`,
+        ...this.configure(net, lease),
+      ], signal);
+      await ipBatch([`link set ${lease.veth} alias ${this.owner}:${lease.name}`, ...this.enslave(net, lease)], signal, `connect \`${lease.name}\` to bridge \`${net.bridge}\``);
+    });
+  }
+
+  /** A veth pair into the existing namespace file (the container runs in it), `eth0` configured. */
   async wire(net: BridgeNetwork, lease: Lease, netns: string, signal: AbortSignal): Promise<void> {
-    try {
+    await this.guard(async () => {
       await ipBatch([
-        // A MAC derived from the address: a restarted or re-wired container keeps it, so its
-        // neighbours' ARP caches stay right (a new random one would be unreachable for ~30 s).
         `link add ${lease.veth} mtu ${net.mtu} type veth peer name eth0 mtu ${net.mtu} address ${macOf(lease.address)} netns ${netns}`,
         `link set ${lease.veth} alias ${this.owner}:${lease.name}`,
         ...this.enslave(net, lease),
       ], signal, `connect \`${lease.name}\` to bridge \`${net.bridge}\``);
-      await ipBatch([
-        'link set lo up',
-        `addr add ${lease.address}/${net.subnet.prefix} dev eth0`,
-        'link set eth0 up',
-        `route add default via ${formatIPv4(net.gateway)}`,
-      ], signal, `configure eth0 of \`${lease.name}\``, netns);
+      await ipBatch(this.configure(net, lease), signal, `configure eth0 of \`${lease.name}\``, netns);
+    });
+  }
+
+  /** A wiring failure makes the next call check the bridge again. */
+  private async guard(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
     } catch (err) {
       this.bridgeReady = false;
       throw err;
     }
+  }
+
+  /**
+   * `eth0` inside the namespace. Its MAC is derived from the address (wire, wireNew): a restarted
+   * or re-wired container keeps it, so its neighbours' ARP caches stay right (a new random one
+   * would leave it unreachable for them for ~30 s).
+   */
+  private configure(net: BridgeNetwork, lease: Lease): string[] {
+    return [
+      'link set lo up',
+      `addr add ${lease.address}/${net.subnet.prefix} dev eth0`,
+      'link set eth0 up',
+      `route add default via ${formatIPv4(net.gateway)}`,
+    ];
   }
 
   private enslave(net: BridgeNetwork, lease: Lease): string[] {

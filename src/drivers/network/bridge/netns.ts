@@ -18,11 +18,15 @@ export function mountsUnder(dir: string): string[] {
     .filter((point) => point.startsWith(`${dir}/`));
 }
 
-export async function createNetns(file: string, signal: AbortSignal): Promise<void> {
+/**
+ * Makes the namespace file and runs `ip -batch` (the lines) inside the new namespace, in one
+ * process: `unshare --net=FILE ip -batch -`.
+ */
+export async function createNetns(file: string, lines: readonly string[], signal: AbortSignal): Promise<void> {
   removeNetns(file);
   mkdirSync(file.slice(0, file.lastIndexOf('/')), { recursive: true, mode: 0o700 });
   writeFileSync(file, '', { mode: 0o600 });
-  await run('unshare', [`--net=${file}`, 'true'], '', signal, 'create the network namespace');
+  await run('unshare', [`--net=${file}`, 'ip', '-batch', '-'], `${lines.join('\n')}\n`, signal, 'create and configure the network namespace');
 }
 
 /** Unmounts (every stacked mount) and deletes the file. Idempotent. */

@@ -21,7 +21,7 @@ import { chooseAddress, refuseAddress } from './ipam.js';
 import { formatSubnet } from './ipv4.js';
 import { LEASE_FORMAT, LeaseStore, type Lease } from './leases.js';
 import { interfaceNames, Links } from './links.js';
-import { createNetns, removeNetns } from './netns.js';
+import { removeNetns } from './netns.js';
 import { renderRuleset } from './ruleset.js';
 import { Table } from './table.js';
 import { missingTools } from './tools.js';
@@ -149,8 +149,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     await leases.put(lease);
     // A restart gets a fresh namespace; the old one (and its veth) go first.
     await links.deleteVeth(lease.veth, signal);
-    await createNetns(nsFile(name), signal);
-    await links.wire(net, lease, nsFile(name), signal);
+    await links.wireNew(net, lease, nsFile(name), signal);
     const all = leases.all();
     const binds = etc.write(lease, spec, all);
     etc.refresh(all, name);
