@@ -21,7 +21,9 @@ import { transition, type ContainerRecord, type HealthRecord } from '../state/re
 import { StateStore } from '../state/store.js';
 import { ManifestWatcher } from '../watch/watcher.js';
 import type { SettleOptions } from '../watch/settle.js';
-import { EventLog, eventsFromPass, type CorralEvent } from './events.js';
+import { EventLog, eventLogPath, eventsFromPass, type CorralEvent } from './events.js';
+
+export { eventLogPath } from './events.js';
 import { HealthChecker } from './health.js';
 import type { AgentMetrics } from './metrics.js';
 import { writeAgentStatus, type AgentStatus } from './status-file.js';
@@ -49,10 +51,6 @@ export interface AgentOptions {
 
 export function agentStatusPath(layout: Layout): string {
   return `${layout.root}/agent.json`;
-}
-
-export function eventLogPath(layout: Layout): string {
-  return `${layout.root}/events.jsonl`;
 }
 
 export class Agent {

@@ -10,6 +10,12 @@ import type { Plan, Reason } from '../reconciler/plan/types.js';
 import { describeExit } from '../reconciler/plan/describe.js';
 import type { ObservedExit } from '../reconciler/reconcile.js';
 import { actionMessage } from './event-text.js';
+import type { Layout } from '../state/layout.js';
+
+/** The state root's event log (`corral events` reads it; the agent and one-shot commands append). */
+export function eventLogPath(layout: Layout): string {
+  return `${layout.root}/events.jsonl`;
+}
 
 export type EventKind =
   | 'created' | 'started' | 'updated' | 'restarted' | 'recreated' | 'stopped' | 'removed'

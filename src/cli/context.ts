@@ -37,10 +37,14 @@ export function contextFrom(command: Command): CliContext {
     throw new CorralError('CLI_USAGE', `--log-level \`${level}\` is not one of ${LOG_LEVELS.join(', ')}`);
   }
   let facts: HostFacts | undefined;
+  let logger: Logger | undefined;
   return {
     root: resolve(opts.root ?? process.env['CORRAL_ROOT'] ?? DEFAULT_ROOT),
     manifestDir: resolve(opts.dir ?? process.env['CORRAL_MANIFESTS'] ?? 'manifests'),
-    logger: createLogger(level as LogLevel),
+    // Made at first use: winston is a tenth of a second of start-up that `ps` and `inspect` never need.
+    get logger() {
+      return (logger ??= createLogger(level as LogLevel));
+    },
     host: () => (facts ??= hostFacts(opts.hostLabel ?? [])),
     style: styler(process.stdout),
     out: (text) => {

@@ -3,23 +3,6 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { isCorralError } from '../errors.js';
-import { agentCommand } from './commands/agent.js';
-import { eventsCommand } from './commands/events.js';
-import { execCommand } from './commands/exec.js';
-import { gcCommand } from './commands/gc.js';
-import { imageCommand } from './commands/image.js';
-import { infoCommand } from './commands/info.js';
-import { inspectCommand } from './commands/inspect.js';
-import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
-import { killCommand } from './commands/kill.js';
-import { logsCommand } from './commands/logs.js';
-import { planCommand } from './commands/plan.js';
-import { psCommand } from './commands/ps.js';
-import { reconcileCommand } from './commands/reconcile.js';
-import { stateCommand } from './commands/state.js';
-import { statusCommand } from './commands/status.js';
-import { validateCommand } from './commands/validate.js';
-import { volumeCommand } from './commands/volume.js';
 import { VERSION } from './version.js';
 import { layout } from '../state/layout.js';
 import { collect, DEFAULT_ROOT } from './context.js';
@@ -31,7 +14,62 @@ import { environmentError } from './environment.js';
 
 export { VERSION };
 
-export function buildProgram(): Command {
+/**
+ * Every subcommand, in the order `--help` lists them, each loaded only when asked for: a command's
+ * module pulls in what it needs (ajv for `validate`, prom-client for `agent`, koffi for `exec`),
+ * and `corral ps` should not pay for the others' start-up.
+ */
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
+  ['validate', async () => (await import('./commands/validate.js')).validateCommand()],
+  ['plan', async () => (await import('./commands/plan.js')).planCommand()],
+  ['reconcile', async () => (await import('./commands/reconcile.js')).reconcileCommand()],
+  ['ps', async () => (await import('./commands/ps.js')).psCommand()],
+  ['inspect', async () => (await import('./commands/inspect.js')).inspectCommand()],
+  ['logs', async () => (await import('./commands/logs.js')).logsCommand()],
+  ['start', async () => (await import('./commands/lifecycle.js')).startCommand()],
+  ['stop', async () => (await import('./commands/lifecycle.js')).stopCommand()],
+  ['restart', async () => (await import('./commands/lifecycle.js')).restartCommand()],
+  ['kill', async () => (await import('./commands/kill.js')).killCommand()],
+  ['agent', async () => (await import('./commands/agent.js')).agentCommand()],
+  ['status', async () => (await import('./commands/status.js')).statusCommand()],
+  ['events', async () => (await import('./commands/events.js')).eventsCommand()],
+  ['info', async () => (await import('./commands/info.js')).infoCommand()],
+  ['image', async () => (await import('./commands/image.js')).imageCommand()],
+  ['volume', async () => (await import('./commands/volume.js')).volumeCommand()],
+  ['gc', async () => (await import('./commands/gc.js')).gcCommand()],
+  ['state', async () => (await import('./commands/state.js')).stateCommand()],
+  // The drivers load only for commands that touch the host, so `validate` starts fast.
+  ['exec', async () => (await import('./commands/exec.js')).execCommand({
+    findRunning: async (name, ctx) => (await import('./exec-target.js')).findRunning(name, ctx, layout(ctx.root)),
+  })],
+];
+
+export const COMMAND_NAMES: readonly string[] = COMMANDS.map(([name]) => name);
+
+/** Global options that take a value: the word after them is not the command's name. */
+const VALUED_GLOBALS = new Set(['--root', '--dir', '--log-level', '--host-label']);
+
+/**
+ * The commands an argument vector needs: the one it names; none for a bare `--version`; all of
+ * them otherwise (`--help`, `help`, an unknown or missing command: commander lists them or
+ * suggests the nearest).
+ */
+export function commandsFor(args: readonly string[]): readonly string[] {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (VALUED_GLOBALS.has(arg)) {
+      i++;
+      continue;
+    }
+    if (arg === '--version' || arg === '-V') return [];
+    if (arg.startsWith('-')) continue;
+    return COMMAND_NAMES.includes(arg) ? [arg] : COMMAND_NAMES;
+  }
+  return COMMAND_NAMES;
+}
+
+/** The program with the given commands (all by default). */
+export async function buildProgram(only: readonly string[] = COMMAND_NAMES): Promise<Command> {
   const program = new Command('corral')
     .description('Declarative single-host containers: namespaces, cgroups and overlayfs, converged from YAML manifests.')
     .version(VERSION, '-V, --version', 'print the corral version')
@@ -41,13 +79,8 @@ export function buildProgram(): Command {
     .option('--host-label <key=value>', 'a label of this host for `spec.hosts` selectors (repeatable; adds to /etc/corral/host-labels)', collect)
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions(false);
-  for (const command of [
-    validateCommand(), planCommand(), reconcileCommand(), psCommand(), inspectCommand(), logsCommand(),
-    startCommand(), stopCommand(), restartCommand(), killCommand(), agentCommand(), statusCommand(), eventsCommand(),
-    infoCommand(), imageCommand(), volumeCommand(), gcCommand(), stateCommand(),
-    // The drivers load only for commands that touch the host, so `validate` starts fast.
-    execCommand({ findRunning: async (name, ctx) => (await import('./exec-target.js')).findRunning(name, ctx, layout(ctx.root)) }),
-  ]) program.addCommand(command);
+  const wanted = COMMANDS.filter(([name]) => only.includes(name));
+  for (const command of await Promise.all(wanted.map(([, load]) => load()))) program.addCommand(command);
   for (const command of program.commands) command.showHelpAfterError('(run with --help for usage)');
   return program;
 }
@@ -59,7 +92,7 @@ function overrideExits(command: Command): void {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(commandsFor(argv.slice(2)));
   overrideExits(program);
   // `corral logs x | head`: a reader that went away ends the output quietly, as for cat.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -5,8 +5,7 @@ import { cpus } from 'node:os';
 import { createPorts, supportChecks } from '../compose.js';
 import { DEFAULT_PARENT_NAME } from '../drivers/cgroups/parent-name.js';
 import { directorySource } from '../inputs/manifest-source.js';
-import { schemaValidator } from '../inputs/schema.js';
-import { loadManifestSet, type ManifestCache, type ManifestSet } from '../manifest/manifest-set.js';
+import type { ManifestCache, ManifestSet } from '../manifest/manifest-set.js';
 import { parseDurationMs } from '../manifest/duration.js';
 import { Option } from 'commander';
 import { inspect } from '../reconciler/inspect.js';
@@ -76,9 +75,11 @@ export function lockTimeoutOption(fallback = '60s', what = 'how long to wait for
 }
 
 /** The manifest set for this host; the agent passes a cache so unchanged files are not re-read. */
-export function loadDesired(ctx: CliContext, cache?: ManifestCache): Promise<ManifestSet> {
+export async function loadDesired(ctx: CliContext, cache?: ManifestCache): Promise<ManifestSet> {
+  // Loaded here: YAML and the schema validator are start-up that `ps`, `exec` and `logs` never need.
+  const [{ loadManifestSet }, { loadSchemaValidator }] = await Promise.all([import('../manifest/manifest-set.js'), import('../inputs/prebuilt-schema.js')]);
   const source = directorySource(ctx.manifestDir, (path, reason) => ctx.logger.debug('ignored file', { path, reason }));
-  return loadManifestSet(source, { validator: schemaValidator(), host: ctx.host(), supports: supportChecks(), ...(cache ? { cache } : {}) });
+  return loadManifestSet(source, { validator: await loadSchemaValidator(), host: ctx.host(), supports: supportChecks(), ...(cache ? { cache } : {}) });
 }
 
 export function lock(ctx: CliContext, command: string, timeout: string | undefined): Promise<HeldLock> {

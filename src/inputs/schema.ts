@@ -1,21 +1,19 @@
-// Finds and reads schemas/container.schema.json next to the code, whether it runs from dist/ or
-// from src/ (tests).
+// The manifest validator compiled by ajv in this process: what tests and `corral` run from src/
+// use, and the CLI's fallback when the build's compiled check is missing or stale
+// (./prebuilt-schema.ts).
 
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { SchemaNode } from '../manifest/schema-fields.js';
+import { compileSchema } from '../manifest/schema-compile.js';
 import { createSchemaValidator, type SchemaValidator } from '../manifest/validate.js';
+import { readSchema } from './schema-file.js';
 
-export const SCHEMA_PATH = fileURLToPath(new URL('../../schemas/container.schema.json', import.meta.url));
+export { readSchema, SCHEMA_PATH } from './schema-file.js';
 
 let cached: SchemaValidator | undefined;
 
-export function readSchema(): SchemaNode {
-  return JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as SchemaNode;
-}
-
-/** The compiled validator; compiled once per process (ajv compilation costs tens of ms). */
+/** Compiled once per process (a third of a second here). */
 export function schemaValidator(): SchemaValidator {
-  cached ??= createSchemaValidator(readSchema());
+  if (cached) return cached;
+  const schema = readSchema();
+  cached = createSchemaValidator(schema, compileSchema(schema));
   return cached;
 }

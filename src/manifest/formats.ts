@@ -28,3 +28,13 @@ export const FORMATS: Readonly<Record<string, FormatSpec>> = {
     check: (v) => (ipv4.test(v) || ipv6.test(v) ? { ok: true, value: v } : { ok: false, expected: 'an IPv4 or IPv6 address such as `127.0.0.1` or `::1`' }),
   },
 };
+
+/**
+ * Every format the schema names, as ajv takes them: ajv-formats' `hostname`, and each of ours
+ * backed by its parser. One object, so the validator compiled at build time (ajv standalone code,
+ * scripts/gen-validator.mjs) reaches the very same functions by name.
+ */
+export const FORMAT_DEFINITIONS: Readonly<Record<string, RegExp | { type: 'string'; validate: (value: string) => boolean }>> = {
+  hostname: fullFormats.hostname as RegExp,
+  ...Object.fromEntries(Object.entries(FORMATS).map(([name, spec]) => [name, { type: 'string' as const, validate: (v: string) => spec.check(v).ok }])),
+};

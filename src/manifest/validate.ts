@@ -4,9 +4,7 @@
 // what was expected and a fix. This file is that translation. Cross-field rules live in checks/.
 // Pure: the schema object is handed in by the caller.
 
-import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { diagnostic, type Diagnostic, type ErrorCode } from '../errors.js';
 import type { ReportExtra } from './checks/report.js';
 import { fromJsonPointer, formatPath, type FieldPath } from './field-path.js';
@@ -16,10 +14,8 @@ import type { ManifestV1 } from './manifest-v1.js';
 import { allowedProperties, listSchemaFields, type SchemaNode } from './schema-fields.js';
 import { didYouMean } from './suggest.js';
 
-// ajv and ajv-formats are CommonJS modules whose typings declare an ES default export: under
-// NodeNext the default import is `module.exports`, and both packages also set `exports.default`.
-const Ajv2020 = Ajv2020Module.default;
-const addFormats = addFormatsModule.default;
+/** A compiled check: ajv's at run time (schema-compile.ts), or the code it wrote at build time. */
+export type SchemaCheck = ValidateFunction<ManifestV1>;
 
 export type SchemaResult =
   /** The document conforms: its typed view (the schema is what makes the types of manifest-v1.ts hold). */
@@ -48,21 +44,8 @@ const TYPE_ARTICLES: Readonly<Record<string, string>> = {
   object: 'a mapping', array: 'a list', null: 'null',
 };
 
-export function createSchemaValidator(schema: SchemaNode): SchemaValidator {
-  const ajv = new Ajv2020({
-    allErrors: true,
-    verbose: true,
-    strict: true,
-    // The mount union requires `type` at the top and defines it in each branch, which this rule rejects.
-    strictRequired: false,
-    allowUnionTypes: true,
-    discriminator: true,
-    // The schema has an $id on a domain corral does not serve; nothing is ever fetched.
-    loadSchema: undefined,
-  });
-  addFormats(ajv, ['hostname']);
-  for (const [name, spec] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: (v: string) => spec.check(v).ok });
-  const check: ValidateFunction<ManifestV1> = ajv.compile<ManifestV1>(schema);
+/** The validator around a check compiled from `schema` (schema-compile.ts makes one). */
+export function createSchemaValidator(schema: SchemaNode, check: SchemaCheck): SchemaValidator {
   const fieldIndex = indexFieldsByName(schema);
 
   return {

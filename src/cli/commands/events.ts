@@ -3,8 +3,8 @@
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { eventLogPath } from '../../agent/events.js';
 import { Command } from 'commander';
-import { eventLogPath } from '../../agent/agent.js';
 import { layout } from '../../state/layout.js';
 import { contextFrom } from '../context.js';
 import { positiveInt } from '../open-host.js';

@@ -4,8 +4,7 @@
 // an event (`corral events`).
 
 import { Command } from 'commander';
-import { eventLogPath } from '../../agent/agent.js';
-import { EventLog } from '../../agent/events.js';
+import { EventLog, eventLogPath } from '../../agent/events.js';
 import { CorralError } from '../../errors.js';
 import { parseSignal } from '../../manifest/signal.js';
 import { contextFrom } from '../context.js';

@@ -3,8 +3,7 @@
 // config management").
 
 import { Command } from 'commander';
-import { EventLog, eventsFromPass } from '../../agent/events.js';
-import { eventLogPath } from '../../agent/agent.js';
+import { EventLog, eventLogPath, eventsFromPass } from '../../agent/events.js';
 import { CorralError } from '../../errors.js';
 import { reconcileOnce } from '../../reconciler/reconcile.js';
 import { contextFrom, outputFormat } from '../context.js';

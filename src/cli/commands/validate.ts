@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { supportChecks } from '../../compose.js';
 import { directorySource, sourceFor } from '../../inputs/manifest-source.js';
-import { schemaValidator } from '../../inputs/schema.js';
+import { loadSchemaValidator } from '../../inputs/prebuilt-schema.js';
 import { loadManifestSet } from '../../manifest/manifest-set.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -23,7 +23,7 @@ export function validateCommand(): Command {
       const targets = paths.length > 0 ? paths : [ctx.manifestDir];
       const onIgnored = (path: string, reason: string) => ctx.logger.debug('ignored file', { path, reason });
       const source = paths.length > 0 ? await sourceFor(targets, onIgnored) : directorySource(ctx.manifestDir, onIgnored);
-      const set = await loadManifestSet(source, { validator: schemaValidator(), supports: supportChecks() });
+      const set = await loadManifestSet(source, { validator: await loadSchemaValidator(), supports: supportChecks() });
       const { errors, warnings } = countBySeverity(set.diagnostics);
       const valid = errors === 0;
       if (format === 'json') {

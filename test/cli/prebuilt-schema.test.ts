@@ -1,0 +1,54 @@
+// The schema check compiled at build time (scripts/gen-validator.mjs → dist/manifest/schema-check.js)
+// judges every fixture exactly as ajv compiling the schema at run time does, and the CLI that uses
+// it never loads ajv's compiler.
+
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import { compileSchema } from '../../src/manifest/schema-compile.js';
+import { readSchema } from '../../src/inputs/schema.js';
+import { DEFAULT_LIMITS, loadManifestText } from '../../src/manifest/load.js';
+import { REPO } from '../support/cli.js';
+
+type Check = ((value: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; params: unknown; schemaPath: string }> | null };
+
+function documents(): Array<[string, unknown]> {
+  const out: Array<[string, unknown]> = [];
+  for (const kind of ['valid', 'invalid']) {
+    const dir = join(REPO, 'test/fixtures', kind);
+    for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+      // corral's own loader: the fixtures include alias bombs and files over the size limit.
+      for (const doc of loadManifestText(join(dir, file), readFileSync(join(dir, file)), DEFAULT_LIMITS).docs) out.push([`${kind}/${file}#${doc.index}`, doc.value]);
+    }
+  }
+  return out;
+}
+
+const outcome = (check: Check, value: unknown): unknown => ({
+  ok: check(value),
+  errors: (check.errors ?? []).map((e) => ({ at: e.instancePath, keyword: e.keyword, params: e.params, schemaPath: e.schemaPath })),
+});
+
+describe('the build-time schema check', () => {
+  test('gives the same verdict and the same errors as run-time compilation, for every fixture', async () => {
+    const prebuilt = (await import(join(REPO, 'dist/manifest/schema-check.js'))) as { validate: Check };
+    const runtime = compileSchema(readSchema()) as unknown as Check;
+    const docs = documents();
+    expect(docs.length).toBeGreaterThan(50);
+    for (const [name, value] of docs) expect([name, outcome(prebuilt.validate, value)]).toEqual([name, outcome(runtime, value)]);
+  });
+
+  test('is what the CLI uses: checking manifests loads no ajv compiler', () => {
+    const script = [
+      "import { createRequire } from 'node:module';",
+      `const { loadSchemaValidator } = await import(${JSON.stringify(join(REPO, 'dist/inputs/prebuilt-schema.js'))});`,
+      'await loadSchemaValidator();',
+      "const loaded = Object.keys(createRequire(import.meta.url).cache);",
+      "console.log(JSON.stringify({ compiler: loaded.some((f) => f.includes('/ajv/dist/core.js')), runtime: loaded.some((f) => f.includes('/ajv/dist/runtime/')) }));",
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ compiler: false, runtime: true });
+  });
+});
