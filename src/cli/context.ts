@@ -7,7 +7,8 @@ import { CorralError } from '../errors.js';
 import { DEFAULT_STATE_ROOT } from '../manifest/defaults.js';
 import { hostFacts } from '../inputs/host-facts.js';
 import type { HostFacts } from '../manifest/host-selector.js';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logging.js';
+import type { LogFields, Logger, LogLevel } from '../logger.js';
+import { createLogger, LOG_LEVELS } from './logging.js';
 import { styler, type Styler } from './style.js';
 
 export const DEFAULT_ROOT = DEFAULT_STATE_ROOT;
@@ -37,19 +38,33 @@ export function contextFrom(command: Command): CliContext {
     throw new CorralError('CLI_USAGE', `--log-level \`${level}\` is not one of ${LOG_LEVELS.join(', ')}`);
   }
   let facts: HostFacts | undefined;
-  let logger: Logger | undefined;
   return {
     root: resolve(opts.root ?? process.env['CORRAL_ROOT'] ?? DEFAULT_ROOT),
     manifestDir: resolve(opts.dir ?? process.env['CORRAL_MANIFESTS'] ?? 'manifests'),
-    // Made at first use: winston is a tenth of a second of start-up that `ps` and `inspect` never need.
-    get logger() {
-      return (logger ??= createLogger(level as LogLevel));
-    },
+    logger: lazyLogger(level as LogLevel, () => createLogger(level as LogLevel)),
     host: () => (facts ??= hostFacts(opts.hostLabel ?? [])),
     style: styler(process.stdout),
     out: (text) => {
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },
+  };
+}
+
+/**
+ * A logger whose winston is made at the first line logged: a tenth of a second of start-up here
+ * (seconds under the test VM's emulation) that `ps`, `exec` and a quiet `reconcile` never need,
+ * though every command hands the logger to the drivers.
+ */
+export function lazyLogger(threshold: LogLevel, make: () => Logger): Logger {
+  let real: Logger | undefined;
+  const shown = (level: LogLevel): boolean => LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(threshold);
+  const log = (level: LogLevel, message: string, fields?: LogFields): unknown => (shown(level) ? (real ??= make()).log(level, message, fields) : undefined);
+  return {
+    log,
+    error: (message, fields) => log('error', message, fields),
+    warn: (message, fields) => log('warn', message, fields),
+    info: (message, fields) => log('info', message, fields),
+    debug: (message, fields) => log('debug', message, fields),
   };
 }
 

@@ -1,6 +1,6 @@
 // The schema check compiled at build time (scripts/gen-validator.mjs → dist/manifest/schema-check.js)
 // judges every fixture exactly as ajv compiling the schema at run time does, and the CLI that uses
-// it never loads ajv's compiler.
+// it never loads ajv's compiler; a command that logs nothing never loads winston either.
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { describe, expect, test } from '@jest/globals';
 import { compileSchema } from '../../src/manifest/schema-compile.js';
 import { readSchema } from '../../src/inputs/schema.js';
 import { DEFAULT_LIMITS, loadManifestText } from '../../src/manifest/load.js';
+import { lazyLogger } from '../../src/cli/context.js';
 import { REPO } from '../support/cli.js';
 
 type Check = ((value: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; params: unknown; schemaPath: string }> | null };
@@ -50,5 +51,37 @@ describe('the build-time schema check', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ compiler: false, runtime: true });
+  });
+
+  test('`corral validate` of the bundled manifests loads neither ajv\'s compiler nor winston', () => {
+    const script = [
+      "import { createRequire } from 'node:module';",
+      `const { main } = await import(${JSON.stringify(join(REPO, 'dist/cli/main.js'))});`,
+      `const code = await main(['node', 'corral', '--log-level', 'warn', 'validate', '--dir', ${JSON.stringify(join(REPO, 'manifests'))}]);`,
+      "const loaded = Object.keys(createRequire(import.meta.url).cache);",
+      "console.error(JSON.stringify({ code, compiler: loaded.some((f) => f.includes('/ajv/dist/core.js')), winston: loaded.some((f) => f.includes('/node_modules/winston/')) }));",
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^valid:/);
+    expect(JSON.parse(r.stderr)).toEqual({ code: 0, compiler: false, winston: false });
+  });
+});
+
+describe('the lazy logger', () => {
+  test('makes the real logger at the first line at or above its level, and never for quieter ones', () => {
+    const lines: string[] = [];
+    let made = 0;
+    const real = { log: (level: string, message: string) => lines.push(`${level} ${message}`) };
+    const logger = lazyLogger('warn', () => {
+      made++;
+      return { ...real, error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+    });
+    logger.debug('quiet');
+    logger.info('quiet too');
+    expect(made).toBe(0);
+    logger.warn('loud', { x: 1 });
+    logger.error('louder');
+    expect(made).toBe(1);
+    expect(lines).toEqual(['warn loud', 'error louder']);
   });
 });

@@ -2,7 +2,7 @@
 // Off a terminal the same facts go to the log (JSON lines) instead.
 
 import type { ApplyHooks } from '../../reconciler/apply.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../../logger.js';
 import { styler } from '../style.js';
 
 export function progressHooks(stream: NodeJS.WriteStream, logger: Logger): ApplyHooks {

@@ -4,7 +4,7 @@
 // dist/), each killed at a point spread over the time a whole run takes, round after round; then
 // both run to completion and every entry of their layers must carry their own id.
 //
-// Needs a kernel with project quotas, like quota-e2e.test.ts (the VM step runs it).
+// Needs a kernel with project quotas, like quota-e2e.ts (the VM step runs it).
 
 import { spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';

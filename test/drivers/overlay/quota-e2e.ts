@@ -44,7 +44,11 @@ const FS_OPTIONS = {
   ext4: { features: ['quota', 'project'], options: ['prjquota'] },
 } as const;
 
-for (const kind of ['xfs', 'ext4'] as const) {
+/**
+ * The suite for one filesystem. Each has its own test file (quota-e2e-xfs.test.ts,
+ * quota-e2e-ext4.test.ts), so that the cgroup2 VM runs the two side by side on its two CPUs.
+ */
+export function quotaE2e(kind: LoopKind): void {
   const skip = lacking(kind);
   (skip ? describe.skip : describe)(`writable-layer size on ${kind} with project quotas`, () => {
     let fs: LoopFs;

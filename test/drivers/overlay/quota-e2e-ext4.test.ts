@@ -1,0 +1,4 @@
+// `spec.storage.size` end to end on a loop-mounted ext4 state root: the suite is quota-e2e.ts.
+import { quotaE2e } from './quota-e2e.js';
+
+quotaE2e('ext4');
