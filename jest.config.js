@@ -13,8 +13,4 @@ export default {
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   // Kernel tests create real cgroups, namespaces and mounts: give them room, never wall-clock asserts.
   testTimeout: 60_000,
-  // Most test files wait on the kernel or on a corral process they started, not on the CPU: one
-  // and a half workers per core (jest's default is one less than the cores: a single worker on
-  // a two-core machine, which took the suite twice as long here).
-  maxWorkers: '150%',
 };
