@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderReference, spliceReference } from '../dist/manifest/reference.js';
 
-const schema = JSON.parse(readFileSync(new URL('../schemas/container.schema.json', import.meta.url), 'utf8'));
+const schema = JSON.parse(readFileSync(new URL('../schemas/manifest.schema.json', import.meta.url), 'utf8'));
 const readmeUrl = new URL('../README.md', import.meta.url);
 const before = readFileSync(readmeUrl, 'utf8');
 const after = spliceReference(before, renderReference(schema));

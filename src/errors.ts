@@ -29,11 +29,11 @@ export const ErrorCodes = {
   MANIFEST_BAD_API_VERSION: 'apiVersion or kind is not one corral understands',
 
   // Cross-field and cross-file checks (src/manifest/checks/)
-  MANIFEST_DUPLICATE_NAME: 'two manifests define the same container name',
+  MANIFEST_DUPLICATE_NAME: 'two manifests define the same container name, or the same network name',
   MANIFEST_DUPLICATE_ENTRY: 'a list repeats an entry that must be unique (env name, mount target, port)',
   MANIFEST_PATH_TRICK: 'a path is relative, not canonical, or escapes where it must stay',
   MANIFEST_CONFLICT: 'two fields contradict each other',
-  MANIFEST_UNKNOWN_REFERENCE: 'a field names a container that no manifest defines',
+  MANIFEST_UNKNOWN_REFERENCE: 'a field names a container or a network that no manifest defines',
   MANIFEST_DEPENDENCY_CYCLE: 'dependsOn forms a cycle',
   MANIFEST_OUT_OF_RANGE: 'a value is outside what the kernel accepts',
   MANIFEST_NOT_WANTED_HERE: 'the manifest targets other hosts (warning only)',
@@ -76,8 +76,9 @@ export const ErrorCodes = {
 
   // network driver: bridges, addresses, published ports (src/drivers/network)
   NETWORK_TOOL_MISSING: 'bridge networking needs `ip` (iproute2), `nft` (nftables), `unshare` and `nsenter` (util-linux); the message names what is missing',
-  NETWORK_SUBNET_CONFLICT: 'the network\'s subnet overlaps a route of the host, or its bridge name is taken by an interface corral did not create',
+  NETWORK_SUBNET_CONFLICT: 'a network\'s subnet overlaps a route of the host or another network\'s subnet, or its bridge name is taken by an interface corral did not create',
   NETWORK_ADDRESS_CONFLICT: 'a fixed `network.address` is outside the subnet, reserved, or leased to another container; or the subnet is full',
+  NETWORK_IN_USE: 'a network that is to be removed or rebuilt is still joined by a container that stays: it waits until that container leaves it',
   NETWORK_PORT_CONFLICT: 'a published host port is already taken by a process of the host',
   NETWORK_SETUP_FAILED: 'an `ip` or `nft` command failed while wiring a container\'s network; the message names the command and its error',
   NETWORK_FORWARDING: 'corral turns on net.ipv4.ip_forward for bridged containers (warning only)',
@@ -139,6 +140,8 @@ export interface Diagnostic {
   readonly hint?: string;
   /** The container the problem belongs to, when known. */
   readonly container?: string;
+  /** The network (`kind: Network`) the problem belongs to, when it is one. */
+  readonly network?: string;
   /** Dotted field path inside the document: `spec.resources.memory`, `spec.mounts[2].target`. */
   readonly field?: string;
   readonly source?: SourceLocation;

@@ -170,7 +170,7 @@ export class Agent {
 
   private async afterPass(outcome: ReconcileOutcome, records: ContainerRecord[], durationMs: number): Promise<void> {
     const now = new Date();
-    const events: CorralEvent[] = eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, now, outcome.exits);
+    const events: CorralEvent[] = eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, now, outcome.exits, outcome.applied?.networks ?? []);
     await this.events.append(events);
     this.options.metrics?.countEvents(events);
     const result = outcome.plan.errored ? 'error' : outcome.failures ? 'failed' : 'ok';

@@ -5,11 +5,11 @@
 
 import { appendFile, rename, stat } from 'node:fs/promises';
 import { environmentCode, type Diagnostic } from '../errors.js';
-import type { ChangeResult } from '../reconciler/apply.js';
+import type { ChangeResult, NetworkResult } from '../reconciler/apply.js';
 import type { Plan, Reason } from '../reconciler/plan/types.js';
 import { describeExit } from '../reconciler/plan/describe.js';
 import type { ObservedExit } from '../reconciler/reconcile.js';
-import { actionMessage } from './event-text.js';
+import { actionMessage, networkMessage } from './event-text.js';
 import type { Layout } from '../state/layout.js';
 
 /** The state root's event log (`corral events` reads it; the agent and one-shot commands append). */
@@ -26,6 +26,8 @@ export interface CorralEvent {
   readonly time: string;
   readonly kind: EventKind;
   readonly container?: string;
+  /** For what happened to a network (`kind: Network`). */
+  readonly network?: string;
   readonly message: string;
   readonly reasons?: readonly Reason[];
 }
@@ -63,6 +65,7 @@ const DONE: Record<string, EventKind> = {
 /** Events for one reconcile pass: what was observed (exits, drift), then what was done. */
 export function eventsFromPass(
   plan: Plan, results: readonly ChangeResult[] | null, diagnostics: readonly Diagnostic[], now: Date, exits: readonly ObservedExit[] = [],
+  networkResults: readonly NetworkResult[] = [],
 ): CorralEvent[] {
   const time = now.toISOString();
   const out: CorralEvent[] = [];
@@ -87,6 +90,14 @@ export function eventsFromPass(
     out.push({ time, kind: drift ? 'drift-corrected' : DONE[c.action]!, container: c.name, message: actionMessage(c), reasons: c.reasons });
   }
   for (const name of [...exitsOf.keys()]) observe(name);
+  const networkResult = new Map(networkResults.map((r) => [r.name, r]));
+  for (const n of plan.networks) {
+    const r = networkResult.get(n.name);
+    if (n.action === 'none' || !r) continue;
+    out.push(r.ok
+      ? { time, kind: DONE[n.action]!, network: n.name, message: networkMessage(n), reasons: n.reasons }
+      : { time, kind: 'action-failed', network: n.name, message: `${n.action} failed: ${r.error?.summary ?? 'unknown error'}`, reasons: n.reasons });
+  }
   for (const o of plan.orphans) out.push({ time, kind: 'orphan-cleaned', container: o.name, message: `${o.kind}: ${o.detail}` });
   const invalid = new Set<string>();
   for (const d of diagnostics) {
@@ -96,10 +107,10 @@ export function eventsFromPass(
     if (d.code === 'NETWORK_DRIFT') out.push({ time, kind: 'drift-corrected', message: `network: ${d.summary}` });
     // A field the format reserves but corral has not built makes the manifest as unusable as an error in it.
     if (d.severity === 'error' && (d.code.startsWith('MANIFEST_') || d.code === 'NOT_SUPPORTED')) {
-      const key = `${d.source?.file}:${d.container ?? ''}`;
+      const key = `${d.source?.file}:${d.container ?? ''}:${d.network ?? ''}`;
       if (invalid.has(key)) continue;
       invalid.add(key);
-      out.push({ time, kind: 'invalid-manifest', ...(d.container ? { container: d.container } : {}), message: `${d.source ? `${d.source.file}:${d.source.line}:${d.source.column}: ` : ''}${d.summary}` });
+      out.push({ time, kind: 'invalid-manifest', ...(d.container ? { container: d.container } : {}), ...(d.network ? { network: d.network } : {}), message: `${d.source ? `${d.source.file}:${d.source.line}:${d.source.column}: ` : ''}${d.summary}` });
     }
   }
   return out;

@@ -36,6 +36,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
   ['info', async () => (await import('./commands/info.js')).infoCommand()],
   ['image', async () => (await import('./commands/image.js')).imageCommand()],
   ['volume', async () => (await import('./commands/volume.js')).volumeCommand()],
+  ['network', async () => (await import('./commands/network.js')).networkCommand()],
   ['gc', async () => (await import('./commands/gc.js')).gcCommand()],
   ['state', async () => (await import('./commands/state.js')).stateCommand()],
   // The drivers load only for commands that touch the host, so `validate` starts fast.

@@ -1,11 +1,11 @@
-// Where schemas/container.schema.json is, next to the code, whether it runs from dist/ or from
+// Where schemas/manifest.schema.json is, next to the code, whether it runs from dist/ or from
 // src/ (tests).
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SchemaNode } from '../manifest/schema-fields.js';
 
-export const SCHEMA_PATH = fileURLToPath(new URL('../../schemas/container.schema.json', import.meta.url));
+export const SCHEMA_PATH = fileURLToPath(new URL('../../schemas/manifest.schema.json', import.meta.url));
 
 export function readSchemaText(): string {
   return readFileSync(SCHEMA_PATH, 'utf8');

@@ -4,6 +4,7 @@
 
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { parseDurationMs } from './duration.js';
+import { formatSubnet, parseIPv4, type Subnet } from './ipv4.js';
 import { parseBytes, parseBytesOrUnlimited, parseCpuList, parseCpuMillis, type ParseResult } from './quantity.js';
 import { parseSignal } from './signal.js';
 
@@ -24,10 +25,24 @@ export const FORMATS: Readonly<Record<string, FormatSpec>> = {
   'corral-ipv4': {
     check: (v) => (ipv4.test(v) ? { ok: true, value: v } : { ok: false, expected: 'an IPv4 address such as `10.89.0.20`' }),
   },
+  'corral-ipv4-subnet': { check: parseNetworkSubnet },
   'corral-ip': {
     check: (v) => (ipv4.test(v) || ipv6.test(v) ? { ok: true, value: v } : { ok: false, expected: 'an IPv4 or IPv6 address such as `127.0.0.1` or `::1`' }),
   },
 };
+
+const SUBNET_EXPECTED = 'an IPv4 subnet in CIDR form with a prefix of /8 to /29, such as `10.90.0.0/24`';
+
+/** A network's subnet: `10.90.0.0/24`, /8 to /29 (a /30 leaves one address beside the gateway). */
+export function parseNetworkSubnet(text: string): ParseResult<Subnet> {
+  const [address, bits, ...rest] = text.split('/');
+  const value = parseIPv4(address ?? '');
+  const prefix = Number(bits);
+  if (value === null || rest.length > 0 || !/^[0-9]{1,2}$/.test(bits ?? '') || prefix < 8 || prefix > 29) return { ok: false, expected: SUBNET_EXPECTED };
+  const base = prefix === 0 ? 0 : (value - (value % 2 ** (32 - prefix)));
+  if (base !== value) return { ok: false, expected: SUBNET_EXPECTED, hint: `host bits are set: the subnet is \`${formatSubnet({ base, prefix })}\`` };
+  return { ok: true, value: { base, prefix } };
+}
 
 /**
  * Every format the schema names, as ajv takes them: ajv-formats' `hostname`, and each of ours

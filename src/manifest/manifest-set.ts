@@ -4,11 +4,13 @@
 
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { runDocumentChecks, runSetChecks, type CheckedDocument } from './checks/index.js';
+import { runNetworkDocumentChecks, runNetworkSetChecks, type CheckedNetwork } from './checks/networks.js';
 import { parsePath } from './field-path.js';
 import { specHash } from './hash.js';
 import { selectsHost, type HostFacts } from './host-selector.js';
 import { DEFAULT_LIMITS, loadManifestText, type LoadedDocument, type LoadLimits } from './load.js';
-import type { ManifestV1 } from './manifest-v1.js';
+import { kindOf, type AnyManifestV1 } from './manifest-v1.js';
+import { networkHash, normalizeNetwork, type NetworkDefinition } from './network.js';
 import { normalize } from './normalize.js';
 import type { ContainerSpec, SpecOrigin } from './spec.js';
 import type { SchemaValidator } from './validate.js';
@@ -39,6 +41,12 @@ export interface ManifestEntry {
   readonly origin: SpecOrigin;
 }
 
+export interface NetworkEntry {
+  readonly definition: NetworkDefinition;
+  readonly hash: string;
+  readonly origin: SpecOrigin;
+}
+
 export interface ManifestSet {
   /** Valid containers meant for this host (all valid ones when no host is given). */
   readonly containers: readonly ManifestEntry[];
@@ -46,6 +54,10 @@ export interface ManifestSet {
   readonly elsewhere: readonly ManifestEntry[];
   /** Names whose manifest has errors: the last applied spec stays in force for them. */
   readonly invalidNames: readonly string[];
+  /** Valid networks (`kind: Network`), by name. Networks apply on every host. */
+  readonly networks: readonly NetworkEntry[];
+  /** Networks whose manifest has errors: the last applied definition stays in force for them. */
+  readonly invalidNetworks: readonly string[];
   /** Files with any error: containers they defined before keep their last applied spec. */
   readonly brokenFiles: readonly string[];
   readonly files: readonly string[];
@@ -72,10 +84,15 @@ function locateField(doc: LoadedDocument, d: Diagnostic): Diagnostic {
   return { ...d, container: d.container ?? doc.name ?? undefined, source: doc.locate(path, false) };
 }
 
+type DocumentWork =
+  | { readonly doc: LoadedDocument; readonly problems: Diagnostic[]; readonly kind: null }
+  | { readonly doc: LoadedDocument; readonly problems: Diagnostic[]; readonly kind: 'Container'; readonly checked: CheckedDocument; readonly spec: ContainerSpec; readonly hash: string }
+  | { readonly doc: LoadedDocument; readonly problems: Diagnostic[]; readonly kind: 'Network'; readonly checked: CheckedNetwork; readonly network: NetworkDefinition; readonly hash: string };
+
 interface FileWork {
   readonly stamp: string;
   readonly diagnostics: Diagnostic[];
-  readonly docs: Array<{ doc: LoadedDocument; manifest: ManifestV1 | null; problems: Diagnostic[]; spec: ContainerSpec | null; hash: string | null }>;
+  readonly docs: readonly DocumentWork[];
 }
 
 /**
@@ -107,23 +124,31 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
   for (const path of options.cache?.files.keys() ?? []) if (!seen.has(path)) options.cache!.files.delete(path);
 
   const invalidNames = new Set<string>();
+  const invalidNetworks = new Set<string>();
   const checked: CheckedDocument[] = [];
   const byDoc = new Map<LoadedDocument, { spec: ContainerSpec; hash: string }>();
+  const networkDocs: Array<Extract<DocumentWork, { kind: 'Network' }>> = [];
   for (const file of work) {
     diagnostics.push(...file.diagnostics);
     for (const d of file.docs) {
       diagnostics.push(...d.problems);
-      if (d.manifest === null || d.spec === null || d.hash === null) {
-        if (d.doc.name) invalidNames.add(d.doc.name);
-        continue;
+      if (d.kind === null) {
+        if (d.doc.name) (kindOf(d.doc.value) === 'Network' ? invalidNetworks : invalidNames).add(d.doc.name);
+      } else if (d.kind === 'Network') {
+        networkDocs.push(d);
+      } else {
+        checked.push(d.checked);
+        byDoc.set(d.doc, { spec: d.spec, hash: d.hash });
       }
-      checked.push({ doc: d.doc, manifest: d.manifest });
-      byDoc.set(d.doc, { spec: d.spec, hash: d.hash });
     }
   }
-  const setProblems = runSetChecks(checked);
+  const setProblems = [...runSetChecks(checked), ...runNetworkSetChecks(networkDocs.map((n) => n.checked), checked, new Set(invalidNetworks))];
   diagnostics.push(...setProblems);
-  for (const p of setProblems) if (p.severity === 'error' && p.container) invalidNames.add(p.container);
+  for (const p of setProblems) {
+    if (p.severity !== 'error') continue;
+    if (p.network) invalidNetworks.add(p.network);
+    else if (p.container) invalidNames.add(p.container);
+  }
   if (options.supports) {
     for (const c of checked) {
       const unsupported = options.supports(byDoc.get(c.doc)!.spec).map((d) => locateField(c.doc, d));
@@ -143,10 +168,16 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
   // Any error in a file may hide or misname a container it defines (a half-typed name, a syntax
   // error before `metadata`), so the whole file is suspect, not just the names we could read.
   const brokenFiles = new Set(diagnostics.filter((d) => d.severity === 'error' && d.source).map((d) => d.source!.file));
+  const networks = networkDocs
+    .filter((n) => !invalidNetworks.has(n.network.name))
+    .map((n) => ({ definition: n.network, hash: n.hash, origin: { file: n.doc.file, index: n.doc.index } }))
+    .sort((a, b) => (a.definition.name < b.definition.name ? -1 : 1));
   return {
     containers: containers.sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1)),
     elsewhere,
     invalidNames: [...invalidNames].sort(),
+    networks,
+    invalidNetworks: [...invalidNetworks].sort(),
     brokenFiles: [...brokenFiles].sort(),
     files: listing.files.map((f) => f.path),
     missing: listing.missing,
@@ -177,15 +208,25 @@ async function loadFile(source: ManifestSource, file: SourceFile, limits: LoadLi
   return {
     stamp,
     diagnostics: result.diagnostics,
-    docs: result.docs.map((doc) => {
-      const { manifest, problems: schemaProblems } = validator.validate(doc);
-      if (manifest === null) return { doc, manifest, problems: schemaProblems, spec: null, hash: null };
-      const problems = runDocumentChecks({ doc, manifest });
-      if (problems.some((p) => p.severity === 'error')) return { doc, manifest: null, problems, spec: null, hash: null };
-      const spec = normalize(manifest, doc.file);
-      return { doc, manifest, problems, spec, hash: specHash(spec) };
-    }),
+    docs: result.docs.map((doc) => checkDocument(doc, validator.validate(doc))),
   };
+}
+
+function checkDocument(doc: LoadedDocument, validated: { manifest: AnyManifestV1 | null; problems: readonly Diagnostic[] }): DocumentWork {
+  const manifest = validated.manifest;
+  if (manifest === null) return { doc, problems: [...validated.problems], kind: null };
+  if (manifest.kind === 'Network') {
+    const checkedNetwork = { doc, manifest };
+    const problems = runNetworkDocumentChecks(checkedNetwork);
+    if (problems.some((p) => p.severity === 'error')) return { doc, problems, kind: null };
+    const network = normalizeNetwork(manifest);
+    return { doc, problems, kind: 'Network', checked: checkedNetwork, network, hash: networkHash(network) };
+  }
+  const checkedDoc = { doc, manifest };
+  const problems = runDocumentChecks(checkedDoc);
+  if (problems.some((p) => p.severity === 'error')) return { doc, problems, kind: null };
+  const spec = normalize(manifest, doc.file);
+  return { doc, problems, kind: 'Container', checked: checkedDoc, spec, hash: specHash(spec) };
 }
 
 export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {

@@ -1,4 +1,4 @@
-// The raw manifest as written by users, typed after schemas/container.schema.json. Only documents
+// The raw manifest as written by users, typed after schemas/manifest.schema.json. Only documents
 // that passed the schema are viewed through these types (checks/, normalize.ts). Pure.
 
 type Bytes = string | number;
@@ -9,6 +9,29 @@ export interface ManifestV1 {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: SpecV1;
 }
+
+/** `kind: Network`: a bridge that containers join (`network: {mode: bridge, name}`). */
+export interface NetworkManifestV1 {
+  apiVersion: 'corral/v1';
+  kind: 'Network';
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: NetworkSpecV1;
+}
+
+export interface NetworkSpecV1 {
+  bridge?: string;
+  subnet: string;
+  gateway?: string;
+  masquerade?: boolean;
+  isolated?: boolean;
+  mtu?: number;
+}
+
+/** Any document that passed the schema; `kind` tells which. */
+export type AnyManifestV1 = ManifestV1 | NetworkManifestV1;
+
+/** The kinds of objects a manifest describes, in the schema's order. */
+export const MANIFEST_KINDS = ['Container', 'Network'] as const;
 
 export interface IdMapV1 {
   containerID: number;
@@ -70,6 +93,7 @@ export interface SpecV1 {
   storage?: { size?: Bytes };
   network?: {
     mode?: 'none' | 'host' | 'bridge';
+    name?: string;
     address?: string;
     aliases?: string[];
     ports?: PortV1[];
@@ -99,4 +123,9 @@ export interface SpecV1 {
     onFailure?: 'restart' | 'none';
   };
   hosts?: { hostnames?: string[]; labels?: Record<string, string> };
+}
+
+/** The kind a document declares: `Network`, or `Container` for anything else (the schema says which are valid). */
+export function kindOf(value: unknown): 'Container' | 'Network' {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'Network' ? 'Network' : 'Container';
 }

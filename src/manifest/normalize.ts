@@ -7,6 +7,7 @@ import {
   ALL_CAPABILITIES, canonicalCapability, DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULTS,
 } from './defaults.js';
 import { parseDurationMs } from './duration.js';
+import { DEFAULT_NETWORK } from './network.js';
 import type { IdMapV1, ManifestV1, MountV1, SpecV1 } from './manifest-v1.js';
 import { expandForward } from './ports.js';
 import { depth, dirname, normalizeAbsolute } from './posix-path.js';
@@ -194,7 +195,11 @@ function normalizeNetwork(spec: SpecV1, ns: NetworkNamespace): NetworkSpec {
   const mode = ns.kind === 'host' ? 'host' : ns.kind === 'container' ? 'container' : net.mode === 'bridge' ? 'bridge' : 'none';
   return {
     mode,
-    bridge: mode === 'bridge' ? { address: net.address ?? 'auto', aliases: [...(net.aliases ?? [])].sort() } : null,
+    bridge: mode === 'bridge' ? {
+      address: net.address ?? 'auto',
+      aliases: [...(net.aliases ?? [])].sort(),
+      ...(net.name !== undefined && net.name !== DEFAULT_NETWORK ? { network: net.name } : {}),
+    } : null,
     ports: (net.ports ?? [])
       .flatMap(expandForward)
       .sort((a, b) => byString<typeof a>((p) => p.hostIP)(a, b) || a.hostPort - b.hostPort || byString<typeof a>((p) => p.protocol)(a, b)),

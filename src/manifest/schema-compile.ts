@@ -7,7 +7,7 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import { Name } from 'ajv/dist/compile/codegen/index.js';
 import standaloneCodeModule from 'ajv/dist/standalone/index.js';
 import { FORMAT_DEFINITIONS } from './formats.js';
-import type { ManifestV1 } from './manifest-v1.js';
+import type { AnyManifestV1 } from './manifest-v1.js';
 import type { SchemaNode } from './schema-fields.js';
 import type { SchemaCheck } from './validate.js';
 
@@ -40,7 +40,7 @@ function newAjv(standalone: boolean): InstanceType<typeof Ajv2020> {
 }
 
 export function compileSchema(schema: SchemaNode): SchemaCheck {
-  return newAjv(false).compile<ManifestV1>(schema);
+  return newAjv(false).compile<AnyManifestV1>(schema);
 }
 
 /** The source of an ES module whose `validate` is compileSchema(schema), minus the imports it needs. */

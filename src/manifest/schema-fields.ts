@@ -69,6 +69,18 @@ export function listSchemaFields(root: SchemaNode, collapse = false): SchemaFiel
   return out;
 }
 
+const SPEC_DEFINITION: Readonly<Record<string, string>> = { Container: 'spec', Network: 'networkSpec' };
+
+/**
+ * The schema as one kind sees it: `spec` resolved to that kind's definition, the `if`/`then`/`else`
+ * that chooses it left out. For field lists (hints, the README reference) of one kind at a time.
+ */
+export function schemaOfKind(root: SchemaNode, kind: string): SchemaNode {
+  const { if: _if, then: _then, else: _else, ...rest } = root;
+  const properties = { ...(root.properties ?? {}), spec: { $ref: `#/$defs/${SPEC_DEFINITION[kind] ?? 'spec'}` } };
+  return { ...rest, properties };
+}
+
 /** Names of the properties a schema node allows (after resolving refs and branches). */
 export function allowedProperties(root: SchemaNode, node: SchemaNode): string[] {
   const resolved = resolveRef(root, node);

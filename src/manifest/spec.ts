@@ -167,8 +167,12 @@ export interface PortMapping {
 export interface NetworkSpec {
   /** Derived from namespaces.network for host and container:NAME; else the manifest's mode. */
   readonly mode: 'none' | 'bridge' | 'host' | 'container';
-  /** `mode: bridge`: the fixed address asked for (`auto`: leased) and the extra names; null otherwise. */
-  readonly bridge: { readonly address: string; readonly aliases: readonly string[] } | null;
+  /**
+   * `mode: bridge`: the fixed address asked for (`auto`: leased), the extra names, and the network
+   * joined (absent: the default network, so that a spec written before networks had names hashes
+   * as it did); null otherwise.
+   */
+  readonly bridge: { readonly address: string; readonly aliases: readonly string[]; readonly network?: string } | null;
   /** Sorted by host address, port and protocol. */
   readonly ports: readonly PortMapping[];
   readonly dns: { readonly nameservers: readonly string[]; readonly search: readonly string[]; readonly options: readonly string[] } | null;

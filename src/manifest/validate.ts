@@ -1,4 +1,5 @@
-// validate (schema half): a loaded document against schemas/container.schema.json, with ajv.
+// validate (schema half): a loaded document against schemas/manifest.schema.json, with ajv.
+// The schema holds both kinds (`Container`, `Network`): its `if` on `kind` picks the spec's shape.
 //
 // ajv's errors speak JSON Pointer and schema keywords; users need file:line:column, the field,
 // what was expected and a fix. This file is that translation. Cross-field rules live in checks/.
@@ -6,20 +7,20 @@
 
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { diagnostic, type Diagnostic, type ErrorCode } from '../errors.js';
-import type { ReportExtra } from './checks/report.js';
+import { ownerOf, type ReportExtra } from './checks/report.js';
 import { fromJsonPointer, formatPath, type FieldPath } from './field-path.js';
 import { FORMATS } from './formats.js';
 import type { LoadedDocument } from './load.js';
-import type { ManifestV1 } from './manifest-v1.js';
-import { allowedProperties, listSchemaFields, type SchemaNode } from './schema-fields.js';
+import { kindOf, MANIFEST_KINDS, type AnyManifestV1 } from './manifest-v1.js';
+import { allowedProperties, listSchemaFields, schemaOfKind, type SchemaNode } from './schema-fields.js';
 import { didYouMean } from './suggest.js';
 
 /** A compiled check: ajv's at run time (schema-compile.ts), or the code it wrote at build time. */
-export type SchemaCheck = ValidateFunction<ManifestV1>;
+export type SchemaCheck = ValidateFunction<AnyManifestV1>;
 
 export type SchemaResult =
   /** The document conforms: its typed view (the schema is what makes the types of manifest-v1.ts hold). */
-  | { readonly manifest: ManifestV1; readonly problems: readonly [] }
+  | { readonly manifest: AnyManifestV1; readonly problems: readonly [] }
   | { readonly manifest: null; readonly problems: Diagnostic[] };
 
 export interface SchemaValidator {
@@ -46,14 +47,19 @@ const TYPE_ARTICLES: Readonly<Record<string, string>> = {
 
 /** The validator around a check compiled from `schema` (schema-compile.ts makes one). */
 export function createSchemaValidator(schema: SchemaNode, check: SchemaCheck): SchemaValidator {
-  const fieldIndex = indexFieldsByName(schema);
+  const fieldIndexes = new Map(MANIFEST_KINDS.map((kind) => [kind, indexFieldsByName(schemaOfKind(schema, kind))]));
 
   return {
     schema,
     validate(doc) {
       const value: unknown = doc.value;
       if (check(value)) return { manifest: value, problems: [] };
-      const errors = (check.errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+      let errors = (check.errors ?? []).filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+      // An unknown kind has no shape to check the rest against: its kind is the one error to fix.
+      const kind = (value as { kind?: unknown } | null)?.kind;
+      const kindErrors = errors.filter((e) => e.instancePath === '/kind' || e.instancePath === '/apiVersion');
+      if (kind !== undefined && !(MANIFEST_KINDS as readonly unknown[]).includes(kind) && kindErrors.length > 0) errors = kindErrors;
+      const fieldIndex = fieldIndexes.get(kindOf(value))!;
       const out = new Map<string, Diagnostic>();
       const formatPaths = new Set(errors.filter((e) => e.keyword === 'format').map((e) => e.instancePath));
       for (const error of errors) {
@@ -92,7 +98,7 @@ function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, 
     return diagnostic('error', code, summary, {
       field: formatPath(at) || '(document)',
       source: doc.locate(at, extra.key ?? false),
-      ...(doc.name ? { container: doc.name } : {}),
+      ...ownerOf(doc),
       ...(extra.detail ? { detail: extra.detail } : {}),
       ...(extra.hint ? { hint: extra.hint } : {}),
     });
@@ -136,7 +142,7 @@ function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, 
     }
     case 'enum': {
       const allowed = (params['allowedValues'] as unknown[]).map(String);
-      return make('MANIFEST_INVALID_VALUE', `\`${here}\` must be one of ${allowed.map((v) => `\`${v}\``).join(', ')}, not ${describeValue(data)}`, {
+      return make(here === 'kind' ? 'MANIFEST_BAD_API_VERSION' : 'MANIFEST_INVALID_VALUE', `\`${here}\` must be one of ${allowed.map((v) => `\`${v}\``).join(', ')}, not ${describeValue(data)}`, {
         hint: typeof data === 'string' ? didYouMean(data, allowed) : undefined,
       });
     }

@@ -16,7 +16,8 @@ import { stepDiagnostic } from './apply/errors.js';
 import { schedule } from './apply/schedule.js';
 import { removeOrphan } from './apply/steps.js';
 import { dependenciesOf } from './plan/order.js';
-import type { Action, Change, Orphan, Plan } from './plan/types.js';
+import { networkOfSpec } from '../manifest/network.js';
+import type { Action, Change, NetworkAction, NetworkChange, Orphan, Plan } from './plan/types.js';
 import type { Ports } from './ports.js';
 
 export type { RecordSink } from './apply/actions.js';
@@ -29,9 +30,19 @@ export interface ChangeResult {
   readonly durationMs: number;
 }
 
+export interface NetworkResult {
+  readonly name: string;
+  readonly action: NetworkAction;
+  readonly ok: boolean;
+  readonly error?: Diagnostic;
+  readonly durationMs: number;
+}
+
 export interface ApplyHooks {
   preApply?(change: Change): void;
   postApply?(change: Change, result: ChangeResult): void;
+  /** After each network change (made before the containers, removed after them). */
+  network?(change: NetworkChange, result: NetworkResult): void;
   orphan?(orphan: Orphan, ok: boolean): void;
 }
 
@@ -47,6 +58,7 @@ export interface ApplyResult {
   /** Records after apply, by name; a removed container maps to null. */
   readonly records: ReadonlyMap<string, ContainerRecord | null>;
   readonly results: readonly ChangeResult[];
+  readonly networks: readonly NetworkResult[];
   /** Errors of failed changes and orphans, and warnings of steps that succeeded. */
   readonly diagnostics: readonly Diagnostic[];
   /** What the network's pass-wide sync restored (a firewall reload had removed corral's table...). */
@@ -63,6 +75,22 @@ async function syncNetwork(ports: Ports, signal: AbortSignal, diagnostics: Diagn
     diagnostics.push(stepDiagnostic(err, '', 'restore the network rules'));
     return [];
   }
+}
+
+/** One network change, its failure a result (the containers that join it are then not started). */
+async function applyNetwork(change: NetworkChange, ports: Ports, signal: AbortSignal, hooks: ApplyHooks): Promise<NetworkResult> {
+  const started = Date.now();
+  let result: NetworkResult;
+  try {
+    if (change.action === 'remove') await ports.network.removeNetwork(change.name, signal);
+    else await ports.network.ensureNetwork(change.after!, change.afterHash!, change.origin, signal);
+    result = { name: change.name, action: change.action, ok: true, durationMs: Date.now() - started };
+  } catch (err) {
+    const error = { ...stepDiagnostic(err, '', `${change.action} network \`${change.name}\``), network: change.name };
+    result = { name: change.name, action: change.action, ok: false, error, durationMs: Date.now() - started };
+  }
+  hooks.network?.(change, result);
+  return result;
 }
 
 const going = (c: Change): boolean => c.action === 'remove' || c.action === 'stop';
@@ -102,14 +130,20 @@ export async function apply(
     }
   }
 
+  // Networks first (a container's start attaches to its network), removals after the containers left.
+  const networkResults: NetworkResult[] = [];
+  for (const change of plan.networks.filter((n) => n.action !== 'none' && n.action !== 'remove')) networkResults.push(await applyNetwork(change, ports, signal, hooks));
+  const failedNetworks = new Set(networkResults.filter((r) => !r.ok).map((r) => r.name));
+
   const pending = plan.changes.filter((c) => c.action !== 'none');
   const jobs = pending.map((change) => ({ name: change.name, change, waitsFor: waitsFor(change, pending), needsSuccess: !going(change) }));
   const results = await schedule(jobs, options.parallelism, signal, async ({ change }, blockedBy) => {
     hooks.preApply?.(change);
     const started = Date.now();
     let result: ChangeResult;
-    if (blockedBy) {
-      const error = diagnostic('error', 'APPLY_FAILED', `not started: dependency \`${blockedBy}\` failed`, { container: change.name });
+    const joins = change.after && !going(change) ? networkOfSpec(change.after) : null;
+    if (blockedBy || (joins !== null && failedNetworks.has(joins))) {
+      const error = diagnostic('error', 'APPLY_FAILED', blockedBy ? `not started: dependency \`${blockedBy}\` failed` : `not started: network \`${joins}\` could not be made`, { container: change.name });
       result = { name: change.name, action: change.action, ok: false, error, durationMs: 0 };
     } else {
       try {
@@ -124,7 +158,8 @@ export async function apply(
     hooks.postApply?.(change, result);
     return result;
   });
-  diagnostics.push(...results.filter((r) => r.error).map((r) => r.error!), ...actions.warnings);
+  for (const change of plan.networks.filter((n) => n.action === 'remove')) networkResults.push(await applyNetwork(change, ports, signal, hooks));
+  diagnostics.push(...networkResults.filter((r) => r.error).map((r) => r.error!), ...results.filter((r) => r.error).map((r) => r.error!), ...actions.warnings);
   const repaired = await syncNetwork(ports, signal, diagnostics);
-  return { records: actions.records, results, diagnostics, repaired };
+  return { records: actions.records, results, networks: networkResults, diagnostics, repaired };
 }

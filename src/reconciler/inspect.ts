@@ -32,7 +32,7 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
   }));
 
   const known = new Set([...records.map((r) => r.name), ...unknown]);
-  const [shims, networks, cgroups, dirs] = await Promise.all([ports.runtime.list(), ports.network.list(), ports.cgroups.list(), ports.rootfs.list()]);
+  const [shims, networks, cgroups, dirs, named] = await Promise.all([ports.runtime.list(), ports.network.list(), ports.cgroups.list(), ports.rootfs.list(), ports.network.networks()]);
   const orphan = (kind: Orphan['kind'], detail: string) => (name: string): Orphan => ({ kind, name, detail });
   // In teardown order (apply/steps.ts): a monitor goes before the cgroup it sits in.
   const orphans: Orphan[] = [
@@ -41,5 +41,5 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
     ...cgroups.filter((n) => !known.has(n)).map(orphan('cgroup', 'a cgroup under corral\'s parent with no state record')),
     ...dirs.filter((n) => !known.has(n)).map(orphan('rootfs', 'a container directory with no state record')),
   ];
-  return { containers, orphans, serial, unknown };
+  return { containers, networks: named, orphans, serial, unknown };
 }

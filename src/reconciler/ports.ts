@@ -14,10 +14,12 @@
 import type { Diagnostic, Disposable } from '../errors.js';
 import type { ContainerSpec, DevicesSpec, ResourcesSpec } from '../manifest/spec.js';
 import type { ExitRecord, Json, UserRange } from '../state/record.js';
-import type { FieldDiff } from './plan/types.js';
+import type { NetworkDefinition } from '../manifest/network.js';
+import type { SpecOrigin } from '../manifest/spec.js';
+import type { ActualNetwork, FieldDiff } from './plan/types.js';
 
 export type { Json } from '../state/record.js';
-export type { FieldDiff } from './plan/types.js';
+export type { ActualNetwork, FieldDiff } from './plan/types.js';
 
 /** Every port answers these at plan time, so `plan` refuses what apply could not do. */
 interface PlanTimeChecks {
@@ -155,6 +157,17 @@ export interface NetworkPort extends PlanTimeChecks {
   detach(name: string, handle: Json | null, signal: AbortSignal): Promise<void>;
   /** Names with network resources under this state root (orphan detection). */
   list(): Promise<string[]>;
+  /** The networks (`kind: Network`) this driver made and keeps, as it recorded them. */
+  networks(): Promise<ActualNetwork[]>;
+  /** What this host cannot do for the network: its subnet over a host route, its bridge name taken. */
+  checkNetwork(definition: NetworkDefinition): Promise<Diagnostic[]>;
+  /**
+   * Makes the network as defined: its bridge, address, MTU and rules; a changed subnet, gateway or
+   * bridge name rebuilds the bridge (its containers are restarted by the plan). Idempotent.
+   */
+  ensureNetwork(definition: NetworkDefinition, hash: string, origin: SpecOrigin | null, signal: AbortSignal): Promise<void>;
+  /** Removes the network's bridge and record once no container joins it. Idempotent. */
+  removeNetwork(name: string, signal: AbortSignal): Promise<void>;
   /**
    * Once per pass, after the changes: restores what the network needs beyond each container
    * (the nftables table, when a firewall reload removed or altered it). Returns what it repaired.

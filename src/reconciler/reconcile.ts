@@ -11,7 +11,7 @@ import { apply, type ApplyHooks, type ApplyResult } from './apply.js';
 import { inspect } from './inspect.js';
 import { hasChanges, plan as makePlan } from './plan/plan.js';
 import { refresh } from './plan/refresh.js';
-import type { Desired, DesiredContainer, Plan } from './plan/types.js';
+import type { Desired, DesiredContainer, DesiredNetwork, Plan } from './plan/types.js';
 import type { Ports } from './ports.js';
 
 export interface ReconcileOptions {
@@ -63,8 +63,14 @@ export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desir
     const hash = Object.keys(references).length === 0 ? entry.hash : specHash(entry.spec, references);
     return { spec: entry.spec, hash, references, origin: entry.origin, hostDiagnostics };
   }));
+  const networks = await Promise.all(set.networks.map(async (entry): Promise<DesiredNetwork> => ({
+    ...entry,
+    hostDiagnostics: (await ports.network.checkNetwork(entry.definition)).map((d) => ({ ...d, network: entry.definition.name })),
+  })));
   return {
     containers,
+    networks,
+    invalidNetworks: set.invalidNetworks,
     elsewhere: set.elsewhere.map((e) => e.spec.name),
     invalidNames: set.invalidNames,
     brokenFiles: set.brokenFiles,
@@ -122,12 +128,12 @@ export async function reconcileOnce(
   const records = new Map(refreshed.map((r) => [r.name, r]));
   const applied = await apply(plan, records, ports, store, hooks, { parallelism: options.parallelism, stepTimeoutMs: options.stepTimeoutMs, now }, signal);
   // A warning of a step that succeeded (STOP_TIMEOUT) is reported, not a failure.
-  const failures = applied.results.some((r) => !r.ok) || applied.diagnostics.some((d) => d.severity === 'error');
+  const failures = applied.results.some((r) => !r.ok) || applied.networks.some((r) => !r.ok) || applied.diagnostics.some((d) => d.severity === 'error');
   return {
     plan,
     exits,
     applied,
-    changed: applied.results.some((r) => r.ok) || plan.orphans.length > 0 || applied.repaired.length > 0,
+    changed: applied.results.some((r) => r.ok) || applied.networks.some((r) => r.ok) || plan.orphans.length > 0 || applied.repaired.length > 0,
     failures,
     inputErrors,
     diagnostics: [...diagnostics, ...applied.diagnostics],

@@ -2,7 +2,7 @@
 // isolation, crash recovery) without a kernel. The kernel itself is tested elsewhere.
 
 import type { ContainerSpec, ResourcesSpec } from '../../src/manifest/spec.js';
-import type { FieldDiff } from '../../src/reconciler/plan/types.js';
+import type { ActualNetwork, FieldDiff } from '../../src/reconciler/plan/types.js';
 import type { Ports, ProcessStatus } from '../../src/reconciler/ports.js';
 import type { ExitRecord, Json } from '../../src/state/record.js';
 
@@ -16,10 +16,12 @@ export class FakeHost {
   readonly cgroups = new Map<string, ResourcesSpec>();
   readonly rootfs = new Set<string>();
   readonly processes = new Map<string, { pid: number; running: boolean; exit: ExitRecord | null }>();
+  readonly networks = new Map<string, ActualNetwork>();
   readonly log: string[] = [];
   /** Throw Crash when the step counter reaches this number (simulates SIGKILL mid-apply). */
   crashAt = Infinity;
   failStart = new Set<string>();
+  failNetwork = new Set<string>();
   private steps = 0;
   private nextPid = 100;
   starts = 0;
@@ -83,6 +85,14 @@ export class FakeHost {
         attach: async () => ({ netnsPath: null, handle: null, binds: [] }),
         detach: async () => undefined,
         list: async () => [],
+        networks: async () => [...this.networks.values()],
+        checkNetwork: async () => [],
+        ensureNetwork: async (definition, hash, origin) => {
+          this.tick(`network.ensure ${definition.name}`);
+          if (this.failNetwork.has(definition.name)) throw new Error(`ip: RTNETLINK answers: File exists (${definition.bridge})`);
+          this.networks.set(definition.name, { definition, hash, origin });
+        },
+        removeNetwork: async (name) => { this.tick(`network.remove ${name}`); this.networks.delete(name); },
         sync: async () => [],
       },
       runtime: {

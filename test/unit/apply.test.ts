@@ -179,3 +179,36 @@ describe('apply', () => {
     if (crashAt <= 30) expect(crashed).toBe(true);
   });
 });
+
+describe('apply: networks', () => {
+  const back = 'apiVersion: corral/v1\nkind: Network\nmetadata: {name: back}\nspec: {subnet: 10.90.0.0/24}\n';
+
+  test('a network is made before the containers that join it and removed after they left; a second pass does nothing', async () => {
+    const host = new FakeHost();
+    const store = freshStore();
+    const files = { '/m/back.yaml': back, '/m/web.yaml': manifest('web', 'network: {mode: bridge, name: back}') };
+    const first = await reconcileOnce(await loadSet(files), host.ports(), store, OPTS);
+    expect(first.applied!.networks.map((r) => [r.name, r.action, r.ok])).toEqual([['back', 'create', true]]);
+    expect(host.log.indexOf('network.ensure back')).toBeLessThan(host.log.indexOf('runtime.start web'));
+    const second = await reconcileOnce(await loadSet(files), host.ports(), store, OPTS);
+    expect(second.changed).toBe(false);
+    expect(second.plan.networks.map((n) => n.action)).toEqual(['none']);
+    host.log.length = 0;
+    const third = await reconcileOnce(await loadSet({ '/m/other.yaml': manifest('other') }), host.ports(), store, OPTS);
+    expect(third.applied!.networks.map((r) => [r.name, r.action, r.ok])).toEqual([['back', 'remove', true]]);
+    expect(host.log.indexOf('network.remove back')).toBeGreaterThan(host.log.indexOf('runtime.stop web'));
+    expect(host.networks.size).toBe(0);
+  });
+
+  test('a network that cannot be made blocks the containers on it only', async () => {
+    const host = new FakeHost();
+    host.failNetwork.add('back');
+    const files = { '/m/back.yaml': back, '/m/web.yaml': manifest('web', 'network: {mode: bridge, name: back}'), '/m/solo.yaml': manifest('solo') };
+    const out = await reconcileOnce(await loadSet(files), host.ports(), freshStore(), OPTS);
+    expect(out.applied!.networks[0]).toMatchObject({ name: 'back', ok: false, error: { network: 'back' } });
+    const byName = Object.fromEntries(out.applied!.results.map((r) => [r.name, r]));
+    expect(byName['web']!.error!.summary).toBe('not started: network `back` could not be made');
+    expect(byName['solo']!.ok).toBe(true);
+    expect(out.failures).toBe(true);
+  });
+});

@@ -6,7 +6,7 @@ import { firstFreeSubnet, routeConflict } from '../../src/drivers/network/bridge
 import { parseResolvConf, renderHosts, renderResolvConf } from '../../src/drivers/network/bridge/etc-files.js';
 import { hostListener, hostResolvers } from '../../src/drivers/network/bridge/host-facts.js';
 import { chooseAddress, refuseAddress } from '../../src/drivers/network/bridge/ipam.js';
-import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet } from '../../src/drivers/network/bridge/ipv4.js';
+import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet } from '../../src/manifest/ipv4.js';
 import { renderDeletion, renderRuleset } from '../../src/drivers/network/bridge/ruleset.js';
 import { describePorts } from '../../src/cli/commands/ps.js';
 import { parsePath } from '../../src/manifest/field-path.js';
@@ -52,14 +52,14 @@ describe('IPAM', () => {
 });
 
 describe('the nftables table', () => {
-  const network = { bridge: 'corral0', subnet: '10.89.0.0/24', masquerade: true };
+  const network = { name: 'default', bridge: 'corral0', subnet: '10.89.0.0/24', masquerade: true, isolated: true };
   const leases = [
     { name: 'web', address: '10.89.0.2', ports: [{ hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }, { hostIP: '0.0.0.0', hostPort: 5353, containerPort: 53, protocol: 'udp' as const }] },
     { name: 'api', address: '10.89.0.3', ports: [] },
   ];
 
   test('rendered whole: create, delete and recreate in one file; the same leases give the same bytes', () => {
-    const text = renderRuleset('corral', network, leases);
+    const text = renderRuleset('corral', [network], leases);
     expect(text.startsWith('table inet corral {}\ndelete table inet corral\ntable inet corral {\n')).toBe(true);
     expect(text).toContain('    ip daddr 127.0.0.1 tcp dport 8080 dnat ip to 10.89.0.2:80 comment "web"');
     expect(text).toContain('    udp dport 5353 dnat ip to 10.89.0.2:53 comment "web"');
@@ -68,12 +68,33 @@ describe('the nftables table', () => {
     // CVE-2020-8558: nothing from the bridge may reach the host's loopback.
     expect(text).toContain('type filter hook prerouting priority -300; policy accept;\n    iifname "corral0" ip daddr 127.0.0.0/8 drop\n    iifname "cv*" ip daddr 127.0.0.0/8 drop');
     expect(text).toContain('ip saddr 10.89.0.0/24 ip daddr != 10.89.0.0/24 oifname != "corral0" masquerade');
-    expect(renderRuleset('corral', network, [...leases].reverse())).toBe(text);
+    expect(renderRuleset('corral', [network], [...leases].reverse())).toBe(text);
   });
 
   test('without masquerade no outbound rule; deletion removes the table only', () => {
-    expect(renderRuleset('corral', { ...network, masquerade: false }, leases)).not.toContain('oifname');
+    expect(renderRuleset('corral', [{ ...network, masquerade: false }], leases)).not.toContain('oifname');
     expect(renderDeletion('corral_ab')).toBe('table inet corral_ab {}\ndelete table inet corral_ab\n');
+  });
+
+  test('several networks: one table; isolated pairs dropped both ways, published ports let through; masquerade past every bridge', () => {
+    const back = { name: 'back', bridge: 'cn-back', subnet: '10.90.0.0/24', masquerade: false, isolated: true };
+    const open1 = { name: 'open1', bridge: 'cn-open1', subnet: '10.91.0.0/24', masquerade: true, isolated: false };
+    const open2 = { name: 'open2', bridge: 'cn-open2', subnet: '10.92.0.0/24', masquerade: true, isolated: false };
+    const text = renderRuleset('corral', [open2, back, network, open1], leases);
+    expect(renderRuleset('corral', [network, open1, open2, back], [...leases].reverse())).toBe(text);
+    expect(text).toContain('type filter hook forward priority 0; policy accept;\n    ct status dnat accept\n');
+    for (const [a, b] of [['cn-back', 'corral0'], ['corral0', 'cn-back'], ['cn-open1', 'cn-back'], ['corral0', 'cn-open2']]) {
+      expect(text).toContain(`    iifname "${a}" oifname "${b}" drop`);
+    }
+    // Two networks that are both open talk.
+    expect(text).not.toContain('iifname "cn-open1" oifname "cn-open2" drop');
+    expect(text).toContain('iifname { "cn-back", "corral0", "cn-open1", "cn-open2" } ip daddr 127.0.0.0/8 drop');
+    expect(text).toContain('ip saddr 10.91.0.0/24 ip daddr != 10.91.0.0/24 oifname != { "cn-back", "corral0", "cn-open1", "cn-open2" } masquerade');
+    expect(text).not.toContain('ip saddr 10.90.0.0/24 ip daddr != 10.90.0.0/24');
+  });
+
+  test('one network that talks to no other has no forward chain', () => {
+    expect(renderRuleset('corral', [network], leases)).not.toContain('hook forward');
   });
 });
 

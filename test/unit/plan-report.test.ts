@@ -91,3 +91,26 @@ describe('a converged host', () => {
     expect(renderReport(report, plain, true)).toMatch(/none\s+db\n\s+up to date/);
   });
 });
+
+describe('a plan with networks', () => {
+  const back = { name: 'back', labels: {}, bridge: 'cn-back', subnet: '10.90.0.0/24', gateway: '10.90.0.1', masquerade: true, isolated: true, mtu: 1500 };
+  const plan = {
+    ...planOf(upToDate('db')),
+    networks: [{ name: 'back', action: 'create' as const, reasons: [{ code: 'new-manifest' as const, text: 'new manifest' }], before: null, after: back, afterHash: 'sha256:x', origin: null }],
+  };
+
+  test('a network to create is a change, listed in JSON with its bridge and subnet, and in the human view and summary', () => {
+    const report = buildReport('plan', plan, [], null);
+    expect(report.changed).toBe(true);
+    expect(report.networks).toEqual([{ name: 'back', action: 'create', reasons: [{ code: 'new-manifest', text: 'new manifest' }], bridge: 'cn-back', subnet: '10.90.0.0/24' }]);
+    const text = renderReport(report, plain);
+    expect(text).toContain('+ create   back (network: bridge cn-back, 10.90.0.0/24)');
+    expect(text).toContain('Plan: 0 to create, 0 to start, 0 to update, 0 to restart, 0 to recreate, 0 to stop, 0 to remove; 1 network: 1 to create.');
+  });
+
+  test('after apply, a network that failed is shown with its error', () => {
+    const report = buildReport('reconcile', plan, [], [], true, [{ name: 'back', action: 'create', ok: false, durationMs: 3, error: { severity: 'error', code: 'NETWORK_SETUP_FAILED', summary: 'ip failed' } }]);
+    expect(report.networks[0]!.result).toEqual({ ok: false, error: 'ip failed', durationMs: 3 });
+    expect(renderReport(report, plain)).toContain('back (network: bridge cn-back, 10.90.0.0/24) ✗ ip failed');
+  });
+});

@@ -6,19 +6,18 @@ import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { ErrorCodes } from '../../src/errors.js';
 import { readSchema } from '../../src/inputs/schema.js';
-import { renderReference, REFERENCE_BEGIN, REFERENCE_END } from '../../src/manifest/reference.js';
-import { listSchemaFields } from '../../src/manifest/schema-fields.js';
+import { listManifestFields, renderReference, REFERENCE_BEGIN, REFERENCE_END } from '../../src/manifest/reference.js';
 
 const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
 const schema = readSchema();
 
 describe('README manifest reference', () => {
-  test.each(listSchemaFields(schema, true).map((f) => f.path))('documents `%s`', (path) => {
+  test.each(listManifestFields(schema).map((f) => f.path))('documents `%s`', (path) => {
     expect(README).toContain(`| \`${path}\` |`);
   });
 
   test('every field has a description in the schema', () => {
-    expect(listSchemaFields(schema, true).filter((f) => !f.description).map((f) => f.path)).toEqual([]);
+    expect(listManifestFields(schema).filter((f) => !f.description).map((f) => f.path)).toEqual([]);
   });
 
   test('the generated block is current (run `npm run docs` when this fails)', () => {
@@ -28,7 +27,7 @@ describe('README manifest reference', () => {
 
   test('what the format allows and corral has not built (ports on IPv6 addresses) says it is refused with NOT_SUPPORTED', () => {
     expect(ErrorCodes).toHaveProperty('NOT_SUPPORTED');
-    const descriptions = new Map(listSchemaFields(schema, true).map((f) => [f.path, f.description]));
+    const descriptions = new Map(listManifestFields(schema).map((f) => [f.path, f.description]));
     for (const path of ['spec.network.ports[].hostIP']) {
       const row = README.split('\n').find((line) => line.startsWith(`| \`${path}\` |`));
       expect({ path, schema: descriptions.get(path), readme: row }).toEqual({

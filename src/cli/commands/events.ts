@@ -15,10 +15,16 @@ export function eventsCommand(): Command {
     .option('-f, --follow', 'keep printing new events until interrupted')
     .option('-n, --tail <n>', 'only the last N events')
     .option('--container <name>', 'only events of this container')
-    .action(async (opts: { follow?: boolean; tail?: string; container?: string }, command: Command) => {
+    .option('--network <name>', 'only events of this network (`kind: Network`)')
+    .action(async (opts: { follow?: boolean; tail?: string; container?: string; network?: string }, command: Command) => {
       const ctx = contextFrom(command);
       const path = eventLogPath(layout(ctx.root));
-      const keep = (line: string) => line !== '' && (!opts.container || (JSON.parse(line) as { container?: string }).container === opts.container);
+      const keep = (line: string): boolean => {
+        if (line === '') return false;
+        if (!opts.container && !opts.network) return true;
+        const event = JSON.parse(line) as { container?: string; network?: string };
+        return (!opts.container || event.container === opts.container) && (!opts.network || event.network === opts.network);
+      };
       const text = existsSync(path) ? await readFile(path, 'utf8') : '';
       let lines = text.split('\n').filter(keep);
       if (opts.tail !== undefined) lines = lines.slice(-positiveInt('--tail', opts.tail, 20));

@@ -10,7 +10,7 @@ import { DEFAULT_PARENT_NAME, inspectCgroups, MANAGED_V2_CONTROLLERS, type Cgrou
 import { ownerRole } from '../../drivers/cgroups/owner.js';
 import { readChosenSubnet } from '../../drivers/network/bridge/default-network.js';
 import { ipForwarding } from '../../drivers/network/bridge/host-facts.js';
-import { formatSubnet } from '../../drivers/network/bridge/ipv4.js';
+import { formatSubnet } from '../../manifest/ipv4.js';
 import { missingTools } from '../../drivers/network/bridge/tools.js';
 import { storageLimitSupport, summarizeSupport, type QuotaSupport } from '../../drivers/overlay/index.js';
 import { layout as stateLayout } from '../../state/layout.js';

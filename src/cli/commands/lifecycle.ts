@@ -61,7 +61,7 @@ function lifecycleCommand(verb: Verb, description: string): Command {
         };
         const plan: Plan = {
           formatVersion: PLAN_FORMAT_VERSION, createdAt: new Date().toISOString(), stateSerial: host.store.currentSerial,
-          changes: [change], orphans: [], diagnostics: [], complete: true, errored: false,
+          changes: [change], networks: [], orphans: [], diagnostics: [], complete: true, errored: false,
         };
         const records = new Map([[name, (await host.store.get(name))!]]);
         const result = await apply(plan, records, host.ports, host.store, {}, { parallelism: 1, stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS, now: () => new Date() }, new AbortController().signal);

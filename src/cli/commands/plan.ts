@@ -20,7 +20,7 @@ export function planCommand(): Command {
       'Exit status: 0 success, 1 error. With --detailed-exitcode: 0 no changes and nothing failing (a converged host),',
       '2 changes pending, 4 containers failing (a failed start or a crash waiting for its retry backoff: no change to',
       'make now, but not a converged host), 6 both, 1 error.',
-      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, notBefore}], errors, warnings}.',
+      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, notBefore}], networks: [{name, action, reasons}], errors, warnings}.',
     ].join('\n'))
     .action(async (opts: { output?: string; detailedExitcode?: boolean; allowEmpty?: boolean; verbose?: boolean }, command: Command) => {
       const ctx = contextFrom(command);

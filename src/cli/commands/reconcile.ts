@@ -30,7 +30,7 @@ export function reconcileCommand(): Command {
       'Failures are failed actions and failing containers: one that should run but waits for a retry (a failed',
       'start, a crash loop, failed health checks in backoff) is no change, but the host is not converged.',
       'Exit status without --detailed-exitcode: 0 success, 1 error or failures (--dry-run: 1 on errors only).',
-      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, result}], errors, warnings};',
+      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, result}], networks: [{name, action, reasons, result}], errors, warnings};',
       'use `changed` for Ansible\'s changed_when, and a non-empty `failing` (or exit 4/6) for failed_when.',
     ].join('\n'))
     .action(async (opts: {
@@ -51,12 +51,12 @@ export function reconcileCommand(): Command {
           stepTimeoutMs: durationOption('--step-timeout', opts.stepTimeout ?? '120s'),
         }, format === 'text' ? progressHooks(process.stderr, ctx.logger) : {});
         if (!opts.dryRun) {
-          await new EventLog(eventLogPath(host.layout)).append(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, new Date(), outcome.exits));
+          await new EventLog(eventLogPath(host.layout)).append(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, new Date(), outcome.exits, outcome.applied?.networks ?? []));
         }
         // Every container's files and records live on the state root's filesystem: name it.
         const diagnostics = outcome.diagnostics.map((d) => (d.code === 'NO_SPACE' || d.code === 'READ_ONLY_FILESYSTEM') && !d.detail
           ? { ...d, detail: `state root \`${ctx.root}\` on ${filesystemOf(ctx.root)}`, hint: HOST_FAILURE_HINTS[d.code] } : d);
-        const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, diagnostics, outcome.applied?.results ?? null, outcome.changed);
+        const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, diagnostics, outcome.applied?.results ?? null, outcome.changed, outcome.applied?.networks ?? []);
         ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style));
         process.exitCode = exitCodeFor(
           { error: outcome.inputErrors, changed: outcome.changed, failures: outcome.failures, failing: report.failing.length > 0 },

@@ -33,13 +33,16 @@ export function validateCommand(): Command {
           files: set.files,
           containers: [...set.containers, ...set.elsewhere].map((c) => ({ name: c.spec.name, file: c.origin.file, document: c.origin.index, hash: c.hash })),
           invalid: set.invalidNames,
+          networks: set.networks.map((n) => ({ name: n.definition.name, file: n.origin.file, document: n.origin.index, hash: n.hash })),
+          invalidNetworks: set.invalidNetworks,
           diagnostics: set.diagnostics,
         }, null, 2));
       } else {
         for (const d of set.diagnostics) ctx.out(`${renderDiagnostic(d, ctx.style)}\n`);
         const count = set.containers.length + set.elsewhere.length;
         const where = targets.length <= 2 ? targets.map((t) => displayPath(t)).join(', ') : `${targets.length} paths`;
-        const tally = `${plural(set.files.length, 'file')}, ${plural(count, 'valid container')}`;
+        const networks = set.networks.length > 0 ? `, ${plural(set.networks.length, 'valid network')}` : '';
+        const tally = `${plural(set.files.length, 'file')}, ${plural(count, 'valid container')}${networks}`;
         ctx.out(valid
           ? `${ctx.style('green', 'valid:')} ${tally} in ${where}${warnings ? ` (${plural(warnings, 'warning')})` : ''}`
           : `${ctx.style('red', 'invalid:')} ${plural(errors, 'error')}, ${plural(warnings, 'warning')}; ${tally} in ${where}`);

@@ -14,14 +14,18 @@ const COLORS: Record<Action, Color> = {
 export const SUMMARY_ORDER: readonly Action[] = ['create', 'start', 'update', 'restart', 'recreate', 'stop', 'remove'];
 
 export function summaryLine(report: Report): string {
-  return SUMMARY_ORDER.map((a) => `${report.summary[a]} to ${a}`).join(', ');
+  const containers = SUMMARY_ORDER.map((a) => `${report.summary[a]} to ${a}`).join(', ');
+  const networks = report.networks.filter((n) => n.action !== 'none');
+  if (networks.length === 0) return containers;
+  const counts = (['create', 'update', 'recreate', 'remove'] as const).map((a) => [a, networks.filter((n) => n.action === a).length] as const).filter(([, n]) => n > 0);
+  return `${containers}; ${plural(networks.length, 'network')}: ${counts.map(([a, n]) => `${n} to ${a}`).join(', ')}`;
 }
 
 export function renderReport(report: Report, style: Styler, verbose = false): string {
   const out: string[] = [];
   for (const d of [...report.errors, ...report.warnings]) out.push(renderDiagnostic(d, style), '');
   const shown = report.actions.filter((a) => a.action !== 'none' || verbose || a.reasons.some((r) => r.code !== 'up-to-date'));
-  if (shown.length > 0) out.push(report.applied ? 'corral performed these actions:' : 'corral will perform these actions:', '');
+  if (shown.length > 0 || report.networks.some((x) => x.action !== 'none')) out.push(report.applied ? 'corral performed these actions:' : 'corral will perform these actions:', '');
   for (const a of shown) {
     const symbol = style(COLORS[a.action], ACTIONS[a.action]);
     const status = a.result ? (a.result.ok ? style('green', ' ✓') : style('red', ` ✗ ${a.result.error ?? 'failed'}`)) : '';
@@ -29,8 +33,16 @@ export function renderReport(report: Report, style: Styler, verbose = false): st
     for (const reason of a.reasons) out.push(`        ${style('dim', reason.text)}`);
     for (const w of a.warnings) out.push(`        ${style('yellow', `warning: ${w}`)}`);
   }
+  for (const n of report.networks.filter((x) => x.action !== 'none' || verbose || x.reasons.some((r) => r.code !== 'up-to-date'))) {
+    const action = n.action === 'none' ? 'none' : n.action;
+    const status = n.result ? (n.result.ok ? style('green', ' ✓') : style('red', ` ✗ ${n.result.error ?? 'failed'}`)) : '';
+    const where = n.bridge ? style('dim', ` (network: bridge ${n.bridge}, ${n.subnet})`) : style('dim', ' (network)');
+    out.push(`  ${style(COLORS[action], ACTIONS[action])} ${style(COLORS[action], action.padEnd(8))} ${style('bold', n.name)}${where}${status}`);
+    for (const reason of n.reasons) out.push(`        ${style('dim', reason.text)}`);
+  }
   for (const o of report.orphans) out.push(`  ${style('red', '-')} ${style('red', 'cleanup ')} ${style('bold', o.name)} ${style('dim', `(${o.kind}: ${o.detail})`)}`);
-  if (shown.length > 0 || report.orphans.length > 0) out.push('');
+  const networksShown = report.networks.some((x) => x.action !== 'none' || verbose || x.reasons.some((r) => r.code !== 'up-to-date'));
+  if (shown.length > 0 || networksShown || report.orphans.length > 0) out.push('');
   const verb = report.applied ? 'Applied' : 'Plan';
   const tail = report.orphans.length ? `, ${plural(report.orphans.length, 'orphan')} to clean up` : '';
   const failed = report.actions.filter((a) => a.result && !a.result.ok).length;

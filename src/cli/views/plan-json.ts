@@ -4,12 +4,13 @@
 // Format 2: each action's `reasons` are `{code, text}` objects (code: one of a closed set, see
 // src/reconciler/plan/reasons.ts; text: the words format 1 gave as bare strings), and `failing`
 // names the containers that should run but wait for a retry (a failed start, a crash loop,
-// failed health checks in backoff): no change, but not a converged host either.
+// failed health checks in backoff): no change, but not a converged host either. `networks` (added
+// within format 2) lists each network (`kind: Network`) with its action, reasons and result.
 
 import type { Diagnostic } from '../../errors.js';
-import type { ChangeResult } from '../../reconciler/apply.js';
+import type { ChangeResult, NetworkResult } from '../../reconciler/apply.js';
 import { countActions, failingChanges, hasChanges } from '../../reconciler/plan/plan.js';
-import type { Action, Plan, Reason } from '../../reconciler/plan/types.js';
+import type { Action, NetworkAction, Plan, Reason } from '../../reconciler/plan/types.js';
 
 export const REPORT_FORMAT_VERSION = 2;
 
@@ -24,6 +25,17 @@ export interface ReportAction {
   readonly result?: { readonly ok: boolean; readonly error?: string; readonly durationMs: number };
 }
 
+export interface ReportNetwork {
+  readonly name: string;
+  readonly action: NetworkAction;
+  readonly reasons: readonly Reason[];
+  /** The bridge and subnet it has (or gets): `cn-back 10.90.0.0/24`; null once removed. */
+  readonly bridge: string | null;
+  readonly subnet: string | null;
+  /** After apply only. */
+  readonly result?: { readonly ok: boolean; readonly error?: string; readonly durationMs: number };
+}
+
 export interface Report {
   readonly formatVersion: typeof REPORT_FORMAT_VERSION;
   readonly kind: 'plan' | 'reconcile';
@@ -34,6 +46,7 @@ export interface Report {
   readonly applied: boolean;
   readonly summary: Record<Action, number>;
   readonly actions: readonly ReportAction[];
+  readonly networks: readonly ReportNetwork[];
   /** Containers that should run but wait for a retry, in plan order. */
   readonly failing: readonly string[];
   readonly orphans: Plan['orphans'];
@@ -42,8 +55,16 @@ export interface Report {
   readonly complete: boolean;
 }
 
-export function buildReport(kind: Report['kind'], plan: Plan, diagnostics: readonly Diagnostic[], results: readonly ChangeResult[] | null, changed?: boolean): Report {
+export function buildReport(
+  kind: Report['kind'],
+  plan: Plan,
+  diagnostics: readonly Diagnostic[],
+  results: readonly ChangeResult[] | null,
+  changed?: boolean,
+  networkResults: readonly NetworkResult[] = [],
+): Report {
   const byName = new Map((results ?? []).map((r) => [r.name, r]));
+  const networkByName = new Map(networkResults.map((r) => [r.name, r]));
   return {
     formatVersion: REPORT_FORMAT_VERSION,
     kind,
@@ -61,6 +82,18 @@ export function buildReport(kind: Report['kind'], plan: Plan, diagnostics: reado
         diff: c.diff.map((d) => ({ path: d.path, before: d.before, after: d.after, effect: d.effect })),
         warnings: c.warnings,
         notBefore: c.notBefore,
+        ...(r ? { result: { ok: r.ok, ...(r.error ? { error: r.error.summary } : {}), durationMs: r.durationMs } } : {}),
+      };
+    }),
+    networks: plan.networks.map((n) => {
+      const r = networkByName.get(n.name);
+      const def = n.after ?? (n.action === 'remove' ? null : n.before);
+      return {
+        name: n.name,
+        action: n.action,
+        reasons: n.reasons.map((x) => ({ code: x.code, text: x.text })),
+        bridge: def?.bridge ?? null,
+        subnet: def?.subnet ?? null,
         ...(r ? { result: { ok: r.ok, ...(r.error ? { error: r.error.summary } : {}), durationMs: r.durationMs } } : {}),
       };
     }),

@@ -28,6 +28,10 @@ export function nullNetworkPort(): NetworkPort {
     attach: async () => NOTHING,
     detach: async () => undefined,
     list: async () => [],
+    networks: async () => [],
+    checkNetwork: async () => [],
+    ensureNetwork: async () => undefined,
+    removeNetwork: async () => undefined,
     sync: async () => [],
   };
 }

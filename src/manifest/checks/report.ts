@@ -5,7 +5,7 @@
 import { diagnostic, type Diagnostic, type ErrorCode, type Severity } from '../../errors.js';
 import { formatPath, type FieldPath } from '../field-path.js';
 import type { LoadedDocument } from '../load.js';
-import type { ManifestV1 } from '../manifest-v1.js';
+import { kindOf, type ManifestV1 } from '../manifest-v1.js';
 
 /** What a diagnostic may add to its summary; `key` points at the field's key, not its value. */
 export interface ReportExtra {
@@ -34,12 +34,18 @@ export interface SetCheck {
   readonly run: (docs: readonly CheckedDocument[]) => Diagnostic[];
 }
 
+/** Whose problem it is: the container's, or the network's for a `kind: Network` document. */
+export function ownerOf(doc: LoadedDocument): { container: string } | { network: string } | Record<string, never> {
+  if (!doc.name) return {};
+  return kindOf(doc.value) === 'Network' ? { network: doc.name } : { container: doc.name };
+}
+
 export function reporter(doc: LoadedDocument, out: Diagnostic[]): Report {
   return (severity, code, path, summary, extra = {}) => {
     out.push(diagnostic(severity, code, summary, {
       field: formatPath(path),
       source: doc.locate(path, extra.key ?? false),
-      ...(doc.name ? { container: doc.name } : {}),
+      ...ownerOf(doc),
       ...(extra.hint ? { hint: extra.hint } : {}),
       ...(extra.detail ? { detail: extra.detail } : {}),
     }));

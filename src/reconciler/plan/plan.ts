@@ -8,6 +8,7 @@ import type { ContainerSpec } from '../../manifest/spec.js';
 import { nextBackoff, type ContainerRecord } from '../../state/record.js';
 import { describeDiff, describeExit, exitReasonCode } from './describe.js';
 import { diffSpecs, strongestEffect } from './field-effects.js';
+import { planNetworks } from './networks.js';
 import { startOrder } from './order.js';
 import { reason, type Reason } from './reasons.js';
 import { policyWantsRestart, refresh } from './refresh.js';
@@ -38,7 +39,8 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
 
   // Pruning everything because a directory vanished or a checkout emptied it is never what the
   // user meant; it takes --allow-empty.
-  const nothingDesired = desired.containers.length === 0 && invalid.size === 0 && broken.size === 0 && elsewhere.size === 0;
+  const nothingDesired = desired.containers.length === 0 && invalid.size === 0 && broken.size === 0 && elsewhere.size === 0
+    && (desired.networks ?? []).length === 0 && (desired.invalidNetworks ?? []).length === 0;
   const pruneGuard = (desired.missing || nothingDesired) && !options.allowEmpty;
 
   const changes = new Map<string, Change>();
@@ -113,14 +115,17 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
     }
   }
 
+  const networks = planNetworks(desired, actual, changes, pruneGuard, (name) => current.get(name)?.live.process === 'running');
+  diagnostics.push(...networks.diagnostics);
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     createdAt: now.toISOString(),
     stateSerial: actual.serial,
-    changes: ordered(changes, current, wanted),
+    changes: ordered(networks.changes, current, wanted),
+    networks: networks.networks,
     orphans: actual.orphans,
     diagnostics,
-    complete,
+    complete: complete && networks.complete,
     errored,
   };
 }
@@ -228,7 +233,7 @@ export function countActions(p: Plan): Record<Action, number> {
 }
 
 export function hasChanges(p: Plan): boolean {
-  return p.changes.some((c) => c.action !== 'none') || p.orphans.length > 0;
+  return p.changes.some((c) => c.action !== 'none') || p.networks.some((n) => n.action !== 'none') || p.orphans.length > 0;
 }
 
 /**

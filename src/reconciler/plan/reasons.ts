@@ -28,6 +28,9 @@ export const REASON_CODES = [
   'manifest-removed', // its manifest was removed: the container is removed
   'selects-other-hosts', // its manifest now selects other hosts: the container is removed here
   'up-to-date', // the host runs what its manifest says: nothing to do
+  'network-changed', // the network it joined is rebuilt (subnet, gateway or bridge changed): it restarts on the new one
+  'network-in-use', // a network to remove or rebuild is still joined by a container that stays: it waits
+  'network-missing', // the network it joins does not exist and cannot be made now (its manifest has errors): not started
   'requested', // an imperative command (`corral start`, `stop`, `restart`) asked for it
 ] as const;
 

@@ -3,6 +3,7 @@
 
 import type { Diagnostic } from '../../errors.js';
 import type { ManifestSet } from '../../manifest/manifest-set.js';
+import type { NetworkDefinition } from '../../manifest/network.js';
 import type { ContainerSpec, SpecOrigin } from '../../manifest/spec.js';
 import type { ContainerRecord, ExitRecord, Json } from '../../state/record.js';
 import type { Reason } from './reasons.js';
@@ -74,6 +75,23 @@ export interface Orphan {
   readonly detail: string;
 }
 
+export type NetworkAction = 'create' | 'update' | 'recreate' | 'remove' | 'none';
+
+/**
+ * What happens to one network (`kind: Network`). Networks are made before any container starts
+ * and removed after every container stopped; a recreate restarts the containers that joined it.
+ */
+export interface NetworkChange {
+  readonly name: string;
+  readonly action: NetworkAction;
+  readonly reasons: readonly Reason[];
+  readonly before: NetworkDefinition | null;
+  /** The definition to apply (null for remove, and for none of an undesired network). */
+  readonly after: NetworkDefinition | null;
+  readonly afterHash: string | null;
+  readonly origin: SpecOrigin | null;
+}
+
 export interface Plan {
   readonly formatVersion: typeof PLAN_FORMAT_VERSION;
   readonly createdAt: string;
@@ -81,6 +99,8 @@ export interface Plan {
   readonly stateSerial: number;
   /** In dependency order: what others depend on comes first. Removals come in reverse order. */
   readonly changes: readonly Change[];
+  /** Networks by name: created and updated before `changes`, removed after them. */
+  readonly networks: readonly NetworkChange[];
   readonly orphans: readonly Orphan[];
   readonly diagnostics: readonly Diagnostic[];
   /** Some desired containers could not be planned (invalid manifests): their last spec stays. */
@@ -112,8 +132,17 @@ export interface ActualContainer {
   readonly live: LiveFacts;
 }
 
+/** A network the host has (the driver's record of what it applied). */
+export interface ActualNetwork {
+  readonly definition: NetworkDefinition;
+  readonly hash: string;
+  readonly origin: SpecOrigin | null;
+}
+
 export interface Actual {
   readonly containers: readonly ActualContainer[];
+  /** Absent: none (a driver without named networks). */
+  readonly networks?: readonly ActualNetwork[];
   readonly orphans: readonly Orphan[];
   readonly serial: number;
   /**
@@ -134,6 +163,14 @@ export interface DesiredContainer {
   readonly hostDiagnostics: readonly Diagnostic[];
 }
 
+export interface DesiredNetwork {
+  readonly definition: NetworkDefinition;
+  readonly hash: string;
+  readonly origin: SpecOrigin;
+  /** Host checks at plan time (a subnet over a host route): errors keep it from being applied. */
+  readonly hostDiagnostics: readonly Diagnostic[];
+}
+
 /**
  * The manifest set (src/manifest/manifest-set.ts) as the plan needs it: each container with the
  * digests it references and the host's checks; names of the valid manifests for other hosts.
@@ -142,6 +179,9 @@ export type Desired = Pick<ManifestSet, 'invalidNames' | 'brokenFiles' | 'missin
   readonly containers: readonly DesiredContainer[];
   /** Valid manifests that select other hosts. */
   readonly elsewhere: readonly string[];
+  /** Absent: none. */
+  readonly networks?: readonly DesiredNetwork[];
+  readonly invalidNetworks?: readonly string[];
 };
 
 export interface PlanOptions {

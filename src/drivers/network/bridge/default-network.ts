@@ -1,20 +1,23 @@
-// The default network: what `network.mode: bridge` joins. One per state root: its bridge and its
-// nftables table are named after the root (`corral0` and `corral` for the default root), and its
-// subnet is the first /24 of 10.89.0.0/16 that no route of the host covers, chosen once and kept
-// in `<root>/network/default.json` (two roots on one host take two subnets).
+// The default network: what `network.mode: bridge` joins without a `network.name`. One per state
+// root: its bridge and corral's nftables table are named after the root (`corral0` and `corral` for
+// the default root), and its subnet is the first /24 of 10.89.0.0/16 that no route of the host
+// covers, chosen once and kept in `<root>/network/default.json` (two roots on one host take two
+// subnets). Named networks (`kind: Network`) have the same shape, from their manifest
+// (network-records.ts).
 
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../../state/atomic-write.js';
-import { formatIPv4, formatSubnet, overlaps, parseSubnet, type Subnet } from './ipv4.js';
+import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet } from '../../../manifest/ipv4.js';
+import { DEFAULT_MTU, DEFAULT_NETWORK, type NetworkDefinition } from '../../../manifest/network.js';
 
 export interface BridgeNetwork {
-  readonly name: 'default';
+  readonly name: string;
   readonly bridge: string;
-  readonly table: string;
   readonly subnet: Subnet;
   readonly gateway: number;
   readonly mtu: number;
   readonly masquerade: boolean;
+  readonly isolated: boolean;
 }
 
 export interface NetworkNames {
@@ -23,7 +26,6 @@ export interface NetworkNames {
 }
 
 const POOL = { base: (10 << 24) + (89 << 16), prefix: 16 };
-const MTU = 1500;
 
 export interface Route {
   readonly dst: Subnet;
@@ -45,7 +47,15 @@ export function routeConflict(routes: readonly Route[], bridge: string, subnet: 
 }
 
 export function networkOf(names: NetworkNames, subnet: Subnet): BridgeNetwork {
-  return { name: 'default', bridge: names.bridge, table: names.table, subnet, gateway: subnet.base + 1, mtu: MTU, masquerade: true };
+  return { name: DEFAULT_NETWORK, bridge: names.bridge, subnet, gateway: subnet.base + 1, mtu: DEFAULT_MTU, masquerade: true, isolated: true };
+}
+
+/** A named network as the driver wires it (its definition passed the manifest checks). */
+export function bridgeOf(def: NetworkDefinition): BridgeNetwork {
+  const subnet = parseSubnet(def.subnet);
+  const gateway = parseIPv4(def.gateway);
+  if (subnet === null || gateway === null) throw new Error(`network ${def.name}: unchecked subnet ${def.subnet} or gateway ${def.gateway}`);
+  return { name: def.name, bridge: def.bridge, subnet, gateway, mtu: def.mtu, masquerade: def.masquerade, isolated: def.isolated };
 }
 
 export function readChosenSubnet(file: string): Subnet | null {

@@ -8,10 +8,11 @@ import type { BindSpec } from '../../../reconciler/ports.js';
 import { renderHosts, renderResolvConf, type HostEntry } from './etc-files.js';
 import { replaceFile, rewriteInPlace } from './files.js';
 import { hostResolvers } from './host-facts.js';
-import type { Lease } from './leases.js';
+import { leaseNetwork, type Lease } from './leases.js';
 
 const entry = (l: Lease): HostEntry => ({ address: l.address, names: l.names });
-const hostsOf = (l: Lease, all: readonly Lease[]): string => renderHosts(entry(l), all.filter((o) => o.name !== l.name).map(entry));
+// Neighbours are the containers on the same network.
+const hostsOf = (l: Lease, all: readonly Lease[]): string => renderHosts(entry(l), all.filter((o) => o.name !== l.name && leaseNetwork(o) === leaseNetwork(l)).map(entry));
 
 export class EtcFiles {
   /** `dirOf(name)`: the container's directory for them (`containers/<name>/network`). */
@@ -38,10 +39,10 @@ export class EtcFiles {
     ];
   }
 
-  /** Rewrites the neighbours' /etc/hosts in place: their bind mounts hold the file's inode. */
-  refresh(all: readonly Lease[], except: string): void {
+  /** Rewrites the neighbours' /etc/hosts on `network` in place: their bind mounts hold the file's inode. */
+  refresh(all: readonly Lease[], except: string, network: string): void {
     for (const l of all) {
-      if (l.name === except) continue;
+      if (l.name === except || leaseNetwork(l) !== network) continue;
       const file = join(this.dirOf(l.name), 'hosts');
       if (existsSync(file)) rewriteInPlace(file, hostsOf(l, all));
     }

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { PortMapping } from '../../../manifest/spec.js';
-import { parseSubnet } from './ipv4.js';
+import { parseSubnet } from '../../../manifest/ipv4.js';
 import type { Route } from './default-network.js';
 import { parseResolvConf, type ResolverConfig } from './etc-files.js';
 import { run } from './tools.js';

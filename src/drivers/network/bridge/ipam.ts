@@ -2,7 +2,7 @@
 // container name (leases.ts), so an address is stable across restarts and recreates; a fixed
 // address is checked here against the subnet and the other leases. Pure.
 
-import { contains, formatIPv4, parseIPv4, size, type Subnet } from './ipv4.js';
+import { contains, formatIPv4, parseIPv4, size, type Subnet } from '../../../manifest/ipv4.js';
 
 export interface AddressRequest {
   /** `auto`, or a fixed address from the manifest. */

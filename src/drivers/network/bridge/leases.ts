@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../../errors.js';
+import { DEFAULT_NETWORK } from '../../../manifest/network.js';
 import type { PortMapping } from '../../../manifest/spec.js';
 import { writeFileAtomic } from '../../../state/atomic-write.js';
 
@@ -14,6 +15,8 @@ export const LEASE_FORMAT = 1;
 export interface Lease {
   readonly format: typeof LEASE_FORMAT;
   readonly name: string;
+  /** The network it is on; absent: the default network (leases written before networks had names). */
+  readonly network?: string;
   readonly address: string;
   /** The host end of the veth pair. */
   readonly veth: string;
@@ -23,6 +26,10 @@ export interface Lease {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_.-]*$/;
+
+export function leaseNetwork(lease: Pick<Lease, 'network'>): string {
+  return lease.network ?? DEFAULT_NETWORK;
+}
 
 export class LeaseStore {
   constructor(private readonly dir: string) {}
@@ -69,7 +76,7 @@ function parseLease(text: string, file: string): Lease {
   }
   const l = value as Partial<Lease>;
   const ok = l !== null && typeof l === 'object' && l.format === LEASE_FORMAT && typeof l.name === 'string' && typeof l.address === 'string'
-    && typeof l.veth === 'string' && /^cv[0-9a-f]{10}$/.test(l.veth) && Array.isArray(l.names) && Array.isArray(l.ports);
+    && (l.network === undefined || typeof l.network === 'string') && typeof l.veth === 'string' && /^cv[0-9a-f]{10}$/.test(l.veth) && Array.isArray(l.names) && Array.isArray(l.ports);
   if (!ok) throw new CorralError('STATE_CORRUPT', `the network lease \`${file}\` is not one corral wrote`, { hint: 'remove the file; the container gets a new address at its next start' });
   return l as Lease;
 }

@@ -7,7 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:f
 import { CorralError } from '../../../errors.js';
 import { describe, type BridgeNetwork } from './default-network.js';
 import { ipForwarding } from './host-facts.js';
-import { formatIPv4 } from './ipv4.js';
+import { formatIPv4 } from '../../../manifest/ipv4.js';
 import type { Lease } from './leases.js';
 import { createNetns } from './netns.js';
 import { ipBatch, run } from './tools.js';
@@ -56,14 +56,14 @@ function writeProcSys(file: string, value: string): void {
 }
 
 export class Links {
-  /** The bridge is checked (or made) once per process; a wiring failure checks it again. */
-  private bridgeReady = false;
+  /** Each bridge is checked (or made) once per process; a wiring failure checks them again. */
+  private readonly ready = new Set<string>();
 
   /** `owner`: the alias of this root's bridge (`corral:<short root id>`). */
   constructor(private readonly owner: string) {}
 
   async ensureBridge(net: BridgeNetwork, signal: AbortSignal): Promise<void> {
-    if (this.bridgeReady && interfaceNames().has(net.bridge)) return;
+    if (this.ready.has(net.bridge) && interfaceNames().has(net.bridge)) return;
     const alias = await linkAlias(net.bridge, signal);
     if (alias !== null) {
       if (alias !== this.owner) {
@@ -83,7 +83,7 @@ export class Links {
     // (the table's guard chain closes what that opens: docs/security.md).
     writeProcSys(`/proc/sys/net/ipv4/conf/${net.bridge}/route_localnet`, '1');
     if (net.masquerade && !ipForwarding()) writeProcSys('/proc/sys/net/ipv4/ip_forward', '1');
-    this.bridgeReady = true;
+    this.ready.add(net.bridge);
   }
 
   /**
@@ -118,7 +118,7 @@ export class Links {
     try {
       await work();
     } catch (err) {
-      this.bridgeReady = false;
+      this.ready.clear();
       throw err;
     }
   }
@@ -147,6 +147,15 @@ export class Links {
     ];
   }
 
+  /**
+   * A changed MTU, live: the bridge, the host end of each veth and each container's `eth0` (in its
+   * namespace file). A container started later gets it at its wiring.
+   */
+  async setMtu(net: BridgeNetwork, wired: ReadonlyArray<{ lease: Lease; netns: string }>, signal: AbortSignal): Promise<void> {
+    await ipBatch([`link set ${net.bridge} mtu ${net.mtu}`, ...wired.map((w) => `link set ${w.lease.veth} mtu ${net.mtu}`)], signal, `set the MTU of ${describe(net)}`);
+    for (const w of wired) await ipBatch([`link set eth0 mtu ${net.mtu}`], signal, `set the MTU of eth0 of \`${w.lease.name}\``, w.netns);
+  }
+
   /** Deletes a veth of this root's (by its alias). Idempotent. */
   async deleteVeth(veth: string, signal: AbortSignal): Promise<void> {
     const alias = await linkAlias(veth, signal);
@@ -157,10 +166,16 @@ export class Links {
     });
   }
 
+  /** Whether the interface is one this root made (its alias says so). */
+  async owns(name: string, signal: AbortSignal): Promise<boolean> {
+    const alias = await linkAlias(name, signal);
+    return alias === this.owner || (alias?.startsWith(`${this.owner}:`) ?? false);
+  }
+
   /** Deletes this root's bridge. Idempotent. */
   async deleteBridge(net: BridgeNetwork, signal: AbortSignal): Promise<void> {
     if ((await linkAlias(net.bridge, signal)) === this.owner) await ipBatch([`link del ${net.bridge}`], signal, `delete bridge \`${net.bridge}\``);
-    this.bridgeReady = false;
+    this.ready.clear();
   }
 
   /**
@@ -173,7 +188,7 @@ export class Links {
     if (wired.length === 0) return [];
     const repaired: string[] = [];
     if (!interfaceNames().has(net.bridge)) {
-      this.bridgeReady = false;
+      this.ready.clear();
       await this.ensureBridge(net, signal);
       repaired.push(`the bridge \`${net.bridge}\` was missing: made again`);
     }

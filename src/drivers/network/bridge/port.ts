@@ -1,9 +1,11 @@
 // The bridge driver behind the reconciler's NetworkPort (src/reconciler/ports.ts): for
-// `network.mode: bridge` a network namespace of the container's own (netns.ts), a veth pair to the
-// state root's bridge (links.ts) with a leased address (ipam.ts, leases.ts), /etc/hosts and
-// /etc/resolv.conf bound read-only (etc-writer.ts), and published ports as DNAT rules in corral's
-// nftables table (ruleset.ts, table.ts), restored by sync() at every pass with the bridge and the
-// veths. docs/network.md describes the whole design. Containers of other modes cost nothing here.
+// `network.mode: bridge` a network namespace of the container's own (netns.ts), a veth pair to its
+// network's bridge (links.ts: the state root's default network, or a `kind: Network` one recorded
+// in network-records.ts) with a leased address (ipam.ts, leases.ts), /etc/hosts and
+// /etc/resolv.conf bound read-only (etc-writer.ts), and published ports, masquerade and isolation
+// as rules in corral's one nftables table (ruleset.ts, table.ts), restored by sync() at every pass
+// with the bridges and the veths. docs/network.md describes the whole design. Containers of other
+// modes cost nothing here.
 
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -12,14 +14,17 @@ import { CorralError, diagnostic, type Diagnostic } from '../../../errors.js';
 import type { ContainerSpec } from '../../../manifest/spec.js';
 import type { NetworkAttachment, NetworkPort } from '../../../reconciler/ports.js';
 import { unsupportedNetworkFields } from '../port.js';
+import { DEFAULT_NETWORK, networkOfSpec, type NetworkDefinition } from '../../../manifest/network.js';
+import type { ActualNetwork } from '../../../reconciler/ports.js';
 import {
-  firstFreeSubnet, networkOf, readChosenSubnet, routeConflict, writeChosenSubnet, type BridgeNetwork, type NetworkNames, type Route,
+  bridgeOf, firstFreeSubnet, networkOf, readChosenSubnet, routeConflict, writeChosenSubnet, type BridgeNetwork, type NetworkNames, type Route,
 } from './default-network.js';
 import { EtcFiles } from './etc-writer.js';
 import { hostListener, hostRoutes, ipForwarding } from './host-facts.js';
 import { chooseAddress, refuseAddress } from './ipam.js';
-import { formatSubnet } from './ipv4.js';
-import { LEASE_FORMAT, LeaseStore, type Lease } from './leases.js';
+import { formatSubnet, overlaps } from '../../../manifest/ipv4.js';
+import { LEASE_FORMAT, leaseNetwork, LeaseStore, type Lease } from './leases.js';
+import { NetworkRecords } from './network-records.js';
 import { interfaceNames, Links } from './links.js';
 import { removeNetns } from './netns.js';
 import { renderRuleset } from './ruleset.js';
@@ -55,6 +60,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
   const nsDir = join(dir, 'ns');
   const nsFile = (name: string): string => join(nsDir, name);
   const subnetFile = join(dir, 'default.json');
+  const records = new NetworkRecords(join(dir, 'networks'));
   const links = new Links(`corral:${options.rootId.slice(0, 8)}`);
   const table = new Table(dir, options.names.table);
   const etc = new EtcFiles((name) => join(options.containerDir(name), 'network'));
@@ -80,7 +86,8 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     return routesRead.routes;
   }
 
-  async function network(signal: AbortSignal, persist: boolean): Promise<BridgeNetwork> {
+  /** The default network: its subnet chosen (and with `persist`, kept) at its first use. */
+  async function defaultNetwork(signal: AbortSignal, persist: boolean): Promise<BridgeNetwork> {
     const chosen = readChosenSubnet(subnetFile);
     if (chosen) return networkOf(options.names, chosen);
     const subnet = firstFreeSubnet(await routes(signal), options.names.bridge);
@@ -92,7 +99,15 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     return networkOf(options.names, subnet);
   }
 
-  const takenBy = (except: string): Map<string, string> => new Map(leases.all().filter((l) => l.name !== except).map((l) => [l.address, l.name]));
+  /** A container's network: the default one, or a named one once ensureNetwork made it. */
+  async function network(name: string, signal: AbortSignal, persist: boolean): Promise<BridgeNetwork> {
+    if (name === DEFAULT_NETWORK) return defaultNetwork(signal, persist);
+    const record = records.get(name);
+    if (record === null) throw new CorralError('NETWORK_SETUP_FAILED', `network \`${name}\` is not made on this host`, { hint: 'its manifest must be valid: `corral validate` says why it is not' });
+    return bridgeOf(record.definition);
+  }
+
+  const takenBy = (except: string, on: string): Map<string, string> => new Map(leases.all().filter((l) => l.name !== except && leaseNetwork(l) === on).map((l) => [l.address, l.name]));
 
   let forwardingTold = false;
   async function check(spec: ContainerSpec): Promise<Diagnostic[]> {
@@ -104,16 +119,24 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     }
     const out: Diagnostic[] = [];
     const signal = AbortSignal.timeout(10_000);
-    const net = await network(signal, false);
-    const conflict = routeConflict(await routes(signal), net.bridge, net.subnet);
-    if (conflict) {
-      out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `the default network's subnet ${formatSubnet(net.subnet)} overlaps the host route ${formatSubnet(conflict.dst)} on \`${conflict.dev}\``, {
-        ...at, hint: `remove ${subnetFile} once no container uses the bridge, and corral picks a free subnet`,
-      }));
+    const joins = networkOfSpec(spec) ?? DEFAULT_NETWORK;
+    let net: BridgeNetwork | null;
+    if (joins === DEFAULT_NETWORK) {
+      net = await defaultNetwork(signal, false);
+      const conflict = routeConflict(await routes(signal), net.bridge, net.subnet);
+      if (conflict) {
+        out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `the default network's subnet ${formatSubnet(net.subnet)} overlaps the host route ${formatSubnet(conflict.dst)} on \`${conflict.dev}\``, {
+          ...at, hint: `remove ${subnetFile} once no container uses the bridge, and corral picks a free subnet`,
+        }));
+      }
+    } else {
+      // Not made yet: the plan makes it first, and the manifest checks placed a fixed address in it.
+      const record = records.get(joins);
+      net = record === null ? null : bridgeOf(record.definition);
     }
     const wanted = spec.network.bridge?.address ?? 'auto';
-    if (wanted !== 'auto') {
-      const refused = refuseAddress(net.subnet, net.gateway, wanted, takenBy(spec.name));
+    if (wanted !== 'auto' && net !== null) {
+      const refused = refuseAddress(net.subnet, net.gateway, wanted, takenBy(spec.name, joins));
       if (refused) out.push(diagnostic('error', 'NETWORK_ADDRESS_CONFLICT', `network.address ${wanted}: ${refused}`, { ...at, field: 'spec.network.address' }));
     }
     const procNet = procNetReader();
@@ -125,7 +148,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
         }));
       }
     });
-    if (net.masquerade && !ipForwarding() && !forwardingTold) {
+    if ((net?.masquerade ?? true) && !ipForwarding() && !forwardingTold) {
       forwardingTold = true;
       out.push(diagnostic('warning', 'NETWORK_FORWARDING', 'corral turns on net.ipv4.ip_forward (off on this host) so that bridged containers reach beyond the host', at));
     }
@@ -134,13 +157,16 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
 
   async function attach(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<NetworkAttachment> {
     if (spec.network.mode !== 'bridge') return NOTHING;
-    const net = await network(signal, true);
+    const joins = networkOfSpec(spec) ?? DEFAULT_NETWORK;
+    const net = await network(joins, signal, true);
     await links.ensureBridge(net, signal);
     const held = leases.get(name);
-    const choice = chooseAddress(net.subnet, net.gateway, { wanted: spec.network.bridge?.address ?? 'auto', held: held?.address ?? null }, takenBy(name));
+    // An address is kept across restarts on the same network; a container moved to another gets a new one.
+    const heldHere = held !== null && leaseNetwork(held) === joins ? held.address : null;
+    const choice = chooseAddress(net.subnet, net.gateway, { wanted: spec.network.bridge?.address ?? 'auto', held: heldHere }, takenBy(name, joins));
     if (!choice.ok) throw new CorralError('NETWORK_ADDRESS_CONFLICT', `container \`${name}\`: ${choice.reason}`, { container: name });
     const lease: Lease = {
-      format: LEASE_FORMAT, name, address: choice.address, veth: vethOf(name),
+      format: LEASE_FORMAT, name, ...(joins === DEFAULT_NETWORK ? {} : { network: joins }), address: choice.address, veth: vethOf(name),
       names: [...new Set([spec.hostname, name, ...(spec.network.bridge?.aliases ?? [])].filter(Boolean))],
       ports: spec.network.ports,
     };
@@ -152,7 +178,8 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     await links.wireNew(net, lease, nsFile(name), signal);
     const all = leases.all();
     const binds = etc.write(lease, spec, all);
-    etc.refresh(all, name);
+    etc.refresh(all, name, joins);
+    if (held !== null && leaseNetwork(held) !== joins) etc.refresh(all, name, leaseNetwork(held));
     // Its ports are published by sync() at the end of the pass: one nft run for all containers.
     return { netnsPath: nsFile(name), handle: { format: HANDLE_FORMAT, network: net.name, address: lease.address, veth: lease.veth }, binds };
   }
@@ -164,26 +191,98 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     await links.deleteVeth(lease?.veth ?? vethOf(name), signal);
     rmSync(leases.file(name), { force: true });
     etc.remove(name);
-    etc.refresh(leases.all(), name);
+    if (lease !== null) etc.refresh(leases.all(), name, leaseNetwork(lease));
     // Its rules go at the end of the pass (sync), with the bridge when it was the last one.
+  }
+
+  /** The networks the table is rendered for: the default one while a container is on it, every named one. */
+  async function activeNetworks(all: readonly Lease[], signal: AbortSignal): Promise<BridgeNetwork[]> {
+    const named = records.all().map((r) => bridgeOf(r.definition));
+    return all.some((l) => leaseNetwork(l) === DEFAULT_NETWORK) ? [await defaultNetwork(signal, false), ...named] : named;
   }
 
   async function sync(signal: AbortSignal): Promise<string[]> {
     const all = leases.all();
-    if (all.length === 0) {
-      // Nothing bridged: no subprocess at all, unless something of the network is left to remove.
-      if (table.exists() || interfaceNames().has(options.names.bridge)) {
-        const net = await network(signal, false);
-        await table.remove(signal);
-        await links.deleteBridge(net, signal);
-      }
-      return [];
+    const repaired: string[] = [];
+    if (!all.some((l) => leaseNetwork(l) === DEFAULT_NETWORK) && interfaceNames().has(options.names.bridge)) {
+      // The default network's bridge goes with its last container (named networks' with their manifest).
+      await links.deleteBridge(await defaultNetwork(signal, false), signal);
     }
-    const net = await network(signal, false);
-    const wired = all.map((lease) => ({ lease, netns: nsFile(lease.name) })).filter((w) => existsSync(w.netns));
-    const repaired = await links.repair(net, wired, signal);
-    const text = renderRuleset(net.table, { bridge: net.bridge, subnet: formatSubnet(net.subnet), masquerade: net.masquerade }, all);
+    const nets = await activeNetworks(all, signal);
+    for (const net of nets) {
+      const wired = all.filter((l) => leaseNetwork(l) === net.name).map((lease) => ({ lease, netns: nsFile(lease.name) })).filter((w) => existsSync(w.netns));
+      if (wired.length > 0) {
+        repaired.push(...await links.repair(net, wired, signal));
+      } else if (!interfaceNames().has(net.bridge)) {
+        // A named network lives as long as its manifest, containers or not.
+        await links.ensureBridge(net, signal);
+        repaired.push(`the bridge \`${net.bridge}\` of network \`${net.name}\` was missing: made again`);
+      }
+    }
+    if (all.length === 0) {
+      // Nothing bridged: no rule is needed (nor any subprocess, unless the table is left to remove).
+      if (table.exists()) await table.remove(signal);
+      return repaired;
+    }
+    const text = renderRuleset(options.names.table, nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: formatSubnet(n.subnet), masquerade: n.masquerade, isolated: n.isolated })), all);
     return [...repaired, ...await table.sync(text, signal)];
+  }
+
+  async function checkNetwork(def: NetworkDefinition): Promise<Diagnostic[]> {
+    const at = { network: def.name };
+    const missing = missingTools();
+    if (missing.length > 0) {
+      return [diagnostic('error', 'NETWORK_TOOL_MISSING', `bridge networking needs ${missing.join(', ')}`, { ...at, hint: 'apt-get install nftables iproute2 util-linux' })];
+    }
+    const out: Diagnostic[] = [];
+    const net = bridgeOf(def);
+    if (def.bridge === options.names.bridge) {
+      out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `bridge \`${def.bridge}\` is the default network's`, { ...at, field: 'spec.bridge', hint: 'choose another bridge name' }));
+    }
+    const routeHit = routeConflict(await routes(AbortSignal.timeout(10_000)), def.bridge, net.subnet);
+    if (routeHit) {
+      out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `subnet ${def.subnet} overlaps the host route ${formatSubnet(routeHit.dst)} on \`${routeHit.dev}\``, {
+        ...at, field: 'spec.subnet', hint: 'choose a subnet no route of this host covers (`ip route` lists them)',
+      }));
+    }
+    const chosen = readChosenSubnet(subnetFile);
+    if (chosen && overlaps(chosen, net.subnet)) {
+      out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `subnet ${def.subnet} overlaps the default network's ${formatSubnet(chosen)}`, { ...at, field: 'spec.subnet' }));
+    }
+    if (interfaceNames().has(def.bridge) && records.get(def.name)?.definition.bridge !== def.bridge && !(await links.owns(def.bridge, AbortSignal.timeout(10_000)))) {
+      out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `the interface \`${def.bridge}\` exists and is not one corral made`, { ...at, field: 'spec.bridge', hint: 'choose another bridge name' }));
+    }
+    if (def.masquerade && !ipForwarding() && !forwardingTold) {
+      forwardingTold = true;
+      out.push(diagnostic('warning', 'NETWORK_FORWARDING', `corral turns on net.ipv4.ip_forward (off on this host) so that network \`${def.name}\`'s containers reach beyond the host`, at));
+    }
+    return out;
+  }
+
+  async function ensureNetwork(def: NetworkDefinition, hash: string, origin: ActualNetwork['origin'], signal: AbortSignal): Promise<void> {
+    const before = records.get(def.name);
+    const net = bridgeOf(def);
+    if (before !== null) {
+      const old = bridgeOf(before.definition);
+      if (old.bridge !== net.bridge || old.subnet.base !== net.subnet.base || old.subnet.prefix !== net.subnet.prefix || old.gateway !== net.gateway) {
+        // Rebuilt: its containers are restarted by the plan and wired to the new bridge.
+        await links.deleteBridge(old, signal);
+      }
+    }
+    await links.ensureBridge(net, signal);
+    if (before !== null && before.definition.mtu !== def.mtu) {
+      const wired = leases.all().filter((l) => leaseNetwork(l) === def.name).map((lease) => ({ lease, netns: nsFile(lease.name) })).filter((w) => existsSync(w.netns));
+      await links.setMtu(net, wired, signal);
+    }
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await records.put({ definition: def, hash, origin });
+    // Masquerade and isolation are rules: sync() renders them at the end of the pass.
+  }
+
+  async function removeNetwork(name: string, signal: AbortSignal): Promise<void> {
+    const record = records.get(name);
+    if (record !== null) await links.deleteBridge(bridgeOf(record.definition), signal);
+    records.remove(name);
   }
 
   return {
@@ -200,6 +299,10 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
       }
       return [...new Set([...leases.names(), ...ns])].sort();
     },
+    networks: async () => records.all(),
+    checkNetwork,
+    ensureNetwork: (def, hash, origin, signal) => serial(() => ensureNetwork(def, hash, origin, signal)),
+    removeNetwork: (name, signal) => serial(() => removeNetwork(name, signal)),
     sync: (signal) => serial(() => sync(signal)),
   };
 }

@@ -1,15 +1,19 @@
-// corral's nftables table, rendered whole from the leases (docs/network.md, "Published ports").
-// The file deletes and recreates the table in one transaction (`table` + `delete table` + the new
-// table), so the kernel holds either the old ruleset or the new one, never a half; rendering is
-// deterministic, so the same leases give the same bytes. Pure.
+// corral's nftables table, rendered whole from the networks and the leases (docs/network.md,
+// "Published ports", "Named networks"). The file deletes and recreates the table in one
+// transaction (`table` + `delete table` + the new table), so the kernel holds either the old
+// ruleset or the new one, never a half; rendering is deterministic, so the same networks and
+// leases give the same bytes. Pure.
 
+import { networksTalk } from '../../../manifest/network.js';
 import type { PortMapping } from '../../../manifest/spec.js';
 
 export interface RulesetNetwork {
+  readonly name: string;
   readonly bridge: string;
   /** `10.89.0.0/24`. */
   readonly subnet: string;
   readonly masquerade: boolean;
+  readonly isolated: boolean;
 }
 
 export interface RulesetLease {
@@ -18,14 +22,22 @@ export interface RulesetLease {
   readonly ports: readonly PortMapping[];
 }
 
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 function publishRule(lease: RulesetLease, p: PortMapping): string {
   const daddr = p.hostIP === '0.0.0.0' ? '' : `ip daddr ${p.hostIP} `;
   return `    ${daddr}${p.protocol} dport ${p.hostPort} dnat ip to ${lease.address}:${p.containerPort} comment "${lease.name}"`;
 }
 
-export function renderRuleset(table: string, network: RulesetNetwork, leases: readonly RulesetLease[]): string {
-  const publish = [...leases].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).flatMap((l) => l.ports.map((p) => publishRule(l, p)));
-  const s = network.subnet;
+const set = (items: readonly string[]): string => (items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`);
+
+export function renderRuleset(table: string, networks: readonly RulesetNetwork[], leases: readonly RulesetLease[]): string {
+  const nets = [...networks].sort(byName);
+  const publish = [...leases].sort(byName).flatMap((l) => l.ports.map((p) => publishRule(l, p)));
+  const bridges = nets.map((n) => `"${n.bridge}"`);
+  // Two networks' containers reach each other only when neither is isolated (published ports,
+  // DNATed, always pass).
+  const isolate = nets.flatMap((a) => nets.filter((b) => b !== a && !networksTalk(a, b)).map((b) => `    iifname "${a.bridge}" oifname "${b.bridge}" drop`));
   return [
     `table inet ${table} {}`,
     `delete table inet ${table}`,
@@ -36,13 +48,13 @@ export function renderRuleset(table: string, network: RulesetNetwork, leases: re
     ...publish,
     '  }',
     // route_localnet (for 127.0.0.1 ports) would also let a container with CAP_NET_RAW hand the
-    // host a frame addressed to 127.0.0.1 (CVE-2020-8558): anything arriving from the bridge, or
+    // host a frame addressed to 127.0.0.1 (CVE-2020-8558): anything arriving from a bridge, or
     // from a bridge port when br_netfilter runs the hooks there, with a loopback destination on
     // the wire is dropped before routing. Replies to the host's own 127.0.0.1 connections carry
     // the gateway's address on the wire and are not touched.
     '  chain guard {',
     '    type filter hook prerouting priority -300; policy accept;',
-    `    iifname "${network.bridge}" ip daddr 127.0.0.0/8 drop`,
+    ...(bridges.length > 0 ? [`    iifname ${set(bridges)} ip daddr 127.0.0.0/8 drop`] : []),
     '    iifname "cv*" ip daddr 127.0.0.0/8 drop',
     '  }',
     '  chain prerouting {',
@@ -53,13 +65,23 @@ export function renderRuleset(table: string, network: RulesetNetwork, leases: re
     '    type nat hook output priority -100; policy accept;',
     '    fib daddr type local jump publish',
     '  }',
+    ...(isolate.length > 0 ? [
+      '  chain isolate {',
+      '    type filter hook forward priority 0; policy accept;',
+      '    ct status dnat accept',
+      ...isolate,
+      '  }',
+    ] : []),
     '  chain postrouting {',
     '    type nat hook postrouting priority 100; policy accept;',
-    // From the host's loopback: the container must answer a routable address.
-    `    ip saddr 127.0.0.0/8 ip daddr ${s} masquerade`,
-    // Hairpin: a container reaching its own (or a neighbour's) published port through the host.
-    `    ct status dnat ip saddr ${s} ip daddr ${s} masquerade`,
-    ...(network.masquerade ? [`    ip saddr ${s} ip daddr != ${s} oifname != "${network.bridge}" masquerade`] : []),
+    ...nets.flatMap((n) => [
+      // From the host's loopback: the container must answer a routable address.
+      `    ip saddr 127.0.0.0/8 ip daddr ${n.subnet} masquerade`,
+      // Hairpin: a container reaching its own (or a neighbour's) published port through the host.
+      `    ct status dnat ip saddr ${n.subnet} ip daddr ${n.subnet} masquerade`,
+      // Outbound: beyond the host's corral bridges, with the host's address.
+      ...(n.masquerade ? [`    ip saddr ${n.subnet} ip daddr != ${n.subnet} oifname != ${set(bridges)} masquerade`] : []),
+    ]),
     '  }',
     '}',
     '',

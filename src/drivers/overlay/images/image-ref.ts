@@ -1,4 +1,4 @@
-// `NAME[:TAG]`, with the same rules as the manifest schema (schemas/container.schema.json,
+// `NAME[:TAG]`, with the same rules as the manifest schema (schemas/manifest.schema.json,
 // rootfs.image), so a name that imports is a name a manifest can use. Pure.
 
 import { CorralError } from '../../../errors.js';

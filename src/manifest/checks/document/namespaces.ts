@@ -34,7 +34,7 @@ export const namespacesAndNetwork: DocumentCheck = {
         hint: netns.kind === 'host' ? 'with the host network the container listens on host ports directly; remove `ports`' : 'set `network.mode: bridge`',
       });
     }
-    for (const field of ['address', 'aliases', 'dns'] as const) {
+    for (const field of ['name', 'address', 'aliases', 'dns'] as const) {
       if (net[field] === undefined || bridged) continue;
       report('error', 'MANIFEST_CONFLICT', ['spec', 'network', field], `\`network.${field}\` is used only with \`network.mode: bridge\``, {
         hint: netns.kind === 'private' ? 'set `network.mode: bridge`' : `with \`namespaces.network: ${ns.network ?? net.mode}\` the network (and its resolver) comes from there`,

@@ -1,0 +1,80 @@
+// A network (`kind: Network`) as corral applies it: the manifest's fields with every default
+// written out, and the hash that tells the plan whether it changed. Containers join one with
+// `network: {mode: bridge, name}`; without a name they join the default network, which corral
+// makes by itself for each state root (src/drivers/network/bridge/default-network.ts). Pure.
+
+import { canonicalJson, sha256Hex } from './hash.js';
+import { formatIPv4, formatSubnet } from './ipv4.js';
+import { parseNetworkSubnet } from './formats.js';
+import type { NetworkManifestV1 } from './manifest-v1.js';
+import type { ContainerSpec } from './spec.js';
+
+/** The network a bridged container without `network.name` joins. No manifest may take the name. */
+export const DEFAULT_NETWORK = 'default';
+
+export const NETWORK_HASH_FORMAT = 'corral.network.v1';
+
+export interface NetworkDefinition {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The bridge interface on the host. */
+  readonly bridge: string;
+  /** `10.90.0.0/24`. */
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly masquerade: boolean;
+  readonly isolated: boolean;
+  readonly mtu: number;
+}
+
+export const DEFAULT_MTU = 1500;
+
+/** `cn-` and the name, cut to the 15 characters an interface name may have. */
+export function defaultBridgeName(name: string): string {
+  return `cn-${name}`.slice(0, 15);
+}
+
+/** Only for manifests that passed the schema and the network checks (the subnet parses). */
+export function normalizeNetwork(manifest: NetworkManifestV1): NetworkDefinition {
+  const spec = manifest.spec;
+  const parsed = parseNetworkSubnet(spec.subnet);
+  if (!parsed.ok) throw new Error(`normalizeNetwork: unchecked subnet ${spec.subnet}`);
+  return {
+    name: manifest.metadata.name,
+    labels: { ...(manifest.metadata.labels ?? {}) },
+    bridge: spec.bridge ?? defaultBridgeName(manifest.metadata.name),
+    subnet: formatSubnet(parsed.value),
+    gateway: spec.gateway ?? formatIPv4(parsed.value.base + 1),
+    masquerade: spec.masquerade ?? true,
+    isolated: spec.isolated ?? true,
+    mtu: spec.mtu ?? DEFAULT_MTU,
+  };
+}
+
+export function networkHash(def: NetworkDefinition): string {
+  return `sha256:${sha256Hex(canonicalJson({ format: NETWORK_HASH_FORMAT, network: def }))}`;
+}
+
+/** The network a container joins: null unless it is bridged. */
+export function networkOfSpec(spec: ContainerSpec): string | null {
+  return spec.network.bridge === null ? null : spec.network.bridge.network ?? DEFAULT_NETWORK;
+}
+
+/** Whether two networks' containers may reach each other: only when neither is isolated. */
+export function networksTalk(a: Pick<NetworkDefinition, 'isolated'>, b: Pick<NetworkDefinition, 'isolated'>): boolean {
+  return !a.isolated && !b.isolated;
+}
+
+/** How a network changes: `recreate` rebuilds its bridge (and restarts its containers), `live` not. */
+export function networkChangeEffect(before: NetworkDefinition, after: NetworkDefinition): 'none' | 'record' | 'live' | 'recreate' {
+  if (before.bridge !== after.bridge || before.subnet !== after.subnet || before.gateway !== after.gateway) return 'recreate';
+  if (before.masquerade !== after.masquerade || before.isolated !== after.isolated || before.mtu !== after.mtu) return 'live';
+  return canonicalJson(before) === canonicalJson(after) ? 'none' : 'record';
+}
+
+/** The fields that differ, for the plan's reasons. */
+export function networkDiff(before: NetworkDefinition, after: NetworkDefinition): Array<{ field: string; before: unknown; after: unknown }> {
+  return (Object.keys(after) as Array<keyof NetworkDefinition>)
+    .filter((k) => canonicalJson(before[k]) !== canonicalJson(after[k]))
+    .map((k) => ({ field: k, before: before[k], after: after[k] }));
+}

@@ -1,0 +1,179 @@
+// Named networks (`kind: Network`) end to end, through the CLI, with corral inside a "host" network
+// namespace of the test's own (test/support/test-netns.ts): two networks made from manifests, each
+// container on its own bridge and subnet, names only within a network, isolation (published ports
+// still reachable), live updates (isolation, MTU) without restarts, a rebuilt subnet that restarts
+// its containers, a network kept while a container joins it, and nothing left after removal.
+
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { buildBusyboxRootfs } from '../../support/busybox.js';
+import { corral } from '../../support/cli.js';
+import { psJson, sandbox, type Sandbox } from '../../support/host-sandbox.js';
+import { requireRoot } from '../../support/root.js';
+import { HOST_ADDRESS, makeTestNetwork, type TestNetwork } from '../../support/test-netns.js';
+
+let net: TestNetwork;
+let sb: Sandbox;
+let rootfsDir: string;
+
+beforeAll(() => {
+  if (!requireRoot()) return;
+  rootfsDir = mkdtempSync(join(tmpdir(), 'corral-netkind-rootfs-'));
+  buildBusyboxRootfs(rootfsDir);
+  net = makeTestNetwork('netkind');
+  sb = sandbox('netkind', { netns: net.host });
+});
+afterAll(async () => {
+  await sb?.cleanup();
+  net?.cleanup();
+  if (rootfsDir) rmSync(rootfsDir, { recursive: true, force: true });
+});
+
+function network(name: string, spec: string): string {
+  return `apiVersion: corral/v1\nkind: Network\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
+}
+
+function container(name: string, networkField: string, command = '[/bin/sleep, "100000"]'): string {
+  return `apiVersion: corral/v1
+kind: Container
+metadata: {name: ${name}}
+spec:
+  rootfs: {path: ${rootfsDir}}
+  command: ${command}
+  stopTimeout: 2s
+  network: ${networkField}
+`;
+}
+
+interface Report {
+  changed: boolean;
+  errors: Array<{ code: string; network?: string }>;
+  actions: Array<{ name: string; action: string; reasons: Array<{ code: string }> }>;
+  networks: Array<{ name: string; action: string; reasons: Array<{ code: string }>; result?: { ok: boolean } }>;
+}
+
+function reconcile(...extra: string[]): { code: number; report: Report } {
+  const r = sb.run('reconcile', '--once', '--detailed-exitcode', '--output', 'json', ...extra);
+  if (!r.stdout) throw new Error(`reconcile printed nothing: ${r.stderr}`);
+  return { code: r.code, report: JSON.parse(r.stdout) as Report };
+}
+
+const lease = (name: string): { address: string; network?: string } => JSON.parse(readFileSync(join(sb.root, 'network/leases', `${name}.json`), 'utf8'));
+const inside = (name: string, ...command: string[]): { code: number; stdout: string } => sb.run('exec', name, '--', ...command);
+const pings = (from: string, address: string): boolean => inside(from, 'ping', '-c', '1', '-W', '2', address).code === 0;
+const pidOf = (name: string): number | null => psJson(sb).find((c) => c.name === name)?.pid ?? null;
+const links = (): string[] => net.exec(net.host, ['ip', '-o', 'link', 'show']).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]!).sort();
+
+function httpFrom(name: string, host: string, port: number): string {
+  return corral(['exec', name, '--', 'nc', '-w', '3', host, String(port)], { env: sb.env, input: 'GET / HTTP/1.0\r\n\r\n' }).stdout;
+}
+
+describe('named networks', () => {
+  test('two networks from manifests: each container on its own bridge and subnet, names only within its network', () => {
+    if (!sb) return;
+    sb.write('front.yaml', network('front', '{subnet: 10.90.0.0/24}'));
+    sb.write('back.yaml', network('back', '{subnet: 10.91.0.0/24, bridge: cb-back, masquerade: false}'));
+    sb.write('web.yaml', container('web', '{mode: bridge, name: front, ports: [{host: 8090, container: 80, hostIP: 0.0.0.0}]}', '[/bin/httpd, -f, -p, "80", -h, /etc]'));
+    sb.write('peer.yaml', container('peer', '{mode: bridge, name: front}'));
+    sb.write('db.yaml', container('db', '{mode: bridge, name: back, address: 10.91.0.50}'));
+    const plan = JSON.parse(sb.run('plan', '--output', 'json').stdout) as Report;
+    expect(plan.networks.map((n) => [n.name, n.action])).toEqual([['back', 'create'], ['front', 'create']]);
+    const first = reconcile();
+    expect(first.report.errors).toEqual([]);
+    expect(first.code).toBe(2);
+    expect(first.report.networks.map((n) => [n.name, n.action, n.result?.ok])).toEqual([['back', 'create', true], ['front', 'create', true]]);
+    expect(links()).toEqual(expect.arrayContaining(['cb-back', 'cn-front']));
+    expect(net.exec(net.host, ['ip', '-o', '-4', 'addr', 'show', 'dev', 'cn-front'])).toContain('inet 10.90.0.1/24');
+    expect(lease('web')).toMatchObject({ network: 'front', address: expect.stringMatching(/^10\.90\.0\.\d+$/) });
+    expect(lease('db')).toMatchObject({ network: 'back', address: '10.91.0.50' });
+    expect(inside('db', 'ip', '-o', '-4', 'addr').stdout).toContain('eth0    inet 10.91.0.50/24');
+    const hosts = inside('peer', 'cat', '/etc/hosts').stdout;
+    expect(hosts).toContain(`${lease('web').address}\tweb`);
+    expect(hosts).not.toContain('db');
+    expect(pings('peer', 'web')).toBe(true);
+    const ls = (JSON.parse(sb.run('network', 'ls', '--output', 'json').stdout) as { networks: Array<{ name: string; bridge: string; subnet: string; containers: string[] }> }).networks;
+    expect(ls.map((n) => [n.name, n.bridge, n.subnet, n.containers])).toEqual([['back', 'cb-back', '10.91.0.0/24', ['db']], ['front', 'cn-front', '10.90.0.0/24', ['peer', 'web']]]);
+    expect(sb.run('network', 'ls').stdout).toMatch(/^NAME +BRIDGE +SUBNET +GATEWAY +ISOLATED +MASQUERADE +MTU +CONTAINERS\nback +cb-back +10\.91\.0\.0\/24 +10\.91\.0\.1 +yes +no +1500 +db\n/);
+    expect(reconcile().code).toBe(0);
+  });
+
+  test('isolated by default: no traffic between the networks, but a published port answers through the host', () => {
+    if (!sb) return;
+    expect(pings('peer', '10.91.0.50')).toBe(false);
+    expect(pings('db', lease('web').address)).toBe(false);
+    // httpd answers (with a 404 for /): the connection crossed from `back` to `front`, DNATed.
+    expect(httpFrom('db', HOST_ADDRESS, 8090)).toMatch(/^HTTP\/1\.\d /);
+  });
+
+  test('isolation and MTU change live: no container restarts', () => {
+    if (!sb) return;
+    const before = { web: pidOf('web'), db: pidOf('db') };
+    sb.write('front.yaml', network('front', '{subnet: 10.90.0.0/24, isolated: false, mtu: 1400}'));
+    sb.write('back.yaml', network('back', '{subnet: 10.91.0.0/24, bridge: cb-back, masquerade: false, isolated: false}'));
+    const r = reconcile();
+    expect(r.report.errors).toEqual([]);
+    expect(r.report.networks.map((n) => [n.name, n.action])).toEqual([['back', 'update'], ['front', 'update']]);
+    expect(r.report.actions.filter((a) => a.action !== 'none')).toEqual([]);
+    expect({ web: pidOf('web'), db: pidOf('db') }).toEqual(before);
+    expect(pings('peer', '10.91.0.50')).toBe(true);
+    expect(inside('web', 'cat', '/sys/class/net/eth0/mtu').stdout.trim()).toBe('1400');
+    expect(net.exec(net.host, ['ip', '-o', 'link', 'show', 'dev', 'cn-front'])).toContain(' mtu 1400 ');
+  });
+
+  test('a new subnet rebuilds the network and restarts its containers on it; the other network is untouched', () => {
+    if (!sb) return;
+    const dbPid = pidOf('db');
+    sb.write('front.yaml', network('front', '{subnet: 10.92.0.0/24, isolated: false, mtu: 1400}'));
+    const r = reconcile();
+    expect(r.report.errors).toEqual([]);
+    expect(r.report.networks.find((n) => n.name === 'front')?.action).toBe('recreate');
+    expect(r.report.actions.filter((a) => a.action !== 'none').map((a) => [a.name, a.action, a.reasons[0]?.code]).sort()).toEqual([
+      ['peer', 'restart', 'network-changed'], ['web', 'restart', 'network-changed'],
+    ]);
+    expect(lease('web').address).toMatch(/^10\.92\.0\./);
+    expect(inside('peer', 'ip', '-o', '-4', 'addr').stdout).toContain(`eth0    inet ${lease('peer').address}/24`);
+    expect(pings('peer', 'web')).toBe(true);
+    expect(pidOf('db')).toBe(dbPid);
+    expect(reconcile().code).toBe(0);
+  });
+
+  test('a network whose manifest goes while a container still joins it is kept; it goes with its last container', () => {
+    if (!sb) return;
+    sb.remove('back.yaml');
+    const kept = reconcile();
+    expect(kept.report.errors.map((e) => e.code)).toContain('MANIFEST_UNKNOWN_REFERENCE');
+    expect(kept.report.networks.find((n) => n.name === 'back')?.action).toBe('none');
+    expect(links()).toContain('cb-back');
+    expect(pidOf('db')).not.toBeNull();
+    sb.remove('db.yaml');
+    const gone = reconcile();
+    expect(gone.report.errors).toEqual([]);
+    expect(gone.report.networks.find((n) => n.name === 'back')?.action).toBe('remove');
+    expect(links()).not.toContain('cb-back');
+  });
+
+  test('a network is there without containers too: its bridge deleted by hand is made again at the next pass', () => {
+    if (!sb) return;
+    sb.write('spare.yaml', network('spare', '{subnet: 10.93.0.0/24}'));
+    expect(reconcile().report.networks.find((n) => n.name === 'spare')?.action).toBe('create');
+    expect(links()).toContain('cn-spare');
+    net.exec(net.host, ['ip', 'link', 'del', 'cn-spare']);
+    const r = sb.run('reconcile', '--once', '--output', 'json');
+    expect((JSON.parse(r.stdout) as { warnings: Array<{ code: string; summary: string }> }).warnings).toContainEqual(expect.objectContaining({ code: 'NETWORK_DRIFT', summary: expect.stringContaining('cn-spare') }));
+    expect(net.exec(net.host, ['ip', '-o', '-4', 'addr', 'show', 'dev', 'cn-spare'])).toContain('inet 10.93.0.1/24');
+  });
+
+  test('removing everything leaves no bridge, veth, record, lease or rule', () => {
+    if (!sb) return;
+    const empty = mkdtempSync(join(tmpdir(), 'corral-netkind-empty-'));
+    const r = sb.run('reconcile', '--once', '--allow-empty', '--dir', empty);
+    rmSync(empty, { recursive: true });
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(sb.root, 'network/leases'))).toEqual([]);
+    expect(readdirSync(join(sb.root, 'network/networks'))).toEqual([]);
+    expect(links()).toEqual(['lo', 'uplink']);
+    expect(net.exec(net.host, ['nft', 'list', 'ruleset']).trim()).toBe('');
+  });
+});
