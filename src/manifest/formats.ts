@@ -5,6 +5,7 @@
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { parseDurationMs } from './duration.js';
 import { formatSubnet, parseIPv4, type Subnet } from './ipv4.js';
+import { formatSubnet6, parseIPv6, subnetOf6, type Subnet6 } from './ipv6.js';
 import { parseBytes, parseBytesOrUnlimited, parseCpuList, parseCpuMillis, type ParseResult } from './quantity.js';
 import { parseSignal } from './signal.js';
 
@@ -26,6 +27,7 @@ export const FORMATS: Readonly<Record<string, FormatSpec>> = {
     check: (v) => (ipv4.test(v) ? { ok: true, value: v } : { ok: false, expected: 'an IPv4 address such as `10.89.0.20`' }),
   },
   'corral-ipv4-subnet': { check: parseNetworkSubnet },
+  'corral-ipv6-subnet': { check: parseNetworkSubnet6 },
   'corral-ip': {
     check: (v) => (ipv4.test(v) || ipv6.test(v) ? { ok: true, value: v } : { ok: false, expected: 'an IPv4 or IPv6 address such as `127.0.0.1` or `::1`' }),
   },
@@ -42,6 +44,19 @@ export function parseNetworkSubnet(text: string): ParseResult<Subnet> {
   const base = prefix === 0 ? 0 : (value - (value % 2 ** (32 - prefix)));
   if (base !== value) return { ok: false, expected: SUBNET_EXPECTED, hint: `host bits are set: the subnet is \`${formatSubnet({ base, prefix })}\`` };
   return { ok: true, value: { base, prefix } };
+}
+
+const SUBNET6_EXPECTED = 'an IPv6 subnet in CIDR form with a prefix of /48 to /120, such as `fd12:3456:789a::/64`';
+
+/** A network's IPv6 subnet: `fd12:3456:789a::/64`, /48 to /120. */
+export function parseNetworkSubnet6(text: string): ParseResult<Subnet6> {
+  const [address, bits, ...rest] = text.split('/');
+  const value = parseIPv6(address ?? '');
+  const prefix = Number(bits);
+  if (value === null || rest.length > 0 || !/^[0-9]{1,3}$/.test(bits ?? '') || prefix < 48 || prefix > 120) return { ok: false, expected: SUBNET6_EXPECTED };
+  const subnet = subnetOf6(value, prefix);
+  if (subnet.base !== value) return { ok: false, expected: SUBNET6_EXPECTED, hint: `host bits are set: the subnet is \`${formatSubnet6(subnet)}\`` };
+  return { ok: true, value: subnet };
 }
 
 /**

@@ -22,6 +22,7 @@ export interface NetworkSpecV1 {
   bridge?: string;
   subnet: string;
   gateway?: string;
+  ipv6?: { enabled: boolean; subnet?: string };
   masquerade?: boolean;
   isolated?: boolean;
   mtu?: number;

@@ -4,6 +4,7 @@
 
 import { DEFAULTS } from './defaults.js';
 import type { PortV1 } from './manifest-v1.js';
+import { formatIPv6, parseIPv6 } from './ipv6.js';
 import type { PortMapping } from './spec.js';
 
 export interface PortRange {
@@ -50,14 +51,30 @@ export function forwardsOverlap(a: PortV1, b: PortV1): boolean {
   const ra = hostPorts(a);
   const rb = hostPorts(b);
   if (!ra || !rb || (a.protocol ?? 'tcp') !== (b.protocol ?? 'tcp')) return false;
-  const ipa = a.hostIP ?? DEFAULTS.portHostIP;
-  const ipb = b.hostIP ?? DEFAULTS.portHostIP;
-  const sameAddress = ipa === ipb || ipa === '0.0.0.0' || ipb === '0.0.0.0';
+  const ipa = canonicalHostIP(a.hostIP ?? DEFAULTS.portHostIP);
+  const ipb = canonicalHostIP(b.hostIP ?? DEFAULTS.portHostIP);
+  // IPv4 and IPv6 listen apart: a wildcard covers its own family only.
+  const sameFamily = ipa.includes(':') === ipb.includes(':');
+  const sameAddress = sameFamily && (ipa === ipb || WILDCARDS.has(ipa) || WILDCARDS.has(ipb));
   return sameAddress && ra.first <= rb.last && rb.first <= ra.last;
 }
 
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+/** An IPv6 address in its one canonical form (`::0` is `::`), an IPv4 one as written. */
+export function canonicalHostIP(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const value = parseIPv6(ip);
+  return value === null ? ip : formatIPv6(value);
+}
+
+/** `127.0.0.1:8080/tcp`, `[::]:8080/tcp`. */
+export function hostAddressText(ip: string, port: number | string): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
 export function describeForward(p: PortV1): string {
-  return `${p.hostIP ?? DEFAULTS.portHostIP}:${p.host ?? p.container}/${p.protocol ?? 'tcp'}`;
+  return `${hostAddressText(p.hostIP ?? DEFAULTS.portHostIP, p.host ?? p.container)}/${p.protocol ?? 'tcp'}`;
 }
 
 /** One mapping per port; a forward whose ports are invalid (refused by the checks) maps to none. */
@@ -66,6 +83,6 @@ export function expandForward(p: PortV1): PortMapping[] {
   const host = hostPorts(p);
   if (!container || !host || portCount(host) !== portCount(container)) return [];
   return Array.from({ length: portCount(host) }, (_, i) => ({
-    hostIP: p.hostIP ?? DEFAULTS.portHostIP, hostPort: host.first + i, containerPort: container.first + i, protocol: p.protocol ?? 'tcp',
+    hostIP: canonicalHostIP(p.hostIP ?? DEFAULTS.portHostIP), hostPort: host.first + i, containerPort: container.first + i, protocol: p.protocol ?? 'tcp',
   }));
 }

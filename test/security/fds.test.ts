@@ -49,7 +49,7 @@ const root = requireRoot();
   afterAll(async () => {
     tally('fds/workdir', all);
     await h?.cleanup();
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test('manifest workingDir /proc/self/fd/N, N = 3..20: refused by validate, and by the runtime', async () => {

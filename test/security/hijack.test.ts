@@ -23,7 +23,7 @@ const root = requireRoot();
   afterAll(async () => {
     if (record) await stop(record, { timeoutMs: 2000, killAll: () => h.cg.killAll() });
     await h?.cleanup();
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test(`a container process races ${RACES} exec helpers: none is readable, traceable or writable`, async () => {

@@ -33,7 +33,7 @@ const root = requireRoot();
     tally('masks', all);
     await h?.cleanup();
     rmSync(dir, { recursive: true, force: true });
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test('validate refuses a mount over /dev/null', async () => {

@@ -1,8 +1,9 @@
 // A throw-away corral installation for end-to-end tests against the real kernel: its own state
-// root, manifest directory and cgroup parent (`corral-test-<pid>-<n>`, or with `defaultParent` the
+// root, manifest directory and cgroup parent (`corral-test-<pid>-<random>-<n>`, or with `defaultParent` the
 // one corral derives from the root's id, `corral-<short id>`), removed afterwards even when the
 // test failed — containers killed through their cgroups, monitors by pid.
 
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { corral, type CliResult } from './cli.js';
 import { unmountUnder } from './test-netns.js';
 
 let counter = 0;
+const FILE_TAG = randomBytes(3).toString('hex');
 
 export interface Sandbox {
   readonly root: string;
@@ -47,7 +49,9 @@ export function sandbox(label: string, options: SandboxOptions = {}): Sandbox {
   const root = options.root ?? join(base, 'root');
   const manifests = join(base, 'manifests');
   mkdirSync(manifests);
-  const fixedParent = options.defaultParent ? null : `corral-test-${process.pid}-${++counter}`;
+  // Random too: jest runs the files of one worker in one process (one pid) with this module
+  // loaded afresh for each, so a counter alone would give two files the same parent.
+  const fixedParent = options.defaultParent ? null : `corral-test-${process.pid}-${FILE_TAG}-${++counter}`;
   const rootId = (): string | null => readRootId(layout(root));
   const derivedParent = (): string | null => {
     const id = rootId();

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 
 export const HOST_ADDRESS = '192.0.2.1';
 export const OUTSIDE_ADDRESS = '192.0.2.2';
+/** The same link over IPv6 (documentation prefix 2001:db8::/32). */
+export const HOST_ADDRESS6 = '2001:db8:1::1';
+export const OUTSIDE_ADDRESS6 = '2001:db8:1::2';
 
 export interface TestNetwork {
   /** corral's namespace (a file to pass to `nsenter --net=`). */
@@ -47,8 +50,10 @@ export function makeTestNetwork(label: string): TestNetwork {
   };
   ip(host, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'uplink', 'netns', outside);
   ip(host, 'addr', 'add', `${HOST_ADDRESS}/24`, 'dev', 'uplink');
+  ip(host, 'addr', 'add', `${HOST_ADDRESS6}/64`, 'dev', 'uplink', 'nodad');
   ip(host, 'link', 'set', 'uplink', 'up');
   ip(outside, 'addr', 'add', `${OUTSIDE_ADDRESS}/24`, 'dev', 'uplink');
+  ip(outside, 'addr', 'add', `${OUTSIDE_ADDRESS6}/64`, 'dev', 'uplink', 'nodad');
   ip(outside, 'link', 'set', 'uplink', 'up');
   // The outside reaches the host's published ports on its address; nothing beyond.
   return {

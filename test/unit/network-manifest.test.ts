@@ -24,7 +24,7 @@ describe('a Network manifest', () => {
     expect(set.invalidNetworks).toEqual([]);
     expect(set.networks).toHaveLength(1);
     expect(set.networks[0]!.definition).toEqual({
-      name: 'back', labels: {}, bridge: 'cn-back', subnet: '10.90.0.0/24', gateway: '10.90.0.1', masquerade: true, isolated: true, mtu: 1500,
+      name: 'back', labels: {}, bridge: 'cn-back', subnet: '10.90.0.0/24', gateway: '10.90.0.1', ipv6: null, masquerade: true, isolated: true, mtu: 1500,
     });
     expect(set.networks[0]!.origin).toEqual({ file: '/m/back.yaml', index: 0 });
     expect(set.networks[0]!.hash).toMatch(/^sha256:[0-9a-f]{64}$/);

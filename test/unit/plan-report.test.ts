@@ -93,7 +93,7 @@ describe('a converged host', () => {
 });
 
 describe('a plan with networks', () => {
-  const back = { name: 'back', labels: {}, bridge: 'cn-back', subnet: '10.90.0.0/24', gateway: '10.90.0.1', masquerade: true, isolated: true, mtu: 1500 };
+  const back = { name: 'back', labels: {}, bridge: 'cn-back', subnet: '10.90.0.0/24', gateway: '10.90.0.1', ipv6: null, masquerade: true, isolated: true, mtu: 1500 };
   const plan = {
     ...planOf(upToDate('db')),
     networks: [{ name: 'back', action: 'create' as const, reasons: [{ code: 'new-manifest' as const, text: 'new manifest' }], before: null, after: back, afterHash: 'sha256:x', origin: null }],

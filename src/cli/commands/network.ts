@@ -18,6 +18,8 @@ export interface NetworkRow {
   readonly bridge: string;
   readonly subnet: string;
   readonly gateway: string;
+  /** The IPv6 subnet, or null (IPv4 only). */
+  readonly ipv6: string | null;
   readonly masquerade: boolean;
   readonly isolated: boolean;
   readonly mtu: number;
@@ -40,12 +42,12 @@ export function networkCommand(): Command {
         if (joins !== null) members.set(joins, [...(members.get(joins) ?? []), r.name].sort());
       }
       const rows: NetworkRow[] = named.map(({ definition: d }) => ({
-        name: d.name, bridge: d.bridge, subnet: d.subnet, gateway: d.gateway, masquerade: d.masquerade, isolated: d.isolated, mtu: d.mtu, containers: members.get(d.name) ?? [],
+        name: d.name, bridge: d.bridge, subnet: d.subnet, gateway: d.gateway, ipv6: d.ipv6?.subnet ?? null, masquerade: d.masquerade, isolated: d.isolated, mtu: d.mtu, containers: members.get(d.name) ?? [],
       }));
       const chosen = readChosenSubnet(join(host.layout.root, 'network', 'default.json'));
       if (chosen !== null) {
         rows.unshift({
-          name: DEFAULT_NETWORK, bridge: networkNamesFor(ctx.root, host.rootId).bridge, subnet: formatSubnet(chosen), gateway: formatIPv4(chosen.base + 1),
+          name: DEFAULT_NETWORK, bridge: networkNamesFor(ctx.root, host.rootId).bridge, subnet: formatSubnet(chosen), gateway: formatIPv4(chosen.base + 1), ipv6: null,
           masquerade: true, isolated: true, mtu: DEFAULT_MTU, containers: members.get(DEFAULT_NETWORK) ?? [],
         });
       }
@@ -57,8 +59,8 @@ export function networkCommand(): Command {
         ctx.out('no networks');
         return;
       }
-      const table = [['NAME', 'BRIDGE', 'SUBNET', 'GATEWAY', 'ISOLATED', 'MASQUERADE', 'MTU', 'CONTAINERS'],
-        ...rows.map((r) => [r.name, r.bridge, r.subnet, r.gateway, r.isolated ? 'yes' : 'no', r.masquerade ? 'yes' : 'no', String(r.mtu), r.containers.join(',') || '-'])];
+      const table = [['NAME', 'BRIDGE', 'SUBNET', 'GATEWAY', 'IPV6', 'ISOLATED', 'MASQUERADE', 'MTU', 'CONTAINERS'],
+        ...rows.map((r) => [r.name, r.bridge, r.subnet, r.gateway, r.ipv6 ?? '-', r.isolated ? 'yes' : 'no', r.masquerade ? 'yes' : 'no', String(r.mtu), r.containers.join(',') || '-'])];
       const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
       ctx.out(table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n'));
     }));

@@ -2,6 +2,7 @@
 
 import { Command } from 'commander';
 import { formatDuration } from '../../manifest/duration.js';
+import { hostAddressText } from '../../manifest/ports.js';
 import { formatBytes } from '../../manifest/quantity.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import type { PortMapping } from '../../manifest/spec.js';
@@ -45,7 +46,7 @@ export function describePorts(ports: readonly PortMapping[]): string[] {
     }
     const last = ports[j]!;
     const span = (a: number, b: number): string => (a === b ? String(a) : `${a}-${b}`);
-    out.push(`${p.hostIP}:${span(p.hostPort, last.hostPort)}->${span(p.containerPort, last.containerPort)}/${p.protocol}`);
+    out.push(`${hostAddressText(p.hostIP, span(p.hostPort, last.hostPort))}->${span(p.containerPort, last.containerPort)}/${p.protocol}`);
     i = j + 1;
   }
   return out;

@@ -88,6 +88,16 @@ function settledMark(dir: string): OwnerMark | 'unsupported' | 'missing' | null 
   return mark;
 }
 
+/** A cgroup directory with no process and no child cgroup (false when it cannot be read). */
+function emptyCgroup(dir: string): boolean {
+  try {
+    if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') return false;
+    return !readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory());
+  } catch {
+    return false;
+  }
+}
+
 export class Owner {
   /** `rootId` null: no root in particular; every root's directories count as its own. */
   constructor(readonly rootId: string | null) {}
@@ -173,19 +183,28 @@ export class Owner {
   isAdoptable(dir: string): boolean {
     const parent = this.claim(dirname(dir), 'parent');
     if (readMark(dir) !== null || (parent !== 'own' && parent !== 'unsupported')) return false;
-    try {
-      if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') return false;
-      return !readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory());
-    } catch {
-      return false;
-    }
+    return emptyCgroup(dir);
   }
 
-  /** Marks `dir` as a container cgroup of this owner when isAdoptable; true when it did. */
-  adoptLeftover(dir: string): boolean {
-    if (!this.isAdoptable(dir)) return false;
-    this.mark(dir, 'container');
-    return true;
+  /**
+   * Marks `dir` as a container cgroup of this owner when isAdoptable, and then any of its `leaves`
+   * left unmarked and empty the same way (killed between the leaf's mkdir and its mark): only
+   * corral makes directories beside a container's leaves. True when it marked anything.
+   */
+  adoptLeftover(dir: string, leaves: readonly string[] = []): boolean {
+    let adopted = false;
+    if (this.isAdoptable(dir)) {
+      this.mark(dir, 'container');
+      adopted = true;
+    }
+    if (this.claim(dir, 'container') !== 'own') return adopted;
+    for (const leaf of leaves) {
+      const path = join(dir, leaf);
+      if (readMark(path) !== null || !emptyCgroup(path)) continue;
+      this.mark(path, 'leaf');
+      adopted = true;
+    }
+    return adopted;
   }
 }
 

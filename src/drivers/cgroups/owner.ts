@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CorralError } from '../../errors.js';
 import { getXattr } from '../../sys/xattr.js';
+import { LEAVES } from './handle.js';
 import { type Owner, UNSCOPED } from './mark.js';
 import type { CgroupLayout, CgroupParents } from './types.js';
 
@@ -124,7 +125,10 @@ export function readDelegationFacts(layout: CgroupLayout): DelegationFacts {
   };
 }
 
-/** Marks `dir` as a container cgroup when it is an adoptable leftover (mark.ts › Owner.isAdoptable). */
+/**
+ * Marks `dir` as a container cgroup when it is an adoptable leftover (mark.ts › Owner.isAdoptable),
+ * and its leaves (handle.ts › LEAVES) left unmarked the same way.
+ */
 export function adoptLeftover(dir: string, owner: Owner = UNSCOPED): boolean {
-  return owner.adoptLeftover(dir);
+  return owner.adoptLeftover(dir, Object.values(LEAVES));
 }

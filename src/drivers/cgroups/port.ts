@@ -17,7 +17,7 @@ import type { Json } from '../../state/record.js';
 import { describePolicy } from './device-rules.js';
 import { checkDevicePolicy, devicePolicy } from './device-policy.js';
 import { resourcesDrift } from './drift.js';
-import { allHandlePids, cloneIntoCgroupDir, handleDirs, leafDirs, monitorProcsFiles, oomEventsFile, procsFiles } from './handle.js';
+import { allHandlePids, cloneIntoCgroupDir, handleDirs, leafDirs, LEAVES, monitorProcsFiles, oomEventsFile, procsFiles } from './handle.js';
 import { decodeCgroupHandle, encodeCgroupHandle } from './handle-codec.js';
 import { Owner } from './mark.js';
 import type { CgroupHandle, CgroupManager } from './types.js';
@@ -88,7 +88,7 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
    * leftover is taken back here rather than refused forever.
    */
   const adoptLeftovers = (name: string): void => {
-    for (const dir of parentDirs()) owner.adoptLeftover(join(dir, name));
+    for (const dir of parentDirs()) owner.adoptLeftover(join(dir, name), Object.values(LEAVES));
   };
 
   return {

@@ -4,6 +4,7 @@
 // driver builds yet is refused here with NOT_SUPPORTED, at validate and plan time.
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
+import { isIPv6Loopback } from '../../manifest/ipv6.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
 import type { NetworkAttachment, NetworkPort } from '../../reconciler/ports.js';
 
@@ -11,11 +12,11 @@ const NOTHING: NetworkAttachment = { netnsPath: null, handle: null, binds: [] };
 
 /** Pure: what the spec asks of the network that is not built. */
 export function unsupportedNetworkFields(spec: ContainerSpec): Diagnostic[] {
-  return spec.network.ports.flatMap((p, i) => (p.hostIP.includes(':')
-    ? [diagnostic('error', 'NOT_SUPPORTED', `publishing on the IPv6 address ${p.hostIP} is not built`, {
+  return spec.network.ports.flatMap((p, i) => (isIPv6Loopback(p.hostIP)
+    ? [diagnostic('error', 'NOT_SUPPORTED', `publishing on the IPv6 loopback address ${p.hostIP} is not possible`, {
       container: spec.name, field: `spec.network.ports[${i}].hostIP`,
-      detail: 'the kernel cannot DNAT ::1, and bridge networks are IPv4 only for now (docs/network.md, "IPv6")',
-      hint: 'publish on 127.0.0.1 (the default) or 0.0.0.0',
+      detail: 'the kernel does not DNAT ::1 (it never routes the loopback address out of `lo`); docs/network.md, "IPv6"',
+      hint: 'publish on 127.0.0.1 (the default), on `::` (every IPv6 address of the host), or on one of its own IPv6 addresses',
     })]
     : []));
 }

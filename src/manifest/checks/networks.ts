@@ -6,10 +6,11 @@
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
 import type { FieldPath } from '../field-path.js';
-import { parseNetworkSubnet } from '../formats.js';
+import { parseNetworkSubnet, parseNetworkSubnet6 } from '../formats.js';
 import { contains, formatSubnet, overlaps, parseIPv4, size, type Subnet } from '../ipv4.js';
 import type { NetworkManifestV1 } from '../manifest-v1.js';
-import { DEFAULT_NETWORK, defaultBridgeName } from '../network.js';
+import { isIPv6Loopback, overlaps6, type Subnet6 } from '../ipv6.js';
+import { DEFAULT_NETWORK, defaultBridgeName, defaultIPv6Subnet } from '../network.js';
 import { didYouMean } from '../suggest.js';
 import { reporter, type CheckedDocument } from './report.js';
 import type { LoadedDocument } from '../load.js';
@@ -22,6 +23,12 @@ export interface CheckedNetwork {
 
 function subnetOf(m: NetworkManifestV1): Subnet | null {
   const parsed = parseNetworkSubnet(m.spec.subnet);
+  return parsed.ok ? parsed.value : null;
+}
+
+function subnet6Of(m: NetworkManifestV1): Subnet6 | null {
+  if (m.spec.ipv6?.enabled !== true) return null;
+  const parsed = parseNetworkSubnet6(m.spec.ipv6.subnet ?? defaultIPv6Subnet(m.metadata.name));
   return parsed.ok ? parsed.value : null;
 }
 
@@ -47,6 +54,13 @@ export function runNetworkDocumentChecks(checked: CheckedNetwork): Diagnostic[] 
   if (subnet && spec.gateway !== undefined) {
     const problem = outsideSubnet(spec.gateway, subnet);
     if (problem) report('error', 'MANIFEST_INVALID_VALUE', ['spec', 'gateway'], `\`spec.gateway\`: ${problem}`, { hint: 'leave it out: the subnet\'s first address is the default' });
+  }
+  const subnet6 = subnet6Of(checked.manifest);
+  // A container's IPv6 address has the host number of its IPv4 one: every one must fit.
+  if (subnet && subnet6 && 128 - subnet6.prefix < 32 - subnet.prefix) {
+    report('error', 'MANIFEST_INVALID_VALUE', ['spec', 'ipv6', 'subnet'], `\`spec.ipv6.subnet\` /${subnet6.prefix} has fewer addresses than the IPv4 subnet /${subnet.prefix}`, {
+      hint: `use a prefix of /${96 + subnet.prefix} or shorter, such as /64`,
+    });
   }
   return out;
 }
@@ -87,6 +101,14 @@ export function runNetworkSetChecks(networks: readonly CheckedNetwork[], contain
     if (overlapping) {
       onNetwork(n, ['spec', 'subnet'], 'NETWORK_SUBNET_CONFLICT', `subnet ${n.manifest.spec.subnet} overlaps network \`${overlapping.manifest.metadata.name}\`'s (${overlapping.manifest.spec.subnet})`, 'give each network a subnet of its own');
     }
+    const subnet6 = subnet6Of(n.manifest);
+    const overlapping6 = subnet6 && kept.find((k) => {
+      const other = subnet6Of(k.manifest);
+      return other !== null && overlaps6(other, subnet6);
+    });
+    if (overlapping6) {
+      onNetwork(n, n.manifest.spec.ipv6?.subnet ? ['spec', 'ipv6', 'subnet'] : ['spec', 'ipv6'], 'NETWORK_SUBNET_CONFLICT', `its IPv6 subnet overlaps network \`${overlapping6.manifest.metadata.name}\`'s`, 'give each network an IPv6 subnet of its own');
+    }
     kept.push(n);
   }
 
@@ -105,6 +127,14 @@ export function runNetworkSetChecks(networks: readonly CheckedNetwork[], contain
       }));
       continue;
     }
+    (net.ports ?? []).forEach((p, i) => {
+      // `::1` is refused on every network (NOT_SUPPORTED, src/drivers/network/port.ts): said once.
+      if (p.hostIP === undefined || !p.hostIP.includes(':') || isIPv6Loopback(p.hostIP) || (network && subnet6Of(network.manifest) !== null)) return;
+      out.push(diagnostic('error', 'MANIFEST_CONFLICT', `\`hostIP: ${p.hostIP}\` publishes on IPv6, but network \`${joined}\` has no IPv6`, {
+        container, field: `spec.network.ports[${i}].hostIP`, source: c.doc.locate(['spec', 'network', 'ports', i, 'hostIP']),
+        hint: joined === DEFAULT_NETWORK ? 'join a network with `ipv6: {enabled: true}` (`network.name`); the default network is IPv4 only' : `set \`ipv6: {enabled: true}\` on network \`${joined}\``,
+      }));
+    });
     if (net.address === undefined) continue;
     const subnet = network ? subnetOf(network.manifest) : null;
     const problem = subnet ? outsideSubnet(net.address, subnet) : null;

@@ -113,6 +113,12 @@ maybe('cgroup lifecycle (detected layout)', () => {
     expect(ownerRole(dir)).toBeNull();
     expect(adoptLeftover(dir)).toBe(true);
     expect(ownerRole(dir)).toBe('container');
+    // Killed between a leaf's mkdir and its mark: the leaf is taken back too.
+    mkdirSync(join(dir, 'payload'));
+    expect(ownerRole(join(dir, 'payload'))).toBeNull();
+    expect(adoptLeftover(dir)).toBe(true);
+    expect(ownerRole(join(dir, 'payload'))).toBe('leaf');
+    expect(adoptLeftover(dir)).toBe(false);
     const handle = await cg.create('leftover', limits({ pids: 5 }), DEFAULT_POLICY);
     expect((await cg.list()).map((h) => h.name)).toContain('leftover');
     await cg.destroy(handle);

@@ -42,7 +42,7 @@ const root = requireRoot();
     for (const r of running) await stop(r, { timeoutMs: 100, killAll: h.cg.killAll }).catch(() => undefined);
     await h?.cleanup();
     rmSync(vol, { recursive: true, force: true });
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test('exec sees the same pid namespace, root, hostname and the manifest environment; its exit code comes back', async () => {

@@ -77,9 +77,13 @@ export function readLogs(logDir: string, maxFiles = 10): { stdout: string; stder
   return out;
 }
 
-export function mountsLeaked(): string[] {
-  // The cgroup2 VM harness shares its control directory at /run/corral-vm: not a test's mount.
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => /corral/i.test(l) && !l.includes(' /run/corral-vm/'));
+/**
+ * Mounts left on the host under the harness's state root. Only its own: test files run side by
+ * side (jest workers, the VM suite), and another file's live mounts are not this one's leak.
+ */
+export function mountsLeaked(h: Harness | undefined | null): string[] {
+  if (!h) return [];
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(h.fs.root));
 }
 
 export { join };

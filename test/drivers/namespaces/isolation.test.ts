@@ -55,7 +55,7 @@ const root = requireRoot();
   });
   afterAll(async () => {
     await h?.cleanup();
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test('PID 1 is the payload, and ps sees only the container', () => {

@@ -22,7 +22,7 @@ const root = requireRoot();
   afterAll(async () => {
     await h?.cleanup();
     for (const r of started) expect(isAlive(r.monitor)).toBe(false);
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test('stop: a PID 1 without a TERM handler is killed through the cgroup after the timeout', async () => {

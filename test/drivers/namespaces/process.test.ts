@@ -23,7 +23,7 @@ const root = requireRoot();
   afterAll(async () => {
     await h?.cleanup();
     rmSync(dir, { recursive: true, force: true });
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test('uid, gid, groups, rlimits, cwd and sysctls are applied', async () => {

@@ -53,7 +53,7 @@ describe('the shim under ASan and UBSan', () => {
     beforeAll(() => { h = makeHarness('asan'); });
     afterAll(async () => {
       await h?.cleanup();
-      expect(mountsLeaked()).toEqual([]);
+      expect(mountsLeaked(h)).toEqual([]);
     });
 
     test('start, logs, exec, stop: no sanitizer report', async () => {

@@ -58,7 +58,7 @@ const root = requireRoot();
   afterAll(async () => {
     await h?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   test('the filter is on', () => {

@@ -22,7 +22,7 @@ const root = requireRoot();
   afterAll(async () => {
     await h?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    expect(mountsLeaked()).toEqual([]);
+    expect(mountsLeaked(h)).toEqual([]);
   });
 
   function profile(name: string, body: object): string {

@@ -6,7 +6,7 @@ const root = requireRoot();
 (root ? describe : describe.skip)('smoke', () => {
   let h: Harness;
   beforeAll(() => { h = makeHarness('smoke'); });
-  afterAll(async () => { await h?.cleanup(); expect(mountsLeaked()).toEqual([]); });
+  afterAll(async () => { await h?.cleanup(); expect(mountsLeaked(h)).toEqual([]); });
 
   test('runs a command and records its exit code', async () => {
     const spec = await specOf('smoke1', 'command: [/bin/sh, -c, "echo hello; echo oops >&2; exit 3"]');

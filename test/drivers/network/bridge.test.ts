@@ -9,42 +9,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { buildBusyboxRootfs } from '../../support/busybox.js';
-import { BIN, corral } from '../../support/cli.js';
+import { BIN } from '../../support/cli.js';
+import { bridgeSetup, type BridgeSetup } from '../../support/bridge-setup.js';
 import { psJson, sandbox, type Sandbox } from '../../support/host-sandbox.js';
 import { requireRoot } from '../../support/root.js';
 import { exploitDir } from '../../security/build.js';
-import { HOST_ADDRESS, makeTestNetwork, OUTSIDE_ADDRESS, type TestNetwork } from '../../support/test-netns.js';
+import { HOST_ADDRESS, OUTSIDE_ADDRESS, type TestNetwork } from '../../support/test-netns.js';
 
+let setup: BridgeSetup | null = null;
 let net: TestNetwork;
 let sb: Sandbox;
 let rootfsDir: string;
 
 beforeAll(() => {
   if (!requireRoot()) return;
-  rootfsDir = mkdtempSync(join(tmpdir(), 'corral-bridge-rootfs-'));
-  buildBusyboxRootfs(rootfsDir);
-  mkdirSync(join(rootfsDir, 'www'));
-  writeFileSync(join(rootfsDir, 'www/index.html'), 'hello from web\n');
-  net = makeTestNetwork('bridge');
-  sb = sandbox('bridge', { netns: net.host });
+  setup = bridgeSetup('bridge', (rootfs) => {
+    mkdirSync(join(rootfs, 'www'));
+    writeFileSync(join(rootfs, 'www/index.html'), 'hello from web\n');
+  });
+  ({ net, sb, rootfs: rootfsDir } = setup);
 });
 afterAll(async () => {
-  await sb?.cleanup();
-  net?.cleanup();
-  if (rootfsDir) rmSync(rootfsDir, { recursive: true, force: true });
+  await setup?.cleanup();
 });
 
-function container(name: string, network: string, command = '[/bin/sleep, "100000"]', extra = ''): string {
-  return `apiVersion: corral/v1
-kind: Container
-metadata: {name: ${name}}
-spec:
-  rootfs: {path: ${rootfsDir}}
-  command: ${command}
-  stopTimeout: 2s
-  network: ${network}
-${extra}`;
-}
+const container = (name: string, network: string, command?: string, extra?: string): string => setup!.container(name, network, command, extra);
+const httpFrom = (name: string, host: string, port: number): string => setup!.httpFrom(name, host, port);
+const curl = (netns: string, url: string): string => setup!.curl(netns, url);
+const lease = (name: string): { address: string } => setup!.lease(name);
 
 const web = (): string => container('web', '{mode: bridge, aliases: [www], ports: [{host: 8080, container: 80}, {host: 8081, container: 80, hostIP: 0.0.0.0}, {host: "8082-8083", container: "79-80"}]}', '[/bin/httpd, -f, -p, "80", -h, /www]');
 
@@ -54,10 +46,6 @@ function reconcile(s: Sandbox = sb): { code: number; report: { changed: boolean;
   return { code: r.code, report: JSON.parse(r.stdout) };
 }
 
-/** An HTTP GET from inside a container with busybox nc (its wget crashes when linked statically). */
-function httpFrom(name: string, host: string, port: number): string {
-  return corral(['exec', name, '--', 'nc', '-w', '3', host, String(port)], { env: sb.env, input: 'GET / HTTP/1.0\r\n\r\n' }).stdout;
-}
 
 async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -67,17 +55,7 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): 
   }
 }
 
-function curl(netns: string, url: string): string {
-  try {
-    return net.exec(netns, ['curl', '-s', '-m', '3', url]);
-  } catch {
-    return '';
-  }
-}
 
-function lease(name: string): { address: string } {
-  return JSON.parse(readFileSync(join(sb.root, 'network/leases', `${name}.json`), 'utf8'));
-}
 
 function table(): string {
   return net.exec(net.host, ['nft', 'list', 'table', 'inet', `corral_${sb.rootId()!.slice(0, 8)}`]);

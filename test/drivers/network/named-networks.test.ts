@@ -4,47 +4,27 @@
 // still reachable), live updates (isolation, MTU) without restarts, a rebuilt subnet that restarts
 // its containers, a network kept while a container joins it, and nothing left after removal.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { buildBusyboxRootfs } from '../../support/busybox.js';
-import { corral } from '../../support/cli.js';
-import { psJson, sandbox, type Sandbox } from '../../support/host-sandbox.js';
+import { bridgeSetup, type BridgeSetup } from '../../support/bridge-setup.js';
+import { psJson } from '../../support/host-sandbox.js';
 import { requireRoot } from '../../support/root.js';
-import { HOST_ADDRESS, makeTestNetwork, type TestNetwork } from '../../support/test-netns.js';
+import { HOST_ADDRESS } from '../../support/test-netns.js';
 
-let net: TestNetwork;
-let sb: Sandbox;
-let rootfsDir: string;
+let setup: BridgeSetup | null = null;
 
 beforeAll(() => {
   if (!requireRoot()) return;
-  rootfsDir = mkdtempSync(join(tmpdir(), 'corral-netkind-rootfs-'));
-  buildBusyboxRootfs(rootfsDir);
-  net = makeTestNetwork('netkind');
-  sb = sandbox('netkind', { netns: net.host });
+  setup = bridgeSetup('netkind');
 });
 afterAll(async () => {
-  await sb?.cleanup();
-  net?.cleanup();
-  if (rootfsDir) rmSync(rootfsDir, { recursive: true, force: true });
+  await setup?.cleanup();
 });
 
 function network(name: string, spec: string): string {
   return `apiVersion: corral/v1\nkind: Network\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
-}
-
-function container(name: string, networkField: string, command = '[/bin/sleep, "100000"]'): string {
-  return `apiVersion: corral/v1
-kind: Container
-metadata: {name: ${name}}
-spec:
-  rootfs: {path: ${rootfsDir}}
-  command: ${command}
-  stopTimeout: 2s
-  network: ${networkField}
-`;
 }
 
 interface Report {
@@ -55,24 +35,18 @@ interface Report {
 }
 
 function reconcile(...extra: string[]): { code: number; report: Report } {
-  const r = sb.run('reconcile', '--once', '--detailed-exitcode', '--output', 'json', ...extra);
+  const r = setup!.sb.run('reconcile', '--once', '--detailed-exitcode', '--output', 'json', ...extra);
   if (!r.stdout) throw new Error(`reconcile printed nothing: ${r.stderr}`);
   return { code: r.code, report: JSON.parse(r.stdout) as Report };
 }
 
-const lease = (name: string): { address: string; network?: string } => JSON.parse(readFileSync(join(sb.root, 'network/leases', `${name}.json`), 'utf8'));
-const inside = (name: string, ...command: string[]): { code: number; stdout: string } => sb.run('exec', name, '--', ...command);
-const pings = (from: string, address: string): boolean => inside(from, 'ping', '-c', '1', '-W', '2', address).code === 0;
-const pidOf = (name: string): number | null => psJson(sb).find((c) => c.name === name)?.pid ?? null;
-const links = (): string[] => net.exec(net.host, ['ip', '-o', 'link', 'show']).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]!).sort();
-
-function httpFrom(name: string, host: string, port: number): string {
-  return corral(['exec', name, '--', 'nc', '-w', '3', host, String(port)], { env: sb.env, input: 'GET / HTTP/1.0\r\n\r\n' }).stdout;
-}
+const pings = (from: string, address: string): boolean => setup!.inside(from, 'ping', '-c', '1', '-W', '2', address).code === 0;
+const pidOf = (name: string): number | null => psJson(setup!.sb).find((c) => c.name === name)?.pid ?? null;
 
 describe('named networks', () => {
   test('two networks from manifests: each container on its own bridge and subnet, names only within its network', () => {
-    if (!sb) return;
+    if (!setup) return;
+    const { sb, net, container, lease, inside, links } = setup;
     sb.write('front.yaml', network('front', '{subnet: 10.90.0.0/24}'));
     sb.write('back.yaml', network('back', '{subnet: 10.91.0.0/24, bridge: cb-back, masquerade: false}'));
     sb.write('web.yaml', container('web', '{mode: bridge, name: front, ports: [{host: 8090, container: 80, hostIP: 0.0.0.0}]}', '[/bin/httpd, -f, -p, "80", -h, /etc]'));
@@ -95,12 +69,13 @@ describe('named networks', () => {
     expect(pings('peer', 'web')).toBe(true);
     const ls = (JSON.parse(sb.run('network', 'ls', '--output', 'json').stdout) as { networks: Array<{ name: string; bridge: string; subnet: string; containers: string[] }> }).networks;
     expect(ls.map((n) => [n.name, n.bridge, n.subnet, n.containers])).toEqual([['back', 'cb-back', '10.91.0.0/24', ['db']], ['front', 'cn-front', '10.90.0.0/24', ['peer', 'web']]]);
-    expect(sb.run('network', 'ls').stdout).toMatch(/^NAME +BRIDGE +SUBNET +GATEWAY +ISOLATED +MASQUERADE +MTU +CONTAINERS\nback +cb-back +10\.91\.0\.0\/24 +10\.91\.0\.1 +yes +no +1500 +db\n/);
+    expect(sb.run('network', 'ls').stdout).toMatch(/^NAME +BRIDGE +SUBNET +GATEWAY +IPV6 +ISOLATED +MASQUERADE +MTU +CONTAINERS\nback +cb-back +10\.91\.0\.0\/24 +10\.91\.0\.1 +- +yes +no +1500 +db\n/);
     expect(reconcile().code).toBe(0);
   });
 
   test('isolated by default: no traffic between the networks, but a published port answers through the host', () => {
-    if (!sb) return;
+    if (!setup) return;
+    const { lease, httpFrom } = setup;
     expect(pings('peer', '10.91.0.50')).toBe(false);
     expect(pings('db', lease('web').address)).toBe(false);
     // httpd answers (with a 404 for /): the connection crossed from `back` to `front`, DNATed.
@@ -108,7 +83,8 @@ describe('named networks', () => {
   });
 
   test('isolation and MTU change live: no container restarts', () => {
-    if (!sb) return;
+    if (!setup) return;
+    const { sb, net, inside } = setup;
     const before = { web: pidOf('web'), db: pidOf('db') };
     sb.write('front.yaml', network('front', '{subnet: 10.90.0.0/24, isolated: false, mtu: 1400}'));
     sb.write('back.yaml', network('back', '{subnet: 10.91.0.0/24, bridge: cb-back, masquerade: false, isolated: false}'));
@@ -123,7 +99,8 @@ describe('named networks', () => {
   });
 
   test('a new subnet rebuilds the network and restarts its containers on it; the other network is untouched', () => {
-    if (!sb) return;
+    if (!setup) return;
+    const { sb, lease, inside } = setup;
     const dbPid = pidOf('db');
     sb.write('front.yaml', network('front', '{subnet: 10.92.0.0/24, isolated: false, mtu: 1400}'));
     const r = reconcile();
@@ -140,7 +117,8 @@ describe('named networks', () => {
   });
 
   test('a network whose manifest goes while a container still joins it is kept; it goes with its last container', () => {
-    if (!sb) return;
+    if (!setup) return;
+    const { sb, links } = setup;
     sb.remove('back.yaml');
     const kept = reconcile();
     expect(kept.report.errors.map((e) => e.code)).toContain('MANIFEST_UNKNOWN_REFERENCE');
@@ -155,7 +133,8 @@ describe('named networks', () => {
   });
 
   test('a network is there without containers too: its bridge deleted by hand is made again at the next pass', () => {
-    if (!sb) return;
+    if (!setup) return;
+    const { sb, net, links } = setup;
     sb.write('spare.yaml', network('spare', '{subnet: 10.93.0.0/24}'));
     expect(reconcile().report.networks.find((n) => n.name === 'spare')?.action).toBe('create');
     expect(links()).toContain('cn-spare');
@@ -166,7 +145,8 @@ describe('named networks', () => {
   });
 
   test('removing everything leaves no bridge, veth, record, lease or rule', () => {
-    if (!sb) return;
+    if (!setup) return;
+    const { sb, net, links } = setup;
     const empty = mkdtempSync(join(tmpdir(), 'corral-netkind-empty-'));
     const r = sb.run('reconcile', '--once', '--allow-empty', '--dir', empty);
     rmSync(empty, { recursive: true });

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../../state/atomic-write.js';
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet } from '../../../manifest/ipv4.js';
+import { formatIPv6, parseIPv6, parseSubnet6, type Subnet6 } from '../../../manifest/ipv6.js';
 import { DEFAULT_MTU, DEFAULT_NETWORK, type NetworkDefinition } from '../../../manifest/network.js';
 
 export interface BridgeNetwork {
@@ -15,6 +16,8 @@ export interface BridgeNetwork {
   readonly bridge: string;
   readonly subnet: Subnet;
   readonly gateway: number;
+  /** IPv6 beside IPv4 (named networks that ask for it), or null. */
+  readonly ipv6: { readonly subnet: Subnet6; readonly gateway: bigint } | null;
   readonly mtu: number;
   readonly masquerade: boolean;
   readonly isolated: boolean;
@@ -47,15 +50,27 @@ export function routeConflict(routes: readonly Route[], bridge: string, subnet: 
 }
 
 export function networkOf(names: NetworkNames, subnet: Subnet): BridgeNetwork {
-  return { name: DEFAULT_NETWORK, bridge: names.bridge, subnet, gateway: subnet.base + 1, mtu: DEFAULT_MTU, masquerade: true, isolated: true };
+  return { name: DEFAULT_NETWORK, bridge: names.bridge, subnet, gateway: subnet.base + 1, ipv6: null, mtu: DEFAULT_MTU, masquerade: true, isolated: true };
 }
 
 /** A named network as the driver wires it (its definition passed the manifest checks). */
 export function bridgeOf(def: NetworkDefinition): BridgeNetwork {
   const subnet = parseSubnet(def.subnet);
   const gateway = parseIPv4(def.gateway);
-  if (subnet === null || gateway === null) throw new Error(`network ${def.name}: unchecked subnet ${def.subnet} or gateway ${def.gateway}`);
-  return { name: def.name, bridge: def.bridge, subnet, gateway, mtu: def.mtu, masquerade: def.masquerade, isolated: def.isolated };
+  const subnet6 = def.ipv6 === null ? null : parseSubnet6(def.ipv6.subnet);
+  const gateway6 = def.ipv6 === null ? null : parseIPv6(def.ipv6.gateway);
+  if (subnet === null || gateway === null || (def.ipv6 !== null && (subnet6 === null || gateway6 === null))) {
+    throw new Error(`network ${def.name}: unchecked subnet ${def.subnet} or gateway ${def.gateway}`);
+  }
+  const ipv6 = subnet6 !== null && gateway6 !== null ? { subnet: subnet6, gateway: gateway6 } : null;
+  return { name: def.name, bridge: def.bridge, subnet, gateway, ipv6, mtu: def.mtu, masquerade: def.masquerade, isolated: def.isolated };
+}
+
+/** The container's IPv6 address on the network: the host number of its IPv4 address. */
+export function ipv6For(net: BridgeNetwork, address: string): string | null {
+  const value = parseIPv4(address);
+  if (net.ipv6 === null || value === null) return null;
+  return formatIPv6(net.ipv6.subnet.base + BigInt(value - net.subnet.base));
 }
 
 export function readChosenSubnet(file: string): Subnet | null {
@@ -72,5 +87,6 @@ export async function writeChosenSubnet(file: string, subnet: Subnet): Promise<v
 }
 
 export function describe(net: BridgeNetwork): string {
-  return `bridge \`${net.bridge}\`, ${formatSubnet(net.subnet)}, gateway ${formatIPv4(net.gateway)}`;
+  const v6 = net.ipv6 === null ? '' : `, ${formatIPv6(net.ipv6.subnet.base)}/${net.ipv6.subnet.prefix}`;
+  return `bridge \`${net.bridge}\`, ${formatSubnet(net.subnet)}${v6}, gateway ${formatIPv4(net.gateway)}`;
 }

@@ -5,18 +5,23 @@
 
 export interface HostEntry {
   readonly address: string;
+  /** On a network with IPv6: the second line for the same names. */
+  readonly address6?: string | undefined;
   readonly names: readonly string[];
 }
 
 export function renderHosts(self: HostEntry, peers: readonly HostEntry[]): string {
-  const line = (e: HostEntry): string => `${e.address}\t${[...new Set(e.names)].join(' ')}`;
+  const lines = (e: HostEntry): string[] => {
+    const names = [...new Set(e.names)].join(' ');
+    return [`${e.address}\t${names}`, ...(e.address6 ? [`${e.address6}\t${names}`] : [])];
+  };
   const others = [...peers].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   return [
     '# Written by corral: this container and its neighbours on the bridge.',
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
-    line(self),
-    ...others.map(line),
+    ...lines(self),
+    ...others.flatMap(lines),
     '',
   ].join('\n');
 }

@@ -10,7 +10,7 @@ import { replaceFile, rewriteInPlace } from './files.js';
 import { hostResolvers } from './host-facts.js';
 import { leaseNetwork, type Lease } from './leases.js';
 
-const entry = (l: Lease): HostEntry => ({ address: l.address, names: l.names });
+const entry = (l: Lease): HostEntry => ({ address: l.address, address6: l.address6, names: l.names });
 // Neighbours are the containers on the same network.
 const hostsOf = (l: Lease, all: readonly Lease[]): string => renderHosts(entry(l), all.filter((o) => o.name !== l.name && leaseNetwork(o) === leaseNetwork(l)).map(entry));
 

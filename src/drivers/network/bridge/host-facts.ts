@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { PortMapping } from '../../../manifest/spec.js';
 import { parseSubnet } from '../../../manifest/ipv4.js';
+import { contains6, formatIPv6, parseSubnet6, type Subnet6 } from '../../../manifest/ipv6.js';
 import type { Route } from './default-network.js';
 import { parseResolvConf, type ResolverConfig } from './etc-files.js';
 import { run } from './tools.js';
@@ -18,16 +19,21 @@ export async function hostRoutes(signal: AbortSignal): Promise<Route[]> {
   });
 }
 
-/** `0100007F:1F90` (little-endian IPv4 and port, as /proc/net/tcp prints them). */
-function parseProcAddress(field: string): { address: string; port: number } | null {
+/**
+ * `0100007F:1F90` (little-endian IPv4 and port, as /proc/net/tcp prints them); IPv6 as four
+ * little-endian 32-bit words (/proc/net/tcp6).
+ */
+function parseProcAddress(field: string): { address: string; v6: boolean; port: number } | null {
   const [hex, port] = field.split(':');
   if (!hex || !port) return null;
+  const littleEndian = (word: string): string => (word.match(/../g) ?? []).reverse().join('');
   if (hex.length === 8) {
-    const bytes = (hex.match(/../g) ?? []).map((b) => parseInt(b, 16)).reverse();
-    return { address: bytes.join('.'), port: parseInt(port, 16) };
+    const bytes = (littleEndian(hex).match(/../g) ?? []).map((b) => parseInt(b, 16));
+    return { address: bytes.join('.'), v6: false, port: parseInt(port, 16) };
   }
-  // IPv6: only the unspecified address matters here (it takes IPv4 connections too).
-  return { address: /^0+$/.test(hex) ? '::' : 'ipv6', port: parseInt(port, 16) };
+  if (hex.length !== 32) return null;
+  const value = BigInt(`0x${(hex.match(/.{8}/g) ?? []).map(littleEndian).join('')}`);
+  return { address: formatIPv6(value), v6: true, port: parseInt(port, 16) };
 }
 
 /** A host socket that would take the published port's connections, described; null when none. */
@@ -35,6 +41,7 @@ export function hostListener(p: PortMapping, procNet: (file: string) => string =
   const files = p.protocol === 'tcp' ? ['/proc/net/tcp', '/proc/net/tcp6'] : ['/proc/net/udp', '/proc/net/udp6'];
   // LISTEN for TCP; any bound, unconnected socket (state 07, CLOSE) for UDP.
   const state = p.protocol === 'tcp' ? '0A' : '07';
+  const wantV6 = p.hostIP.includes(':');
   for (const file of files) {
     let text: string;
     try {
@@ -47,8 +54,12 @@ export function hostListener(p: PortMapping, procNet: (file: string) => string =
       if (cols[3] !== state) continue;
       const local = parseProcAddress(cols[1] ?? '');
       if (!local || local.port !== p.hostPort) continue;
-      const wildcard = local.address === '0.0.0.0' || local.address === '::';
-      if (wildcard || p.hostIP === '0.0.0.0' || local.address === p.hostIP) return `${local.address}:${local.port}`;
+      const text_ = local.v6 ? `[${local.address}]:${local.port}` : `${local.address}:${local.port}`;
+      // A socket on `::` takes IPv4 connections too (unless IPV6_ONLY, which /proc does not show).
+      if (local.v6 && local.address === '::') return text_;
+      if (local.v6 !== wantV6) continue;
+      const wildcard = local.address === '0.0.0.0' || p.hostIP === '0.0.0.0' || p.hostIP === '::';
+      if (wildcard || local.address === p.hostIP) return text_;
     }
   }
   return null;
@@ -71,10 +82,31 @@ export function hostResolvers(read: (file: string) => string = (f) => readFileSy
   return { config: main, origin: 'the host\'s /etc/resolv.conf, loopback servers left out' };
 }
 
-export function ipForwarding(): boolean {
+export const IPV4_FORWARDING = '/proc/sys/net/ipv4/ip_forward';
+export const IPV6_FORWARDING = '/proc/sys/net/ipv6/conf/all/forwarding';
+
+export function ipForwarding(file = IPV4_FORWARDING): boolean {
   try {
-    return readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+    return readFileSync(file, 'utf8').trim() === '1';
   } catch {
     return false;
   }
 }
+
+/** The host's IPv6 routes a network's IPv6 subnet must not overlap (link-local and multicast aside). */
+export async function hostRoutes6(signal: AbortSignal): Promise<Route6[]> {
+  const out = await run('ip', ['-j', '-6', 'route', 'show'], '', signal, 'read the host\'s IPv6 routes');
+  const routes = JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string }>;
+  return routes.flatMap((r) => {
+    if (!r.dst || r.dst === 'default') return [];
+    const dst = parseSubnet6(r.dst.includes('/') ? r.dst : `${r.dst}/128`);
+    return dst && dst.prefix > 0 && !contains6(LINK_LOCAL, dst.base) ? [{ dst, dev: r.dev ?? '' }] : [];
+  });
+}
+
+export interface Route6 {
+  readonly dst: Subnet6;
+  readonly dev: string;
+}
+
+const LINK_LOCAL: Subnet6 = { base: 0xfe80n << 112n, prefix: 10 };

@@ -18,6 +18,8 @@ export interface Lease {
   /** The network it is on; absent: the default network (leases written before networks had names). */
   readonly network?: string;
   readonly address: string;
+  /** Its IPv6 address, on a network with IPv6. */
+  readonly address6?: string;
   /** The host end of the veth pair. */
   readonly veth: string;
   /** Names the neighbours find this container by: hostname, name, aliases. */
@@ -76,7 +78,7 @@ function parseLease(text: string, file: string): Lease {
   }
   const l = value as Partial<Lease>;
   const ok = l !== null && typeof l === 'object' && l.format === LEASE_FORMAT && typeof l.name === 'string' && typeof l.address === 'string'
-    && (l.network === undefined || typeof l.network === 'string') && typeof l.veth === 'string' && /^cv[0-9a-f]{10}$/.test(l.veth) && Array.isArray(l.names) && Array.isArray(l.ports);
+    && (l.network === undefined || typeof l.network === 'string') && (l.address6 === undefined || typeof l.address6 === 'string') && typeof l.veth === 'string' && /^cv[0-9a-f]{10}$/.test(l.veth) && Array.isArray(l.names) && Array.isArray(l.ports);
   if (!ok) throw new CorralError('STATE_CORRUPT', `the network lease \`${file}\` is not one corral wrote`, { hint: 'remove the file; the container gets a new address at its next start' });
   return l as Lease;
 }

@@ -6,7 +6,8 @@
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { CorralError } from '../../../errors.js';
 import { describe, type BridgeNetwork } from './default-network.js';
-import { ipForwarding } from './host-facts.js';
+import { ipForwarding, IPV4_FORWARDING, IPV6_FORWARDING } from './host-facts.js';
+import { formatIPv6 } from '../../../manifest/ipv6.js';
 import { formatIPv4 } from '../../../manifest/ipv4.js';
 import type { Lease } from './leases.js';
 import { createNetns } from './netns.js';
@@ -76,13 +77,16 @@ export class Links {
         `link add ${net.bridge} type bridge`,
         `link set ${net.bridge} alias ${this.owner}`,
         `addr add ${formatIPv4(net.gateway)}/${net.subnet.prefix} dev ${net.bridge}`,
+        // nodad: the address is usable at once (no duplicate detection on a bridge corral owns).
+        ...(net.ipv6 ? [`addr add ${formatIPv6(net.ipv6.gateway)}/${net.ipv6.subnet.prefix} dev ${net.bridge} nodad`] : []),
         `link set ${net.bridge} mtu ${net.mtu} up`,
       ], signal, `create ${describe(net)}`);
     }
     // A published port answers on 127.0.0.1 only when the bridge may route loopback sources
     // (the table's guard chain closes what that opens: docs/security.md).
     writeProcSys(`/proc/sys/net/ipv4/conf/${net.bridge}/route_localnet`, '1');
-    if (net.masquerade && !ipForwarding()) writeProcSys('/proc/sys/net/ipv4/ip_forward', '1');
+    if (net.masquerade && !ipForwarding()) writeProcSys(IPV4_FORWARDING, '1');
+    if (net.masquerade && net.ipv6 && !ipForwarding(IPV6_FORWARDING)) writeProcSys(IPV6_FORWARDING, '1');
     this.ready.add(net.bridge);
   }
 
@@ -132,8 +136,10 @@ export class Links {
     return [
       'link set lo up',
       `addr add ${lease.address}/${net.subnet.prefix} dev eth0`,
+      ...(net.ipv6 && lease.address6 ? [`addr add ${lease.address6}/${net.ipv6.subnet.prefix} dev eth0 nodad`] : []),
       'link set eth0 up',
       `route add default via ${formatIPv4(net.gateway)}`,
+      ...(net.ipv6 && lease.address6 ? [`route add ::/0 via ${formatIPv6(net.ipv6.gateway)} dev eth0`] : []),
     ];
   }
 

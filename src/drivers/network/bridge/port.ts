@@ -14,15 +14,16 @@ import { CorralError, diagnostic, type Diagnostic } from '../../../errors.js';
 import type { ContainerSpec } from '../../../manifest/spec.js';
 import type { NetworkAttachment, NetworkPort } from '../../../reconciler/ports.js';
 import { unsupportedNetworkFields } from '../port.js';
-import { DEFAULT_NETWORK, networkOfSpec, type NetworkDefinition } from '../../../manifest/network.js';
+import { DEFAULT_NETWORK, networkChangeEffect, networkOfSpec, type NetworkDefinition } from '../../../manifest/network.js';
 import type { ActualNetwork } from '../../../reconciler/ports.js';
 import {
-  bridgeOf, firstFreeSubnet, networkOf, readChosenSubnet, routeConflict, writeChosenSubnet, type BridgeNetwork, type NetworkNames, type Route,
+  bridgeOf, firstFreeSubnet, ipv6For, networkOf, readChosenSubnet, routeConflict, writeChosenSubnet, type BridgeNetwork, type NetworkNames, type Route,
 } from './default-network.js';
 import { EtcFiles } from './etc-writer.js';
-import { hostListener, hostRoutes, ipForwarding } from './host-facts.js';
+import { hostListener, hostRoutes, hostRoutes6, ipForwarding, IPV6_FORWARDING } from './host-facts.js';
 import { chooseAddress, refuseAddress } from './ipam.js';
 import { formatSubnet, overlaps } from '../../../manifest/ipv4.js';
+import { formatSubnet6, overlaps6 } from '../../../manifest/ipv6.js';
 import { LEASE_FORMAT, leaseNetwork, LeaseStore, type Lease } from './leases.js';
 import { NetworkRecords } from './network-records.js';
 import { interfaceNames, Links } from './links.js';
@@ -110,6 +111,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
   const takenBy = (except: string, on: string): Map<string, string> => new Map(leases.all().filter((l) => l.name !== except && leaseNetwork(l) === on).map((l) => [l.address, l.name]));
 
   let forwardingTold = false;
+  let forwarding6Told = false;
   async function check(spec: ContainerSpec): Promise<Diagnostic[]> {
     if (spec.network.mode !== 'bridge') return [];
     const at = { container: spec.name };
@@ -165,8 +167,9 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     const heldHere = held !== null && leaseNetwork(held) === joins ? held.address : null;
     const choice = chooseAddress(net.subnet, net.gateway, { wanted: spec.network.bridge?.address ?? 'auto', held: heldHere }, takenBy(name, joins));
     if (!choice.ok) throw new CorralError('NETWORK_ADDRESS_CONFLICT', `container \`${name}\`: ${choice.reason}`, { container: name });
+    const address6 = ipv6For(net, choice.address);
     const lease: Lease = {
-      format: LEASE_FORMAT, name, ...(joins === DEFAULT_NETWORK ? {} : { network: joins }), address: choice.address, veth: vethOf(name),
+      format: LEASE_FORMAT, name, ...(joins === DEFAULT_NETWORK ? {} : { network: joins }), address: choice.address, ...(address6 ? { address6 } : {}), veth: vethOf(name),
       names: [...new Set([spec.hostname, name, ...(spec.network.bridge?.aliases ?? [])].filter(Boolean))],
       ports: spec.network.ports,
     };
@@ -181,7 +184,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     etc.refresh(all, name, joins);
     if (held !== null && leaseNetwork(held) !== joins) etc.refresh(all, name, leaseNetwork(held));
     // Its ports are published by sync() at the end of the pass: one nft run for all containers.
-    return { netnsPath: nsFile(name), handle: { format: HANDLE_FORMAT, network: net.name, address: lease.address, veth: lease.veth }, binds };
+    return { netnsPath: nsFile(name), handle: { format: HANDLE_FORMAT, network: net.name, address: lease.address, ...(address6 ? { address6 } : {}), veth: lease.veth }, binds };
   }
 
   async function detach(name: string, signal: AbortSignal): Promise<void> {
@@ -224,7 +227,9 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
       if (table.exists()) await table.remove(signal);
       return repaired;
     }
-    const text = renderRuleset(options.names.table, nets.map((n) => ({ name: n.name, bridge: n.bridge, subnet: formatSubnet(n.subnet), masquerade: n.masquerade, isolated: n.isolated })), all);
+    const text = renderRuleset(options.names.table, nets.map((n) => ({
+      name: n.name, bridge: n.bridge, subnet: formatSubnet(n.subnet), subnet6: n.ipv6 ? formatSubnet6(n.ipv6.subnet) : null, masquerade: n.masquerade, isolated: n.isolated,
+    })), all);
     return [...repaired, ...await table.sync(text, signal)];
   }
 
@@ -245,6 +250,21 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
         ...at, field: 'spec.subnet', hint: 'choose a subnet no route of this host covers (`ip route` lists them)',
       }));
     }
+    if (net.ipv6) {
+      const subnet6 = net.ipv6.subnet;
+      const hit6 = (await hostRoutes6(AbortSignal.timeout(10_000))).find((r) => r.dev !== def.bridge && overlaps6(r.dst, subnet6));
+      if (hit6) {
+        out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `IPv6 subnet ${formatSubnet6(subnet6)} overlaps the host route ${formatSubnet6(hit6.dst)} on \`${hit6.dev}\``, {
+          ...at, field: 'spec.ipv6', hint: 'choose an IPv6 subnet no route of this host covers (`ip -6 route` lists them)',
+        }));
+      }
+      if (def.masquerade && !ipForwarding(IPV6_FORWARDING) && !forwarding6Told) {
+        forwarding6Told = true;
+        out.push(diagnostic('warning', 'NETWORK_FORWARDING', `corral turns on net.ipv6.conf.all.forwarding (off on this host) so that network \`${def.name}\`'s containers reach beyond the host over IPv6`, {
+          ...at, detail: 'with forwarding on, an interface that takes its IPv6 address from router advertisements keeps it only with accept_ra=2 on that interface',
+        }));
+      }
+    }
     const chosen = readChosenSubnet(subnetFile);
     if (chosen && overlaps(chosen, net.subnet)) {
       out.push(diagnostic('error', 'NETWORK_SUBNET_CONFLICT', `subnet ${def.subnet} overlaps the default network's ${formatSubnet(chosen)}`, { ...at, field: 'spec.subnet' }));
@@ -264,7 +284,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     const net = bridgeOf(def);
     if (before !== null) {
       const old = bridgeOf(before.definition);
-      if (old.bridge !== net.bridge || old.subnet.base !== net.subnet.base || old.subnet.prefix !== net.subnet.prefix || old.gateway !== net.gateway) {
+      if (networkChangeEffect(before.definition, def) === 'recreate') {
         // Rebuilt: its containers are restarted by the plan and wired to the new bridge.
         await links.deleteBridge(old, signal);
       }

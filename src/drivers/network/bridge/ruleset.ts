@@ -12,6 +12,8 @@ export interface RulesetNetwork {
   readonly bridge: string;
   /** `10.89.0.0/24`. */
   readonly subnet: string;
+  /** `fd12:3456:789a::/64`, on a network with IPv6. */
+  readonly subnet6?: string | null;
   readonly masquerade: boolean;
   readonly isolated: boolean;
 }
@@ -19,21 +21,28 @@ export interface RulesetNetwork {
 export interface RulesetLease {
   readonly name: string;
   readonly address: string;
+  readonly address6?: string | undefined;
   readonly ports: readonly PortMapping[];
 }
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-function publishRule(lease: RulesetLease, p: PortMapping): string {
+function publishRule(lease: RulesetLease, p: PortMapping): string[] {
+  if (p.hostIP.includes(':')) {
+    // IPv6: to the container's IPv6 address (the manifest checks made sure its network has one).
+    if (lease.address6 === undefined) return [];
+    const daddr = p.hostIP === '::' ? 'meta nfproto ipv6 ' : `ip6 daddr ${p.hostIP} `;
+    return [`    ${daddr}${p.protocol} dport ${p.hostPort} dnat ip6 to [${lease.address6}]:${p.containerPort} comment "${lease.name}"`];
+  }
   const daddr = p.hostIP === '0.0.0.0' ? '' : `ip daddr ${p.hostIP} `;
-  return `    ${daddr}${p.protocol} dport ${p.hostPort} dnat ip to ${lease.address}:${p.containerPort} comment "${lease.name}"`;
+  return [`    ${daddr}${p.protocol} dport ${p.hostPort} dnat ip to ${lease.address}:${p.containerPort} comment "${lease.name}"`];
 }
 
 const set = (items: readonly string[]): string => (items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`);
 
 export function renderRuleset(table: string, networks: readonly RulesetNetwork[], leases: readonly RulesetLease[]): string {
   const nets = [...networks].sort(byName);
-  const publish = [...leases].sort(byName).flatMap((l) => l.ports.map((p) => publishRule(l, p)));
+  const publish = [...leases].sort(byName).flatMap((l) => l.ports.flatMap((p) => publishRule(l, p)));
   const bridges = nets.map((n) => `"${n.bridge}"`);
   // Two networks' containers reach each other only when neither is isolated (published ports,
   // DNATed, always pass).
@@ -81,6 +90,10 @@ export function renderRuleset(table: string, networks: readonly RulesetNetwork[]
       `    ct status dnat ip saddr ${n.subnet} ip daddr ${n.subnet} masquerade`,
       // Outbound: beyond the host's corral bridges, with the host's address.
       ...(n.masquerade ? [`    ip saddr ${n.subnet} ip daddr != ${n.subnet} oifname != ${set(bridges)} masquerade`] : []),
+      ...(n.subnet6 ? [
+        `    ct status dnat ip6 saddr ${n.subnet6} ip6 daddr ${n.subnet6} masquerade`,
+        ...(n.masquerade ? [`    ip6 saddr ${n.subnet6} ip6 daddr != ${n.subnet6} oifname != ${set(bridges)} masquerade`] : []),
+      ] : []),
     ]),
     '  }',
     '}',
