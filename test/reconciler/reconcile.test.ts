@@ -142,14 +142,15 @@ describe('reconcile --once', () => {
     expect(psJson(sb).find((c) => c.name === 'app')).toMatchObject({ status: 'running', pid });
   });
 
-  test('a field the format reserves but corral has not built is refused by plan and apply alike, before anything runs', () => {
+  test('what cannot be built (a port on ::1, IPv6 on the IPv4-only default network) is refused by plan and apply alike, before anything runs', () => {
     if (!sb) return;
     const pid = psJson(sb).find((c) => c.name === 'app')!.pid;
     sb.write('app.yaml', sleeper('app', 'network: {mode: bridge, ports: [{host: 8080, container: 80, hostIP: "::1"}]}'));
     sb.write('web2.yaml', sleeper('web2', 'network: {mode: bridge, ports: [{host: 8081, container: 80, hostIP: "::"}]}'));
     const plan = sb.run('plan', '--output', 'json');
     const planned = JSON.parse(plan.stdout);
-    expect(planned.errors.map((e: { code: string; container: string }) => [e.code, e.container]).sort()).toEqual([['NOT_SUPPORTED', 'app'], ['NOT_SUPPORTED', 'web2']]);
+    // `::1` cannot be published at all; `::` not on the default network, which is IPv4 only.
+    expect(planned.errors.map((e: { code: string; container: string }) => [e.code, e.container]).sort()).toEqual([['MANIFEST_CONFLICT', 'web2'], ['NOT_SUPPORTED', 'app']]);
     expect(planned.actions.find((a: { name: string }) => a.name === 'web2')).toBeUndefined();
     const r = reconcile();
     expect(r.code).toBe(1);

@@ -5,13 +5,16 @@
 
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { CorralError } from '../../../errors.js';
+import { formatIPv4 } from '../../../manifest/ipv4.js';
+import { formatIPv6 } from '../../../manifest/ipv6.js';
+import { createNetnsAt } from '../../../sys/net-namespace.js';
+import { NetlinkError, NetlinkSocket } from '../../../sys/netlink.js';
 import { describe, type BridgeNetwork } from './default-network.js';
 import { ipForwarding, IPV4_FORWARDING, IPV6_FORWARDING } from './host-facts.js';
-import { formatIPv6 } from '../../../manifest/ipv6.js';
-import { formatIPv4 } from '../../../manifest/ipv4.js';
 import type { Lease } from './leases.js';
-import { createNetns } from './netns.js';
-import { ipBatch, run } from './tools.js';
+import { prepareNetnsFile } from './netns.js';
+import { addAddress, addDefaultRoute, createVeth, deleteLink, linkByName, listLinks, setAlias, setHairpin, setUp } from './rtnl.js';
+import { ipBatch } from './tools.js';
 
 /** `02:cc:` (locally administered, unicast) and the four bytes of the IPv4 address. */
 export function macOf(address: string): string {
@@ -27,19 +30,19 @@ export function interfaceNames(): Set<string> {
   return new Set(readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean));
 }
 
-/** An interface's alias; null when there is no such interface. */
-async function linkAlias(name: string, signal: AbortSignal): Promise<string | null> {
-  if (!interfaceNames().has(name)) return null;
-  let out: string;
+/** A netlink failure as the driver's error, naming what it was doing. */
+function setupFailed(what: string, err: unknown): CorralError {
+  if (err instanceof CorralError && err.code !== 'SYSCALL_FAILED') return err;
+  return new CorralError('NETWORK_SETUP_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
+}
+
+/** Runs netlink work, its failures as NETWORK_SETUP_FAILED. */
+function netlink<T>(what: string, work: () => T): T {
   try {
-    out = await run('ip', ['-j', 'link', 'show', 'dev', name], '', signal, `read interface \`${name}\``);
+    return work();
   } catch (err) {
-    // Gone meanwhile: a veth goes with its namespace, which the kernel tears down in the background.
-    if (!interfaceNames().has(name)) return null;
-    throw err;
+    throw setupFailed(what, err);
   }
-  const list = JSON.parse(out || '[]') as Array<{ ifalias?: string }>;
-  return list[0]?.ifalias ?? '';
 }
 
 function writeProcSys(file: string, value: string): void {
@@ -57,6 +60,21 @@ function writeProcSys(file: string, value: string): void {
 }
 
 export class Links {
+  /** corral's own namespace, over netlink: opened at first use, kept for the process. */
+  private socket: NetlinkSocket | null = null;
+
+  private host(): NetlinkSocket {
+    this.socket ??= NetlinkSocket.open();
+    return this.socket;
+  }
+
+  /** An interface's alias ('' when it has none); null when there is no such interface. */
+  private alias(name: string): string | null {
+    if (!interfaceNames().has(name)) return null;
+    const link = netlink(`read interface \`${name}\``, () => linkByName(this.host(), name));
+    return link === null ? null : link.alias ?? '';
+  }
+
   /** Each bridge is checked (or made) once per process; a wiring failure checks them again. */
   private readonly ready = new Set<string>();
 
@@ -65,7 +83,7 @@ export class Links {
 
   async ensureBridge(net: BridgeNetwork, signal: AbortSignal): Promise<void> {
     if (this.ready.has(net.bridge) && interfaceNames().has(net.bridge)) return;
-    const alias = await linkAlias(net.bridge, signal);
+    const alias = this.alias(net.bridge);
     if (alias !== null) {
       if (alias !== this.owner) {
         throw new CorralError('NETWORK_SUBNET_CONFLICT', `the interface \`${net.bridge}\` exists and is not this state root's bridge (its alias is \`${alias}\`)`, {
@@ -91,17 +109,45 @@ export class Links {
   }
 
   /**
-   * A new namespace file for the lease, wired: two processes. Inside the new namespace (made by
-   * `unshare`, netns.ts) one `ip -batch` creates the pair, sends the host end to corral's own
-   * namespace and configures `eth0`; then one `ip -batch` puts the host end on the bridge.
+   * A new namespace file for the lease, wired, in this process (no subprocess): the namespace is
+   * made and bound to its file (src/sys/net-namespace.ts), the pair created from corral's side with
+   * its host end up on the bridge and `eth0` sent into the namespace in one request, then the
+   * alias and hairpin of the host end, and `lo`, the addresses and the default routes of `eth0`
+   * over a netlink socket opened inside the namespace.
    */
   async wireNew(net: BridgeNetwork, lease: Lease, netns: string, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
     await this.guard(async () => {
-      await createNetns(netns, [
-        `link add eth0 mtu ${net.mtu} address ${macOf(lease.address)} type veth peer name ${lease.veth} mtu ${net.mtu} netns /proc/${process.pid}/ns/net`,
-        ...this.configure(net, lease),
-      ], signal);
-      await ipBatch([`link set ${lease.veth} alias ${this.owner}:${lease.name}`, ...this.enslave(net, lease)], signal, `connect \`${lease.name}\` to bridge \`${net.bridge}\``);
+      const what = `connect \`${lease.name}\` to bridge \`${net.bridge}\``;
+      prepareNetnsFile(netns);
+      const inner = createNetnsAt(netns);
+      try {
+        netlink(what, () => {
+          const host = this.host();
+          const bridge = linkByName(host, net.bridge);
+          if (bridge === null) throw new CorralError('NETWORK_SETUP_FAILED', `${what}: the bridge is missing`);
+          createVeth(host, { host: { name: lease.veth, mtu: net.mtu, master: bridge.index }, peer: { name: 'eth0', mtu: net.mtu, mac: macOf(lease.address), nsFd: inner.fd } });
+          const veth = linkByName(host, lease.veth);
+          if (veth === null) throw new CorralError('NETWORK_SETUP_FAILED', `${what}: veth \`${lease.veth}\` vanished`);
+          setAlias(host, veth.index, `${this.owner}:${lease.name}`);
+          // Hairpin: with br_netfilter loaded, a container's connection to its own published
+          // port is DNATed at the bridge and must be allowed back out of the port it came in on.
+          setHairpin(host, veth.index);
+          setUp(host, veth.index);
+          const loopback = 1;
+          setUp(inner.socket, loopback);
+          const eth0 = linkByName(inner.socket, 'eth0');
+          if (eth0 === null) throw new CorralError('NETWORK_SETUP_FAILED', `${what}: eth0 is not in the namespace`);
+          setUp(inner.socket, eth0.index);
+          addAddress(inner.socket, eth0.index, lease.address, net.subnet.prefix);
+          if (net.ipv6 && lease.address6) addAddress(inner.socket, eth0.index, lease.address6, net.ipv6.subnet.prefix);
+          addDefaultRoute(inner.socket, eth0.index, formatIPv4(net.gateway));
+          if (net.ipv6 && lease.address6) addDefaultRoute(inner.socket, eth0.index, formatIPv6(net.ipv6.gateway));
+        });
+      } finally {
+        inner.socket.close();
+        closeSync(inner.fd);
+      }
     });
   }
 
@@ -164,23 +210,35 @@ export class Links {
 
   /** Deletes a veth of this root's (by its alias). Idempotent. */
   async deleteVeth(veth: string, signal: AbortSignal): Promise<void> {
-    const alias = await linkAlias(veth, signal);
-    if (alias === null || !alias.startsWith(`${this.owner}:`)) return;
-    await ipBatch([`link del ${veth}`], signal, `delete veth \`${veth}\``).catch((err: unknown) => {
-      // Gone meanwhile: its namespace went away and took it along.
-      if (interfaceNames().has(veth)) throw err;
+    signal.throwIfAborted();
+    this.deleteOwned(veth, (alias) => alias.startsWith(`${this.owner}:`), `delete veth \`${veth}\``);
+  }
+
+  /** Deletes an interface whose alias `mine` accepts; nothing when it is gone (a veth goes with its namespace). */
+  private deleteOwned(name: string, mine: (alias: string) => boolean, what: string): void {
+    netlink(what, () => {
+      const host = this.host();
+      const link = interfaceNames().has(name) ? linkByName(host, name) : null;
+      if (link === null || !mine(link.alias ?? '')) return;
+      try {
+        deleteLink(host, link.index);
+      } catch (err) {
+        if (!(err instanceof NetlinkError && err.errnoName === 'ENODEV')) throw err;
+      }
     });
   }
 
   /** Whether the interface is one this root made (its alias says so). */
   async owns(name: string, signal: AbortSignal): Promise<boolean> {
-    const alias = await linkAlias(name, signal);
+    signal.throwIfAborted();
+    const alias = this.alias(name);
     return alias === this.owner || (alias?.startsWith(`${this.owner}:`) ?? false);
   }
 
   /** Deletes this root's bridge. Idempotent. */
   async deleteBridge(net: BridgeNetwork, signal: AbortSignal): Promise<void> {
-    if ((await linkAlias(net.bridge, signal)) === this.owner) await ipBatch([`link del ${net.bridge}`], signal, `delete bridge \`${net.bridge}\``);
+    signal.throwIfAborted();
+    this.deleteOwned(net.bridge, (alias) => alias === this.owner, `delete bridge \`${net.bridge}\``);
     this.ready.clear();
   }
 
@@ -198,8 +256,11 @@ export class Links {
       await this.ensureBridge(net, signal);
       repaired.push(`the bridge \`${net.bridge}\` was missing: made again`);
     }
-    const out = await run('ip', ['-j', 'link', 'show', 'master', net.bridge], '', signal, `list the ports of bridge \`${net.bridge}\``);
-    const ports = new Set((JSON.parse(out || '[]') as Array<{ ifname?: string }>).map((l) => l.ifname));
+    const ports = netlink(`list the ports of bridge \`${net.bridge}\``, () => {
+      const links = listLinks(this.host());
+      const bridge = links.find((l) => l.name === net.bridge);
+      return new Set(links.filter((l) => bridge !== undefined && l.master === bridge.index).map((l) => l.name));
+    });
     const present = interfaceNames();
     for (const { lease, netns } of wired) {
       if (ports.has(lease.veth)) continue;

@@ -3,9 +3,8 @@
 // runtime, and removed with the container. The veth's host end is deleted by name as well: a copy
 // of the mount held by some other mount namespace would keep the namespace (and the veth) alive.
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { MNT, umount2 } from '../../../sys/mount.js';
-import { run } from './tools.js';
 
 function unescapeMountinfo(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
@@ -18,15 +17,10 @@ export function mountsUnder(dir: string): string[] {
     .filter((point) => point.startsWith(`${dir}/`));
 }
 
-/**
- * Makes the namespace file and runs `ip -batch` (the lines) inside the new namespace, in one
- * process: `unshare --net=FILE ip -batch -`.
- */
-export async function createNetns(file: string, lines: readonly string[], signal: AbortSignal): Promise<void> {
+/** Clears the way for a new namespace file (src/sys/net-namespace.ts makes it): an old one goes. */
+export function prepareNetnsFile(file: string): void {
   removeNetns(file);
   mkdirSync(file.slice(0, file.lastIndexOf('/')), { recursive: true, mode: 0o700 });
-  writeFileSync(file, '', { mode: 0o600 });
-  await run('unshare', [`--net=${file}`, 'ip', '-batch', '-'], `${lines.join('\n')}\n`, signal, 'create and configure the network namespace');
 }
 
 /** Unmounts (every stacked mount) and deletes the file. Idempotent. */

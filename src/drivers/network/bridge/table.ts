@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { CorralError } from '../../../errors.js';
 import { readText, replaceFile } from './files.js';
 import { renderDeletion } from './ruleset.js';
-import { run } from './tools.js';
+import { nft } from './tools.js';
 
 async function listTable(table: string, signal: AbortSignal): Promise<string | null> {
   try {
-    return await run('nft', ['list', 'table', 'inet', table], '', signal, `read the nftables table \`inet ${table}\``);
+    return await nft(`list table inet ${table}\n`, signal, `read the nftables table \`inet ${table}\``);
   } catch (err) {
     if (err instanceof CorralError && /No such file or directory/.test(err.message)) return null;
     throw err;
@@ -43,7 +43,7 @@ export class Table {
     if (!changed && live !== null && live === baseline) return [];
     // Replaced whole in one transaction, then listed: the listing is what the next pass compares.
     rmSync(this.listed, { force: true });
-    await run('nft', ['-f', '-'], text, signal, `apply the nftables table \`inet ${this.name}\``);
+    await nft(text, signal, `apply the nftables table \`inet ${this.name}\``);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     replaceFile(this.applied, text);
     replaceFile(this.listed, (await listTable(this.name, signal)) ?? '');
@@ -56,7 +56,7 @@ export class Table {
 
   /** Deletes the table (and nothing else). Idempotent. */
   async remove(signal: AbortSignal): Promise<void> {
-    if ((await listTable(this.name, signal)) !== null) await run('nft', ['-f', '-'], renderDeletion(this.name), signal, `delete the nftables table \`inet ${this.name}\``);
+    if ((await listTable(this.name, signal)) !== null) await nft(renderDeletion(this.name), signal, `delete the nftables table \`inet ${this.name}\``);
     rmSync(this.applied, { force: true });
     rmSync(this.listed, { force: true });
   }

@@ -1,11 +1,12 @@
-// The host tools the bridge driver drives: iproute2 (`ip`), nftables (`nft`) and util-linux
-// (`unshare`, `nsenter`) as subprocesses. Chosen over netlink through koffi for now: each call is
-// a batch (one `ip -batch` per side of a veth, one `nft -f` per ruleset), which DESIGN-measured at
-// about 4 ms each here; docs/network.md ("Cost") has the figures and the way to cut them.
+// The host tools the bridge driver runs for what is rare (making a bridge, re-wiring a veth into a
+// running container's namespace): iproute2 (`ip -batch`) and util-linux (`nsenter`), about 4 ms a
+// process here; and nft commands, through libnftables in this process when it loads (the hot path
+// goes over netlink, rtnl.ts). docs/network.md ("Cost") says which path does what.
 
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { CorralError } from '../../../errors.js';
+import { nftRun } from '../../../sys/nftables.js';
 
 export const TOOLS = { ip: 'iproute2', nft: 'nftables', unshare: 'util-linux', nsenter: 'util-linux' } as const;
 
@@ -37,6 +38,18 @@ export function run(file: string, args: readonly string[], input: string, signal
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(input);
   });
+}
+
+/**
+ * nft commands (a command, or the text of an `nft -f` file) through libnftables in this process,
+ * or the `nft` command when the library cannot be loaded. The same errors either way.
+ */
+export async function nft(commands: string, signal: AbortSignal, what: string): Promise<string> {
+  if (signal.aborted) throw new CorralError('ABORTED', `${what}: stopped`);
+  const result = nftRun(commands);
+  if (result === null) return run('nft', ['-f', '-'], commands, signal, what);
+  if (result.ok) return result.output;
+  throw new CorralError('NETWORK_SETUP_FAILED', `${what}: nft failed: ${result.error.split('\n').slice(0, 6).join('; ')}`);
 }
 
 /** `ip -batch -` in corral's own network namespace, or in the one `netns` names. */
