@@ -12,6 +12,8 @@ const AF_NETLINK = 16;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
 const NETLINK_ROUTE = 0;
+/** sock_diag(7): the sockets of the namespace, by family and protocol. */
+export const NETLINK_SOCK_DIAG = 4;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
 
@@ -69,9 +71,9 @@ export class NetlinkSocket {
 
   private constructor(private readonly fd: number) {}
 
-  /** A NETLINK_ROUTE socket in the calling thread's network namespace. */
-  static open(): NetlinkSocket {
-    const fd = check(libcFunction('int socket(int domain, int type, int protocol)')(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) as number, 'socket', { domain: 'AF_NETLINK', protocol: 'NETLINK_ROUTE' });
+  /** A netlink socket (NETLINK_ROUTE by default) in the calling thread's network namespace. */
+  static open(protocol = NETLINK_ROUTE): NetlinkSocket {
+    const fd = check(libcFunction('int socket(int domain, int type, int protocol)')(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) as number, 'socket', { domain: 'AF_NETLINK', protocol });
     return new NetlinkSocket(fd);
   }
 

@@ -17,7 +17,7 @@ export interface BridgeSetup {
   /** A container manifest on this root filesystem; `network` is the YAML of `spec.network`. */
   container(name: string, network: string, command?: string, extra?: string): string;
   /** The container's lease, as the driver wrote it. */
-  lease(name: string): { address: string; address6?: string; network?: string };
+  lease(name: string): { address: string; address6?: string; network?: string; veth: string };
   /** A command inside the container. */
   inside(name: string, ...command: string[]): { code: number; stdout: string };
   /** An HTTP GET from inside a container with busybox nc (its wget crashes when linked statically). */
@@ -49,7 +49,7 @@ spec:
   stopTimeout: 2s
   network: ${network}
 ${extra}`,
-    lease: (name) => JSON.parse(readFileSync(join(sb.root, 'network/leases', `${name}.json`), 'utf8')) as { address: string; address6?: string; network?: string },
+    lease: (name) => JSON.parse(readFileSync(join(sb.root, 'network/leases', `${name}.json`), 'utf8')) as { address: string; address6?: string; network?: string; veth: string },
     inside: (name, ...command) => sb.run('exec', name, '--', ...command),
     httpFrom: (name, host, port) => corral(['exec', name, '--', 'nc', '-w', '3', host, String(port)], { env: sb.env, input: 'GET / HTTP/1.0\r\n\r\n' }).stdout,
     curl(netns, url) {

@@ -198,7 +198,7 @@ describe('bridge networking', () => {
     sb.remove('bad.yaml');
   });
 
-  test('a second state root on the same host takes its own bridge, subnet and table', () => {
+  test('a second state root on the same host takes its own bridge, subnet and table', async () => {
     if (!sb) return;
     const other = sandbox('bridge2', { netns: net.host });
     try {
@@ -212,13 +212,14 @@ describe('bridge networking', () => {
       const bridges = net.exec(net.host, ['ip', '-o', 'link', 'show', 'type', 'bridge']);
       expect(bridges).toContain(`cr-${sb.rootId()!.slice(0, 8)}`);
       expect(bridges).toContain(`cr-${other.rootId()!.slice(0, 8)}`);
-    } finally {
       const empty = mkdtempSync(join(tmpdir(), 'corral-bridge-empty-'));
       other.run('reconcile', '--once', '--allow-empty', '--dir', empty);
       rmSync(empty, { recursive: true });
+      expect(net.exec(net.host, ['ip', '-o', 'link', 'show', 'type', 'bridge'])).not.toContain(`cr-${other.rootId()!.slice(0, 8)}`);
+    } finally {
+      // Its containers, monitors and cgroup parent go even when an expectation failed.
+      await other.cleanup();
     }
-    expect(net.exec(net.host, ['ip', '-o', 'link', 'show', 'type', 'bridge'])).not.toContain(`cr-${other.rootId()!.slice(0, 8)}`);
-    return other.cleanup();
   });
 
   test('SIGKILL during apply: the next run converges to a table whose every rule belongs to a lease', async () => {
@@ -232,7 +233,10 @@ describe('bridge networking', () => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     }
-    const r = reconcile();
+    // A lock left held would show as an error here, not as a test timeout.
+    const run = sb.run('reconcile', '--once', '--output', 'json', '--lock-timeout', '20s');
+    if (!run.stdout) throw new Error(`reconcile after the kills printed nothing: ${run.stderr}`);
+    const r = { report: JSON.parse(run.stdout) as { errors: unknown[] } };
     expect(r.report.errors).toEqual([]);
     const listed = table();
     expect(listed).toBe(readFileSync(join(sb.root, 'network/table.listed'), 'utf8'));
@@ -242,7 +246,7 @@ describe('bridge networking', () => {
     for (const port of [8100, 8101, 8102]) expect(curl(net.host, `http://127.0.0.1:${port}/`)).toBe('hello from web\n');
     for (const name of ['p1', 'p2', 'p3']) sb.remove(`${name}.yaml`);
     expect(reconcile().report.errors).toEqual([]);
-  });
+  }, 120_000);
 
   test('exploit: an image whose /etc/hosts and /etc/resolv.conf are symlinks out of its root gets corral\'s files, and the host\'s targets stay untouched', () => {
     if (!sb) return;

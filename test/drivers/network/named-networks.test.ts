@@ -132,6 +132,20 @@ describe('named networks', () => {
     expect(links()).not.toContain('cb-back');
   });
 
+  test('a veth left without its alias (corral killed between creating and naming it) does not block the container\'s next start', () => {
+    if (!setup) return;
+    const { sb, net, container, lease, links } = setup;
+    const veth = lease('peer').veth;
+    sb.remove('peer.yaml');
+    expect(reconcile().report.errors).toEqual([]);
+    net.exec(net.host, ['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'leftover0']);
+    sb.write('peer.yaml', container('peer', '{mode: bridge, name: front}'));
+    const r = reconcile();
+    expect(r.report.errors).toEqual([]);
+    expect(links()).not.toContain('leftover0');
+    expect(pings('peer', 'web')).toBe(true);
+  });
+
   test('a network is there without containers too: its bridge deleted by hand is made again at the next pass', () => {
     if (!setup) return;
     const { sb, net, links } = setup;

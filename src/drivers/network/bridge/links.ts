@@ -208,10 +208,15 @@ export class Links {
     for (const w of wired) await ipBatch([`link set eth0 mtu ${net.mtu}`], signal, `set the MTU of eth0 of \`${w.lease.name}\``, w.netns);
   }
 
-  /** Deletes a veth of this root's (by its alias). Idempotent. */
+  /**
+   * Deletes a veth of this root's (by its alias). Idempotent. One without any alias, under the
+   * name this root derives for a container (`cv` + 10 hex digits of a hash of the root and the
+   * name), is ours too: corral was killed between creating it and naming it.
+   */
   async deleteVeth(veth: string, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    this.deleteOwned(veth, (alias) => alias.startsWith(`${this.owner}:`), `delete veth \`${veth}\``);
+    const unnamedLeftover = /^cv[0-9a-f]{10}$/.test(veth);
+    this.deleteOwned(veth, (alias) => alias.startsWith(`${this.owner}:`) || (unnamedLeftover && alias === ''), `delete veth \`${veth}\``);
   }
 
   /** Deletes an interface whose alias `mine` accepts; nothing when it is gone (a veth goes with its namespace). */

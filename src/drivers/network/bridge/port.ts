@@ -8,10 +8,10 @@
 // modes cost nothing here.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError, diagnostic, type Diagnostic } from '../../../errors.js';
-import type { ContainerSpec } from '../../../manifest/spec.js';
+import type { ContainerSpec, PortMapping } from '../../../manifest/spec.js';
 import type { NetworkAttachment, NetworkPort } from '../../../reconciler/ports.js';
 import { unsupportedNetworkFields } from '../port.js';
 import { DEFAULT_NETWORK, networkChangeEffect, networkOfSpec, type NetworkDefinition } from '../../../manifest/network.js';
@@ -20,7 +20,7 @@ import {
   bridgeOf, firstFreeSubnet, ipv6For, networkOf, readChosenSubnet, routeConflict, writeChosenSubnet, type BridgeNetwork, type NetworkNames, type Route,
 } from './default-network.js';
 import { EtcFiles } from './etc-writer.js';
-import { hostListener, hostRoutes, hostRoutes6, ipForwarding, IPV6_FORWARDING } from './host-facts.js';
+import { hostRoutes, hostRoutes6, ipForwarding, IPV6_FORWARDING, listenersFromDiag, listenersFromProc, matchListener, type Listener } from './host-facts.js';
 import { chooseAddress, refuseAddress } from './ipam.js';
 import { formatSubnet, overlaps } from '../../../manifest/ipv4.js';
 import { formatSubnet6, overlaps6 } from '../../../manifest/ipv6.js';
@@ -46,12 +46,12 @@ export const HANDLE_FORMAT = 1;
 const ROUTES_FRESH_MS = 2000;
 const NOTHING: NetworkAttachment = { netnsPath: null, handle: null, binds: [] };
 
-/** The host's connections, read once per check however many ports it publishes. */
-function procNetReader(): (file: string) => string {
-  const read = new Map<string, string>();
-  return (file) => {
-    if (!read.has(file)) read.set(file, readFileSync(file, 'utf8'));
-    return read.get(file)!;
+/** The host's listeners, read once per check however many ports it publishes (sock_diag, else /proc). */
+function listenerReader(): (protocol: PortMapping['protocol']) => Listener[] {
+  const read = new Map<string, Listener[]>();
+  return (protocol) => {
+    if (!read.has(protocol)) read.set(protocol, listenersFromDiag(protocol) ?? listenersFromProc(protocol));
+    return read.get(protocol)!;
   };
 }
 
@@ -141,9 +141,9 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
       const refused = refuseAddress(net.subnet, net.gateway, wanted, takenBy(spec.name, joins));
       if (refused) out.push(diagnostic('error', 'NETWORK_ADDRESS_CONFLICT', `network.address ${wanted}: ${refused}`, { ...at, field: 'spec.network.address' }));
     }
-    const procNet = procNetReader();
+    const listeners = listenerReader();
     spec.network.ports.forEach((p) => {
-      const listener = hostListener(p, procNet);
+      const listener = matchListener(p, listeners(p.protocol));
       if (listener) {
         out.push(diagnostic('error', 'NETWORK_PORT_CONFLICT', `host port ${p.hostIP}:${p.hostPort}/${p.protocol} is taken: a host process listens on ${listener}`, {
           ...at, field: 'spec.network.ports', hint: 'publish another host port, or stop that process',
