@@ -63,10 +63,31 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Removes temp files a crash left behind in `dir` (never the real files). */
+/** The pid a temp file's name carries (`.<name>.tmp-<pid>-<random>`), null for another form. */
+function writerOf(name: string): number | null {
+  const match = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp files a crash left behind in `dir` (never the real files), and never one whose
+ * writer still runs: `corral ps` opening the state root while the agent writes a record must not
+ * pull the agent's temp file from under its rename (it did: ENOENT in an agent test).
+ */
 export async function removeStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const writer = writerOf(name);
+    if (writer !== null && alive(writer)) continue;
     if (name.startsWith('.') && name.includes(TEMP_MARK)) {
       await rm(join(dir, name), { force: true });
       removed.push(name);

@@ -39,7 +39,7 @@ describe('state store', () => {
     const d = await desiredOne('good');
     await store.put(recordFor(d));
     writeFileSync(l.record('torn'), '{"format": 1, "name": "to');
-    writeFileSync(join(l.stateDir, '.good.json.tmp-1-abcd'), 'half');
+    writeFileSync(join(l.stateDir, '.good.json.tmp-2147483646-abcd'), 'half');
     const loaded = await new StateStore(l).load();
     expect(loaded.records.map((r) => r.name)).toEqual(['good']);
     expect(loaded.unknown).toEqual([{ name: 'torn', file: l.record('torn'), reason: expect.stringMatching(/^not JSON .*no previous version is kept$/) }]);

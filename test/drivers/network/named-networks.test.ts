@@ -4,7 +4,7 @@
 // still reachable), live updates (isolation, MTU) without restarts, a rebuilt subnet that restarts
 // its containers, a network kept while a container joins it, and nothing left after removal.
 
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -156,6 +156,29 @@ describe('named networks', () => {
     const r = sb.run('reconcile', '--once', '--output', 'json');
     expect((JSON.parse(r.stdout) as { warnings: Array<{ code: string; summary: string }> }).warnings).toContainEqual(expect.objectContaining({ code: 'NETWORK_DRIFT', summary: expect.stringContaining('cn-spare') }));
     expect(net.exec(net.host, ['ip', '-o', '-4', 'addr', 'show', 'dev', 'cn-spare'])).toContain('inet 10.93.0.1/24');
+  });
+
+  test('a bridge half-made when corral was killed (its journal still there) is made again; one not journaled is refused', () => {
+    if (!setup) return;
+    const { sb, net, links } = setup;
+    // Killed after the bridge was created and before it got its alias and address.
+    net.exec(net.host, ['ip', 'link', 'add', 'cn-half', 'type', 'bridge']);
+    writeFileSync(join(sb.root, 'network/bridge-cn-half.creating'), '');
+    sb.write('half.yaml', network('half', '{subnet: 10.95.0.0/24}'));
+    const made = reconcile();
+    expect(made.report.errors).toEqual([]);
+    expect(net.exec(net.host, ['ip', '-o', '-4', 'addr', 'show', 'dev', 'cn-half'])).toContain('inet 10.95.0.1/24');
+    expect(existsSync(join(sb.root, 'network/bridge-cn-half.creating'))).toBe(false);
+    // Someone else's bridge under the name a network asks for: refused at plan time, left alone.
+    net.exec(net.host, ['ip', 'link', 'add', 'cn-theirs', 'type', 'bridge']);
+    sb.write('theirs.yaml', network('theirs', '{subnet: 10.96.0.0/24}'));
+    const refused = reconcile();
+    expect(refused.report.errors).toEqual([expect.objectContaining({ code: 'NETWORK_SUBNET_CONFLICT', network: 'theirs' })]);
+    expect(links()).toContain('cn-theirs');
+    sb.remove('theirs.yaml');
+    sb.remove('half.yaml');
+    net.exec(net.host, ['ip', 'link', 'del', 'cn-theirs']);
+    expect(reconcile().report.errors).toEqual([]);
   });
 
   test('removing everything leaves no bridge, veth, record, lease or rule', () => {

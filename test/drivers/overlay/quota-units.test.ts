@@ -141,7 +141,7 @@ describe('project ids', () => {
       });
       expect(readProjectTable(root).active).toEqual([{ name: 'web', id }]);
       const { dir, table } = quotaPaths(root);
-      writeFileSync(join(dir, '.projects.json.tmp-1-dead'), 'half');
+      writeFileSync(join(dir, '.projects.json.tmp-2147483646-dead'), 'half');
       await updateProjectTable(root, (t) => ({ table: releaseProject(t, 'web'), result: undefined }));
       expect(readdirSync(dir).sort()).toEqual(['projects.json', 'projects.lock']);
       expect(readProjectTable(root).released).toEqual([{ name: 'web', id }]);

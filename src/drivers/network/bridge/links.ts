@@ -3,7 +3,8 @@
 // interface alias (`corral:<root>` on the bridge, `corral:<root>:<name>` on a veth) and nothing
 // without it is ever deleted.
 
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { CorralError } from '../../../errors.js';
 import { formatIPv4 } from '../../../manifest/ipv4.js';
 import { formatIPv6 } from '../../../manifest/ipv6.js';
@@ -13,7 +14,7 @@ import { describe, type BridgeNetwork } from './default-network.js';
 import { ipForwarding, IPV4_FORWARDING, IPV6_FORWARDING } from './host-facts.js';
 import type { Lease } from './leases.js';
 import { prepareNetnsFile } from './netns.js';
-import { addAddress, addDefaultRoute, createVeth, deleteLink, linkByName, listLinks, setAlias, setHairpin, setUp } from './rtnl.js';
+import { addAddress, addDefaultRoute, createBridge, createVeth, deleteLink, linkByName, listLinks, setAlias, setHairpin, setUp } from './rtnl.js';
 import { ipBatch } from './tools.js';
 
 /** `02:cc:` (locally administered, unicast) and the four bytes of the IPv4 address. */
@@ -78,12 +79,29 @@ export class Links {
   /** Each bridge is checked (or made) once per process; a wiring failure checks them again. */
   private readonly ready = new Set<string>();
 
-  /** `owner`: the alias of this root's bridge (`corral:<short root id>`). */
-  constructor(private readonly owner: string) {}
+  /**
+   * `owner`: the alias of this root's bridge (`corral:<short root id>`); `dir`: where the intent to
+   * make a bridge is journaled (the state root's network directory).
+   */
+  constructor(private readonly owner: string, private readonly dir: string) {}
 
+  /**
+   * Makes the bridge, in process: created, named (its alias), addressed and brought up in five
+   * requests. Those cannot be one, so the intent is journaled first (`bridge-<name>.creating`
+   * beside the leases): a bridge found with the journal still there is a half-made one of ours
+   * (corral was killed between two requests), deleted and made again; without it, a bridge that
+   * does not carry this root's alias is someone else's and is refused.
+   */
   async ensureBridge(net: BridgeNetwork, signal: AbortSignal): Promise<void> {
     if (this.ready.has(net.bridge) && interfaceNames().has(net.bridge)) return;
-    const alias = this.alias(net.bridge);
+    signal.throwIfAborted();
+    const intent = this.bridgeIntent(net.bridge);
+    const halfMade = existsSync(intent);
+    let alias = this.alias(net.bridge);
+    if (alias !== null && halfMade) {
+      this.deleteOwned(net.bridge, () => true, `delete the half-made bridge \`${net.bridge}\``);
+      alias = null;
+    }
     if (alias !== null) {
       if (alias !== this.owner) {
         throw new CorralError('NETWORK_SUBNET_CONFLICT', `the interface \`${net.bridge}\` exists and is not this state root's bridge (its alias is \`${alias}\`)`, {
@@ -91,14 +109,20 @@ export class Links {
         });
       }
     } else {
-      await ipBatch([
-        `link add ${net.bridge} type bridge`,
-        `link set ${net.bridge} alias ${this.owner}`,
-        `addr add ${formatIPv4(net.gateway)}/${net.subnet.prefix} dev ${net.bridge}`,
-        // nodad: the address is usable at once (no duplicate detection on a bridge corral owns).
-        ...(net.ipv6 ? [`addr add ${formatIPv6(net.ipv6.gateway)}/${net.ipv6.subnet.prefix} dev ${net.bridge} nodad`] : []),
-        `link set ${net.bridge} mtu ${net.mtu} up`,
-      ], signal, `create ${describe(net)}`);
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      writeFileSync(intent, '');
+      netlink(`create ${describe(net)}`, () => {
+        const host = this.host();
+        createBridge(host, net.bridge, net.mtu);
+        const bridge = linkByName(host, net.bridge);
+        if (bridge === null) throw new CorralError('NETWORK_SETUP_FAILED', `bridge \`${net.bridge}\` vanished as it was made`);
+        setAlias(host, bridge.index, this.owner);
+        addAddress(host, bridge.index, formatIPv4(net.gateway), net.subnet.prefix);
+        // IPv6 without duplicate detection (addAddress): usable at once, on a bridge corral owns.
+        if (net.ipv6) addAddress(host, bridge.index, formatIPv6(net.ipv6.gateway), net.ipv6.subnet.prefix);
+        setUp(host, bridge.index);
+      });
+      rmSync(intent, { force: true });
     }
     // A published port answers on 127.0.0.1 only when the bridge may route loopback sources
     // (the table's guard chain closes what that opens: docs/security.md).
@@ -233,11 +257,16 @@ export class Links {
     });
   }
 
-  /** Whether the interface is one this root made (its alias says so). */
+  /** Whether the interface is one this root made (its alias says so, or the journal of a half-made bridge). */
   async owns(name: string, signal: AbortSignal): Promise<boolean> {
     signal.throwIfAborted();
+    if (existsSync(this.bridgeIntent(name))) return true;
     const alias = this.alias(name);
     return alias === this.owner || (alias?.startsWith(`${this.owner}:`) ?? false);
+  }
+
+  private bridgeIntent(bridge: string): string {
+    return join(this.dir, `bridge-${bridge}.creating`);
   }
 
   /** Deletes this root's bridge. Idempotent. */

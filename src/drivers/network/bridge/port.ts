@@ -24,6 +24,7 @@ import { hostRoutes, hostRoutes6, ipForwarding, IPV6_FORWARDING, listenersFromDi
 import { chooseAddress, refuseAddress } from './ipam.js';
 import { formatSubnet, overlaps } from '../../../manifest/ipv4.js';
 import { formatSubnet6, overlaps6 } from '../../../manifest/ipv6.js';
+import { removeStaleTemps } from '../../../state/atomic-write.js';
 import { LEASE_FORMAT, leaseNetwork, LeaseStore, type Lease } from './leases.js';
 import { NetworkRecords } from './network-records.js';
 import { interfaceNames, Links } from './links.js';
@@ -62,7 +63,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
   const nsFile = (name: string): string => join(nsDir, name);
   const subnetFile = join(dir, 'default.json');
   const records = new NetworkRecords(join(dir, 'networks'));
-  const links = new Links(`corral:${options.rootId.slice(0, 8)}`);
+  const links = new Links(`corral:${options.rootId.slice(0, 8)}`, dir);
   const table = new Table(dir, options.names.table);
   const etc = new EtcFiles((name) => join(options.containerDir(name), 'network'));
   const vethOf = (name: string): string => `cv${createHash('sha256').update(`${options.rootId}/${name}`).digest('hex').slice(0, 10)}`;
@@ -205,6 +206,9 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
   }
 
   async function sync(signal: AbortSignal): Promise<string[]> {
+    // A lease or network record whose writer was killed mid-write leaves its temp file.
+    await removeStaleTemps(join(dir, 'leases'));
+    await removeStaleTemps(join(dir, 'networks'));
     const all = leases.all();
     const repaired: string[] = [];
     if (!all.some((l) => leaseNetwork(l) === DEFAULT_NETWORK) && interfaceNames().has(options.names.bridge)) {

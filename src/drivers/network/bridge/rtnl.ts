@@ -98,6 +98,12 @@ export function createVeth(sock: NetlinkSocket, req: VethRequest): void {
   sock.request(RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, body, `create veth \`${req.host.name}\``);
 }
 
+/** `ip link add NAME mtu M type bridge` (down; the caller names it, addresses it, brings it up). */
+export function createBridge(sock: NetlinkSocket, name: string, mtu: number): void {
+  const body = Buffer.concat([ifinfomsg(), attr(IFLA.IFNAME, str(name)), attr(IFLA.MTU, u32(mtu)), attr(IFLA.LINKINFO, attr(IFLA_INFO.KIND, str('bridge')))]);
+  sock.request(RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, body, `create bridge \`${name}\``);
+}
+
 export function setAlias(sock: NetlinkSocket, index: number, alias: string): void {
   sock.request(RTM.NEWLINK, 0, Buffer.concat([ifinfomsg(index), attr(IFLA.IFALIAS, Buffer.from(alias))]), `set the alias of interface ${index}`);
 }
