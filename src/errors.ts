@@ -75,7 +75,7 @@ export const ErrorCodes = {
   ROOTFS_BUSY: 'something is still mounted inside a container\'s rootfs directories; corral will not delete through a mount',
 
   // network driver: bridges, addresses, published ports (src/drivers/network)
-  NETWORK_TOOL_MISSING: 'bridge networking needs `ip` (iproute2), `nft` (nftables), `unshare` and `nsenter` (util-linux); the message names what is missing',
+  NETWORK_TOOL_MISSING: 'bridge networking needs `ip` (iproute2), `nft` (nftables) and `nsenter` (util-linux); the message names what is missing',
   NETWORK_SUBNET_CONFLICT: 'a network\'s subnet overlaps a route of the host or another network\'s subnet, or its bridge name is taken by an interface corral did not create',
   NETWORK_ADDRESS_CONFLICT: 'a fixed `network.address` is outside the subnet, reserved, or leased to another container; or the subnet is full',
   NETWORK_IN_USE: 'a network that is to be removed or rebuilt is still joined by a container that stays: it waits until that container leaves it',

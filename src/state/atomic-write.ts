@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { pidAlive } from '../sys/proc.js';
 
 const TEMP_MARK = '.tmp-';
 
@@ -69,15 +70,6 @@ function writerOf(name: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes temp files a crash left behind in `dir` (never the real files), and never one whose
  * writer still runs: `corral ps` opening the state root while the agent writes a record must not
@@ -87,7 +79,7 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const writer = writerOf(name);
-    if (writer !== null && alive(writer)) continue;
+    if (writer !== null && pidAlive(writer)) continue;
     if (name.startsWith('.') && name.includes(TEMP_MARK)) {
       await rm(join(dir, name), { force: true });
       removed.push(name);

@@ -14,6 +14,16 @@ export interface ProcStat {
   readonly flags: number;
 }
 
+/** Whether a process of that pid exists (any owner): signal 0, EPERM counting as alive. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Parses /proc/<pid>/stat; null when the process does not exist. */
 export function procStat(pid: number): ProcStat | null {
   let text: string;

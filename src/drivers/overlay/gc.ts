@@ -12,6 +12,7 @@
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { isCorralError } from '../../errors.js';
+import { pidAlive } from '../../sys/proc.js';
 import { layout } from '../../state/layout.js';
 import { removeContainerRootfs } from './container-rootfs.js';
 import { diskUsage, listDir, removeTree } from './fs-util.js';
@@ -42,14 +43,6 @@ export interface GcReport {
   readonly kept: readonly string[];
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export async function collectGarbage(root: string, input: GcInput): Promise<GcReport> {
   const l = layout(root);

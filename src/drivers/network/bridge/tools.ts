@@ -8,7 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import { CorralError } from '../../../errors.js';
 import { nftRun } from '../../../sys/nftables.js';
 
-export const TOOLS = { ip: 'iproute2', nft: 'nftables', unshare: 'util-linux', nsenter: 'util-linux' } as const;
+export const TOOLS = { ip: 'iproute2', nft: 'nftables', nsenter: 'util-linux' } as const;
 
 /** Tools missing from PATH, with the Debian package that has each. */
 export function missingTools(path = process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'): string[] {
