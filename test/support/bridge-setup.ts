@@ -26,6 +26,8 @@ export interface BridgeSetup {
   curl(netns: string, url: string): string;
   /** The interfaces of the host namespace, sorted. */
   links(): string[];
+  /** `reconcile --once --allow-empty` on an empty directory: every container and network goes. Its exit code. */
+  removeAll(): number;
   cleanup(): Promise<void>;
 }
 
@@ -60,6 +62,14 @@ ${extra}`,
       }
     },
     links: () => net.exec(net.host, ['ip', '-o', 'link', 'show']).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]!).sort(),
+    removeAll() {
+      const empty = mkdtempSync(join(tmpdir(), `corral-${label}-empty-`));
+      try {
+        return sb.run('reconcile', '--once', '--allow-empty', '--dir', empty).code;
+      } finally {
+        rmSync(empty, { recursive: true, force: true });
+      }
+    },
     async cleanup() {
       await sb.cleanup();
       net.cleanup();

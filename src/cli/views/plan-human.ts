@@ -34,7 +34,7 @@ export function renderReport(report: Report, style: Styler, verbose = false): st
     for (const w of a.warnings) out.push(`        ${style('yellow', `warning: ${w}`)}`);
   }
   for (const n of report.networks.filter((x) => x.action !== 'none' || verbose || x.reasons.some((r) => r.code !== 'up-to-date'))) {
-    const action = n.action === 'none' ? 'none' : n.action;
+    const action = n.action;
     const status = n.result ? (n.result.ok ? style('green', ' ✓') : style('red', ` ✗ ${n.result.error ?? 'failed'}`)) : '';
     const where = n.bridge ? style('dim', ` (network: bridge ${n.bridge}, ${n.subnet})`) : style('dim', ' (network)');
     out.push(`  ${style(COLORS[action], ACTIONS[action])} ${style(COLORS[action], action.padEnd(8))} ${style('bold', n.name)}${where}${status}`);

@@ -92,11 +92,8 @@ describe('IPv6 on a named network', () => {
 
   test('removing everything leaves no bridge, lease or rule', () => {
     if (!setup) return;
-    const { sb, net, links } = setup;
-    const empty = mkdtempSync(join(tmpdir(), 'corral-ipv6-empty-'));
-    const r = sb.run('reconcile', '--once', '--allow-empty', '--dir', empty);
-    rmSync(empty, { recursive: true });
-    expect(r.code).toBe(0);
+    const { net, links, removeAll } = setup;
+    expect(removeAll()).toBe(0);
     expect(links()).toEqual(['lo', 'uplink']);
     expect(net.exec(net.host, ['nft', 'list', 'ruleset']).trim()).toBe('');
   });

@@ -4,8 +4,7 @@
 // still reachable), live updates (isolation, MTU) without restarts, a rebuilt subnet that restarts
 // its containers, a network kept while a container joins it, and nothing left after removal.
 
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { bridgeSetup, type BridgeSetup } from '../../support/bridge-setup.js';
@@ -71,6 +70,17 @@ describe('named networks', () => {
     expect(ls.map((n) => [n.name, n.bridge, n.subnet, n.containers])).toEqual([['back', 'cb-back', '10.91.0.0/24', ['db']], ['front', 'cn-front', '10.90.0.0/24', ['peer', 'web']]]);
     expect(sb.run('network', 'ls').stdout).toMatch(/^NAME +BRIDGE +SUBNET +GATEWAY +IPV6 +ISOLATED +MASQUERADE +MTU +CONTAINERS\nback +cb-back +10\.91\.0\.0\/24 +10\.91\.0\.1 +- +yes +no +1500 +db\n/);
     expect(reconcile().code).toBe(0);
+  });
+
+  test('exploit: no netlink socket or namespace fd of corral\'s (its own namespace\'s, able to rewrite the host\'s routes and rules) reaches a container', () => {
+    if (!setup) return;
+    const { inside } = setup;
+    // PID 1 (sleep) of a bridged container, started by a corral that had the host's netlink and nftables
+    // sockets and the container's namespace fd open: stdio only.
+    const fds = inside('peer', 'ls', '/proc/1/fd').stdout.split(/\s+/).filter(Boolean).sort();
+    expect(fds).toEqual(['0', '1', '2']);
+    const links = inside('peer', 'ls', '-l', '/proc/1/fd').stdout;
+    expect(links).not.toMatch(/socket:|net:\[/);
   });
 
   test('isolated by default: no traffic between the networks, but a published port answers through the host', () => {
@@ -183,11 +193,8 @@ describe('named networks', () => {
 
   test('removing everything leaves no bridge, veth, record, lease or rule', () => {
     if (!setup) return;
-    const { sb, net, links } = setup;
-    const empty = mkdtempSync(join(tmpdir(), 'corral-netkind-empty-'));
-    const r = sb.run('reconcile', '--once', '--allow-empty', '--dir', empty);
-    rmSync(empty, { recursive: true });
-    expect(r.code).toBe(0);
+    const { sb, net, links, removeAll } = setup;
+    expect(removeAll()).toBe(0);
     expect(readdirSync(join(sb.root, 'network/leases'))).toEqual([]);
     expect(readdirSync(join(sb.root, 'network/networks'))).toEqual([]);
     expect(links()).toEqual(['lo', 'uplink']);

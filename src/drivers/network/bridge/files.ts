@@ -2,6 +2,16 @@
 
 import { closeSync, ftruncateSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 
+/** A state file's text; null when it does not exist (any other failure is thrown). */
+export function readIfExists(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 export function readText(file: string): string | null {
   try {
     return readFileSync(file, 'utf8');

@@ -10,13 +10,17 @@ import type { Route } from './default-network.js';
 import { parseResolvConf, type ResolverConfig } from './etc-files.js';
 import { run } from './tools.js';
 
+/** The host's routes of one family other than the default one, as `ip -j route show` gives them. */
+async function routeEntries(family: 4 | 6, signal: AbortSignal): Promise<Array<{ dst: string; dev: string }>> {
+  const out = await run('ip', ['-j', `-${family}`, 'route', 'show'], '', signal, `read the host's IPv${family} routes`);
+  return (JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string }>)
+    .flatMap((r) => (r.dst && r.dst !== 'default' ? [{ dst: r.dst, dev: r.dev ?? '' }] : []));
+}
+
 export async function hostRoutes(signal: AbortSignal): Promise<Route[]> {
-  const out = await run('ip', ['-j', '-4', 'route', 'show'], '', signal, 'read the host routes');
-  const routes = JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string }>;
-  return routes.flatMap((r) => {
-    if (!r.dst || r.dst === 'default') return [];
+  return (await routeEntries(4, signal)).flatMap((r) => {
     const dst = parseSubnet(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
-    return dst ? [{ dst, dev: r.dev ?? '' }] : [];
+    return dst ? [{ dst, dev: r.dev }] : [];
   });
 }
 
@@ -157,12 +161,9 @@ export function ipForwarding(file = IPV4_FORWARDING): boolean {
 
 /** The host's IPv6 routes a network's IPv6 subnet must not overlap (link-local and multicast aside). */
 export async function hostRoutes6(signal: AbortSignal): Promise<Route6[]> {
-  const out = await run('ip', ['-j', '-6', 'route', 'show'], '', signal, 'read the host\'s IPv6 routes');
-  const routes = JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string }>;
-  return routes.flatMap((r) => {
-    if (!r.dst || r.dst === 'default') return [];
+  return (await routeEntries(6, signal)).flatMap((r) => {
     const dst = parseSubnet6(r.dst.includes('/') ? r.dst : `${r.dst}/128`);
-    return dst && dst.prefix > 0 && !contains6(LINK_LOCAL, dst.base) ? [{ dst, dev: r.dev ?? '' }] : [];
+    return dst && dst.prefix > 0 && !contains6(LINK_LOCAL, dst.base) ? [{ dst, dev: r.dev }] : [];
   });
 }
 

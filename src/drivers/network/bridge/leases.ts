@@ -3,12 +3,13 @@
 // restarts and recreates), its names for the neighbours' /etc/hosts, its published ports for the
 // nftables table. It goes with the container's teardown, or as an orphan when no record has it.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../../errors.js';
 import { DEFAULT_NETWORK } from '../../../manifest/network.js';
 import type { PortMapping } from '../../../manifest/spec.js';
 import { writeFileAtomic } from '../../../state/atomic-write.js';
+import { readIfExists } from './files.js';
 
 export const LEASE_FORMAT = 1;
 
@@ -50,14 +51,8 @@ export class LeaseStore {
   }
 
   get(name: string): Lease | null {
-    let text: string;
-    try {
-      text = readFileSync(this.file(name), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    return parseLease(text, this.file(name));
+    const text = readIfExists(this.file(name));
+    return text === null ? null : parseLease(text, this.file(name));
   }
 
   all(): Lease[] {

@@ -2,13 +2,14 @@
 // `<root>/network/networks/`, written atomically once its bridge exists, removed once the bridge
 // is gone. They are the actual state the plan compares the manifests with.
 
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../../errors.js';
 import type { NetworkDefinition } from '../../../manifest/network.js';
 import type { SpecOrigin } from '../../../manifest/spec.js';
 import type { ActualNetwork } from '../../../reconciler/ports.js';
 import { writeFileAtomic } from '../../../state/atomic-write.js';
+import { readIfExists } from './files.js';
 
 const FORMAT = 1;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -28,13 +29,8 @@ export class NetworkRecords {
   }
 
   get(name: string): ActualNetwork | null {
-    let text: string;
-    try {
-      text = readFileSync(this.file(name), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
+    const text = readIfExists(this.file(name));
+    if (text === null) return null;
     let value: Partial<NetworkFile>;
     try {
       value = JSON.parse(text) as Partial<NetworkFile>;
