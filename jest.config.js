@@ -13,4 +13,5 @@ export default {
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   // Kernel tests create real cgroups, namespaces and mounts: give them room, never wall-clock asserts.
   testTimeout: 60_000,
+  setupFiles: ['<rootDir>/test/support/subid-env.js'],
 };

@@ -2,6 +2,7 @@
 // that implement them. It only wires; each driver's `port.ts` does the adapting. Adding a driver
 // (docs/architecture.md, "Adding a driver: bridge networking") changes one line here.
 
+import { type SubidConfig, userRangeSlots } from './state/subid-pool.js';
 import { existsSync } from 'node:fs';
 import { unsupportedNetworkFields } from './drivers/network/port.js';
 import type { Diagnostic } from './errors.js';
@@ -18,6 +19,8 @@ export interface HostOptions {
   readonly rootId: string;
   /** The default network's bridge and nftables table (src/cli/open-host.ts decides them). */
   readonly network: { readonly bridge: string; readonly table: string };
+  /** Where corral's subordinate id pool is kept (src/state/subid-pool.ts). */
+  readonly subid: SubidConfig;
 }
 
 export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
@@ -36,6 +39,7 @@ export async function createPorts(layout: Layout, logger: Logger, options: HostO
     cgroups,
     network: bridgeNetworkPort({ root: layout.root, rootId: options.rootId, names: options.network, containerDir: (name) => layout.container(name).dir }),
     runtime: namespacesRuntimePort({ layout, logger, placementOf: (name) => cgroups.placementOf(name) }),
+    userRanges: userRangeSlots(layout.root, options.subid),
   };
 }
 

@@ -1,6 +1,7 @@
 // What commands that act on the host share: the state root opened, the ports wired, the
 // manifests read for this host, the lock taken.
 
+import { subidConfig } from '../state/subid-pool.js';
 import { cpus } from 'node:os';
 import { createPorts, supportChecks } from '../compose.js';
 import { DEFAULT_PARENT_NAME } from '../drivers/cgroups/parent-name.js';
@@ -59,7 +60,7 @@ export async function openHost(ctx: CliContext): Promise<OpenHost> {
   await store.init();
   const rootId = await ensureRootId(l);
   const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
-  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId) }), rootId, cgroupParent };
+  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId), subid: subidConfig(process.env) }), rootId, cgroupParent };
 }
 
 /** The records and what the host runs for them, as `ps` and `state check` show it (read only). */

@@ -11,7 +11,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { DEFAULT_DEVICES } from './defaults.js';
-import type { ContainerSpec } from './spec.js';
+import type { ContainerSpec, MountSpec } from './spec.js';
 
 export const HASH_FORMAT = 'corral.spec.v1';
 
@@ -53,8 +53,33 @@ const LATER_DEFAULTS: { readonly [K in 'devices' | 'storage']: (spec: ContainerS
 };
 const LATER_FIELDS = Object.keys(LATER_DEFAULTS) as ReadonlyArray<keyof typeof LATER_DEFAULTS>;
 
+/**
+ * The same for fields added to a mount: `owner` of a tmpfs or a volume and `mode` of a volume,
+ * left out while null (their default), filled in as null when an older record lacks them.
+ */
+const LATER_MOUNT_FIELDS: { readonly [T in MountSpec['type']]: readonly string[] } = { bind: [], tmpfs: ['owner'], volume: ['owner', 'mode'] };
+
+function hashedMount(mount: MountSpec): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...mount };
+  for (const key of LATER_MOUNT_FIELDS[mount.type]) if (out[key] === null || out[key] === undefined) delete out[key];
+  return out;
+}
+
+function mountWithLaterDefaults(mount: MountSpec): MountSpec {
+  // Typed as the current spec, an older mount may still lack them at run time.
+  if (mount.type === 'tmpfs') {
+    const old: Partial<Pick<typeof mount, 'owner'>> = mount;
+    return { ...mount, owner: old.owner ?? null };
+  }
+  if (mount.type === 'volume') {
+    const old: Partial<Pick<typeof mount, 'owner' | 'mode'>> = mount;
+    return { ...mount, owner: old.owner ?? null, mode: old.mode ?? null };
+  }
+  return mount;
+}
+
 function hashedForm(spec: ContainerSpec): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...spec };
+  const out: Record<string, unknown> = { ...spec, mounts: spec.mounts.map(hashedMount) };
   for (const key of LATER_FIELDS) {
     if (out[key] === undefined || canonicalJson(out[key]) === canonicalJson(LATER_DEFAULTS[key](spec))) delete out[key];
   }
@@ -69,5 +94,6 @@ export function withLaterDefaults(spec: ContainerSpec): ContainerSpec {
     ...spec,
     devices: old.devices ?? LATER_DEFAULTS.devices(spec),
     storage: old.storage ?? LATER_DEFAULTS.storage(spec),
+    mounts: spec.mounts.map(mountWithLaterDefaults),
   };
 }

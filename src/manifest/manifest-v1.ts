@@ -42,8 +42,14 @@ export interface IdMapV1 {
 
 export type MountV1 =
   | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; recursive?: boolean; options?: string[] }
-  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: string; readOnly?: boolean; options?: string[] }
-  | { type: 'volume'; name: string; target: string; readOnly?: boolean; options?: string[] };
+  | { type: 'tmpfs'; target: string; size?: Bytes; mode?: string; owner?: OwnerV1; readOnly?: boolean; options?: string[] }
+  | { type: 'volume'; name: string; target: string; owner?: OwnerV1; mode?: string; readOnly?: boolean; options?: string[] };
+
+/** Owner of a tmpfs's or a volume's top directory, as ids inside the container. */
+export interface OwnerV1 {
+  uid: number;
+  gid?: number;
+}
 
 export interface PortV1 {
   /** A port, or a range `"8080-8089"`. */

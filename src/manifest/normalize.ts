@@ -8,13 +8,13 @@ import {
 } from './defaults.js';
 import { parseDurationMs } from './duration.js';
 import { DEFAULT_NETWORK } from './network.js';
-import type { IdMapV1, ManifestV1, MountV1, SpecV1 } from './manifest-v1.js';
+import type { IdMapV1, ManifestV1, MountV1, OwnerV1, SpecV1 } from './manifest-v1.js';
 import { expandForward } from './ports.js';
 import { depth, dirname, normalizeAbsolute } from './posix-path.js';
 import { formatCpuList, parseBytes, parseBytesOrUnlimited, parseCpuList, parseCpuMillis, type ParseResult } from './quantity.js';
 import { parseSignal } from './signal.js';
 import {
-  SPEC_VERSION, type ContainerSpec, type DevicesSpec, type EnvVar, type IdMap, type MountOption, type MountSpec, type NetworkNamespace,
+  SPEC_VERSION, type ContainerSpec, type DevicesSpec, type EnvVar, type IdMap, type MountOption, type MountOwner, type MountSpec, type NetworkNamespace,
   type NetworkSpec, type Propagation, type ResourcesSpec, type SecuritySpec, type Ulimit, type UserNamespace,
 } from './spec.js';
 
@@ -180,14 +180,22 @@ function normalizeMount(m: MountV1): MountSpec {
         target: m.target,
         sizeBytes: m.size === undefined ? DEFAULTS.tmpfsSizeBytes : bytes(m.size, 'tmpfs size'),
         mode: m.mode === undefined ? DEFAULTS.tmpfsMode : parseInt(m.mode, 8),
+        owner: mountOwner(m.owner),
         readOnly: m.readOnly ?? false,
         // A tmpfs or a volume holding device nodes or setuid files would be a way around the
         // device allowlist and no_new_privs, so these two flags are not optional.
         options: options(m.options, ['nodev', 'nosuid']),
       };
     case 'volume':
-      return { type: 'volume', name: m.name, target: m.target, readOnly: m.readOnly ?? false, options: options(m.options, ['nodev', 'nosuid']) };
+      return {
+        type: 'volume', name: m.name, target: m.target, owner: mountOwner(m.owner), mode: m.mode === undefined ? null : parseInt(m.mode, 8),
+        readOnly: m.readOnly ?? false, options: options(m.options, ['nodev', 'nosuid']),
+      };
   }
+}
+
+function mountOwner(owner: OwnerV1 | undefined): MountOwner | null {
+  return owner === undefined ? null : { uid: owner.uid, gid: owner.gid ?? owner.uid };
 }
 
 function normalizeNetwork(spec: SpecV1, ns: NetworkNamespace): NetworkSpec {

@@ -37,12 +37,14 @@ export function resolveRef(root: SchemaNode, node: SchemaNode): SchemaNode {
 }
 
 /**
- * Every named field of the format, depth first, in schema order. With `collapse`, a mapping whose
+ * Every named field of the format, depth first, in schema order; a field that several branches of
+ * a `oneOf` have is listed once, with each different description. With `collapse`, a mapping whose
  * properties all share one definition (ulimits) is listed once as `parent.<name>`.
  */
 export function listSchemaFields(root: SchemaNode, collapse = false): SchemaField[] {
   const out: SchemaField[] = [];
-  const seen = new Set<string>();
+  /** Path → its index in `out`. */
+  const seen = new Map<string, number>();
   const walk = (node: SchemaNode, prefix: string, depth: number): void => {
     if (depth > 12) return;
     const resolved = resolveRef(root, node);
@@ -57,9 +59,14 @@ export function listSchemaFields(root: SchemaNode, collapse = false): SchemaFiel
     for (const [name, child] of Object.entries(resolved.properties ?? {})) {
       const path = prefix ? `${prefix}.${name}` : name;
       const childResolved = resolveRef(root, child);
-      if (!seen.has(path)) {
-        seen.add(path);
-        out.push({ path, name, description: childResolved.description ?? '' });
+      const description = childResolved.description ?? '';
+      const at = seen.get(path);
+      if (at === undefined) {
+        seen.set(path, out.length);
+        out.push({ path, name, description });
+      } else if (description && !out[at]!.description.includes(description)) {
+        // One field of several branches (a mount's `mode` on a tmpfs and on a volume): each says its own.
+        out[at] = { ...out[at]!, description: out[at]!.description ? `${out[at]!.description} ${description}` : description };
       }
       walk(child, path, depth + 1);
     }

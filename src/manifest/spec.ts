@@ -130,6 +130,12 @@ export interface DevicesSpec {
   readonly host: readonly HostDevice[];
 }
 
+/** Ids inside the container (with a user namespace, as the container sees them). */
+export interface MountOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 export type MountSpec =
   | {
       readonly type: 'bind';
@@ -146,6 +152,8 @@ export type MountSpec =
       readonly sizeBytes: number;
       /** Permission bits, e.g. 0o1777. */
       readonly mode: number;
+      /** Owner of the root directory; null: root (0:0). */
+      readonly owner: MountOwner | null;
       readonly readOnly: boolean;
       readonly options: readonly MountOption[];
     }
@@ -153,6 +161,10 @@ export type MountSpec =
       readonly type: 'volume';
       readonly name: string;
       readonly target: string;
+      /** Set on the volume's top directory at every start; null: left as it is (root on creation). */
+      readonly owner: MountOwner | null;
+      /** Permission bits set at every start; null: left as they are (0755 on creation). */
+      readonly mode: number | null;
       readonly readOnly: boolean;
       readonly options: readonly MountOption[];
     };

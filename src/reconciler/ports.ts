@@ -11,6 +11,7 @@
 // Signals: every call that can take long gets an AbortSignal (the pass's, bounded by the step's
 // deadline); a driver stops its work and rejects when it fires.
 
+import type { UserRangeAllocator } from './user-ranges.js';
 import type { Diagnostic, Disposable } from '../errors.js';
 import type { ContainerSpec, DevicesSpec, ResourcesSpec } from '../manifest/spec.js';
 import type { ExitRecord, Json, UserRange } from '../state/record.js';
@@ -231,4 +232,6 @@ export interface Ports {
   readonly cgroups: CgroupPort;
   readonly network: NetworkPort;
   readonly runtime: RuntimePort;
+  /** Host id ranges of `auto` user namespaces (src/state/subid-pool.ts); absent: `auto` is refused. */
+  readonly userRanges?: UserRangeAllocator;
 }

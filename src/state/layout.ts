@@ -23,6 +23,8 @@
 //     images/.lock              flock: image imports, removals and layer GC exclude each other
 //     layers/<digest>/          one unpacked layer, shared by every image that has it
 //     volumes/<name>/data/      named volumes; removed only by `corral volume rm`
+//     userns/<name>.json        the host id slot of a container's `auto` user namespace, kept
+//                               across restarts and recreates, freed at removal (state/subid-pool.ts)
 //     hostroot/                 the read-only skeleton behind `rootfs: {host: {}}`
 //     quota/projects.json       project quota ids of writable layers with a `storage.size`, and
 //                               their flock (drivers/overlay/quota/project-ids.ts)

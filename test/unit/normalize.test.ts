@@ -32,7 +32,7 @@ describe('normalize', () => {
     });
     // Parents mount before children, whatever the manifest order.
     expect(web.mounts.map((m) => m.target)).toEqual(['/data', '/tmp', '/data/in']);
-    expect(web.mounts[1]).toEqual({ type: 'tmpfs', target: '/tmp', sizeBytes: 64 * 2 ** 20, mode: 0o1777, readOnly: false, options: ['noatime', 'nodev', 'nosuid'] });
+    expect(web.mounts[1]).toEqual({ type: 'tmpfs', target: '/tmp', sizeBytes: 64 * 2 ** 20, mode: 0o1777, owner: null, readOnly: false, options: ['noatime', 'nodev', 'nosuid'] });
     expect(web.network.ports).toEqual([
       { hostIP: '127.0.0.1', hostPort: 53, containerPort: 53, protocol: 'udp' },
       { hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' },

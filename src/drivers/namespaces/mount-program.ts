@@ -122,10 +122,15 @@ function userMounts(inputs: MountProgramInputs): MountOp[] {
       case 'volume': {
         const source = volumes[m.name];
         if (!source) throw new CorralError('VOLUME_NOT_FOUND', `container \`${spec.name}\`: volume \`${m.name}\` has no host directory`, { container: spec.name });
-        return { kind: 'bind', source, target: m.target, flags: MS.BIND | MS.REC | ro | options(m.options), create: 'dir' };
+        // A volume's files keep container ids on disk: through the container's namespace, so the
+        // volume reads the same in any container, whatever its host range.
+        return { kind: 'bind', source, target: m.target, flags: MS.BIND | MS.REC | ro | options(m.options), create: 'dir', ...(inputs.userns ? { idmap: 'container' as const } : {}) };
       }
-      case 'tmpfs':
-        return { kind: 'mount', source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: ro | options(m.options), data: `size=${m.sizeBytes},mode=${m.mode.toString(8)}`, create: 'dir' };
+      case 'tmpfs': {
+        // Mounted inside the container's user namespace, so the ids are the container's own.
+        const owner = m.owner ? `,uid=${m.owner.uid},gid=${m.owner.gid}` : '';
+        return { kind: 'mount', source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: ro | options(m.options), data: `size=${m.sizeBytes},mode=${m.mode.toString(8)}${owner}`, create: 'dir' };
+      }
     }
   });
 }
@@ -137,17 +142,22 @@ export function buildMountProgram(inputs: MountProgramInputs): MountProgram {
     throw new CorralError('OVERLAY_MOUNT_FAILED', `container \`${spec.name}\`: the overlay options are ${data.length} bytes, over mount(2)'s ${MAX_MOUNT_DATA}`, { container: spec.name });
   }
   const needsSlave = spec.mounts.some((m) => m.type === 'bind' && /slave|shared/.test(m.propagation));
+  // With a user namespace the monitor mounts the overlay itself, each lower layer idmapped to the
+  // container's namespace; the layers' own files, and corral's binds into the root, show as the
+  // container's ids without a chown (shim/detached.c).
   const root: RootMount = {
     target: rootfs.target, source: 'overlay', fstype: 'overlay', data, flags: 0,
     propagation: MS.REC | (needsSlave ? MS.SLAVE : MS.PRIVATE),
+    ...(inputs.userns ? { layers: { lower: rootfs.lower, upper: rootfs.upper, work: rootfs.work } } : {}),
   };
+  const idmap = inputs.userns ? { idmap: 'container' as const } : {};
   const mounts: MountOp[] = [
     { kind: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, create: 'dir' },
     ...devMounts(inputs),
     sysMount(inputs),
     ...rootfs.binds.map((b): MountOp => ({
       kind: 'bind', source: b.source, target: b.target, flags: MS.BIND | MS.REC | (b.readOnly ? MS.RDONLY : 0),
-      create: b.replaceSymlink ? 'replace' : 'dir',
+      create: b.replaceSymlink ? 'replace' : 'dir', ...idmap,
     })),
     ...userMounts(inputs),
   ];

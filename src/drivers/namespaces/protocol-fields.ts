@@ -85,6 +85,11 @@ export const FIELDS: readonly FieldDef[] = [
   { scope: 'top', name: 'TTY', id: 40, type: 'u32' },
   { scope: 'top', name: 'MONITOR_CGROUP_PROCS', id: 41, type: 'strs' },
   { scope: 'top', name: 'MONITOR_OOM_SCORE_ADJ', id: 42, type: 'i32' },
+  // With a user namespace the monitor builds the root overlay itself from these (lower layers
+  // idmapped to the container's namespace) and hands it to the child: ROOT_DATA is then unused.
+  { scope: 'top', name: 'ROOT_LOWER', id: 43, type: 'strs' },
+  { scope: 'top', name: 'ROOT_UPPER', id: 44, type: 'str' },
+  { scope: 'top', name: 'ROOT_WORK', id: 45, type: 'str' },
   { scope: 'op', name: 'OP_KIND', id: 1, type: 'u32' },
   { scope: 'op', name: 'OP_SOURCE', id: 2, type: 'str' },
   { scope: 'op', name: 'OP_TARGET', id: 3, type: 'str' },
@@ -95,6 +100,11 @@ export const FIELDS: readonly FieldDef[] = [
   { scope: 'op', name: 'OP_DEV', id: 8, type: 'u64' },
   { scope: 'op', name: 'OP_CREATE', id: 9, type: 'u32' },
   { scope: 'op', name: 'OP_OPTIONAL', id: 10, type: 'u32' },
+  /** A bind's id mapping (OpIdmap); the monitor prepares such a bind, as every bind of a container with a user namespace. */
+  { scope: 'op', name: 'OP_IDMAP', id: 11, type: 'u32' },
+  /** uid_map/gid_map lines of OpIdmap.maps. */
+  { scope: 'op', name: 'OP_UID_MAP', id: 12, type: 'str' },
+  { scope: 'op', name: 'OP_GID_MAP', id: 13, type: 'str' },
   { scope: 'rlimit', name: 'RL_RESOURCE', id: 1, type: 'u32' },
   { scope: 'rlimit', name: 'RL_SOFT', id: 2, type: 'u64' },
   { scope: 'rlimit', name: 'RL_HARD', id: 3, type: 'u64' },
@@ -108,6 +118,9 @@ export type OpKindName = keyof typeof OpKind;
 
 /** `replace`: a bind's file target that the image made a symlink is replaced by an empty file first. */
 export const OpCreate = { none: 0, dir: 1, file: 2, replace: 3 } as const;
+
+/** How a bind maps ids: not at all, through the container's user namespace, or through the op's own maps. */
+export const OpIdmap = { none: 0, container: 1, maps: 2 } as const;
 
 /** Fixed descriptors between TS and the shim (see the diagram in shim/protocol.h). */
 export const SHIM_FD = { spec: 3, status: 4, pidfd: 5 } as const;
@@ -166,6 +179,7 @@ export function renderFieldsHeader(): string {
   }
   lines.push(...Object.entries(OpKind).map(([k, v]) => `#define OP_${k.toUpperCase()} ${v}`));
   lines.push(...Object.entries(OpCreate).map(([k, v]) => `#define CREATE_${k.toUpperCase()} ${v}`));
+  lines.push(...Object.entries(OpIdmap).map(([k, v]) => `#define IDMAP_${k.toUpperCase()} ${v}`));
   lines.push('');
   lines.push(...Object.entries(SHIM_FD).map(([k, v]) => `#define FD_${k.toUpperCase()} ${v}`));
   lines.push(...Object.entries(SHIM_FILES).map(([k, v]) => `#define FILE_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} "${v}"`));

@@ -3,7 +3,7 @@
 
 import { CorralError } from '../../errors.js';
 import {
-  FIELDS, OpCreate, OpKind, SPEC_HEADER_BYTES, SPEC_LIMITS, SPEC_MAGIC, SPEC_WIRE_VERSION, SpecKind, type FieldDef, type Scope,
+  FIELDS, OpCreate, OpIdmap, OpKind, SPEC_HEADER_BYTES, SPEC_LIMITS, SPEC_MAGIC, SPEC_WIRE_VERSION, SpecKind, type FieldDef, type Scope,
 } from './protocol-fields.js';
 import type { MountOp, ProcessPlan, SpawnSpec } from './spawn-spec.js';
 
@@ -27,6 +27,8 @@ function opRecord(op: MountOp): WireRecord {
   if (op.source !== undefined) r['OP_SOURCE'] = op.source;
   if (op.fstype !== undefined) r['OP_FSTYPE'] = op.fstype;
   if (op.data !== undefined) r['OP_DATA'] = op.data;
+  if (op.idmap === 'container') r['OP_IDMAP'] = OpIdmap.container;
+  else if (op.idmap) Object.assign(r, { OP_IDMAP: OpIdmap.maps, OP_UID_MAP: op.idmap.uidMap, OP_GID_MAP: op.idmap.gidMap });
   return r;
 }
 
@@ -62,6 +64,7 @@ export function toWire(spec: SpawnSpec): WireRecord {
     LOOPBACK: spec.loopback ? 1 : 0, SHIM_DIR: spec.shimDir, LOG_DIR: spec.logDir, LOG_MAX_BYTES: BigInt(spec.logMaxBytes),
     LOG_MAX_FILES: spec.logMaxFiles, STOP_SIGNAL: spec.stopSignal,
   });
+  if (spec.root.layers) Object.assign(r, { ROOT_LOWER: spec.root.layers.lower, ROOT_UPPER: spec.root.layers.upper, ROOT_WORK: spec.root.layers.work });
   if (spec.mounts.length) r['MOUNT'] = spec.mounts.map(opRecord);
   if (spec.finalize.length) r['FINAL'] = spec.finalize.map(opRecord);
   if (spec.hostname !== null) r['HOSTNAME'] = spec.hostname;

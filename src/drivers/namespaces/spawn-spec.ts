@@ -28,6 +28,12 @@ export interface MountOp {
   readonly create?: CreateKind;
   /** A missing target (ENOENT) is not an error: masked paths that this kernel lacks. */
   readonly optional?: boolean;
+  /**
+   * A bind's id mapping: `container` maps through the container's user namespace (host id n shows
+   * as n inside), `{uidMap, gidMap}` through maps of its own (uid_map lines: inside-the-mount id,
+   * host id, count).
+   */
+  readonly idmap?: 'container' | { readonly uidMap: string; readonly gidMap: string };
 }
 
 export interface Rlimit {
@@ -71,6 +77,11 @@ export interface RootMount {
   readonly flags: number;
   /** MS_REC|MS_PRIVATE or MS_REC|MS_SLAVE, applied to `/` of the new namespace first. */
   readonly propagation: number;
+  /**
+   * With a user namespace: the overlay's layers, for the monitor to mount it itself with the lower
+   * layers idmapped to the container's namespace (nothing is chowned or copied).
+   */
+  readonly layers?: { readonly lower: readonly string[]; readonly upper: string; readonly work: string };
 }
 
 /** A process whose namespaces are joined; checked against its start time. */

@@ -7,7 +7,7 @@ export type { BindSpec, ImageDefaults, RootfsLayout } from './rootfs-layout.js';
 export { prepareRootfs, removeContainerRootfs, resolveRootfs, type PreparedOverlay, type ResolvedRootfs, type RootfsOptions } from './container-rootfs.js';
 export { applyImageDefaults, defaultsFromConfig, NO_DEFAULTS, type ResolvedProcess } from './image-defaults.js';
 export { ensureHostRoot, hostRootDigest, type HostRoot, type HostRootOptions } from './host-root.js';
-export { ensureVolume, listVolumes, removeVolume, type VolumeInfo, type VolumeUsers } from './volumes.js';
+export { applyVolumeAccess, ensureVolume, listVolumes, removeVolume, type VolumeAccess, type VolumeInfo, type VolumeUsers } from './volumes.js';
 export { checkBindSources, stateRootOverlap } from './mount-sources.js';
 export { collectGarbage, type GcInput, type GcReport } from './gc.js';
 export { overlayFsconfigOptions, overlayMountData, preferredOverlayApi, type OverlayMountApi } from './overlay-options.js';

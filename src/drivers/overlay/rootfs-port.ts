@@ -11,7 +11,7 @@ import { prepareRootfs, removeContainerRootfs, resolveRootfs, type RootfsOptions
 import { listDir } from './fs-util.js';
 import { checkBindSources } from './mount-sources.js';
 import { ensureHostRoot, type HostRoot } from './host-root.js';
-import { ensureVolume } from './volumes.js';
+import { applyVolumeAccess, ensureVolume } from './volumes.js';
 import { probeQuotaSupport, type QuotaProbe } from './quota/probe.js';
 import { applyStorageLimit, releaseStorageLimit, storageDiagnostics } from './quota/storage-limit.js';
 
@@ -77,7 +77,13 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       // After the directories exist, before anything runs in them.
       await applyStorageLimit(root, name, storageSize(spec), quotaProbe);
       const volumes: Record<string, string> = {};
-      for (const m of spec.mounts) if (m.type === 'volume') volumes[m.name] = ensureVolume(root, m.name);
+      for (const m of spec.mounts) {
+        if (m.type !== 'volume') continue;
+        volumes[m.name] = ensureVolume(root, m.name);
+        // At every start, before anything runs: the owner and mode the mount asks for. A record
+        // written before these fields existed lacks them: nothing is changed then.
+        applyVolumeAccess(volumes[m.name]!, m.name, { owner: m.owner ?? null, mode: m.mode ?? null });
+      }
       return { layout: prepared.layout, defaults: prepared.defaults, volumes, handle: rootfsHandle(prepared.layout) };
     },
 

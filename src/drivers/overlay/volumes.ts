@@ -2,7 +2,7 @@
 // recreates, removed only by `corral volume rm` (refused while in use). The shim bind-mounts the
 // data directory; this module only owns the directories.
 
-import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
 import { layout } from '../../state/layout.js';
@@ -28,6 +28,48 @@ export function ensureVolume(root: string, name: string): string {
   const st = lstatSync(data);
   if (!st.isDirectory()) throw new CorralError('VOLUME_INVALID', `volume \`${name}\`: \`${data}\` is not a directory`, { hint: 'corral did not create it; move it away' });
   return data;
+}
+
+/** What a mount asks of a volume's top directory: ids as the container sees them, permission bits. */
+export interface VolumeAccess {
+  readonly owner: { readonly uid: number; readonly gid: number } | null;
+  readonly mode: number | null;
+}
+
+/**
+ * Gives the volume's data directory the owner and mode a mount asks for (null: left as it is), at
+ * every start. Through a descriptor opened with O_NOFOLLOW|O_DIRECTORY: a symlink put in place of
+ * the directory is refused, never followed to what it points at. Nothing is changed when the
+ * directory already has them.
+ *
+ * The ids are the container's own and are set unchanged: with a user namespace the volume is bound
+ * idmapped through the container's namespace, so host id n shows as n inside.
+ */
+export function applyVolumeAccess(path: string, name: string, access: VolumeAccess): void {
+  if (access.owner === null && access.mode === null) return;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      throw new CorralError('VOLUME_INVALID', `volume \`${name}\`: \`${path}\` is not a directory`, { hint: 'corral did not create it; move it away' });
+    }
+    throw asSyscallError(err, `open volume \`${name}\``);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (access.owner && (st.uid !== access.owner.uid || st.gid !== access.owner.gid)) {
+      fsStep(`set the owner of volume \`${name}\``, () => fchownSync(fd, access.owner!.uid, access.owner!.gid));
+    }
+    // After the chown, so a chown never leaves other bits than the ones asked for.
+    if (access.mode !== null && (fstatSync(fd).mode & 0o7777) !== access.mode) {
+      const mode = access.mode;
+      fsStep(`set the mode of volume \`${name}\``, () => fchmodSync(fd, mode));
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface VolumeInfo {

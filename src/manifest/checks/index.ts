@@ -2,7 +2,8 @@
 // works the same way). Three kinds, one place each:
 //   document/    errors about one manifest alone (cross-field rules, paths, ranges);
 //   warnings.ts  settings that are allowed but weaken containment (never block);
-//   set.ts       errors that need every manifest of the set (names, references, shared ports).
+//   set.ts       errors that need every manifest of the set (names, references, shared ports,
+//                shared volumes).
 // This file fixes the order they run in. Diagnostics are sorted by position afterwards, and the
 // sort is stable: two found at one position keep this order, so the output never reshuffles.
 // They run only on documents that passed the schema, so the types in manifest-v1.ts hold. Pure.
@@ -14,7 +15,7 @@ import { canonicalPaths, devices, mounts, seccompFile } from './document/paths.j
 import { capabilities, commandRequired, env } from './document/process.js';
 import { cpusetAndIo, memory, storage, ulimits } from './document/resources.js';
 import { reporter, type CheckedDocument, type DocumentCheck, type SetCheck } from './report.js';
-import { dependencyCycles, duplicateNames, hostPortConflicts, references } from './set.js';
+import { dependencyCycles, duplicateNames, hostPortConflicts, references, volumeAccessConflicts } from './set.js';
 import { DOCUMENT_WARNINGS } from './warnings.js';
 
 export type { CheckedDocument, DocumentCheck, SetCheck };
@@ -37,7 +38,7 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
   selfDependency,
 ];
 
-export const SET_CHECKS: readonly SetCheck[] = [duplicateNames, references, dependencyCycles, hostPortConflicts];
+export const SET_CHECKS: readonly SetCheck[] = [duplicateNames, references, dependencyCycles, hostPortConflicts, volumeAccessConflicts];
 
 /** The document checks, then the containment warnings, as one list for the document. */
 export function runDocumentChecks(checked: CheckedDocument): Diagnostic[] {

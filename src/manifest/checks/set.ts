@@ -1,11 +1,12 @@
 // Rules across the whole manifest set: a name defined twice, `dependsOn` or a network to join that
-// names no manifest, dependency cycles, two containers forwarding one host port. A file's
+// names no manifest, dependency cycles, two containers forwarding one host port, two mounts of one
+// volume asking for different owners or modes. A file's
 // neighbours can change while it does not, so these run on every load (the per-file cache holds
 // only document checks), over the documents whose own checks passed. Pure.
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
 import type { FieldPath } from '../field-path.js';
-import type { ManifestV1, PortV1 } from '../manifest-v1.js';
+import type { ManifestV1, MountV1, PortV1 } from '../manifest-v1.js';
 import { networkNamespace } from '../normalize.js';
 import { didYouMean } from '../suggest.js';
 import { describeForward, forwardsOverlap, portRangeProblem } from '../ports.js';
@@ -142,6 +143,46 @@ export const hostPortConflicts: SetCheck = {
           owners.push({ d, i, p });
         }
       });
+    }
+    return out;
+  },
+};
+
+/**
+ * A volume's owner and mode are set at every start: two mounts of one volume asking for different
+ * ones would change it under each other's feet at each start, so they must agree (a mount that
+ * asks for neither takes the volume as it is).
+ */
+export const volumeAccessConflicts: SetCheck = {
+  name: 'volume-access-conflicts',
+  run: (docs) => {
+    const out: Diagnostic[] = [];
+    type VolumeMount = Extract<MountV1, { type: 'volume' }>;
+    const fields = [
+      { key: 'owner', value: (m: VolumeMount) => (m.owner ? `${m.owner.uid}:${m.owner.gid ?? m.owner.uid}` : null), what: 'owner' },
+      { key: 'mode', value: (m: VolumeMount) => (m.mode !== undefined ? `0${parseInt(m.mode, 8).toString(8).padStart(3, '0')}` : null), what: 'mode' },
+    ] as const;
+    for (const field of fields) {
+      const first = new Map<string, Array<{ d: CheckedDocument; i: number; value: string }>>();
+      for (const d of docs) {
+        (d.manifest.spec.mounts ?? []).forEach((m, i) => {
+          if (m.type !== 'volume') return;
+          const value = field.value(m);
+          if (value === null) return;
+          const seen = first.get(m.name) ?? [];
+          const other = seen.find((o) => o.value !== value && (o.d === d || selectorsMayOverlap(o.d.manifest.spec.hosts, d.manifest.spec.hosts)));
+          if (other) {
+            const s = locateAt(other.d, ['spec', 'mounts', other.i, field.key]);
+            const by = other.d === d ? `\`spec.mounts[${other.i}]\`` : `\`${other.d.manifest.metadata.name}\``;
+            out.push(diagnostic('error', 'MANIFEST_CONFLICT', `volume \`${m.name}\` is mounted with ${field.what} ${value} here and ${other.value} by ${by} at ${s.file}:${s.line}:${s.column}`, {
+              container: d.manifest.metadata.name, field: `spec.mounts[${i}].${field.key}`, source: locateAt(d, ['spec', 'mounts', i, field.key]),
+              hint: `the ${field.what} is set on the volume at every start: give every mount of \`${m.name}\` the same one, or leave it out of all but one`,
+            }));
+            return;
+          }
+          first.set(m.name, [...seen, { d, i, value }]);
+        });
+      }
     }
     return out;
   },

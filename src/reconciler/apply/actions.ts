@@ -4,10 +4,10 @@
 // the intent (or an orphan) and finishes or undoes the job. Every status change goes through
 // transition() (src/state/record.ts), whose table the store enforces on every write.
 
-import { diagnostic, type Diagnostic } from '../../errors.js';
-import { nextBackoff, RECORD_FORMAT, transition, type ContainerRecord, type ContainerStatus } from '../../state/record.js';
+import { CorralError, diagnostic, type Diagnostic } from '../../errors.js';
+import { nextBackoff, RECORD_FORMAT, transition, type ContainerRecord, type ContainerStatus, type UserRange } from '../../state/record.js';
 import type { Change } from '../plan/types.js';
-import { allocateRange } from '../user-ranges.js';
+import type { UserRangeAllocator } from '../user-ranges.js';
 import { startContainer, stopProcess, teardown, updateLimits, type StepContext, type Stopped } from './steps.js';
 
 /** Where records are kept; the real one is StateStore. */
@@ -27,6 +27,8 @@ export class Actions {
     private readonly ctx: StepContext,
     private readonly store: RecordSink,
     private readonly now: () => Date,
+    /** Hands out `auto` user-namespace ranges (src/state/subid-pool.ts); null: `auto` is refused. */
+    private readonly userRanges: UserRangeAllocator | null = null,
   ) {
     this.records = new Map(initial);
   }
@@ -62,13 +64,27 @@ export class Actions {
     }
   }
 
+  /**
+   * The host ids of an `auto` user namespace: the container's slot in corral's pool, kept across
+   * restarts and recreates (the slot file, not the record, is what is kept). Others' recorded
+   * ranges are avoided too (ranges from before the pool). Not `auto`: a slot it had is freed.
+   */
+  private async userRange(name: string, spec: NonNullable<Change['after']>): Promise<UserRange | null> {
+    const user = spec.namespaces.user;
+    if (user?.kind !== 'auto') {
+      await this.userRanges?.release(name);
+      return null;
+    }
+    if (!this.userRanges) {
+      throw new CorralError('HOST_UNSUPPORTED', 'user namespace `auto` needs corral\'s subordinate id pool, and none is configured', { container: name });
+    }
+    const others = [...this.records.values()].flatMap((r) => r !== null && r.name !== name && r.userRange ? [r.userRange] : []);
+    return this.userRanges.allocate(name, user.size, others);
+  }
+
   /** The intent to build a container: a fresh record, or the existing one back to `creating`. */
-  private intent(change: Change, existing: ContainerRecord | null): ContainerRecord {
+  private intent(change: Change, existing: ContainerRecord | null, userRange: UserRange | null): ContainerRecord {
     const spec = change.after!;
-    const userRange = spec.namespaces.user?.kind === 'auto'
-      ? existing?.userRange?.size === spec.namespaces.user.size ? existing.userRange
-        : allocateRange(spec.namespaces.user.size, [...this.records.values()].filter((r): r is ContainerRecord => r !== null && r.name !== change.name))
-      : null;
     const fields = { desiredState: 'running' as const, spec, hash: change.afterHash!, references: change.afterReferences, origin: change.origin, userRange };
     if (existing) return transition(existing, 'creating', fields);
     return {
@@ -80,7 +96,7 @@ export class Actions {
 
   private async create(change: Change, existing: ContainerRecord | null): Promise<void> {
     // The intent is on disk before anything exists on the host.
-    const record = await this.save(this.intent(change, existing));
+    const record = await this.save(this.intent(change, existing, await this.userRange(change.name, change.after!)));
     if (existing) this.noteStop(record.name, await teardown(this.ctx, record));
     await this.launch(change, record, existing?.restarts ?? 0);
   }
@@ -138,6 +154,7 @@ export class Actions {
     const removing = record.status === 'removing' ? record : await this.save(transition(record, 'removing'));
     this.noteStop(record.name, await teardown(this.ctx, removing));
     await this.store.remove(record.name);
+    await this.userRanges?.release(record.name);
     this.records.set(record.name, null);
   }
 

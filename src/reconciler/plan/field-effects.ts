@@ -15,6 +15,7 @@ const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
   ['readOnlyRootfs', 'restart'],
   ['process', 'restart'],
   ['hostname', 'restart'],
+  // A volume's owner and mode too: they are set on it when the root filesystem is prepared.
   ['mounts', 'restart'],
   ['network', 'restart'],
   ['security', 'restart'],

@@ -12,6 +12,7 @@ import { planNetworks } from './networks.js';
 import { startOrder } from './order.js';
 import { reason, type Reason } from './reasons.js';
 import { policyWantsRestart, refresh } from './refresh.js';
+import { userMapProblems } from '../user-ranges.js';
 import {
   PLAN_FORMAT_VERSION, type Action, type Actual, type ActualContainer, type Change, type Desired, type DesiredContainer,
   type FieldDiff, type Plan, type PlanOptions,
@@ -68,10 +69,32 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
     add(name, wanted.get(name), undefined, { action: 'none', reasons: [reason('record-unknown', `record-unknown: its state record is unreadable; nothing of it is touched until \`corral state repair ${name}\``)] });
   }
 
+  // Explicit user-namespace maps that overlap another container's or corral's pool: such a
+  // container is not created or changed (it keeps its last applied spec), like a host error. One
+  // already running with its maps is not held back by a newcomer whose maps overlap it.
+  const sameMaps = (d: DesiredContainer): boolean => {
+    const had = current.get(d.spec.name)?.record.spec.namespaces.user;
+    return had?.kind === 'manual' && JSON.stringify(had) === JSON.stringify(d.spec.namespaces.user);
+  };
+  const mapProblems = userMapProblems(desired.containers.map((d) => d.spec), options.userIdPool ?? null, new Set(desired.containers.filter(sameMaps).map((d) => d.spec.name)));
+
   for (const d of desired.containers) {
     const name = d.spec.name;
     if (unknown.has(name)) continue;
     const existing = current.get(name);
+    const mapErrors = mapProblems.get(name) ?? [];
+    if (mapErrors.length > 0) {
+      complete = false;
+      diagnostics.push(...d.hostDiagnostics, ...mapErrors);
+      add(name, undefined, existing?.record, {
+        action: 'none',
+        reasons: [
+          reason('manifest-invalid', `its user-namespace maps cannot be applied: ${mapErrors[0]!.summary}`),
+          ...(existing ? [reason('manifest-invalid', 'keeping the last applied spec')] : []),
+        ],
+      });
+      continue;
+    }
     const hostErrors = d.hostDiagnostics.filter((x) => x.severity === 'error');
     if (hostErrors.length > 0) {
       complete = false;

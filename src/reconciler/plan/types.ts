@@ -1,6 +1,7 @@
 // The plan is a value (Terraform's plans.Plan): it can be printed, turned into JSON, tested
 // without a kernel, and executed. Pure.
 
+import type { IdPool } from '../user-ranges.js';
 import type { Diagnostic } from '../../errors.js';
 import type { ManifestSet } from '../../manifest/manifest-set.js';
 import type { NetworkDefinition } from '../../manifest/network.js';
@@ -188,4 +189,9 @@ export interface PlanOptions {
   readonly now: Date;
   /** Allow pruning every container when the manifest set is empty or missing. */
   readonly allowEmpty: boolean;
+  /**
+   * corral's subordinate id pool (src/state/subid-pool.ts readPool): explicit user-namespace maps
+   * that reach into it are refused. Absent or null: only maps overlapping each other are.
+   */
+  readonly userIdPool?: IdPool | null;
 }

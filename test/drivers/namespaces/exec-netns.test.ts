@@ -2,7 +2,7 @@
 // and the network modes none / host / container:NAME.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -76,19 +76,16 @@ const root = requireRoot();
       'oomScoreAdj: 300',
       'command: [/bin/sh, -c, "id -u; cat /proc/self/uid_map | tr -s \' \'; touch /data/made-inside; exec sleep 1000"]',
     ].join('\n'));
-    // The copy-on-write layer and the volume belong to the mapped root (the overlay driver's job
-    // in production). Copy-up of lower files owned by unmapped host ids fails inside a user
-    // namespace, so writable image content needs chowned or idmapped layers: the overlay driver's.
-    const layout = h.fs.layout('userns');
-    for (const d of [layout.upper, layout.work, vol]) chownSync(d, HOST_RANGE, HOST_RANGE);
+    // Nothing is chowned by hand: the monitor mounts the root with idmapped lower layers and gives
+    // the upper layer to the mapped root; the volume is idmapped, so its files keep container ids.
     const s = h.spawnSpec(spec, { volumes: { data: vol } });
     const record = await start(s);
     running.push(record);
     const r = await execIn(h, spec, record, { argv: ['/bin/sh', '-c', 'id -u; ls /data; cat /proc/1/oom_score_adj'] });
     expect(r.stdout).toBe('0\nmade-inside\n300\n');
     const st = statSync(join(vol, 'made-inside'));
-    expect(st.uid).toBe(HOST_RANGE);
-    expect(st.gid).toBe(HOST_RANGE);
+    expect(st.uid).toBe(0);
+    expect(st.gid).toBe(0);
     expect(readFileUid(record.init.pid)).toBe(HOST_RANGE);
   });
 

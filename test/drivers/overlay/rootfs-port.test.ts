@@ -1,6 +1,6 @@
 // The RootfsPort adapter the reconciler wires in.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { importImage, overlayRootfsPort } from '../../../src/drivers/overlay/index.js';
@@ -30,7 +30,7 @@ describe('overlayRootfsPort', () => {
     if (!requireRoot()) return;
     const port = overlayRootfsPort(root);
     const app = spec({ rootfs: { kind: 'image', name: 'app', tag: 'latest' }, mounts: [
-      { type: 'volume', name: 'data', target: '/data', readOnly: false, options: [] },
+      { type: 'volume', name: 'data', target: '/data', owner: { uid: 1000, gid: 1000 }, mode: 0o750, readOnly: false, options: [] },
       { type: 'bind', source: join(work, 'missing'), target: '/m', readOnly: true, propagation: 'rprivate', recursive: true, options: [] },
     ] });
     expect(await port.references(app)).toEqual({});
@@ -47,6 +47,9 @@ describe('overlayRootfsPort', () => {
     const prepared = await port.prepare('web', app, NO_ABORT);
     expect(prepared.defaults?.cmd).toEqual(['/bin/sh']);
     expect(prepared.volumes).toEqual({ data: layout(root).volume('data') });
+    // The mount's owner and mode, set before anything runs.
+    expect(statSync(prepared.volumes['data']!)).toMatchObject({ uid: 1000, gid: 1000 });
+    expect(statSync(prepared.volumes['data']!).mode & 0o7777).toBe(0o750);
     expect(existsSync(prepared.layout.upper)).toBe(true);
     expect(await port.exists('web')).toBe(true);
     expect(await port.list()).toEqual(['web']);

@@ -1,11 +1,11 @@
 // Named volumes, bind-source validation, rootfs paths, and garbage collection.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
-  checkBindSources, collectGarbage, directoriesInUse, ensureMounted, ensureVolume, importImage, listImages, listVolumes,
+  applyVolumeAccess, checkBindSources, collectGarbage, directoriesInUse, ensureMounted, ensureVolume, importImage, listImages, listVolumes,
   prepareRootfs, removeImage, removeVolume, unmount,
 } from '../../../src/drivers/overlay/index.js';
 import { hasCode } from '../../../src/errors.js';
@@ -63,6 +63,52 @@ describe('volumes', () => {
       await new Promise((r) => child.once('exit', r));
     }
     removeVolume(root, 'held', () => []);
+  });
+});
+
+describe('volume owner and mode', () => {
+  test('set on the data directory at every start, changed back after a change in the container, left alone when not asked', () => {
+    if (!requireRoot()) return;
+    const path = ensureVolume(root, 'owned');
+    expect(statSync(path)).toMatchObject({ uid: 0, gid: 0 });
+    expect(statSync(path).mode & 0o7777).toBe(0o755);
+    applyVolumeAccess(path, 'owned', { owner: null, mode: null });
+    expect(statSync(path)).toMatchObject({ uid: 0, gid: 0 });
+    applyVolumeAccess(path, 'owned', { owner: { uid: 1000, gid: 1001 }, mode: 0o2770 });
+    expect(statSync(path)).toMatchObject({ uid: 1000, gid: 1001 });
+    expect(statSync(path).mode & 0o7777).toBe(0o2770);
+    // Owner only: the mode stays what it is.
+    applyVolumeAccess(path, 'owned', { owner: { uid: 7, gid: 7 }, mode: null });
+    expect(statSync(path)).toMatchObject({ uid: 7, gid: 7 });
+    expect(statSync(path).mode & 0o7777).toBe(0o2770);
+    // Mode only.
+    applyVolumeAccess(path, 'owned', { owner: null, mode: 0o700 });
+    expect(statSync(path)).toMatchObject({ uid: 7, gid: 7 });
+    expect(statSync(path).mode & 0o7777).toBe(0o700);
+    // Idempotent.
+    applyVolumeAccess(path, 'owned', { owner: { uid: 7, gid: 7 }, mode: 0o700 });
+    expect(statSync(path).mode & 0o7777).toBe(0o700);
+    removeVolume(root, 'owned', () => []);
+  });
+
+  test('a symlink in place of the data directory is refused, never followed', () => {
+    if (!requireRoot()) return;
+    const path = ensureVolume(root, 'linked');
+    const victim = join(work, 'victim');
+    mkdirSync(victim, { mode: 0o755 });
+    rmdirSync(path);
+    symlinkSync(victim, path);
+    const err = caught(() => applyVolumeAccess(path, 'linked', { owner: { uid: 1000, gid: 1000 }, mode: 0o777 }));
+    expect(hasCode(err, 'VOLUME_INVALID')).toBe(true);
+    expect(statSync(victim)).toMatchObject({ uid: 0, gid: 0 });
+    expect(statSync(victim).mode & 0o7777).toBe(0o755);
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
+    // A file in its place: the same.
+    renameSync(path, `${path}.link`);
+    writeFileSync(path, '');
+    expect(hasCode(caught(() => applyVolumeAccess(path, 'linked', { owner: { uid: 1000, gid: 1000 }, mode: null })), 'VOLUME_INVALID')).toBe(true);
+    expect(statSync(path)).toMatchObject({ uid: 0, gid: 0 });
+    removeVolume(root, 'linked', () => []);
   });
 });
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "child.h"
+#include "detached.h"
 #include "exec.h"
 #include "kernel.h"
 #include "mounts.h"
@@ -31,7 +32,7 @@ static int setup(const struct spec *s, const struct child_fds *fds)
     /* Before any path of the container is looked at: nothing of the monitor (its directory on the
      * host, the agent's status pipe, a pidfd) may stay reachable through /proc/self/fd. */
     if (close_fds_except((const int[]){fds->sync, fds->err}, 2) < 0) return -1;
-    if (wait_for(fds->sync, SYNC_MAPS_DONE) < 0) return -1;
+    if (detached_receive(s, fds->sync, SYNC_MAPS_DONE) < 0) return -1;
     if (s->uid_map) {
         /* Become root of the new user namespace, so files the setup creates belong to the mapped
          * root rather than to an unmapped host uid. */

@@ -115,6 +115,9 @@ static void kops(struct out *o, const char *k, const struct oplist *l)
         ku64(o, "OP_DEV", op->dev);
         knum(o, "OP_CREATE", op->create);
         knum(o, "OP_OPTIONAL", op->optional);
+        if (op->idmap) knum(o, "OP_IDMAP", op->idmap);
+        kstr(o, "OP_UID_MAP", op->uid_map);
+        kstr(o, "OP_GID_MAP", op->gid_map);
         puts_(o, "}");
     }
     puts_(o, "]");
@@ -143,6 +146,9 @@ int spec_dump(int fd, const struct spec *s)
     kstr(&o, "ROOT_DATA", s->root_data);
     U64(ROOT_FLAGS, s->root_flags);
     U64(ROOT_PROPAGATION, s->root_propagation);
+    if (HAS(s, ROOT_LOWER)) kstrs(&o, "ROOT_LOWER", &s->root_lower);
+    kstr(&o, "ROOT_UPPER", s->root_upper);
+    kstr(&o, "ROOT_WORK", s->root_work);
     if (s->mounts.n) kops(&o, "MOUNT", &s->mounts);
     if (s->final.n) kops(&o, "FINAL", &s->final);
     kstr(&o, "HOSTNAME", s->hostname);

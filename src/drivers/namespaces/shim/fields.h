@@ -70,6 +70,9 @@
     X(TTY, 40, T_U32, 0) \
     X(MONITOR_CGROUP_PROCS, 41, T_STRS, 0) \
     X(MONITOR_OOM_SCORE_ADJ, 42, T_I32, 0) \
+    X(ROOT_LOWER, 43, T_STRS, 0) \
+    X(ROOT_UPPER, 44, T_STR, 0) \
+    X(ROOT_WORK, 45, T_STR, 0) \
 
 #define F_NAME 1
 #define F_NS_FLAGS 2
@@ -113,6 +116,9 @@
 #define F_TTY 40
 #define F_MONITOR_CGROUP_PROCS 41
 #define F_MONITOR_OOM_SCORE_ADJ 42
+#define F_ROOT_LOWER 43
+#define F_ROOT_UPPER 44
+#define F_ROOT_WORK 45
 
 /* X(name, id, type, repeated) for scope op */
 #define OP_FIELDS(X) \
@@ -126,6 +132,9 @@
     X(OP_DEV, 8, T_U64, 0) \
     X(OP_CREATE, 9, T_U32, 0) \
     X(OP_OPTIONAL, 10, T_U32, 0) \
+    X(OP_IDMAP, 11, T_U32, 0) \
+    X(OP_UID_MAP, 12, T_STR, 0) \
+    X(OP_GID_MAP, 13, T_STR, 0) \
 
 #define F_OP_KIND 1
 #define F_OP_SOURCE 2
@@ -137,6 +146,9 @@
 #define F_OP_DEV 8
 #define F_OP_CREATE 9
 #define F_OP_OPTIONAL 10
+#define F_OP_IDMAP 11
+#define F_OP_UID_MAP 12
+#define F_OP_GID_MAP 13
 
 /* X(name, id, type, repeated) for scope rlimit */
 #define RLIMIT_FIELDS(X) \
@@ -161,6 +173,9 @@
 #define CREATE_DIR 1
 #define CREATE_FILE 2
 #define CREATE_REPLACE 3
+#define IDMAP_NONE 0
+#define IDMAP_CONTAINER 1
+#define IDMAP_MAPS 2
 
 #define FD_SPEC 3
 #define FD_STATUS 4

@@ -70,6 +70,39 @@ struct k_open_how {
 
 #define K_DEVPTS_SUPER_MAGIC 0x1cd1
 
+/* The new mount API (linux/mount.h): detached trees, idmapped mounts, overlay built from fds. */
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#define K_OPEN_TREE_CLONE 1U
+#define K_AT_RECURSIVE 0x8000
+#define K_MOVE_MOUNT_F_EMPTY_PATH 0x4U
+#define K_MOVE_MOUNT_T_EMPTY_PATH 0x40U
+#define K_FSOPEN_CLOEXEC 0x1U
+#define K_FSCONFIG_SET_STRING 1U
+#define K_FSCONFIG_SET_FD 5U
+#define K_FSCONFIG_CMD_CREATE 6U
+#define K_FSMOUNT_CLOEXEC 0x1U
+#define K_MOUNT_ATTR_IDMAP 0x00100000ULL
+struct k_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
 struct k_cap_header {
     uint32_t version;
     int pid;

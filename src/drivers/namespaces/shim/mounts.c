@@ -9,11 +9,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "kernel.h"
+#include "detached.h"
 #include "mounts.h"
 #include "resolve.h"
 #include "util.h"
 
 static int root_fd = -1;
+int prepared_root = -1;
 
 static int openat2_in_root(const char *path, int flags)
 {
@@ -138,17 +140,37 @@ static int replace_symlink(const char *path)
     return 0;
 }
 
-static int op_bind(const struct op *op)
+/* A bind the monitor prepared (detached.c): moved from its fd onto the target, never looked up by
+ * path here, since the source may be out of this user namespace's reach. */
+static int attach_prepared(const struct op *op, unsigned create)
+{
+    cleanup_fd int tree = detached_next(op->target);
+    if (tree < 0) return -1;
+    if (create != CREATE_NONE) {
+        struct stat st;
+        if (fstat(tree, &st) < 0) return fail("bind", "source %s", op->source);
+        create = S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
+    }
+    cleanup_fd int fd = open_target(op->target, create);
+    if (fd < 0) return -1;
+    if (syscall(SYS_move_mount, tree, "", fd, "", K_MOVE_MOUNT_F_EMPTY_PATH | K_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return fail("bind", "%s on %s", op->source, op->target);
+    return 0;
+}
+
+static int op_bind(const struct spec *s, const struct op *op)
 {
     char p[64];
     unsigned create = op->create;
     if (create == CREATE_REPLACE && replace_symlink(op->target) < 0) return -1;
-    if (create != CREATE_NONE) {
-        struct stat st;
-        if (stat(op->source, &st) < 0) return fail("bind", "source %s", op->source);
-        create = S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
-    }
-    {
+    if (detached_op(s, op)) {
+        if (attach_prepared(op, create) < 0) return -1;
+    } else {
+        if (create != CREATE_NONE) {
+            struct stat st;
+            if (stat(op->source, &st) < 0) return fail("bind", "source %s", op->source);
+            create = S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
+        }
         cleanup_fd int fd = open_target(op->target, create);
         if (fd < 0) return -1;
         fd_path(p, sizeof(p), fd);
@@ -205,16 +227,28 @@ int mounts_prepare(const struct spec *s)
 {
     if (s->root_propagation && mount(NULL, "/", NULL, (unsigned long)s->root_propagation, NULL) < 0)
         return fail("mount", "propagation of /");
-    if (mount(s->root_source, s->root_target, s->root_fstype, (unsigned long)s->root_flags, s->root_data) < 0)
-        return fail("mount", "root %s (%s) on %s", s->root_source, s->root_fstype, s->root_target);
-    root_fd = (int)RETRY(open(s->root_target, O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (root_fd < 0) return fail("mount", "open root %s", s->root_target);
+    if (s->root_lower.n) {
+        /* The monitor built the root (detached.c) and left this process's working directory on
+         * the target, which the path itself may be out of reach of a user namespace. */
+        int root = detached_next("/");
+        if (root < 0) return -1;
+        if (syscall(SYS_move_mount, root, "", AT_FDCWD, ".", K_MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+            close(root);
+            return fail("mount", "root overlay on %s", s->root_target);
+        }
+        root_fd = root;
+    } else {
+        if (mount(s->root_source, s->root_target, s->root_fstype, (unsigned long)s->root_flags, s->root_data) < 0)
+            return fail("mount", "root %s (%s) on %s", s->root_source, s->root_fstype, s->root_target);
+        root_fd = (int)RETRY(open(s->root_target, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (root_fd < 0) return fail("mount", "open root %s", s->root_target);
+    }
     for (uint32_t i = 0; i < s->mounts.n; i++) {
         const struct op *op = &s->mounts.v[i];
         int r;
         switch (op->kind) {
         case OP_MOUNT: r = op_mount(op); break;
-        case OP_BIND: r = op_bind(op); break;
+        case OP_BIND: r = op_bind(s, op); break;
         case OP_MKNOD: r = op_mknod(op); break;
         case OP_SYMLINK: r = op_symlink(op); break;
         case OP_PROPAGATION: r = op_propagation(op); break;
@@ -225,7 +259,10 @@ int mounts_prepare(const struct spec *s)
             return -1;
         }
     }
-    close(root_fd);
+    /* With a prepared root, pivot_root needs it: the target's path may be unreachable. */
+    if (s->root_lower.n) prepared_root = root_fd;
+    else close(root_fd);
     root_fd = -1;
+    detached_close();
     return 0;
 }

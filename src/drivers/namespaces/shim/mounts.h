@@ -6,6 +6,8 @@
 /* Private propagation, the root filesystem, then the MOUNT ops resolved inside the new root
  * (symlinks in the image cannot send a mount outside it). */
 int mounts_prepare(const struct spec *s);
+/* The root the monitor built, open once mounts_prepare is done (else -1): pivot_root's way in. */
+extern int prepared_root;
 /* Re-mounts with extra flags, keeping the flags the kernel locks (nosuid, nodev, noexec...). */
 int remount(const char *stage, const char *path, const char *shown, unsigned long flags);
 

@@ -17,7 +17,14 @@ int root_pivot(const struct spec *s)
 {
     /* pivot_root(".", ".") stacks the old root under the new one; detaching "." then drops it
      * without needing a directory for it inside the image. */
-    if (chdir(s->root_target) < 0) return fail("pivot_root", "chdir %s", s->root_target);
+    if (prepared_root >= 0) {
+        int r = fchdir(prepared_root);
+        close(prepared_root);
+        prepared_root = -1;
+        if (r < 0) return fail("pivot_root", "enter %s", s->root_target);
+    } else if (chdir(s->root_target) < 0) {
+        return fail("pivot_root", "chdir %s", s->root_target);
+    }
     if (syscall(SYS_pivot_root, ".", ".") < 0) return fail("pivot_root", "%s", s->root_target);
     if (umount2(".", MNT_DETACH) < 0) return fail("pivot_root", "detach old root");
     if (chdir("/") < 0) return fail("pivot_root", "chdir /");

@@ -185,6 +185,9 @@ static int decode_op(const struct field *rec, struct op *op)
         case F_OP_DEV: r = get_u64(&f, &op->dev); break;
         case F_OP_CREATE: r = get_u32(&f, &op->create); break;
         case F_OP_OPTIONAL: r = get_u32(&f, &op->optional); break;
+        case F_OP_IDMAP: r = get_u32(&f, &op->idmap); break;
+        case F_OP_UID_MAP: r = get_str(&f, &op->uid_map); break;
+        case F_OP_GID_MAP: r = get_str(&f, &op->gid_map); break;
         default: r = BAD("unhandled op field %u", f.id);
         }
         if (r < 0) return -1;
@@ -197,6 +200,9 @@ static int decode_op(const struct field *rec, struct op *op)
         return BAD("op on `%s` without a source", op->target);
     if (op->kind == OP_WRITE && !op->data) return BAD("write to `%s` without data", op->target);
     if (op->create > CREATE_REPLACE) return BAD("op create %u", op->create);
+    if (op->idmap > IDMAP_MAPS) return BAD("op idmap %u", op->idmap);
+    if (op->idmap && op->kind != OP_BIND) return BAD("idmap on `%s`, which is not a bind", op->target);
+    if ((op->idmap == IDMAP_MAPS) != (op->uid_map && op->gid_map)) return BAD("idmap maps of `%s` incomplete", op->target);
     return 0;
 }
 
@@ -276,6 +282,9 @@ int spec_decode(const uint8_t *body, size_t len, uint16_t kind, struct spec *s)
         case F_ROOT_DATA: r = get_str(&f, &s->root_data); break;
         case F_ROOT_FLAGS: r = get_u64(&f, &s->root_flags); break;
         case F_ROOT_PROPAGATION: r = get_u64(&f, &s->root_propagation); break;
+        case F_ROOT_LOWER: r = get_strs(&f, &s->root_lower); break;
+        case F_ROOT_UPPER: r = get_str(&f, &s->root_upper); break;
+        case F_ROOT_WORK: r = get_str(&f, &s->root_work); break;
         case F_MOUNT: r = add_op(&s->mounts, n_mounts, &f); break;
         case F_FINAL: r = add_op(&s->final, n_final, &f); break;
         case F_HOSTNAME: r = get_str(&f, &s->hostname); break;
@@ -331,6 +340,11 @@ int spec_decode(const uint8_t *body, size_t len, uint16_t kind, struct spec *s)
             return BAD("run spec without log limits");
         if (!HAS(s, STOP_SIGNAL) || s->stop_signal < 1 || s->stop_signal > 64) return BAD("bad stop signal");
         if ((s->uid_map == NULL) != (s->gid_map == NULL)) return BAD("uid and gid maps come together");
+        if (s->root_lower.n && (!s->root_upper || !s->root_work || !s->uid_map))
+            return BAD("root layers need an upper and a work directory and a user namespace");
+        for (uint32_t i = 0; i < s->mounts.n; i++)
+            if (s->mounts.v[i].idmap == IDMAP_CONTAINER && !s->uid_map)
+                return BAD("bind `%s` maps through a user namespace the container does not have", s->mounts.v[i].target);
     }
     if (s->stop_signal > 64) return BAD("bad stop signal %u", s->stop_signal);
     return 0;
@@ -340,6 +354,7 @@ void spec_free(struct spec *s)
 {
     free(s->cgroup_procs.v);
     free(s->monitor_cgroup_procs.v);
+    free(s->root_lower.v);
     free(s->mounts.v);
     free(s->final.v);
     free(s->argv.v);

@@ -17,9 +17,9 @@ struct u32list {
 };
 
 struct op {
-    uint32_t kind, mode, create, optional;
+    uint32_t kind, mode, create, optional, idmap;
     uint64_t flags, dev;
-    const char *source, *target, *fstype, *data;
+    const char *source, *target, *fstype, *data, *uid_map, *gid_map;
 };
 
 struct oplist {
@@ -42,6 +42,8 @@ struct spec {
     struct strlist cgroup_procs;
     const char *cgroup_dir;
     const char *root_target, *root_source, *root_fstype, *root_data;
+    struct strlist root_lower; /* with root_upper and root_work: the monitor builds the root (see start.c) */
+    const char *root_upper, *root_work;
     uint64_t root_flags, root_propagation;
     struct oplist mounts, final;
     const char *hostname;

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "child.h"
+#include "detached.h"
 #include "kernel.h"
 #include "monitor.h"
 #include "ns.h"
@@ -70,7 +72,7 @@ int monitor_run(const struct spec *s, int join_pidfd)
     if ((alive = make_fifo(dirfd)) < 0) return -1;
     devnull = (int)RETRY(open("/dev/null", O_RDWR | O_CLOEXEC));
     if (devnull < 0) return fail("monitor", "open /dev/null");
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0 ||
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 ||
         pipe2(errp, O_CLOEXEC) < 0)
         return fail("monitor", "pipe");
     /* Room for a burst of output between two reads of the monitor (which reads up to 64 KiB at a
@@ -86,7 +88,11 @@ int monitor_run(const struct spec *s, int join_pidfd)
     sigprocmask(SIG_BLOCK, &mask, NULL);
 
     long long oom_before = s->oom_events ? read_oom_kills(s->oom_events) : -1;
+    /* A root the monitor builds (detached.c) is moved onto the child's working directory: its
+     * copy of the target in the new mount namespace, reached without a path lookup. */
+    if (s->root_lower.n && chdir(s->root_target) < 0) return fail("mount", "enter %s", s->root_target);
     pid_t pid = ns_clone(s, join_pidfd);
+    if (s->root_lower.n && pid != 0) (void)chdir("/");
     if (pid < 0) return -1;
     if (pid == 0) {
         struct child_fds fds = {sync[0], errp[1], devnull, out[1], err[1]};
@@ -99,13 +105,13 @@ int monitor_run(const struct spec *s, int join_pidfd)
     sync[0] = errp[1] = out[1] = err[1] = -1;
     if (join_pidfd >= 0) close(join_pidfd);
 
-    char go = SYNC_MAPS_DONE;
-    if (ns_write_maps(s, pid) < 0 || ns_oom_score_adj(s, pid) < 0 || write_all(sync[1], &go, 1) < 0) goto abandon;
+    if (ns_write_maps(s, pid) < 0 || ns_oom_score_adj(s, pid) < 0 || detached_send(s, pid, sync[1], SYNC_MAPS_DONE) < 0)
+        goto abandon;
     /* The monitor joins its own leaf of the container's cgroup here, not before the clone: the
      * first pid write into a cgroup can wait for an RCU grace period (~8 ms), which this window
      * (the child doing its mounts) hides instead of adding it to every start. From now on the
      * monitor's CPU and memory are the container's. */
-    go = SYNC_CGROUPS_DONE;
+    char go = SYNC_CGROUPS_DONE;
     if (ns_join_cgroups(s, pid) < 0 || ns_place_monitor(s) < 0 || write_all(sync[1], &go, 1) < 0) goto abandon;
     close(sync[1]);
     sync[1] = -1;

@@ -94,6 +94,17 @@ export const userNamespace: DocumentCheck = {
     if (user.auto?.size !== undefined) {
       if (uid >= user.auto.size) report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'uid'], `uid ${uid} is outside the ${user.auto.size} ids of \`namespaces.user.auto\``);
     }
+    // The owner of a tmpfs or a volume is an id inside the container: one the namespace lacks
+    // cannot own anything there (a tmpfs refuses it, a volume would show as nobody's).
+    (spec.mounts ?? []).forEach((m, i) => {
+      if (m.type === 'bind' || !m.owner) return;
+      const ids = [['uid', m.owner.uid, user.uidMap], ['gid', m.owner.gid ?? m.owner.uid, user.gidMap]] as const;
+      for (const [kind, id, maps] of ids) {
+        const path: FieldPath = ['spec', 'mounts', i, 'owner', kind === 'gid' && m.owner.gid === undefined ? 'uid' : kind];
+        if (!mapped(id, maps)) report('error', 'MANIFEST_CONFLICT', path, `owner ${kind} ${id} is not mapped by \`namespaces.user.${kind}Map\``);
+        else if (user.auto?.size !== undefined && id >= user.auto.size) report('error', 'MANIFEST_CONFLICT', path, `owner ${kind} ${id} is outside the ${user.auto.size} ids of \`namespaces.user.auto\``);
+      }
+    });
   },
 };
 

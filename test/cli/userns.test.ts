@@ -1,0 +1,78 @@
+// `auto` user namespaces end to end: a range from corral's own subordinate id pool (a test file,
+// never the host's /etc/subuid), kept across a recreate, freed at removal; a non-root service
+// writing the volume and tmpfs it was given, with ids as the container sees them on disk.
+
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
+import { requireRoot } from '../support/root.js';
+
+const manifest = (name: string, script: string, extra = ''): string => `apiVersion: corral/v1
+kind: Container
+metadata: {name: ${name}}
+spec:
+  rootfs: {host: {}}
+  command: [/bin/sh, -c, ${JSON.stringify(script)}]
+  restartPolicy: Never
+  namespaces: {user: {enabled: true}}
+${extra}`;
+
+async function logsWhenExited(sb: Sandbox, name: string): Promise<string> {
+  for (let i = 0; i < 200 && psJson(sb).find((c) => c.name === name)?.status !== 'exited'; i++) await sleep(100);
+  return sb.run('logs', name).stdout.split('\n').map((l) => /^\S+ std\w+ [FP] (.*)$/.exec(l)?.[1] ?? '').filter(Boolean).join('\n');
+}
+
+const root = requireRoot();
+(root ? describe : describe.skip)('auto user namespaces, end to end', () => {
+  let sb: Sandbox;
+  let pool: string;
+  beforeAll(() => {
+    sb = sandbox('userns');
+    pool = join(sb.root, '..', 'subid');
+    sb.env['CORRAL_SUBUID_FILE'] = `${pool}-uid`;
+    sb.env['CORRAL_SUBGID_FILE'] = `${pool}-gid`;
+  });
+  afterAll(async () => {
+    await sb?.cleanup();
+  });
+
+  test('a range from the pool, in fixed slots, kept across a recreate and freed at removal; a non-root user writes what it was given', async () => {
+    sb.write('a.yaml', manifest('ua', 'cat /proc/self/uid_map; id -u; echo data > /vol/f; echo tmp > /scratch/f; ls -ln /vol/f /scratch/f', [
+      '  user: {uid: 999, gid: 999}',
+      '  mounts:',
+      '    - {type: volume, name: uvol, target: /vol, owner: {uid: 999, gid: 999}, mode: "0700"}',
+      '    - {type: tmpfs, target: /scratch, owner: {uid: 999, gid: 999}, mode: "0700"}',
+    ].join('\n')));
+    sb.write('b.yaml', manifest('ub', 'cat /proc/self/uid_map'));
+    const r = sb.run('reconcile', '--once');
+    expect(r.code).toBe(0);
+    expect(readFileSync(`${pool}-uid`, 'utf8')).toBe('corral:1048576:536870912\n');
+    expect(readFileSync(`${pool}-gid`, 'utf8')).toBe('corral:1048576:536870912\n');
+    const a = (await logsWhenExited(sb, 'ua')).split('\n');
+    const b = (await logsWhenExited(sb, 'ub')).split('\n');
+    const range = (line: string): number => Number(line.trim().split(/\s+/)[1]);
+    const ra = range(a[0]!);
+    const rb = range(b[0]!);
+    // Two different slots of 65536, aligned to the pool, never host id 0.
+    expect(new Set([ra, rb])).toEqual(new Set([1048576, 1048576 + 65536]));
+    expect(a[1]).toBe('999');
+    expect(a[3]).toMatch(/^-rw-r--r-- +1 999 +999 .* \/vol\/f$/);
+    expect(a[2]).toMatch(/^-rw-r--r-- +1 999 +999 .* \/scratch\/f$/);
+    // On disk the volume keeps container ids: it is idmapped, so any container reads it alike.
+    const vol = join(sb.root, 'volumes', 'uvol', 'data');
+    expect(statSync(join(vol, 'f')).uid).toBe(999);
+    expect(statSync(vol).mode & 0o7777).toBe(0o700);
+    expect(readdirSync(join(sb.root, 'userns')).sort()).toEqual(['ua.json', 'ub.json']);
+
+    // A recreate (a changed namespace setting) keeps the range.
+    sb.write('a.yaml', manifest('ua', 'cat /proc/self/uid_map').replace('namespaces: {user: {enabled: true}}', 'namespaces: {user: {enabled: true}, ipc: host}'));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(range((await logsWhenExited(sb, 'ua')).split('\n').pop()!)).toBe(ra);
+
+    sb.remove('a.yaml');
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(readdirSync(join(sb.root, 'userns'))).toEqual(['ub.json']);
+  });
+});

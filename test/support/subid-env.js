@@ -1,0 +1,5 @@
+// Every test (and every CLI it starts) uses a subordinate id pool of its own: corral appends its
+// `corral` entry to these files when a container asks for an `auto` user namespace, and the host's
+// /etc/subuid and /etc/subgid must stay untouched by the suite.
+process.env.CORRAL_SUBUID_FILE ??= '/tmp/corral-test-subid/subuid';
+process.env.CORRAL_SUBGID_FILE ??= '/tmp/corral-test-subid/subgid';
