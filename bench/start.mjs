@@ -1,7 +1,13 @@
 // bench/start: corral against crun, runc and lxc on one busybox rootfs, in one run.
 //   npm run build && node bench/start.mjs [runs]        (root; installs crun runc lxc with apt-get)
+//   node bench/start.mjs --quick [runs]                 (seconds: corral and crun only, no runc/lxc, no memory part)
 // Prints start-to-exit of /bin/true and start-to-running, median and p90 per runtime, then the
 // monitor's RSS and the host memory each idle container adds (50 containers, corral vs crun).
+// corral and crun also run with a user namespace (0 -> 2000000, 65536 ids, explicit maps so no
+// /etc/subuid), each interleaved run by run with its no-userns twin, and the table gives the delta
+// userns - no userns per runtime (target: <= 2 ms at the median). corral's monitor mounts the root
+// overlay with idmapped lower layers; crun gets a copy of the rootfs chowned to 2000000 once, before
+// timing, when it cannot idmap the rootfs itself (crun 1.8 takes `idmap` on bind mounts, not on "/").
 // Peers are timed from bash ($EPOCHREALTIME, no fork around the measured command); corral is
 // timed from Node through its runtime API, as the agent uses it (Node's spawn included).
 // crun refuses hybrid cgroup hosts: it runs in a private mount namespace where
@@ -18,12 +24,15 @@ import { DEFAULT_DEVICES } from '../dist/manifest/defaults.js';
 import { formatV1Rule } from '../dist/drivers/cgroups/device-rules.js';
 import { start, stop, waitForExit } from '../dist/drivers/namespaces/runtime.js';
 
-const RUNS = Number(process.argv[2] ?? 30);
+const QUICK = process.argv.includes('--quick');
+const RUNS = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 30);
+const USERNS_BASE = 2000000, USERNS_SIZE = 65536;
+const idMaps = [{ containerID: 0, hostID: USERNS_BASE, size: USERNS_SIZE }];
 const IDLE = 50;
 if (process.getuid() !== 0) throw new Error('bench/start needs root');
 
 function ensurePackages() {
-  const missing = ['crun', 'runc', 'lxc', 'busybox-static'].filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.indexOf('install ok installed') < 0);
+  const missing = ['crun', ...(QUICK ? [] : ['runc', 'lxc']), 'busybox-static'].filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.indexOf('install ok installed') < 0);
   if (missing.length === 0) return;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env }).status !== 0) {
@@ -45,8 +54,8 @@ const stats = (xs) => {
   return { median: q(0.5), p90: q(0.9) };
 };
 
-function ociConfig(args, rootfs) {
-  return {
+function ociConfig(args, rootfs, { userns = false, rootMount = null } = {}) {
+  const config = {
     ociVersion: '1.0.2',
     process: { terminal: false, user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/', noNewPrivileges: true,
       capabilities: Object.fromEntries(['bounding', 'effective', 'permitted'].map((k) => [k, ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP']])) },
@@ -67,15 +76,30 @@ function ociConfig(args, rootfs) {
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
+  if (userns) {
+    config.linux.namespaces.push({ type: 'user' });
+    config.linux.uidMappings = idMaps;
+    config.linux.gidMappings = idMaps;
+  }
+  // The rootfs as an idmapped bind mount over an empty root.path (when crun takes it).
+  if (rootMount) config.mounts.unshift({ destination: '/', type: 'bind', source: rootMount, options: ['rbind', 'ro', 'idmap'] });
+  return config;
 }
 
 /** Runs `cmd` (a bash snippet using $i) RUNS times in bash; returns ms per run. */
 function bashTimes(cmd, { wrap = (s) => ['bash', '-c', s], after = '' } = {}) {
-  const script = `for i in $(seq 1 ${RUNS}); do t0=$EPOCHREALTIME; ${cmd} >/dev/null 2>&1 || echo FAIL $i >&2; t1=$EPOCHREALTIME; echo "$t0 $t1"; ${after} done`;
-  const [bin, ...args] = wrap(script);
+  return bashTimesInterleaved([{ cmd, after }], { wrap })[0];
+}
+
+/** Runs each of `cmds` ({cmd, after}) once per round, RUNS rounds, in one bash; returns ms per run for each. */
+function bashTimesInterleaved(cmds, { wrap = (s) => ['bash', '-c', s] } = {}) {
+  const body = cmds.map(({ cmd, after = '' }, k) => `t0=$EPOCHREALTIME; ${cmd} >/dev/null 2>&1 || echo FAIL ${k} $i >&2; t1=$EPOCHREALTIME; echo "${k} $t0 $t1"; ${after}`).join(' ');
+  const [bin, ...args] = wrap(`for i in $(seq 1 ${RUNS}); do ${body} done`);
   const r = spawnSync(bin, args, { encoding: 'utf8' });
-  if (r.stderr.includes('FAIL')) throw new Error(`${cmd}: failed runs\n${r.stderr.slice(0, 2000)}`);
-  return r.stdout.trim().split('\n').map((l) => { const [a, b] = l.split(' ').map(Number); return (b - a) * 1000; });
+  if (r.stderr.includes('FAIL')) throw new Error(`${cmds.map((c) => c.cmd).join(' / ')}: failed runs\n${r.stderr.slice(0, 2000)}`);
+  const out = cmds.map(() => []);
+  for (const l of r.stdout.trim().split('\n')) { const [k, a, b] = l.split(' ').map(Number); out[k].push((b - a) * 1000); }
+  return out;
 }
 
 const root = mkdtempSync('/tmp/corral-bench-');
@@ -90,23 +114,56 @@ try {
   const crunNs = (s) => ['unshare', '-m', '--propagation', 'private', 'bash', '-c', `mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers && ${s}`];
 
   // crun and runc: one bundle per payload.
-  for (const [name, args] of [['true', ['/bin/true']], ['sleep', ['/bin/sleep', '1000']]]) {
-    mkdirSync(join(root, `bundle-${name}`));
-    writeFileSync(join(root, `bundle-${name}`, 'config.json'), JSON.stringify(ociConfig(args, rootfs)));
-  }
-  const bt = join(root, 'bundle-true');
-  const bs = join(root, 'bundle-sleep');
+  const bundle = (name, args, rootfsPath, opts) => {
+    mkdirSync(join(root, name));
+    writeFileSync(join(root, name, 'config.json'), JSON.stringify(ociConfig(args, rootfsPath, opts)));
+    return join(root, name);
+  };
+  const bt = bundle('bundle-true', ['/bin/true'], rootfs);
+  const bs = bundle('bundle-sleep', ['/bin/sleep', '1000'], rootfs);
   const crunRoot = join(root, 'crun-state');
   const runcRoot = join(root, 'runc-state');
+  // crun + userns: the same rootfs idmapped to the container's root if crun takes `idmap` on the
+  // rootfs (probed once); otherwise a copy chowned to 2000000 once, before timing.
+  const crunInNs = (script) => { const [b, ...a] = crunNs(script); return spawnSync(b, a, { encoding: 'utf8' }); };
+  let crunUsernsRootfs;
+  {
+    const probe = bundle('bundle-idmap-probe', ['/bin/true'], 'rootfs', { userns: true, rootMount: rootfs });
+    mkdirSync(join(probe, 'rootfs'));
+    const r = crunInNs(`crun --root ${crunRoot} run --bundle ${probe} cprobe`);
+    crunUsernsRootfs = r.status === 0 ? { how: 'idmapped bind mount of the rootfs', args: ['rootfs', { rootMount: rootfs }] } : null;
+    if (!crunUsernsRootfs) {
+      const copy = join(root, 'rootfs-userns');
+      execFileSync('cp', ['-a', rootfs, copy]);
+      execFileSync('chown', ['-hR', `${USERNS_BASE}:${USERNS_BASE}`, copy]);
+      const version = execFileSync('crun', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+      crunUsernsRootfs = { how: `copy of the rootfs chowned to ${USERNS_BASE} once, before timing (${version} refuses \`idmap\` on the rootfs: ${(r.stderr || '').trim().split('\n').pop()})`, args: [copy, {}] };
+    }
+  }
+  const usernsBundle = (name, args) => {
+    const [path, opts] = crunUsernsRootfs.args;
+    const b = bundle(name, args, path, { userns: true, ...opts });
+    if (path === 'rootfs') mkdirSync(join(b, 'rootfs'));
+    return b;
+  };
+  const btU = usernsBundle('bundle-true-userns', ['/bin/true']);
+  const bsU = usernsBundle('bundle-sleep-userns', ['/bin/sleep', '1000']);
+  const crunExit = bashTimesInterleaved([
+    { cmd: `crun --root ${crunRoot} run --bundle ${bt} cb-$i` },
+    { cmd: `crun --root ${crunRoot} run --bundle ${btU} cbu-$i` },
+  ], { wrap: crunNs });
+  const crunRunning = bashTimesInterleaved([
+    { cmd: `crun --root ${crunRoot} run -d --bundle ${bs} cs-$i`, after: `crun --root ${crunRoot} delete -f cs-$i >/dev/null 2>&1;` },
+    { cmd: `crun --root ${crunRoot} run -d --bundle ${bsU} csu-$i`, after: `crun --root ${crunRoot} delete -f csu-$i >/dev/null 2>&1;` },
+  ], { wrap: crunNs });
   const peers = {
-    crun: {
-      exit: bashTimes(`crun --root ${crunRoot} run --bundle ${bt} cb-$i`, { wrap: crunNs }),
-      running: bashTimes(`crun --root ${crunRoot} run -d --bundle ${bs} cs-$i`, { wrap: crunNs, after: `crun --root ${crunRoot} delete -f cs-$i >/dev/null 2>&1;` }),
-    },
-    runc: {
-      exit: bashTimes(`runc --root ${runcRoot} run --bundle ${bt} rb-$i`),
-      running: bashTimes(`runc --root ${runcRoot} run -d --bundle ${bs} rs-$i`, { after: `runc --root ${runcRoot} delete -f rs-$i >/dev/null 2>&1;` }),
-    },
+    crun: { exit: crunExit[0], running: crunRunning[0] },
+    'crun+userns': { exit: crunExit[1], running: crunRunning[1] },
+  };
+  if (!QUICK) {
+  peers.runc = {
+    exit: bashTimes(`runc --root ${runcRoot} run --bundle ${bt} rb-$i`),
+    running: bashTimes(`runc --root ${runcRoot} run -d --bundle ${bs} rs-$i`, { after: `runc --root ${runcRoot} delete -f rs-$i >/dev/null 2>&1;` }),
   };
   const lxcPath = join(root, 'lxc');
   mkdirSync(lxcPath);
@@ -117,6 +174,7 @@ try {
     exit: bashTimes(`lxc-execute -P ${lxcPath} -n lb-$i -f ${root}/lxc-true.conf -- /bin/true`),
     running: bashTimes(`lxc-start -P ${lxcPath} -n ls-$i -f ${root}/lxc-sleep.conf -d`, { after: `lxc-stop -P ${lxcPath} -n ls-$i -k >/dev/null 2>&1;` }),
   };
+  }
 
   // corral: a fresh cgroup per start (pids, memory, devices with the default allow-list, unified),
   // as the agent's cgroups driver makes.
@@ -144,33 +202,52 @@ try {
   };
   // A spec as an older corral wrote it: fields added since get their defaults, as for a state record.
   const baseSpec = withLaterDefaults(JSON.parse(readFileSync(new URL('./start-spec.json', import.meta.url), 'utf8')));
-  const corralStart = async (argv, i) => {
+  const usernsSpec = { ...baseSpec, namespaces: { ...baseSpec.namespaces, user: { kind: 'manual', uidMap: idMaps, gidMap: idMaps } } };
+  const corralStart = async (argv, i, base = baseSpec) => {
     const dir = join(state, String(i));
     const p = Object.fromEntries(['upper', 'work', 'rootfs', 'shim', 'logs'].map((k) => [k, join(dir, k)]));
     for (const d of Object.values(p)) mkdirSync(d, { recursive: true });
-    const spec = { ...baseSpec, name: `b${i}`, process: { ...baseSpec.process, command: argv } };
+    const spec = { ...base, name: `b${i}`, process: { ...base.process, command: argv } };
     const t0 = performance.now();
     const dirs = freshCgroup();
     const record = await start(buildSpawnSpec({ spec, rootfs: { lower: [rootfs], upper: p.upper, work: p.work, target: p.rootfs, binds: [], readOnly: true }, image: null, cgroupProcs: dirs.map((d) => join(d, 'cgroup.procs')), shimDir: p.shim, logDir: p.logs, volumes: {}, arch: process.arch }));
     return { t0, t1: performance.now(), record, dirs };
   };
+  // Without and with a user namespace, interleaved run by run.
   const corral = { exit: [], running: [] };
+  const corralU = { exit: [], running: [] };
   for (let i = 0; i < RUNS; i++) {
-    const r = await corralStart(['/bin/true'], `t${i}`);
-    await waitForExit(r.record, { timeoutMs: 30_000 });
-    corral.exit.push(performance.now() - r.t0);
+    for (const [t, base, tag] of [[corral, baseSpec, 't'], [corralU, usernsSpec, 'tu']]) {
+      const r = await corralStart(['/bin/true'], `${tag}${i}`, base);
+      const st = await waitForExit(r.record, { timeoutMs: 30_000 });
+      t.exit.push(performance.now() - r.t0);
+      if (st?.state !== 'exited' || st.exit.exitCode !== 0) throw new Error(`corral ${tag}${i}: /bin/true ended ${JSON.stringify(st?.state === 'exited' ? st.exit : st?.state)}`);
+    }
   }
   for (let i = 0; i < RUNS; i++) {
-    const r = await corralStart(['/bin/sleep', '1000'], `s${i}`);
-    corral.running.push(r.t1 - r.t0);
-    await stop(r.record, { timeoutMs: 0, killAll: killAll(r.dirs) });
+    for (const [t, base, tag] of [[corral, baseSpec, 's'], [corralU, usernsSpec, 'su']]) {
+      const r = await corralStart(['/bin/sleep', '1000'], `${tag}${i}`, base);
+      t.running.push(r.t1 - r.t0);
+      await stop(r.record, { timeoutMs: 0, killAll: killAll(r.dirs) });
+    }
   }
 
-  console.log(`start latency, ${RUNS} runs each (ms)           exit: median    p90   running: median    p90`);
-  for (const [name, t] of [['corral', corral], ...Object.entries(peers)]) {
-    const e = stats(t.exit), r = stats(t.running);
-    console.log(`  ${name.padEnd(8)} ${' '.repeat(34)}${e.median.toFixed(1).padStart(8)} ${e.p90.toFixed(1).padStart(6)} ${r.median.toFixed(1).padStart(17)} ${r.p90.toFixed(1).padStart(6)}`);
+  const f = (x) => x.toFixed(1).padStart(7);
+  const d = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`.padStart(7);
+  console.log(`start latency, ${RUNS} runs each (ms)   exit: median    p90   running: median    p90`);
+  const row = (name, t) => { const e = stats(t.exit), r = stats(t.running); console.log(`  ${name.padEnd(34)}${f(e.median)} ${f(e.p90)} ${' '.repeat(9)}${f(r.median)} ${f(r.p90)}`); return { e, r }; };
+  const delta = (name, a, b) => console.log(`  ${name.padEnd(34)}${d(b.e.median - a.e.median)} ${d(b.e.p90 - a.e.p90)} ${' '.repeat(9)}${d(b.r.median - a.r.median)} ${d(b.r.p90 - a.r.p90)}`);
+  const deltas = [];
+  for (const [name, plain, userns] of [['corral', corral, corralU], ['crun', peers.crun, peers['crun+userns']]]) {
+    const a = row(name, plain), b = row(`${name} + userns`, userns);
+    delta(`  delta userns - no userns`, a, b);
+    deltas.push([name, b.e.median - a.e.median, b.r.median - a.r.median]);
   }
+  for (const [name, t] of Object.entries(peers)) if (!name.startsWith('crun')) row(name, t);
+  console.log(`crun + userns rootfs: ${crunUsernsRootfs.how}`);
+  console.log(`host: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cpus, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (deltas of a few ms are noise on a loaded host: rerun with more runs)`);
+  for (const [name, e, r] of deltas) console.log(`target (userns adds <= 2 ms at the median): ${name} exit ${d(e).trim()} ms, running ${d(r).trim()} ms: ${Math.max(e, r) <= 2 ? 'met' : 'MISSED'}`);
+  if (!QUICK) {
 
   // Memory: monitor RSS, and MemAvailable drop per idle container (50 of each).
   const avail = () => Number(/MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))[1]);
@@ -192,6 +269,7 @@ try {
   inCrunNs(`for i in $(seq 1 ${IDLE}); do crun --root ${crunRoot} delete -f ci-$i >/dev/null 2>&1; done`);
   console.log(`memory: corral monitor VmRSS median ${stats(rss).median} kB (max ${Math.max(...rss)} kB)`);
   console.log(`memory: host MemAvailable drop per idle container (${IDLE} of each): corral ${corralPer.toFixed(0)} kB, crun ${crunPer.toFixed(0)} kB (crun leaves no monitor process; corral's includes its monitor)`);
+  }
 } finally {
   for (const d of cgroupDirs.reverse()) { try { rmdirSync(d); } catch { /* busy or gone */ } }
   rmSync(root, { recursive: true, force: true });

@@ -54,10 +54,10 @@ const LATER_DEFAULTS: { readonly [K in 'devices' | 'storage']: (spec: ContainerS
 const LATER_FIELDS = Object.keys(LATER_DEFAULTS) as ReadonlyArray<keyof typeof LATER_DEFAULTS>;
 
 /**
- * The same for fields added to a mount: `owner` of a tmpfs or a volume and `mode` of a volume,
+ * The same for fields added to a mount: `owner` of a tmpfs or a volume, `mode` of a volume and `idmap` of a bind,
  * left out while null (their default), filled in as null when an older record lacks them.
  */
-const LATER_MOUNT_FIELDS: { readonly [T in MountSpec['type']]: readonly string[] } = { bind: [], tmpfs: ['owner'], volume: ['owner', 'mode'] };
+const LATER_MOUNT_FIELDS: { readonly [T in MountSpec['type']]: readonly string[] } = { bind: ['idmap'], tmpfs: ['owner'], volume: ['owner', 'mode'] };
 
 function hashedMount(mount: MountSpec): Record<string, unknown> {
   const out: Record<string, unknown> = { ...mount };
@@ -75,7 +75,8 @@ function mountWithLaterDefaults(mount: MountSpec): MountSpec {
     const old: Partial<Pick<typeof mount, 'owner' | 'mode'>> = mount;
     return { ...mount, owner: old.owner ?? null, mode: old.mode ?? null };
   }
-  return mount;
+  const old: Partial<Pick<typeof mount, 'idmap'>> = mount;
+  return { ...mount, idmap: old.idmap ?? null };
 }
 
 function hashedForm(spec: ContainerSpec): Record<string, unknown> {

@@ -41,7 +41,7 @@ export interface IdMapV1 {
 }
 
 export type MountV1 =
-  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; recursive?: boolean; options?: string[] }
+  | { type: 'bind'; source: string; target: string; readOnly?: boolean; propagation?: string; recursive?: boolean; options?: string[]; idmap?: boolean | OwnerV1 }
   | { type: 'tmpfs'; target: string; size?: Bytes; mode?: string; owner?: OwnerV1; readOnly?: boolean; options?: string[] }
   | { type: 'volume'; name: string; target: string; owner?: OwnerV1; mode?: string; readOnly?: boolean; options?: string[] };
 

@@ -173,6 +173,7 @@ function normalizeMount(m: MountV1): MountSpec {
         propagation: (m.propagation as Propagation | undefined) ?? ((m.recursive ?? true) ? 'rprivate' : 'private'),
         recursive: m.recursive ?? true,
         options: options(m.options),
+        idmap: m.idmap === true ? 'container' : m.idmap ? { uid: m.idmap.uid, gid: m.idmap.gid ?? m.idmap.uid } : null,
       };
     case 'tmpfs':
       return {

@@ -145,6 +145,8 @@ export type MountSpec =
       readonly propagation: Propagation;
       readonly recursive: boolean;
       readonly options: readonly MountOption[];
+      /** null: host ids as they are; `container`: through the user namespace; an owner: these host ids show as the container's user. */
+      readonly idmap: 'container' | MountOwner | null;
     }
   | {
       readonly type: 'tmpfs';

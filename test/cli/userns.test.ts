@@ -2,7 +2,7 @@
 // never the host's /etc/subuid), kept across a recreate, freed at removal; a non-root service
 // writing the volume and tmpfs it was given, with ids as the container sees them on disk.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -46,6 +46,8 @@ const root = requireRoot();
       '    - {type: tmpfs, target: /scratch, owner: {uid: 999, gid: 999}, mode: "0700"}',
     ].join('\n')));
     sb.write('b.yaml', manifest('ub', 'cat /proc/self/uid_map'));
+    // No owner given: a new volume belongs to the container's user, so the service can write it.
+    sb.write('c.yaml', manifest('uc', 'id -u; echo ok > /data/f && echo wrote', '  user: {uid: 70, gid: 70}\n  mounts: [{type: volume, name: fresh, target: /data}]'));
     const r = sb.run('reconcile', '--once');
     expect(r.code).toBe(0);
     expect(readFileSync(`${pool}-uid`, 'utf8')).toBe('corral:1048576:536870912\n');
@@ -55,8 +57,12 @@ const root = requireRoot();
     const range = (line: string): number => Number(line.trim().split(/\s+/)[1]);
     const ra = range(a[0]!);
     const rb = range(b[0]!);
-    // Two different slots of 65536, aligned to the pool, never host id 0.
-    expect(new Set([ra, rb])).toEqual(new Set([1048576, 1048576 + 65536]));
+    // Different slots of 65536, aligned to the pool, never host id 0.
+    expect(new Set([ra, rb, (JSON.parse(readFileSync(join(sb.root, 'userns', 'uc.json'), 'utf8')) as { hostId: number }).hostId]))
+      .toEqual(new Set([1048576, 1048576 + 65536, 1048576 + 2 * 65536]));
+    expect(await logsWhenExited(sb, 'uc')).toBe('70\nwrote');
+    const fresh = statSync(join(sb.root, 'volumes', 'fresh', 'data'));
+    expect([fresh.uid, fresh.gid, fresh.mode & 0o7777]).toEqual([70, 70, 0o755]);
     expect(a[1]).toBe('999');
     expect(a[3]).toMatch(/^-rw-r--r-- +1 999 +999 .* \/vol\/f$/);
     expect(a[2]).toMatch(/^-rw-r--r-- +1 999 +999 .* \/scratch\/f$/);
@@ -64,7 +70,7 @@ const root = requireRoot();
     const vol = join(sb.root, 'volumes', 'uvol', 'data');
     expect(statSync(join(vol, 'f')).uid).toBe(999);
     expect(statSync(vol).mode & 0o7777).toBe(0o700);
-    expect(readdirSync(join(sb.root, 'userns')).sort()).toEqual(['ua.json', 'ub.json']);
+    expect(readdirSync(join(sb.root, 'userns')).sort()).toEqual(['ua.json', 'ub.json', 'uc.json']);
 
     // A recreate (a changed namespace setting) keeps the range.
     sb.write('a.yaml', manifest('ua', 'cat /proc/self/uid_map').replace('namespaces: {user: {enabled: true}}', 'namespaces: {user: {enabled: true}, ipc: host}'));
@@ -73,6 +79,26 @@ const root = requireRoot();
 
     sb.remove('a.yaml');
     expect(sb.run('reconcile', '--once').code).toBe(0);
-    expect(readdirSync(join(sb.root, 'userns'))).toEqual(['ub.json']);
+    expect(readdirSync(join(sb.root, 'userns')).sort()).toEqual(['ub.json', 'uc.json']);
+  });
+
+  test('binds may map ids: a 0600 host-root file read by a non-root service; host root shown as the container\'s root', async () => {
+    const dir = join(sb.root, '..', 'conf');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'secret.conf'), 'only root\n', { mode: 0o600 });
+    const show = 'id -u; stat -c "%u:%g %a" /conf/secret.conf; cat /conf/secret.conf';
+    sb.write('i1.yaml', manifest('i1', show, `  user: {uid: 999}\n  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true, idmap: {uid: 0}}]`));
+    sb.write('i2.yaml', manifest('i2', show, `  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true, idmap: true}]`));
+    sb.write('i3.yaml', manifest('i3', show, `  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true}]`));
+    // Without a user namespace too: the host owner shows as the container's user.
+    sb.write('i4.yaml', manifest('i4', show, `  user: {uid: 999}\n  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true, idmap: {uid: 0}}]`).replace('  namespaces: {user: {enabled: true}}\n', ''));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(await logsWhenExited(sb, 'i1')).toBe('999\n999:999 600\nonly root');
+    expect(await logsWhenExited(sb, 'i2')).toBe('0\n0:0 600\nonly root');
+    // Not mapped: host root is nobody inside, and the file stays closed.
+    expect(await logsWhenExited(sb, 'i3')).toMatch(/^0\n65534:65534 600\n[\s\S]*Permission denied$/);
+    expect(await logsWhenExited(sb, 'i4')).toBe('999\n999:999 600\nonly root');
+    // The host file itself is untouched.
+    expect(statSync(join(dir, 'secret.conf')).uid).toBe(0);
   });
 });

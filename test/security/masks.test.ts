@@ -15,7 +15,7 @@ import { makeHarness, mountsLeaked, specOf, type Harness } from '../drivers/name
 import { exploitDir } from './build.js';
 import { expectContained, parseResults, tally, type Result } from './results.js';
 
-const bind = (source: string, target: string): MountSpec => ({ type: 'bind', source, target, readOnly: false, propagation: 'rprivate', recursive: true, options: [] });
+const bind = (source: string, target: string): MountSpec => ({ type: 'bind', source, target, readOnly: false, propagation: 'rprivate', recursive: true, options: [], idmap: null });
 
 const root = requireRoot();
 (root ? describe : describe.skip)('attack: masks made from something the container put in place', () => {

@@ -5,7 +5,7 @@
 
 import { CorralError } from '../../errors.js';
 import { DEFAULT_DEVICES } from '../../manifest/defaults.js';
-import type { ContainerSpec, IdMap, MountOption, Propagation } from '../../manifest/spec.js';
+import type { ContainerSpec, IdMap, MountOption, MountOwner, Propagation } from '../../manifest/spec.js';
 import type { RootfsLayout } from '../../reconciler/ports.js';
 import type { MountOp, RootMount } from './spawn-spec.js';
 
@@ -35,7 +35,7 @@ export interface MountProgramInputs {
   readonly rootfs: RootfsLayout;
   readonly volumes: Readonly<Record<string, string>>;
   /** With a user namespace, device nodes are bind-mounted (mknod is refused there). */
-  readonly userns: { readonly gid: readonly IdMap[] } | null;
+  readonly userns: { readonly uid: readonly IdMap[]; readonly gid: readonly IdMap[] } | null;
 }
 
 export interface MountProgram {
@@ -112,13 +112,40 @@ function sysMount(inputs: MountProgramInputs): MountOp {
   return { kind: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | ro, create: 'dir' };
 }
 
+/** The host id that shows as container id `id` (itself without a user namespace); null: unmapped. */
+function hostId(maps: readonly IdMap[] | undefined, id: number): number | null {
+  if (!maps) return id;
+  const m = maps.find((x) => id >= x.containerID && id < x.containerID + x.size);
+  return m ? m.hostID + (id - m.containerID) : null;
+}
+
+/** A bind's `idmap`: through the container's namespace, or one host owner shown as the container's user. */
+function bindIdmap(inputs: MountProgramInputs, idmap: 'container' | MountOwner | null, target: string): Pick<MountOp, 'idmap'> {
+  if (idmap === null) return {};
+  const { spec, userns } = inputs;
+  if (idmap === 'container') {
+    if (!userns) throw new CorralError('MANIFEST_CONFLICT', `container \`${spec.name}\`: the bind on ${target} asks for \`idmap: true\` without a user namespace`, { container: spec.name });
+    return { idmap: 'container' };
+  }
+  const uid = hostId(userns?.uid, spec.process.user.uid);
+  const gid = hostId(userns?.gid, spec.process.user.gid);
+  if (uid === null || gid === null) {
+    throw new CorralError('MANIFEST_CONFLICT', `container \`${spec.name}\`: the bind on ${target} maps to the container's user, which its user namespace does not map`, { container: spec.name });
+  }
+  // uid_map lines of a namespace of its own: the host owner's id inside it is what shows through.
+  return { idmap: { uidMap: `${idmap.uid} ${uid} 1\n`, gidMap: `${idmap.gid} ${gid} 1\n` } };
+}
+
 function userMounts(inputs: MountProgramInputs): MountOp[] {
   const { spec, volumes } = inputs;
   return spec.mounts.map((m): MountOp => {
     const ro = m.readOnly ? MS.RDONLY : 0;
     switch (m.type) {
       case 'bind':
-        return { kind: 'bind', source: m.source, target: m.target, flags: MS.BIND | (m.recursive ? MS.REC : 0) | ro | options(m.options) | propagation(m.propagation), create: 'dir' };
+        return {
+          kind: 'bind', source: m.source, target: m.target, flags: MS.BIND | (m.recursive ? MS.REC : 0) | ro | options(m.options) | propagation(m.propagation), create: 'dir',
+          ...bindIdmap(inputs, m.idmap ?? null, m.target),
+        };
       case 'volume': {
         const source = volumes[m.name];
         if (!source) throw new CorralError('VOLUME_NOT_FOUND', `container \`${spec.name}\`: volume \`${m.name}\` has no host directory`, { container: spec.name });

@@ -191,7 +191,7 @@ export function buildSpawnSpec(inputs: SpawnInputs): RunSpawnSpec {
   const { spec, rootfs } = inputs;
   const joinNetwork = checkNetwork(inputs);
   const userns = userNamespace(inputs);
-  const program = buildMountProgram({ spec, rootfs, volumes: inputs.volumes, userns: userns ? { gid: userns.gid } : null });
+  const program = buildMountProgram({ spec, rootfs, volumes: inputs.volumes, userns: userns ? { uid: userns.uid, gid: userns.gid } : null });
   return {
     kind: 'run',
     name: spec.name,

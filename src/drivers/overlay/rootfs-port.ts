@@ -79,7 +79,8 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       const volumes: Record<string, string> = {};
       for (const m of spec.mounts) {
         if (m.type !== 'volume') continue;
-        volumes[m.name] = ensureVolume(root, m.name);
+        const user = spec.process.user;
+        volumes[m.name] = ensureVolume(root, m.name, user.uid === 0 && user.gid === 0 ? null : { uid: user.uid, gid: user.gid });
         // At every start, before anything runs: the owner and mode the mount asks for. A record
         // written before these fields existed lacks them: nothing is changed then.
         applyVolumeAccess(volumes[m.name]!, m.name, { owner: m.owner ?? null, mode: m.mode ?? null });

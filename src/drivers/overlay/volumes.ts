@@ -2,10 +2,11 @@
 // recreates, removed only by `corral volume rm` (refused while in use). The shim bind-mounts the
 // data directory; this module only owns the directories.
 
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, readdirSync, renameSync, rmSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
 import { layout } from '../../state/layout.js';
+import { pidAlive } from '../../sys/proc.js';
 import { asSyscallError, diskUsage, ensureDir, errnoCode, fsStep, listDir, removeTree } from './fs-util.js';
 import { directoriesInUse } from './mount-usage.js';
 
@@ -17,14 +18,33 @@ function checkName(name: string): void {
   }
 }
 
-/** The volume's data directory on the host, created (0755, root-owned) when missing. Idempotent. */
-export function ensureVolume(root: string, name: string): string {
+/**
+ * The volume's data directory on the host, created 0755 when missing: owned by `initialOwner`
+ * (the container's user, so a non-root service can write a new volume out of the box), root
+ * otherwise. Made under a temporary name and renamed into place, so a crash never leaves a new
+ * volume with the wrong owner. Idempotent: an existing volume is never chowned here.
+ */
+export function ensureVolume(root: string, name: string, initialOwner: { readonly uid: number; readonly gid: number } | null = null): string {
   checkName(name);
   const l = layout(root);
   ensureDir(l.volumesDir);
   ensureDir(join(l.volumesDir, name));
   const data = l.volume(name);
-  fsStep(`create volume \`${name}\``, () => mkdirSync(data, { recursive: true, mode: 0o755 }));
+  // What a create killed half-way left: removed once its writer is gone.
+  for (const e of readdirSync(join(l.volumesDir, name))) {
+    const m = /^data\.new-(\d+)$/.exec(e);
+    if (m && !pidAlive(Number(m[1]))) rmSync(join(l.volumesDir, name, e), { recursive: true, force: true });
+  }
+  if (!existsSync(data)) {
+    const temp = `${data}.new-${process.pid}`;
+    fsStep(`create volume \`${name}\``, () => {
+      rmSync(temp, { recursive: true, force: true });
+      mkdirSync(temp, { mode: 0o755 });
+      chmodSync(temp, 0o755);
+      if (initialOwner) chownSync(temp, initialOwner.uid, initialOwner.gid);
+      renameSync(temp, data);
+    });
+  }
   const st = lstatSync(data);
   if (!st.isDirectory()) throw new CorralError('VOLUME_INVALID', `volume \`${name}\`: \`${data}\` is not a directory`, { hint: 'corral did not create it; move it away' });
   return data;

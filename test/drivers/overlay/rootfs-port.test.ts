@@ -31,7 +31,7 @@ describe('overlayRootfsPort', () => {
     const port = overlayRootfsPort(root);
     const app = spec({ rootfs: { kind: 'image', name: 'app', tag: 'latest' }, mounts: [
       { type: 'volume', name: 'data', target: '/data', owner: { uid: 1000, gid: 1000 }, mode: 0o750, readOnly: false, options: [] },
-      { type: 'bind', source: join(work, 'missing'), target: '/m', readOnly: true, propagation: 'rprivate', recursive: true, options: [] },
+      { type: 'bind', source: join(work, 'missing'), target: '/m', readOnly: true, propagation: 'rprivate', recursive: true, options: [], idmap: null },
     ] });
     expect(await port.references(app)).toEqual({});
     expect((await port.check(app)).map((d) => [d.code, d.field])).toEqual([['MOUNT_SOURCE_MISSING', 'spec.mounts[1].source'], ['IMAGE_NOT_FOUND', 'spec.rootfs.image']]);

@@ -25,9 +25,22 @@ beforeAll(() => {
 afterAll(() => cleanup(work));
 
 
-const bind = (source: string): MountSpec => ({ type: 'bind', source, target: '/x', readOnly: true, propagation: 'rprivate', recursive: true, options: [] });
+const bind = (source: string): MountSpec => ({ type: 'bind', source, target: '/x', readOnly: true, propagation: 'rprivate', recursive: true, options: [], idmap: null });
 
 describe('volumes', () => {
+  test('a new volume belongs to the container user it is made for; an existing one is never chowned; a killed create leaves nothing', () => {
+    if (!requireRoot()) return;
+    // A create killed between mkdir and rename (pid 2^22+1 is above pid_max's default: never alive).
+    const dead = `${layout(root).volume('mine')}.new-4194305`;
+    mkdirSync(dead, { recursive: true });
+    const path = ensureVolume(root, 'mine', { uid: 70, gid: 71 });
+    const st = statSync(path);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([70, 71, 0o755]);
+    expect(readdirSync(join(layout(root).volumesDir, 'mine'))).toEqual(['data']);
+    expect(statSync(ensureVolume(root, 'mine', { uid: 80, gid: 80 })).uid).toBe(70);
+    removeVolume(root, 'mine', () => []);
+  });
+
   test('created on first use, kept, listed, removed only when unused', () => {
     if (!requireRoot()) return;
     const path = ensureVolume(root, 'cache');

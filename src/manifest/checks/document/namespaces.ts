@@ -64,6 +64,14 @@ export const userNamespace: DocumentCheck = {
   name: 'user-namespace',
   run: ({ spec }, report) => {
     const user = spec.namespaces?.user;
+    // `idmap: true` maps through the container's own user namespace: none, nothing to map through.
+    (spec.mounts ?? []).forEach((m, i) => {
+      if (m.type === 'bind' && m.idmap === true && !user?.enabled) {
+        report('error', 'MANIFEST_CONFLICT', ['spec', 'mounts', i, 'idmap'], '`idmap: true` maps through the container\'s user namespace, and this container has none', {
+          hint: 'turn one on (`namespaces: {user: {enabled: true}}`), or give the host owner to show as the container\'s user: `idmap: {uid: N}`',
+        });
+      }
+    });
     if (!user) return;
     const at: FieldPath = ['spec', 'namespaces', 'user'];
     if (!user.enabled) {
