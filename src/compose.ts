@@ -4,6 +4,8 @@
 
 import { type SubidConfig, userRangeSlots } from './state/subid-pool.js';
 import { existsSync } from 'node:fs';
+import { release } from 'node:os';
+import { userNamespaceSupport } from './drivers/namespaces/idmap-support.js';
 import { unsupportedNetworkFields } from './drivers/network/port.js';
 import type { Diagnostic } from './errors.js';
 import type { Logger } from './logger.js';
@@ -48,5 +50,6 @@ export async function createPorts(layout: Layout, logger: Logger, options: HostO
  * (`validate`, `plan`, the agent) refuses the rest with NOT_SUPPORTED before any plan is made.
  */
 export function supportChecks(): (spec: ContainerSpec) => Diagnostic[] {
-  return unsupportedNetworkFields;
+  const userns = userNamespaceSupport(release());
+  return (spec) => [...unsupportedNetworkFields(spec), ...userns(spec)];
 }
