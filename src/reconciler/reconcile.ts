@@ -119,7 +119,8 @@ export async function reconcileOnce(
     containers: first.containers.map((a, i) => ({ record: refreshed[i]!, live: a.live })),
     serial: options.dryRun ? first.serial : store.currentSerial,
   };
-  const plan = makePlan(desired, actual, { now: now(), allowEmpty: options.allowEmpty });
+  const userIdPool = (await ports.userRanges?.existingPool?.()) ?? null;
+  const plan = makePlan(desired, actual, { now: now(), allowEmpty: options.allowEmpty, userIdPool });
   const diagnostics: Diagnostic[] = [...loaded.diagnostics, ...unwritten, ...set.diagnostics, ...plan.diagnostics.filter((d) => !set.diagnostics.includes(d))];
   const inputErrors = plan.errored || diagnostics.some((d) => d.severity === 'error');
   if (options.dryRun || plan.errored) {

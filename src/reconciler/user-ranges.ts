@@ -142,6 +142,8 @@ export interface UserRangeAllocator {
   allocate(name: string, size: number, others: readonly UserRange[]): Promise<UserRange>;
   /** Frees `name`'s slot: its container is removed, or no longer uses `auto`. Idempotent. */
   release(name: string): Promise<void>;
+  /** The pool as the files hold it now, without appending to them; null: none yet (or unreadable). */
+  existingPool?(): Promise<IdPool | null>;
 }
 
 export const slotsFor = (size: number): number => Math.ceil(size / SLOT_SIZE);

@@ -152,7 +152,12 @@ export class UserRangeSlots implements UserRangeAllocator {
   private queue: Promise<unknown> = Promise.resolve();
   private pool: Promise<IdPool> | null = null;
 
-  constructor(readonly dir: string, private readonly resolvePool: () => Promise<IdPool>) {}
+  constructor(readonly dir: string, private readonly resolvePool: () => Promise<IdPool>, private readonly peekPool: () => Promise<IdPool | null> = async () => null) {}
+
+  /** For plan: explicit maps reaching into the pool are refused once the pool exists. */
+  existingPool(): Promise<IdPool | null> {
+    return this.peekPool().catch(() => null);
+  }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
     const next = this.queue.then(work, work);
@@ -259,5 +264,8 @@ export class UserRangeSlots implements UserRangeAllocator {
 
 /** The allocator of a state root, its pool from the subuid/subgid files `config` names. */
 export function userRangeSlots(root: string, config: SubidConfig): UserRangeSlots {
-  return new UserRangeSlots(usernsDir(root), () => ensurePool(config));
+  return new UserRangeSlots(usernsDir(root), () => ensurePool(config), async () => {
+    const { pool, missing } = await readPool(config);
+    return missing ? null : pool;
+  });
 }

@@ -101,4 +101,13 @@ const root = requireRoot();
     // The host file itself is untouched.
     expect(statSync(join(dir, 'secret.conf')).uid).toBe(0);
   });
+
+  test('an explicit map inside corral\'s pool is refused at plan time; nothing is started for it', () => {
+    const maps = '{containerID: 0, hostID: 1114112, size: 65536}';
+    sb.write('x.yaml', manifest('ux', 'true').replace('namespaces: {user: {enabled: true}}', `namespaces: {user: {enabled: true, uidMap: [${maps}], gidMap: [${maps}]}}`));
+    const r = sb.run('plan', '--output', 'json');
+    expect(r.stdout + r.stderr).toMatch(/MANIFEST_CONFLICT/);
+    expect(r.stdout + r.stderr).toMatch(/ux/);
+    sb.remove('x.yaml');
+  });
 });
