@@ -81,7 +81,8 @@ const root = requireRoot();
     const s = h.spawnSpec(spec, { volumes: { data: vol } });
     const record = await start(s);
     running.push(record);
-    const r = await execIn(h, spec, record, { argv: ['/bin/sh', '-c', 'id -u; ls /data; cat /proc/1/oom_score_adj'] });
+    // The payload writes the file after its start returned: wait for it inside, not by the clock.
+    const r = await execIn(h, spec, record, { argv: ['/bin/sh', '-c', 'until [ -e /data/made-inside ]; do sleep 0.02; done; id -u; ls /data; cat /proc/1/oom_score_adj'] });
     expect(r.stdout).toBe('0\nmade-inside\n300\n');
     const st = statSync(join(vol, 'made-inside'));
     expect(st.uid).toBe(0);

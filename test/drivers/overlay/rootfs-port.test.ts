@@ -22,7 +22,7 @@ beforeAll(() => {
 afterAll(() => cleanup(work));
 
 function spec(over: Partial<ContainerSpec>): ContainerSpec {
-  return { name: 'web', rootfs: { kind: 'host' }, readOnlyRootfs: false, mounts: [], ...over } as unknown as ContainerSpec;
+  return { name: 'web', rootfs: { kind: 'host' }, readOnlyRootfs: false, mounts: [], process: { user: { uid: 0, gid: 0, groups: [] } }, ...over } as unknown as ContainerSpec;
 }
 
 describe('overlayRootfsPort', () => {
