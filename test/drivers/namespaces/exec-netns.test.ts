@@ -5,27 +5,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execShim } from '../../../src/drivers/namespaces/shim.js';
-import { buildExecSpec, type ExecRequest } from '../../../src/drivers/namespaces/spec.js';
 import { start, stop, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
 import type { ContainerSpec } from '../../../src/manifest/spec.js';
 import { requireRoot } from '../../support/root.js';
-import { makeHarness, mountsLeaked, specOf, type Harness } from './harness.js';
-
-async function execIn(h: Harness, spec: ContainerSpec, record: RuntimeRecord, req: ExecRequest): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const r = await execShim(buildExecSpec(spec, null, h.cg.procs, req, process.arch), record.init, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    onSpawn: (c: ChildProcess) => {
-      c.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-      c.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    },
-  });
-  return { code: r.exitCode, stdout, stderr };
-}
+import { execIn, makeHarness, mountsLeaked, specOf, type Harness } from './harness.js';
 
 const HOST_RANGE = 300000;
 

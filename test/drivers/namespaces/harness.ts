@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import type { ContainerSpec } from '../../../src/manifest/spec.js';
 import { logPaths } from '../../../src/drivers/namespaces/records.js';
 import { start, waitForExit, type RuntimeRecord, type RuntimeStatus } from '../../../src/drivers/namespaces/runtime.js';
-import { buildSpawnSpec, type SpawnInputs } from '../../../src/drivers/namespaces/spec.js';
+import { execShim } from '../../../src/drivers/namespaces/shim.js';
+import { buildExecSpec, buildSpawnSpec, type ExecRequest, type SpawnInputs } from '../../../src/drivers/namespaces/spec.js';
+import type { ChildProcess } from 'node:child_process';
 import type { RunSpawnSpec } from '../../../src/drivers/namespaces/spawn-spec.js';
 import { loadOne } from '../../support/schema.js';
 import { makeTestRootfs, type TestRootfs } from '../../support/busybox.js';
@@ -57,6 +59,20 @@ export function makeHarness(tag: string): Harness {
     },
   };
   return h;
+}
+
+/** `corral exec` at the driver level: `req` run inside a running container, its output collected. */
+export async function execIn(h: Harness, spec: ContainerSpec, record: RuntimeRecord, req: ExecRequest): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const r = await execShim(buildExecSpec(spec, null, h.cg.procs, req, process.arch), record.init, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    onSpawn: (c: ChildProcess) => {
+      c.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+      c.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    },
+  });
+  return { code: r.exitCode, stdout, stderr };
 }
 
 /** The text of a CRI-format log, split by stream (rotations included, oldest first). */

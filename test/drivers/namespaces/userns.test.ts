@@ -6,13 +6,10 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execShim } from '../../../src/drivers/namespaces/shim.js';
-import { buildExecSpec } from '../../../src/drivers/namespaces/spec.js';
 import { start, stop, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
 import { requireRoot } from '../../support/root.js';
-import { makeHarness, mountsLeaked, specOf, type Harness } from './harness.js';
+import { execIn, makeHarness, mountsLeaked, specOf, type Harness } from './harness.js';
 
 /** Every entry of a tree with its owner, mode and content digest: what "never modified" means. */
 function treeDigest(dir: string): string {
@@ -79,11 +76,7 @@ const root = requireRoot();
 });
 
 async function run(h: Harness, spec: Awaited<ReturnType<typeof specOf>>, record: RuntimeRecord, script: string): Promise<string> {
-  let out = '';
-  const r = await execShim(buildExecSpec(spec, null, h.cg.procs, { argv: ['/bin/sh', '-c', script] }, process.arch), record.init, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    onSpawn: (c: ChildProcess) => { c.stdout!.on('data', (d: Buffer) => { out += d.toString(); }); },
-  });
-  expect(r.exitCode).toBe(0);
-  return out;
+  const r = await execIn(h, spec, record, { argv: ['/bin/sh', '-c', script] });
+  expect(r.code).toBe(0);
+  return r.stdout;
 }

@@ -153,27 +153,39 @@ static int overlay_root(const struct spec *s, int userns)
     return m;
 }
 
-static int send_fd(int sock, int fd)
-{
-    char byte = DETACHED_FD;
-    struct iovec iov = {&byte, 1};
+/* One byte, with room for one fd: the unit of the sync socket in both directions. */
+struct fd_message {
+    char byte;
+    struct iovec iov;
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
     struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    memset(&u, 0, sizeof(u));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof(u.buf);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+};
+
+static void fd_message_init(struct fd_message *m, char byte)
+{
+    memset(m, 0, sizeof(*m));
+    m->byte = byte;
+    m->iov.iov_base = &m->byte;
+    m->iov.iov_len = 1;
+    m->msg.msg_iov = &m->iov;
+    m->msg.msg_iovlen = 1;
+    m->msg.msg_control = m->u.buf;
+    m->msg.msg_controllen = sizeof(m->u.buf);
+}
+
+static int send_fd(int sock, int fd)
+{
+    struct fd_message m;
+    fd_message_init(&m, DETACHED_FD);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (RETRY(sendmsg(sock, &msg, MSG_NOSIGNAL)) != 1) return fail("sync", "send a prepared mount");
+    if (RETRY(sendmsg(sock, &m.msg, MSG_NOSIGNAL)) != 1) return fail("sync", "send a prepared mount");
     return 0;
 }
 
@@ -239,25 +251,16 @@ int detached_receive(const struct spec *s, int sock, char done)
     received = calloc(cap, sizeof(int));
     if (!received) return fail("sync", "allocate");
     for (;;) {
-        char byte;
-        struct iovec iov = {&byte, 1};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } u;
-        struct msghdr msg;
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = u.buf;
-        msg.msg_controllen = sizeof(u.buf);
-        ssize_t n = RETRY(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC));
+        struct fd_message m;
+        fd_message_init(&m, 0);
+        ssize_t n = RETRY(recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC));
         if (n < 0) return fail("sync", "read from monitor");
         if (n == 0) return fail_errno("sync", EPIPE, "monitor went away");
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
         int fd = -1;
         if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
             memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        char byte = m.byte;
         if (byte == done && fd < 0) return 0;
         if (byte != DETACHED_FD || fd < 0 || n_received >= cap) {
             if (fd >= 0) close(fd);
