@@ -50,6 +50,11 @@ export const ErrorCodes = {
   TOO_MANY_OPEN_FILES: 'corral ran out of file descriptors (its own limit or the system\'s)',
   HOST_UNSUPPORTED: 'this host lacks a kernel feature corral needs for the request',
 
+  // Users inside the container (src/drivers/overlay/user-lookup.ts, container-files.ts)
+  USER_NOT_FOUND: 'a user or group given by name is not in the container\'s /etc/passwd or /etc/group; the message names the file',
+  CONTAINER_FILE_TOO_LARGE: 'a file corral reads from a container\'s root (/etc/passwd, /etc/group) is larger than it reads; the message names it',
+  USER_DB_INVALID: 'the container\'s /etc/passwd or /etc/group cannot be used (larger than 4 MiB, or not a regular file); the message names the file',
+
   // cgroups driver (src/drivers/cgroups)
   CGROUP_KNOB_UNAVAILABLE: 'the manifest asks for a cgroup knob this host does not offer (reported at plan time)',
   CGROUP_WRITE_FAILED: 'writing a cgroup control file failed; the message names the file and the value',

@@ -5,6 +5,8 @@ import { placementOfHandle } from '../drivers/cgroups/port.js';
 import { currentRuntime } from '../drivers/namespaces/port.js';
 import { status as runtimeStatus } from '../drivers/namespaces/runtime.js';
 import { overlayRootfsPort } from '../drivers/overlay/rootfs-port.js';
+import { resolveUser, USER_DB_MAX_BYTES, type UserRequest } from '../drivers/overlay/user-lookup.js';
+import { readFileInRoot } from '../sys/open-in-root.js';
 import { CorralError } from '../errors.js';
 import type { Layout } from '../state/layout.js';
 import { StateStore } from '../state/store.js';
@@ -28,5 +30,11 @@ export async function findRunning(name: string, ctx: CliContext, layout: Layout)
     init: runtime.init,
     // The cgroup the record stores: an exec'd process joins the container's processes there.
     cgroupProcs: record.cgroup === null ? [] : placementOfHandle(record.cgroup).procs,
+    ...(runtime.user ? { user: runtime.user } : {}),
+    // Through its init's root: the files as the container sees them now, symlinks resolved inside.
+    lookupUser: (request: UserRequest) => {
+      const read = (path: string): string | null => readFileInRoot(`/proc/${runtime.init.pid}/root`, path, USER_DB_MAX_BYTES)?.toString('utf8') ?? null;
+      return resolveUser(request, { passwd: read('/etc/passwd'), group: read('/etc/group') }, name);
+    },
   };
 }

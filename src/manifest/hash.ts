@@ -79,8 +79,15 @@ function mountWithLaterDefaults(mount: MountSpec): MountSpec {
   return { ...mount, idmap: old.idmap ?? null };
 }
 
+/** The same for `process.userLookup` (users by name): left out while null. */
+function hashedProcess(process: ContainerSpec['process']): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...process };
+  if (out['userLookup'] === null || out['userLookup'] === undefined) delete out['userLookup'];
+  return out;
+}
+
 function hashedForm(spec: ContainerSpec): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...spec, mounts: spec.mounts.map(hashedMount) };
+  const out: Record<string, unknown> = { ...spec, process: hashedProcess(spec.process), mounts: spec.mounts.map(hashedMount) };
   for (const key of LATER_FIELDS) {
     if (out[key] === undefined || canonicalJson(out[key]) === canonicalJson(LATER_DEFAULTS[key](spec))) delete out[key];
   }
@@ -91,10 +98,12 @@ function hashedForm(spec: ContainerSpec): Record<string, unknown> {
 export function withLaterDefaults(spec: ContainerSpec): ContainerSpec {
   // Typed as the current spec, an older one may still lack the later fields at run time.
   const old: Partial<Pick<ContainerSpec, 'devices' | 'storage'>> = spec;
+  const oldProcess: Partial<Pick<ContainerSpec['process'], 'userLookup'>> = spec.process;
   return {
     ...spec,
     devices: old.devices ?? LATER_DEFAULTS.devices(spec),
     storage: old.storage ?? LATER_DEFAULTS.storage(spec),
+    process: { ...spec.process, userLookup: oldProcess.userLookup ?? null },
     mounts: spec.mounts.map(mountWithLaterDefaults),
   };
 }

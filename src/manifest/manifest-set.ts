@@ -39,6 +39,8 @@ export interface ManifestEntry {
   readonly spec: ContainerSpec;
   readonly hash: string;
   readonly origin: SpecOrigin;
+  /** The manifest leaves `namespaces.user` out: the host's default applies (decided by the plan). */
+  readonly userNamespaceByDefault: boolean;
 }
 
 export interface NetworkEntry {
@@ -162,7 +164,7 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
   for (const c of checked) {
     if (invalidNames.has(c.manifest.metadata.name)) continue;
     const { spec, hash } = byDoc.get(c.doc)!;
-    const entry = { spec, hash, origin: { file: c.doc.file, index: c.doc.index } };
+    const entry = { spec, hash, origin: { file: c.doc.file, index: c.doc.index }, userNamespaceByDefault: c.manifest.spec.namespaces?.user === undefined };
     (options.host === undefined || selectsHost(spec.hosts, options.host) ? containers : elsewhere).push(entry);
   }
   // Any error in a file may hide or misname a container it defines (a half-typed name, a syntax

@@ -71,7 +71,7 @@ export interface SpecV1 {
   args?: string[];
   workingDir?: string;
   env?: Record<string, string> | Array<{ name: string; value: string }>;
-  user?: { uid: number; gid?: number; groups?: number[] };
+  user?: string | { uid?: number; name?: string; gid?: number; group?: string; groups?: Array<number | string> };
   hostname?: string;
   oomScoreAdj?: number;
   namespaces?: {

@@ -15,7 +15,7 @@ import { formatCpuList, parseBytes, parseBytesOrUnlimited, parseCpuList, parseCp
 import { parseSignal } from './signal.js';
 import {
   SPEC_VERSION, type ContainerSpec, type DevicesSpec, type EnvVar, type IdMap, type MountOption, type MountOwner, type MountSpec, type NetworkNamespace,
-  type NetworkSpec, type Propagation, type ResourcesSpec, type SecuritySpec, type Ulimit, type UserNamespace,
+  type NetworkSpec, type Propagation, type ResourcesSpec, type SecuritySpec, type Ulimit, type UserLookup, type UserNamespace,
 } from './spec.js';
 
 function must<T>(result: ParseResult<T>, what: string): T {
@@ -48,11 +48,7 @@ export function normalize(manifest: ManifestV1, file: string): ContainerSpec {
       args: spec.args ?? null,
       workingDir: spec.workingDir ?? null,
       env: normalizeEnv(spec.env),
-      user: {
-        uid: spec.user?.uid ?? 0,
-        gid: spec.user?.gid ?? spec.user?.uid ?? 0,
-        groups: [...new Set(spec.user?.groups ?? [])].sort((a, b) => a - b),
-      },
+      ...processUser(spec.user),
       oomScoreAdj: spec.oomScoreAdj ?? 0,
       ulimits: Object.entries(spec.ulimits ?? {})
         .map(([name, u]): Ulimit => ({ name, soft: u.soft, hard: u.hard }))
@@ -85,6 +81,50 @@ export function normalize(manifest: ManifestV1, file: string): ContainerSpec {
     hosts: {
       hostnames: [...new Set(spec.hosts?.hostnames ?? [])].sort(),
       labels: sortedRecord(spec.hosts?.labels),
+    },
+  };
+}
+
+const isDigits = (s: string): boolean => s.length > 0 && [...s].every((c) => c >= '0' && c <= '9');
+/** `1000` in a name field is the number, as in an image's `User`. */
+const nameOrId = (s: string): string | number => (isDigits(s) ? Number(s) : s);
+
+/**
+ * Ids as they are (the spec hashes as before names existed). Root written out is kept apart from
+ * a user left out, which the image's `User` may set: it is looked up, like a name (uid 0 has an
+ * entry everywhere), so that it wins over the image.
+ */
+function numericUser(uid: number, gid: number, groups: number[]): Pick<ContainerSpec['process'], 'user' | 'userLookup'> {
+  if (uid === 0 && gid === 0 && groups.length === 0) return { user: { uid, gid, groups }, userLookup: { user: 0, group: 0, groups: [] } };
+  return { user: { uid, gid, groups }, userLookup: null };
+}
+
+/** Numeric ids are used as they are; any name is looked up at start. */
+function processUser(user: SpecV1['user']): Pick<ContainerSpec['process'], 'user' | 'userLookup'> {
+  const root = { uid: 0, gid: 0, groups: [] };
+  if (user === undefined) return { user: root, userLookup: null };
+  if (typeof user === 'string') {
+    const [name, group] = user.split(':') as [string, string?];
+    const lookup: UserLookup = { user: nameOrId(name), group: group === undefined ? null : nameOrId(group), groups: [] };
+    if (typeof lookup.user === 'number' && (lookup.group === null || typeof lookup.group === 'number')) {
+      return numericUser(lookup.user, lookup.group ?? lookup.user, []);
+    }
+    return { user: root, userLookup: lookup };
+  }
+  const groups = [...new Set((user.groups ?? []).map((g) => (typeof g === 'string' ? nameOrId(g) : g)))];
+  const numbers = groups.filter((g): g is number => typeof g === 'number').sort((a, b) => a - b);
+  const names = groups.filter((g): g is string => typeof g === 'string').sort();
+  const named = user.name !== undefined || user.group !== undefined || names.length > 0;
+  if (!named) {
+    const uid = user.uid ?? 0;
+    return numericUser(uid, user.gid ?? uid, numbers);
+  }
+  return {
+    user: root,
+    userLookup: {
+      user: user.name !== undefined ? nameOrId(user.name) : user.uid ?? 0,
+      group: user.group !== undefined ? nameOrId(user.group) : user.gid ?? null,
+      groups: [...numbers, ...names],
     },
   };
 }

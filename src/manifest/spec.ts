@@ -38,10 +38,24 @@ export interface ProcessSpec {
   readonly workingDir: string | null;
   /** Sorted by name. The caller's environment never leaks in. */
   readonly env: readonly EnvVar[];
+  /** Ids used as they are, unless `userLookup` is set. Left out in the manifest (0, 0, none, no lookup): the image's `User` applies when it has one. */
   readonly user: { readonly uid: number; readonly gid: number; readonly groups: readonly number[] };
+  /**
+   * A user or group given by name: looked up in the container's /etc/passwd and /etc/group at every
+   * start (src/drivers/overlay/user-lookup.ts); `user` is then unused (0, 0, none). Null: none.
+   */
+  readonly userLookup: UserLookup | null;
   readonly oomScoreAdj: number;
   /** Sorted by name. */
   readonly ulimits: readonly Ulimit[];
+}
+
+/** A user given by name or number, with a group (null: the user's primary one) and extra groups. */
+export interface UserLookup {
+  readonly user: string | number;
+  readonly group: string | number | null;
+  /** Sorted: numbers first, ascending, then names. */
+  readonly groups: readonly (string | number)[];
 }
 
 export interface IdMap {

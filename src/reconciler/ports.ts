@@ -13,7 +13,7 @@
 
 import type { UserRangeAllocator } from './user-ranges.js';
 import type { Diagnostic, Disposable } from '../errors.js';
-import type { ContainerSpec, DevicesSpec, ResourcesSpec } from '../manifest/spec.js';
+import type { ContainerSpec, DevicesSpec, ResourcesSpec, UserNamespace } from '../manifest/spec.js';
 import type { ExitRecord, Json, UserRange } from '../state/record.js';
 import type { NetworkDefinition } from '../manifest/network.js';
 import type { SpecOrigin } from '../manifest/spec.js';
@@ -74,11 +74,21 @@ export interface ImageDefaults {
   readonly stopSignal: string | null;
 }
 
+/** Ids inside the container, as resolved at start; `home` from /etc/passwd (null: none found). */
+export interface ProcessUser {
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+  readonly home: string | null;
+}
+
 export interface PreparedRootfs {
   readonly layout: RootfsLayout;
   readonly defaults: ImageDefaults | null;
   /** Host paths of the named volumes the spec mounts, by volume name. */
   readonly volumes: Readonly<Record<string, string>>;
+  /** Who the process runs as, names looked up in the container's own /etc/passwd and /etc/group. */
+  readonly user: ProcessUser;
   /** What the state record keeps of it. */
   readonly handle: Json;
 }
@@ -223,6 +233,11 @@ export interface RuntimePort extends PlanTimeChecks {
   list(): Promise<string[]>;
   /** Calls back once when the container's PID 1 exits (agent mode), without polling /proc. */
   watchExit(name: string, runtime: Json, onExit: () => void): Disposable;
+  /**
+   * The user namespace a manifest that sets none gets here (`auto` where this state root can build
+   * an idmapped root), or null. Absent: none.
+   */
+  defaultUserNamespace?(): Promise<UserNamespace | null>;
   /** Runs a command inside the container (health checks); resolves with its exit code. */
   exec(name: string, runtime: Json, spec: ContainerSpec, argv: readonly string[], timeoutMs: number): Promise<{ code: number; output: string }>;
 }

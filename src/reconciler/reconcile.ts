@@ -61,7 +61,7 @@ export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desir
     for (const port of checkers) hostDiagnostics.push(...(await port.check(entry.spec)).map((d) => ({ ...d, container: entry.spec.name })));
     // The manifest's own hash already covers a spec without references (host and path roots).
     const hash = Object.keys(references).length === 0 ? entry.hash : specHash(entry.spec, references);
-    return { spec: entry.spec, hash, references, origin: entry.origin, hostDiagnostics };
+    return { spec: entry.spec, hash, references, origin: entry.origin, hostDiagnostics, userNamespaceByDefault: entry.userNamespaceByDefault };
   }));
   const networks = await Promise.all(set.networks.map(async (entry): Promise<DesiredNetwork> => ({
     ...entry,
@@ -120,7 +120,8 @@ export async function reconcileOnce(
     serial: options.dryRun ? first.serial : store.currentSerial,
   };
   const userIdPool = (await ports.userRanges?.existingPool?.()) ?? null;
-  const plan = makePlan(desired, actual, { now: now(), allowEmpty: options.allowEmpty, userIdPool });
+  const hostUserNamespace = ports.userRanges && desired.containers.some((d) => d.userNamespaceByDefault) ? (await ports.runtime.defaultUserNamespace?.()) ?? null : null;
+  const plan = makePlan(desired, actual, { now: now(), allowEmpty: options.allowEmpty, userIdPool, hostUserNamespace });
   const diagnostics: Diagnostic[] = [...loaded.diagnostics, ...unwritten, ...set.diagnostics, ...plan.diagnostics.filter((d) => !set.diagnostics.includes(d))];
   const inputErrors = plan.errored || diagnostics.some((d) => d.severity === 'error');
   if (options.dryRun || plan.errored) {

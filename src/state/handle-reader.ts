@@ -44,6 +44,12 @@ export class HandleReader {
     return found ?? this.bad(field, `one of ${allowed.join(', ')}`);
   }
 
+  numbers(o: JsonObject, field: string): number[] {
+    const v = o[field];
+    if (!Array.isArray(v) || !v.every((x): x is number => typeof x === 'number' && Number.isFinite(x))) return this.bad(field, 'a list of numbers');
+    return v;
+  }
+
   strings(o: JsonObject, field: string): string[] {
     const v = o[field];
     if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string')) return this.bad(field, 'a list of strings');

@@ -22,8 +22,12 @@ export interface NewNetns {
   readonly fd: number;
 }
 
-/** Makes the namespace, binds it at `file` (created), and hands back a socket and an fd in it. */
-export function createNetnsAt(file: string): NewNetns {
+/**
+ * Makes the namespace, binds it at `file` (created), sets `sysctls` in it (`net.*` names: those are
+ * per namespace, and /proc/sys/net shows the calling thread's), and hands back a socket and an fd
+ * in it.
+ */
+export function createNetnsAt(file: string, sysctls: ReadonlyArray<{ readonly name: string; readonly value: string }> = []): NewNetns {
   writeFileSync(file, '', { mode: 0o600 });
   const home = openSync(SELF, constants.O_RDONLY);
   let socket: NetlinkSocket | null = null;
@@ -32,6 +36,10 @@ export function createNetnsAt(file: string): NewNetns {
     check(libcFunction('int unshare(int flags)')(CLONE_NEWNET) as number, 'unshare', { flags: 'CLONE_NEWNET' });
     try {
       mount({ source: SELF, target: file, fstype: null, flags: MS.BIND });
+      for (const { name, value } of sysctls) {
+        if (!name.startsWith('net.')) throw new CorralError('INTERNAL', `sysctl \`${name}\` is not one of a network namespace`);
+        writeFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, value);
+      }
       socket = NetlinkSocket.open();
       fd = openSync(SELF, constants.O_RDONLY);
     } finally {

@@ -91,7 +91,7 @@ const root = requireRoot();
     sb.write('i2.yaml', manifest('i2', show, `  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true, idmap: true}]`));
     sb.write('i3.yaml', manifest('i3', show, `  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true}]`));
     // Without a user namespace too: the host owner shows as the container's user.
-    sb.write('i4.yaml', manifest('i4', show, `  user: {uid: 999}\n  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true, idmap: {uid: 0}}]`).replace('  namespaces: {user: {enabled: true}}\n', ''));
+    sb.write('i4.yaml', manifest('i4', show, `  user: {uid: 999}\n  mounts: [{type: bind, source: ${dir}, target: /conf, readOnly: true, idmap: {uid: 0}}]`).replace('namespaces: {user: {enabled: true}}', 'namespaces: {user: {enabled: false}}'));
     expect(sb.run('reconcile', '--once').code).toBe(0);
     expect(await logsWhenExited(sb, 'i1')).toBe('999\n999:999 600\nonly root');
     expect(await logsWhenExited(sb, 'i2')).toBe('0\n0:0 600\nonly root');
@@ -100,6 +100,25 @@ const root = requireRoot();
     expect(await logsWhenExited(sb, 'i4')).toBe('999\n999:999 600\nonly root');
     // The host file itself is untouched.
     expect(statSync(join(dir, 'secret.conf')).uid).toBe(0);
+  });
+
+  test('the default manifest gets one where the host allows it; its cgroup limits hold on it; plan names those without one', async () => {
+    const info = JSON.parse(sb.run('info', '-o', 'json').stdout) as { userNamespaces: { available: boolean; default: string } };
+    expect(info.userNamespaces).toMatchObject({ available: true, default: 'auto' });
+    const limits = 'cat /proc/self/uid_map; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done 2>&1 | head -1';
+    sb.write('d1.yaml', manifest('d1', limits, '  resources: {pids: 6}').replace('  namespaces: {user: {enabled: true}}\n', ''));
+    sb.write('d2.yaml', manifest('d2', 'true').replace('namespaces: {user: {enabled: true}}', 'namespaces: {user: {enabled: false}}'));
+    sb.write('d3.yaml', manifest('d3', 'x=$(head -c 100000000 /dev/zero | tr "\\\\0" a); echo survived', '  resources: {memory: 32Mi}').replace('  namespaces: {user: {enabled: true}}\n', ''));
+    const plan = sb.run('plan');
+    expect(plan.stdout).toMatch(/Without a user namespace \(root inside is root on the host\): d2, i4\.$/m);
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    const out = (await logsWhenExited(sb, 'd1')).split('\n');
+    expect(Number(out[0]!.trim().split(/\s+/)[1])).toBeGreaterThanOrEqual(1048576);
+    // The pids limit stops a fork loop of root in the namespace; the memory limit OOM-kills a hog.
+    expect(out.slice(1).join('\n')).toMatch(/can't fork|Cannot fork|Resource temporarily unavailable/i);
+    expect(await logsWhenExited(sb, 'd3')).not.toMatch(/survived/);
+    expect(psJson(sb).find((c) => c.name === 'd3')?.lastExit).toMatchObject({ oomKilled: true });
+    for (const f of ['d1.yaml', 'd2.yaml', 'd3.yaml']) sb.remove(f);
   });
 
   test('an explicit map inside corral\'s pool is refused at plan time; nothing is started for it', () => {

@@ -55,7 +55,7 @@ export class FakeHost {
         prepare: async (name) => {
           this.tick(`rootfs.prepare ${name}`);
           this.rootfs.add(name);
-          return { layout: { lower: [], upper: `/u/${name}`, work: `/w/${name}`, target: `/t/${name}`, binds: [], readOnly: false }, defaults: null, volumes: {}, handle: { upper: `/u/${name}` } };
+          return { layout: { lower: [], upper: `/u/${name}`, work: `/w/${name}`, target: `/t/${name}`, binds: [], readOnly: false }, defaults: null, volumes: {}, user: { uid: 0, gid: 0, groups: [], home: null }, handle: { upper: `/u/${name}` } };
         },
         remove: async (name) => { this.tick(`rootfs.remove ${name}`); this.rootfs.delete(name); },
         exists: async (name) => this.rootfs.has(name),

@@ -10,7 +10,7 @@ import { loadSet } from './schema.js';
 export async function desiredOf(files: Record<string, string>): Promise<Desired> {
   const set = await loadSet(files);
   return {
-    containers: set.containers.map((c): DesiredContainer => ({ spec: c.spec, hash: specHash(c.spec), references: {}, origin: c.origin, hostDiagnostics: [] })),
+    containers: set.containers.map((c): DesiredContainer => ({ spec: c.spec, hash: specHash(c.spec), references: {}, origin: c.origin, hostDiagnostics: [], userNamespaceByDefault: c.userNamespaceByDefault })),
     elsewhere: set.elsewhere.map((c) => c.spec.name),
     invalidNames: set.invalidNames,
     brokenFiles: set.brokenFiles,

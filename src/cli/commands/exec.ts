@@ -1,4 +1,4 @@
-// corral exec NAME [-e K=V] [-u UID[:GID]] [-w DIR] [-t] -- CMD...: runs a command inside a running
+// corral exec NAME [-e K=V] [-u USER[:GROUP]] [-w DIR] [-t] -- CMD...: runs a command inside a running
 // container — all its namespaces (user included), its cgroups, its root, the manifest's
 // environment (never the caller's) — and exits with the command's code (128+signal when killed).
 // The entering happens in the single-threaded shim, never in Node (docs/architecture.md, "Calling
@@ -8,7 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
-import type { ImageDefaults } from '../../reconciler/ports.js';
+import type { ImageDefaults, ProcessUser } from '../../reconciler/ports.js';
+import { parseImageUser, type UserRequest } from '../../drivers/overlay/user-lookup.js';
 import { execShim } from '../../drivers/namespaces/shim.js';
 import { buildExecSpec } from '../../drivers/namespaces/spec.js';
 import { hostCapabilityMask } from '../../sys/proc.js';
@@ -24,6 +25,10 @@ export interface ExecTarget {
   readonly init: { readonly pid: number; readonly startTime: number };
   /** cgroup.procs files of the container, one per hierarchy. */
   readonly cgroupProcs: readonly string[];
+  /** Its user as resolved when it started; absent (older handles): the manifest's ids. */
+  readonly user?: ProcessUser;
+  /** Looks a user up in the running container's own /etc/passwd and /etc/group. */
+  lookupUser(request: UserRequest): ProcessUser;
 }
 
 export interface ExecDeps {
@@ -31,10 +36,18 @@ export interface ExecDeps {
   findRunning(name: string, ctx: CliContext): Promise<ExecTarget>;
 }
 
-export function parseUser(value: string): { uid: number; gid?: number } {
-  const m = /^(\d+)(?::(\d+))?$/.exec(value);
-  if (!m) throw new CorralError('CLI_USAGE', `--user \`${value}\` is not UID or UID:GID (numbers)`);
-  return m[2] === undefined ? { uid: Number(m[1]) } : { uid: Number(m[1]), gid: Number(m[2]) };
+/** `-u`: ids are used as they are; any name is looked up inside the container. */
+export function parseUser(value: string): { uid: number; gid?: number } | { lookup: UserRequest } {
+  let request: UserRequest;
+  try {
+    request = parseImageUser(value);
+  } catch {
+    throw new CorralError('CLI_USAGE', `--user \`${value}\` is not USER or USER:GROUP (names or ids)`);
+  }
+  const { user, group } = request;
+  if (typeof user === 'number' && group === null) return { uid: user };
+  if (typeof user === 'number' && typeof group === 'number') return { uid: user, gid: group };
+  return { lookup: request };
 }
 
 export function parseEnv(values: readonly string[]): string[] {
@@ -52,16 +65,17 @@ export function execCommand(deps: ExecDeps): Command {
     .argument('<name>', 'container name')
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('-e, --env <NAME=VALUE>', 'set an environment variable (repeatable; added over the manifest\'s)', collect)
-    .option('-u, --user <UID[:GID]>', 'run as this uid (and gid) inside the container')
+    .option('-u, --user <USER[:GROUP]>', 'run as this user (and group) inside the container: ids, or names looked up in its own /etc/passwd and /etc/group (default: the container\'s user)')
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-t, --tty', 'give the command a new pseudo-terminal of the container (when the caller has a terminal); without it, pipes')
     .addHelpText('after', '\nExit status: the command\'s own; 128+N when it was killed by signal N; 1 when it could not be started.')
     .action(async (rawName: string, argv: string[], opts: ExecOpts, command: Command) => {
       const name = checkName(rawName);
       const ctx = contextFrom(command);
-      const user = opts.user === undefined ? {} : parseUser(opts.user);
+      const asked = opts.user === undefined ? null : parseUser(opts.user);
       if (opts.workdir !== undefined && !opts.workdir.startsWith('/')) throw new CorralError('CLI_USAGE', `--workdir \`${opts.workdir}\` is not an absolute path`);
       const target = await deps.findRunning(name, ctx);
+      const user = asked === null ? (target.user ? { user: target.user } : {}) : 'lookup' in asked ? { user: target.lookupUser(asked.lookup) } : { ...(target.user ? { user: target.user } : {}), ...asked };
       const tty = opts.tty === true && process.stdin.isTTY === true && process.stdout.isTTY === true;
       if (opts.tty && !tty) ctx.logger.debug('no terminal on stdin/stdout: running without a pty', { container: name });
       const spec = buildExecSpec(target.spec, target.image, target.cgroupProcs, {

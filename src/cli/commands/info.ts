@@ -1,7 +1,9 @@
 // corral info: host facts, the state root's identity, and what this host's cgroups can enforce
 // (layout, where each controller lives, corral's parents, each resource knob with its reason when
-// missing). Reads only: creates and writes nothing (a root without an id yet shows none). The text
-// view is rendered from the same versioned JSON that `-o json` prints.
+// missing), and whether containers get a user namespace by default here. Reads only: changes
+// nothing (a root without an id yet shows none); the user-namespace probe builds, and removes at
+// once, a scratch directory under <root>/tmp, and mounts nothing anywhere. The text view is
+// rendered from the same versioned JSON that `-o json` prints.
 
 import { arch, availableParallelism, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +15,10 @@ import { ipForwarding } from '../../drivers/network/bridge/host-facts.js';
 import { formatSubnet } from '../../manifest/ipv4.js';
 import { missingTools } from '../../drivers/network/bridge/tools.js';
 import { storageLimitSupport, summarizeSupport, type QuotaSupport } from '../../drivers/overlay/index.js';
+import { probeIdmap } from '../../drivers/namespaces/idmap-probe.js';
+import type { IdPool } from '../../reconciler/user-ranges.js';
 import { layout as stateLayout } from '../../state/layout.js';
+import { readPool, subidConfig } from '../../state/subid-pool.js';
 import { readRootId } from '../../state/root-id.js';
 import { contextFrom, outputFormat, type CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -36,6 +41,20 @@ export interface InfoReport {
   };
   /** Whether `spec.storage.size` can be enforced on this state root (project quotas), and why not. */
   readonly storage: QuotaSupport;
+  /**
+   * User namespaces (docs/security.md): whether an idmapped root builds on this state root (the
+   * probe), so manifests that leave `namespaces.user` out get one, and corral's id pool.
+   */
+  readonly userNamespaces: {
+    readonly available: boolean;
+    readonly detail: string;
+    /** What a manifest without `namespaces.user` gets. */
+    readonly default: 'auto' | 'none';
+    /** corral's entry in the subuid/subgid files (as it is or as it will be appended); null with the reason when unusable. */
+    readonly pool: IdPool | null;
+    readonly poolFiles: string;
+    readonly poolProblem: string | null;
+  };
   /** The state root and its id (null until its first use): the id marks its cgroups and names its default parent. */
   readonly root: {
     readonly path: string;
@@ -77,7 +96,7 @@ function parentState(dir: string): ParentState {
 }
 
 /** `parentOption`: from `--cgroup-parent`; otherwise the root's own (host.ts › cgroupParentFor). */
-export function buildInfo(ctx: CliContext, parentOption?: string): InfoReport {
+export async function buildInfo(ctx: CliContext, parentOption?: string): Promise<InfoReport> {
   const facts = ctx.host();
   const rootId = readRootId(stateLayout(ctx.root));
   const parentName = parentOption ?? cgroupParentFor(ctx.root, rootId);
@@ -110,6 +129,7 @@ export function buildInfo(ctx: CliContext, parentOption?: string): InfoReport {
       node: process.version,
     },
     storage: storageLimitSupport(ctx.root),
+    userNamespaces: await userNamespaceInfo(ctx.root),
     network: networkInfo(ctx.root, rootId),
     root: { path: ctx.root, id: rootId },
     cgroups: {
@@ -124,6 +144,22 @@ export function buildInfo(ctx: CliContext, parentOption?: string): InfoReport {
       cpus: capabilities.cpus,
       mems: capabilities.mems,
     },
+  };
+}
+
+async function userNamespaceInfo(root: string): Promise<InfoReport['userNamespaces']> {
+  const probe = probeIdmap(root);
+  const config = subidConfig(process.env);
+  let pool: IdPool | null = null;
+  let poolProblem: string | null = null;
+  try {
+    pool = (await readPool(config)).pool;
+  } catch (err) {
+    poolProblem = err instanceof Error ? err.message : String(err);
+  }
+  return {
+    available: probe.ok, detail: probe.detail, default: probe.ok ? 'auto' : 'none',
+    pool, poolFiles: `\`${config.name}\` in ${config.subuidFile}, ${config.subgidFile}`, poolProblem,
   };
 }
 
@@ -153,6 +189,10 @@ export function renderInfo(r: InfoReport, style: CliContext['style']): string {
     `  kernel     ${r.host.kernel} (${r.host.arch}), ${r.host.cpus} CPUs, ${gib(r.host.memoryBytes)}`,
     `  node       ${r.host.node}`,
     `  storage    writable-layer size limits: ${r.storage.available ? `${style('green', 'yes')}, ${summarizeSupport(r.storage)}` : `${style('red', 'no')}: ${summarizeSupport(r.storage)}; ${r.storage.hint}`}`,
+    style('bold', 'user namespaces'),
+    `  available  ${r.userNamespaces.available ? style('green', 'yes') : style('red', 'no')}: ${r.userNamespaces.detail}`,
+    `  default    ${r.userNamespaces.default === 'auto' ? 'on (`auto`) for manifests that leave `namespaces.user` out and have a network of their own (`network.mode: none`)' : 'off: manifests that leave `namespaces.user` out run without one'}`,
+    `  pool       ${r.userNamespaces.pool ? `host ids ${r.userNamespaces.pool.start}-${r.userNamespaces.pool.start + r.userNamespaces.pool.count - 1} (${r.userNamespaces.pool.count / 65536} slots of 65536)` : style('red', r.userNamespaces.poolProblem ?? 'none')}; ${r.userNamespaces.poolFiles}`,
     style('bold', 'state root'),
     `  path       ${r.root.path}`,
     `  id         ${r.root.id ?? style('dim', 'none yet (created at first use)')}`,
@@ -180,13 +220,13 @@ export function renderInfo(r: InfoReport, style: CliContext['style']): string {
 
 export function infoCommand(): Command {
   return new Command('info')
-    .description('show host facts and what its cgroups can enforce (layout, controllers, knobs); changes nothing')
+    .description('show host facts, whether containers get a user namespace, and what its cgroups can enforce (layout, controllers, knobs); changes nothing')
     .option('-o, --output <format>', 'text or json', 'text')
     .option('--cgroup-parent <name>', `corral's parent cgroup name (default: env CORRAL_CGROUP_PARENT, else \`${DEFAULT_PARENT_NAME}\` for the default root and \`${DEFAULT_PARENT_NAME}-<root id>\` for others)`)
-    .action((opts: { output?: string; cgroupParent?: string }, command: Command) => {
+    .action(async (opts: { output?: string; cgroupParent?: string }, command: Command) => {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
-      const report = buildInfo(ctx, opts.cgroupParent);
+      const report = await buildInfo(ctx, opts.cgroupParent);
       ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderInfo(report, ctx.style));
       process.exitCode = EXIT.OK;
     });

@@ -56,6 +56,9 @@ export function renderReport(report: Report, style: Styler, verbose = false): st
   } else if (failed === 0 && report.errors.length === 0) out.push(`${style('green', 'No changes.')} The host matches the manifests.`);
   else if (failed === 0) out.push(style('yellow', 'No changes made: see the errors above.'));
   if (failing && !failingSaid) out.push(style('red', `${failing}.`));
+  if (report.withoutUserNamespace.length > 0) {
+    out.push(style('dim', `Without a user namespace (root inside is root on the host): ${report.withoutUserNamespace.join(', ')}.`));
+  }
   if (failed > 0) out.push(style('red', `${plural(failed, 'action')} failed; the next run retries with backoff.`));
   if (!report.complete) out.push(style('yellow', 'Some manifests have errors: their containers keep their last applied spec.'));
   return out.join('\n');

@@ -5,7 +5,8 @@
 // src/reconciler/plan/reasons.ts; text: the words format 1 gave as bare strings), and `failing`
 // names the containers that should run but wait for a retry (a failed start, a crash loop,
 // failed health checks in backoff): no change, but not a converged host either. `networks` (added
-// within format 2) lists each network (`kind: Network`) with its action, reasons and result.
+// within format 2) lists each network (`kind: Network`) with its action, reasons and result;
+// `withoutUserNamespace` (added within format 2) names the containers whose root is host root.
 
 import type { Diagnostic } from '../../errors.js';
 import type { ChangeResult, NetworkResult } from '../../reconciler/apply.js';
@@ -50,6 +51,8 @@ export interface Report {
   /** Containers that should run but wait for a retry, in plan order. */
   readonly failing: readonly string[];
   readonly orphans: Plan['orphans'];
+  /** Containers that run (or will) without a user namespace: their root is root on the host. */
+  readonly withoutUserNamespace: readonly string[];
   readonly errors: readonly Diagnostic[];
   readonly warnings: readonly Diagnostic[];
   readonly complete: boolean;
@@ -99,6 +102,7 @@ export function buildReport(
     }),
     failing: failingChanges(plan).map((c) => c.name),
     orphans: plan.orphans,
+    withoutUserNamespace: plan.changes.filter((c) => c.action !== 'remove' && c.action !== 'stop' && (c.after ?? c.before)?.namespaces.user === null).map((c) => c.name),
     errors: dedupe(diagnostics.filter((d) => d.severity === 'error')),
     warnings: dedupe(diagnostics.filter((d) => d.severity === 'warning')),
     complete: plan.complete,

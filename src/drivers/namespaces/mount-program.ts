@@ -34,6 +34,8 @@ export interface MountProgramInputs {
   readonly spec: ContainerSpec;
   readonly rootfs: RootfsLayout;
   readonly volumes: Readonly<Record<string, string>>;
+  /** The process's ids as resolved at start; absent: the manifest's. */
+  readonly user?: { readonly uid: number; readonly gid: number };
   /** With a user namespace, device nodes are bind-mounted (mknod is refused there). */
   readonly userns: { readonly uid: readonly IdMap[]; readonly gid: readonly IdMap[] } | null;
 }
@@ -105,8 +107,10 @@ function sysMount(inputs: MountProgramInputs): MountOp {
   const { spec, userns } = inputs;
   const ro = spec.security.privileged ? 0 : MS.RDONLY;
   // sysfs shows the mounter's network namespace, and inside a user namespace may only be mounted
-  // for a network namespace it owns: with the host's network there, bind the host's /sys.
-  if (userns && spec.namespaces.network.kind !== 'private') {
+  // for a network namespace it owns: with the host's network, another container's, or a bridged
+  // one (made by the network driver, owned by the host's user namespace), bind the host's /sys.
+  const ownsNetwork = spec.namespaces.network.kind === 'private' && spec.network.mode !== 'bridge';
+  if (userns && !ownsNetwork) {
     return { kind: 'bind', source: '/sys', target: '/sys', flags: MS.BIND | MS.REC | ro | MS.NOSUID | MS.NODEV | MS.NOEXEC, create: 'dir' };
   }
   return { kind: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | ro, create: 'dir' };
@@ -127,8 +131,9 @@ function bindIdmap(inputs: MountProgramInputs, idmap: 'container' | MountOwner |
     if (!userns) throw new CorralError('MANIFEST_CONFLICT', `container \`${spec.name}\`: the bind on ${target} asks for \`idmap: true\` without a user namespace`, { container: spec.name });
     return { idmap: 'container' };
   }
-  const uid = hostId(userns?.uid, spec.process.user.uid);
-  const gid = hostId(userns?.gid, spec.process.user.gid);
+  const user = inputs.user ?? spec.process.user;
+  const uid = hostId(userns?.uid, user.uid);
+  const gid = hostId(userns?.gid, user.gid);
   if (uid === null || gid === null) {
     throw new CorralError('MANIFEST_CONFLICT', `container \`${spec.name}\`: the bind on ${target} maps to the container's user, which its user namespace does not map`, { container: spec.name });
   }
@@ -190,7 +195,9 @@ export function buildMountProgram(inputs: MountProgramInputs): MountProgram {
   ];
   const sec = spec.security;
   const finalize: MountOp[] = [
-    ...sec.sysctls.map((s): MountOp => ({ kind: 'write', target: `/proc/sys/${s.name.replace(/\./g, '/')}`, data: s.value })),
+    // A bridged container's `net.*` sysctls are set by the network driver in the namespace it makes.
+    ...sec.sysctls.filter((s) => !(spec.network.mode === 'bridge' && s.name.startsWith('net.')))
+      .map((s): MountOp => ({ kind: 'write', target: `/proc/sys/${s.name.replace(/\./g, '/')}`, data: s.value })),
     ...sec.maskedPaths.map((p): MountOp => ({ kind: 'mask', target: p, optional: true })),
     ...sec.readonlyPaths.map((p): MountOp => ({ kind: 'readonly', target: p, optional: true })),
   ];

@@ -5,7 +5,9 @@
 // is a plan-time error, not a failed start.
 
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { diagnostic, type Diagnostic } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { DEFAULTS } from '../../manifest/defaults.js';
 import { signalName } from '../../manifest/signal.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
 import type { CgroupPlacement, RuntimePort } from '../../reconciler/ports.js';
@@ -17,6 +19,7 @@ import { decodeRuntimeHandle, encodeRuntimeHandle } from './runtime-handle.js';
 import {
   rediscover, signalInit, start as startContainer, status as runtimeStatus, stop as stopContainer, waitForExit, type RuntimeRecord,
 } from './runtime.js';
+import { probeIdmap } from './idmap-probe.js';
 import { checkSeccompProfile, seccompProfileDigest } from './seccomp-file.js';
 import { execShim } from './shim.js';
 import { buildExecSpec, buildSpawnSpec } from './spec.js';
@@ -43,7 +46,11 @@ function exitOf(e: ShimExit): ExitRecord {
  */
 export function currentRuntime(layout: Layout, name: string, stored: Json | null, stopSignal = 15): RuntimeRecord | null {
   const paths = layout.container(name);
-  return rediscover(name, paths.shim, paths.logs, stopSignal) ?? (stored === null ? null : decodeRuntimeHandle(stored));
+  const handle = stored === null ? null : decodeRuntimeHandle(stored);
+  const found = rediscover(name, paths.shim, paths.logs, stopSignal);
+  if (!found) return handle;
+  // The shim's files do not know the resolved user; the handle of the same start does.
+  return handle?.user && handle.init.pid === found.init.pid && handle.startedAtMs === found.startedAtMs ? { ...found, user: handle.user } : found;
 }
 
 export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
@@ -61,8 +68,24 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
     },
 
     async check(spec) {
-      if (spec.security.seccomp.kind !== 'file' || spec.security.privileged) return [];
-      return checkSeccompProfile(spec.security.seccomp.path, { capabilities: spec.security.capabilities, container: spec.name });
+      const out: Diagnostic[] = [];
+      if (spec.namespaces.user) {
+        const probe = probeIdmap(layout.root);
+        if (!probe.ok) {
+          out.push(diagnostic('error', 'NOT_SUPPORTED', 'a user namespace cannot be built on this host', {
+            container: spec.name, field: 'spec.namespaces.user', detail: probe.detail,
+            hint: 'run it without one (`namespaces.user: {enabled: false}`), or keep the state root (--root) on a filesystem that supports idmapped mounts',
+          }));
+        }
+      }
+      if (spec.security.seccomp.kind === 'file' && !spec.security.privileged) {
+        out.push(...checkSeccompProfile(spec.security.seccomp.path, { capabilities: spec.security.capabilities, container: spec.name }));
+      }
+      return out;
+    },
+
+    async defaultUserNamespace() {
+      return probeIdmap(layout.root).ok ? { kind: 'auto', size: DEFAULTS.userNamespaceSize } : null;
     },
 
     async start(req, signal) {
@@ -75,7 +98,7 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
       const spawn = buildSpawnSpec({
         spec: req.spec, rootfs: { ...req.rootfs.layout, binds: [...req.rootfs.layout.binds, ...req.network.binds] }, image: req.rootfs.defaults, cgroupProcs: req.cgroup.procs,
         cgroupDir: req.cgroup.cloneInto, oomEventsFile: req.cgroup.oomEvents, monitorCgroupProcs: req.cgroup.monitorProcs,
-        shimDir: p.shim, logDir: p.logs, volumes: req.rootfs.volumes, arch: process.arch, hostCapabilities: hostCaps,
+        shimDir: p.shim, logDir: p.logs, volumes: req.rootfs.volumes, user: req.rootfs.user, arch: process.arch, hostCapabilities: hostCaps,
         autoUserRange: req.userRange ? { uid: req.userRange.hostId, gid: req.userRange.hostId } : null,
         networkTarget: target ? target.init : null,
         netnsPath: req.network.netnsPath,
@@ -83,7 +106,7 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
       const record = await startContainer(spawn, {
         signal,
         logger: { log: (level, message, fields) => logger.log(level === 'error' ? 'error' : 'debug', message, { container: req.name, ...fields }) },
-      });
+      }, req.rootfs.user);
       return { runtime: encodeRuntimeHandle(record), startedAt: new Date(record.startedAtMs).toISOString() };
     },
 
@@ -151,7 +174,7 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
       const record = current(name, runtime, spec);
       if (!record) return { code: 125, output: 'not running' };
       const placement = await deps.placementOf(name);
-      const execSpec = buildExecSpec(spec, null, placement?.procs ?? [], { argv }, process.arch, hostCaps);
+      const execSpec = buildExecSpec(spec, null, placement?.procs ?? [], { argv, ...(record.user ? { user: record.user } : {}) }, process.arch, hostCaps);
       let output = '';
       const result = await execShim(execSpec, record.init, {
         stdio: ['ignore', 'pipe', 'pipe'],

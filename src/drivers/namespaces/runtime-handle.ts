@@ -3,6 +3,7 @@
 // carry none and read the same). Read back field by field.
 
 import { HandleReader, type JsonObject } from '../../state/handle-reader.js';
+import type { ProcessUser } from '../../reconciler/ports.js';
 import type { Json } from '../../state/record.js';
 import type { ProcessIdentity, RuntimeRecord } from './runtime.js';
 
@@ -18,7 +19,14 @@ export function encodeRuntimeHandle(r: RuntimeRecord): Json {
     shimDir: r.shimDir,
     logDir: r.logDir,
     stopSignal: r.stopSignal,
+    ...(r.user ? { user: { uid: r.user.uid, gid: r.user.gid, groups: [...r.user.groups], home: r.user.home } } : {}),
   };
+}
+
+function decodeUser(r: HandleReader, o: JsonObject): ProcessUser | undefined {
+  if (o['user'] === undefined) return undefined;
+  const u: JsonObject = r.object(o['user'], 'user');
+  return { uid: r.number(u, 'uid'), gid: r.number(u, 'gid'), groups: r.numbers(u, 'groups'), home: r.stringOrNull(u, 'home') };
 }
 
 export function decodeRuntimeHandle(json: Json): RuntimeRecord {
@@ -29,6 +37,7 @@ export function decodeRuntimeHandle(json: Json): RuntimeRecord {
     const p: JsonObject = r.object(o[field], field);
     return { pid: r.number(p, 'pid'), startTime: r.number(p, 'startTime') };
   };
+  const user = decodeUser(r, o);
   return {
     name: r.string(o, 'name'),
     monitor: identity('monitor'),
@@ -37,5 +46,6 @@ export function decodeRuntimeHandle(json: Json): RuntimeRecord {
     shimDir: r.string(o, 'shimDir'),
     logDir: r.string(o, 'logDir'),
     stopSignal: r.number(o, 'stopSignal'),
+    ...(user ? { user } : {}),
   };
 }

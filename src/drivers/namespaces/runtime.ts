@@ -10,6 +10,7 @@ import { closeFd, pidfdOpen, pidfdSendSignal } from '../../sys/pidfd.js';
 import { isRunningNotExiting, procStat, sameProcess } from '../../sys/proc.js';
 import { readShimExitRecord, readShimState, type ShimExitRecord } from './records.js';
 import { runShim, type ShimOptions } from './shim.js';
+import type { ProcessUser } from '../../reconciler/ports.js';
 import type { RunSpawnSpec } from './spawn-spec.js';
 import { watchMonitor } from './wait.js';
 
@@ -28,6 +29,8 @@ export interface RuntimeRecord {
   readonly shimDir: string;
   readonly logDir: string;
   readonly stopSignal: number;
+  /** Who its process runs as, resolved at start: the default user of `exec` and health checks. Absent in older handles. */
+  readonly user?: ProcessUser;
 }
 
 export type RuntimeStatus =
@@ -39,9 +42,10 @@ export type RuntimeStatus =
   /** Neither running nor recorded as exited: the monitor itself died (killed, host crash). */
   | { readonly state: 'lost'; readonly record: RuntimeRecord };
 
-export async function start(spec: RunSpawnSpec, opts: ShimOptions = {}): Promise<RuntimeRecord> {
+export async function start(spec: RunSpawnSpec, opts: ShimOptions = {}, user?: ProcessUser): Promise<RuntimeRecord> {
   const ready = await runShim(spec, opts);
   return {
+    ...(user ? { user } : {}),
     name: spec.name,
     monitor: { pid: ready.monitorPid, startTime: ready.monitorStartTime },
     init: { pid: ready.initPid, startTime: ready.initStartTime },

@@ -8,7 +8,7 @@
 import { CorralError } from '../../errors.js';
 import { ALL_CAPABILITIES } from '../../manifest/defaults.js';
 import type { ContainerSpec, IdMap } from '../../manifest/spec.js';
-import type { ImageDefaults, RootfsLayout } from '../../reconciler/ports.js';
+import type { ImageDefaults, ProcessUser, RootfsLayout } from '../../reconciler/ports.js';
 import { capabilityMask } from './capabilities.js';
 import { buildMountProgram } from './mount-program.js';
 import { defaultSeccompProgram } from './seccomp.js';
@@ -53,6 +53,8 @@ export interface SpawnInputs {
   readonly logDir: string;
   /** Host paths of named volumes (volumes/<name>/data). */
   readonly volumes: Readonly<Record<string, string>>;
+  /** Who the process runs as, resolved at start (src/drivers/overlay/user-lookup.ts); absent: the manifest's ids. */
+  readonly user?: ProcessUser;
   /** For `user: {auto}`: the first host uid and gid of the range the reconciler allocated. */
   readonly autoUserRange?: { readonly uid: number; readonly gid: number } | null;
   /** For `network: container:NAME`: that container's init. */
@@ -84,6 +86,19 @@ function userNamespace(inputs: SpawnInputs): { uidMap: string; gidMap: string; u
   const uid = [{ containerID: 0, hostID: range.uid, size: user.size }];
   const gid = [{ containerID: 0, hostID: range.gid, size: user.size }];
   return { uidMap: mapLines(uid), gidMap: mapLines(gid), uid, gid };
+}
+
+/** A user the namespace does not map cannot be switched to (setuid fails EINVAL): said plainly. */
+function checkMapped(spec: ContainerSpec, user: ProcessUser, uidMap: readonly IdMap[], gidMap: readonly IdMap[]): void {
+  const mapped = (id: number, maps: readonly IdMap[]): boolean => maps.some((m) => id >= m.containerID && id < m.containerID + m.size);
+  const ranges = (maps: readonly IdMap[]): string => maps.map((m) => `${m.containerID}-${m.containerID + m.size - 1}`).join(', ');
+  for (const [kind, id, maps] of [['uid', user.uid, uidMap], ['gid', user.gid, gidMap], ...user.groups.map((g) => ['group', g, gidMap] as const)] as const) {
+    if (!mapped(id, maps)) {
+      throw new CorralError('MANIFEST_CONFLICT', `the container's user has ${kind} ${id}, which its user namespace does not map (${ranges(maps)})`, {
+        container: spec.name, hint: 'give `namespaces.user.auto.size` room for it, or run as another user',
+      });
+    }
+  }
 }
 
 export function namespaceFlags(spec: ContainerSpec): number {
@@ -151,9 +166,21 @@ function rlimits(spec: ContainerSpec): Rlimit[] {
 export interface ProcessOverrides {
   readonly argv?: readonly string[];
   readonly extraEnv?: readonly string[];
+  /** The user as resolved at start (names looked up); absent: the manifest's ids. */
+  readonly user?: ProcessUser;
   readonly uid?: number;
   readonly gid?: number;
   readonly cwd?: string;
+}
+
+/** The manifest's numeric ids, for a caller that resolved nothing. */
+export function specUser(spec: ContainerSpec): ProcessUser {
+  return { ...spec.process.user, home: null };
+}
+
+/** HOME from the user's /etc/passwd entry, unless the image or the manifest sets one. */
+function withHome(env: string[], home: string | null): string[] {
+  return home === null || env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
 }
 
 /** Privileged and unconfined containers run without a filter, as before profile files existed. */
@@ -170,14 +197,16 @@ export function processPlan(spec: ContainerSpec, image: ImageDefaults | null, ar
   // which stays empty (Docker leaves inheritable and ambient empty since CVE-2022-24769).
   const all = capabilityMask(ALL_CAPABILITIES);
   const caps = sec.privileged ? all & (hostCapabilities ?? all) : capabilityMask(sec.capabilities);
-  const uid = o.uid ?? spec.process.user.uid;
+  const user = o.user ?? specUser(spec);
+  // Another uid than the resolved user's is not that user: no home of its.
+  const other = o.uid !== undefined && o.uid !== user.uid;
   return {
     argv: o.argv ? [...o.argv] : argvOf(spec, image),
-    env: envOf(spec, image, o.extraEnv),
+    env: withHome(envOf(spec, image, o.extraEnv), other ? null : user.home),
     cwd: o.cwd ?? spec.process.workingDir ?? image?.workingDir ?? '/',
-    uid,
-    gid: o.gid ?? spec.process.user.gid,
-    groups: [...spec.process.user.groups],
+    uid: o.uid ?? user.uid,
+    gid: o.gid ?? user.gid,
+    groups: [...user.groups],
     rlimits: rlimits(spec),
     capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: 0n, ambient: 0n },
     noNewPrivileges: sec.noNewPrivileges,
@@ -191,7 +220,9 @@ export function buildSpawnSpec(inputs: SpawnInputs): RunSpawnSpec {
   const { spec, rootfs } = inputs;
   const joinNetwork = checkNetwork(inputs);
   const userns = userNamespace(inputs);
-  const program = buildMountProgram({ spec, rootfs, volumes: inputs.volumes, userns: userns ? { uid: userns.uid, gid: userns.gid } : null });
+  const user = inputs.user ?? specUser(spec);
+  if (userns) checkMapped(spec, user, userns.uid, userns.gid);
+  const program = buildMountProgram({ spec, rootfs, volumes: inputs.volumes, user, userns: userns ? { uid: userns.uid, gid: userns.gid } : null });
   return {
     kind: 'run',
     name: spec.name,
@@ -205,8 +236,10 @@ export function buildSpawnSpec(inputs: SpawnInputs): RunSpawnSpec {
     mounts: program.mounts,
     finalize: program.finalize,
     hostname: spec.namespaces.uts === 'private' ? spec.hostname : null,
-    loopback: spec.namespaces.network.kind === 'private',
-    process: processPlan(spec, inputs.image, inputs.arch, {}, inputs.hostCapabilities),
+    // A prepared namespace (bridge) comes with `lo` up; with a user namespace the container could
+    // not bring it up there (the network namespace is the host's user namespace's).
+    loopback: spec.namespaces.network.kind === 'private' && !(joinNetwork && 'netnsPath' in joinNetwork),
+    process: processPlan(spec, inputs.image, inputs.arch, { user }, inputs.hostCapabilities),
     shimDir: inputs.shimDir,
     logDir: inputs.logDir,
     logMaxBytes: spec.logging.maxSizeBytes,
@@ -222,6 +255,8 @@ export interface ExecRequest {
   readonly argv: readonly string[];
   /** `K=V` entries added over the manifest's environment. */
   readonly env?: readonly string[];
+  /** The container's user as resolved at its start (its runtime handle); absent: the manifest's ids. */
+  readonly user?: ProcessUser;
   readonly uid?: number;
   readonly gid?: number;
   readonly cwd?: string;
@@ -234,7 +269,7 @@ export function buildExecSpec(spec: ContainerSpec, image: ImageDefaults | null, 
   let flags = namespaceFlags(spec);
   // A joined network namespace is still the container's own to enter.
   if (spec.namespaces.network.kind === 'container') flags |= CLONE.NEWNET;
-  const o: ProcessOverrides = { argv: req.argv, ...(req.env ? { extraEnv: req.env } : {}), ...(req.uid !== undefined ? { uid: req.uid } : {}), ...(req.gid !== undefined ? { gid: req.gid } : {}), ...(req.cwd ? { cwd: req.cwd } : {}) };
+  const o: ProcessOverrides = { argv: req.argv, ...(req.env ? { extraEnv: req.env } : {}), ...(req.user ? { user: req.user } : {}), ...(req.uid !== undefined ? { uid: req.uid } : {}), ...(req.gid !== undefined ? { gid: req.gid } : {}), ...(req.cwd ? { cwd: req.cwd } : {}) };
   const process = processPlan(spec, image, arch, o, hostCapabilities);
   return {
     kind: 'exec',

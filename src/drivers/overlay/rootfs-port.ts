@@ -2,15 +2,19 @@
 // one-liner (src/compose.ts): `rootfs: overlayRootfsPort(root)`.
 
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { diagnostic, isCorralError, type Diagnostic } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
 import type { PreparedRootfs, RootfsLayout, RootfsPort } from '../../reconciler/ports.js';
 import type { Json } from '../../state/record.js';
 import { layout } from '../../state/layout.js';
-import { prepareRootfs, removeContainerRootfs, resolveRootfs, type RootfsOptions } from './container-rootfs.js';
+import { prepareRootfs, removeContainerRootfs, resolveRootfs, type ResolvedRootfs, type RootfsOptions } from './container-rootfs.js';
 import { listDir } from './fs-util.js';
 import { checkBindSources } from './mount-sources.js';
+import { readRootfsRecord } from './rootfs-record.js';
 import { ensureHostRoot, type HostRoot } from './host-root.js';
+import { readContainerFile } from './container-files.js';
+import { resolveUser, USER_DB_MAX_BYTES, userRequestFor, type ResolvedUser } from './user-lookup.js';
 import { applyVolumeAccess, ensureVolume } from './volumes.js';
 import { probeQuotaSupport, type QuotaProbe } from './quota/probe.js';
 import { applyStorageLimit, releaseStorageLimit, storageDiagnostics } from './quota/storage-limit.js';
@@ -45,6 +49,40 @@ function rootfsHandle(l: RootfsLayout): Json {
   };
 }
 
+/**
+ * Who the process runs as: the manifest's ids, or a name (the manifest's, else the image's `User`)
+ * looked up in the container's /etc/passwd and /etc/group as they are at this start. Read before
+ * the volumes are made: a volume still to be created reads as empty.
+ */
+function startUser(root: string, spec: ContainerSpec, rootfs: RootfsLayout, imageUser: string | null): ResolvedUser {
+  const request = userRequestFor(spec.process, imageUser);
+  if (request === null) return { ...spec.process.user, home: null };
+  const volumes = Object.fromEntries(spec.mounts.flatMap((m) => (m.type === 'volume' ? [[m.name, layout(root).volume(m.name)]] : [])));
+  const read = (path: string): string | null => readContainerFile(rootfs, spec, volumes, path, USER_DB_MAX_BYTES)?.toString('utf8') ?? null;
+  return resolveUser(request, { passwd: read('/etc/passwd'), group: read('/etc/group') }, spec.name);
+}
+
+/**
+ * Users by name, looked up at plan time in the files the next start will read (the writable layer
+ * too while it is kept): a misspelt name keeps the running container instead of failing its
+ * restart. The start looks them up again.
+ */
+function userDiagnostics(root: string, spec: ContainerSpec, resolved: ResolvedRootfs): Diagnostic[] {
+  if (userRequestFor(spec.process, resolved.defaults?.user ?? null) === null) return [];
+  const paths = layout(root).container(spec.name);
+  const kept = readRootfsRecord(root, spec.name)?.identity === resolved.identity;
+  const rootfs: RootfsLayout = {
+    lower: resolved.lower, upper: kept ? paths.upper : join(paths.dir, 'no-upper-yet'), work: paths.work, target: paths.rootfs, binds: resolved.binds, readOnly: spec.readOnlyRootfs,
+  };
+  try {
+    startUser(root, spec, rootfs, resolved.defaults?.user ?? null);
+    return [];
+  } catch (err) {
+    if (!isCorralError(err)) throw err;
+    return [diagnostic('error', err.code, err.summary, { container: spec.name, field: 'spec.user', ...(err.hint ? { hint: err.hint } : {}), ...(err.detail ? { detail: err.detail } : {}) })];
+  }
+}
+
 export function overlayRootfsPort(root: string, base: RootfsOptions = {}): RootfsPort {
   let memo: { at: number; host: HostRoot } | undefined;
   const options: RootfsOptions = {
@@ -76,16 +114,16 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       const prepared = prepareRootfs(root, name, spec, options);
       // After the directories exist, before anything runs in them.
       await applyStorageLimit(root, name, storageSize(spec), quotaProbe);
+      const user = startUser(root, spec, prepared.layout, prepared.defaults?.user ?? null);
       const volumes: Record<string, string> = {};
       for (const m of spec.mounts) {
         if (m.type !== 'volume') continue;
-        const user = spec.process.user;
         volumes[m.name] = ensureVolume(root, m.name, user.uid === 0 && user.gid === 0 ? null : { uid: user.uid, gid: user.gid });
         // At every start, before anything runs: the owner and mode the mount asks for. A record
         // written before these fields existed lacks them: nothing is changed then.
         applyVolumeAccess(volumes[m.name]!, m.name, { owner: m.owner ?? null, mode: m.mode ?? null });
       }
-      return { layout: prepared.layout, defaults: prepared.defaults, volumes, handle: rootfsHandle(prepared.layout) };
+      return { layout: prepared.layout, defaults: prepared.defaults, volumes, user, handle: rootfsHandle(prepared.layout) };
     },
 
     async remove(name: string): Promise<void> {
@@ -111,7 +149,7 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       // The host root is always available; resolving it would build the skeleton at plan time.
       if (spec.rootfs.kind !== 'host') {
         try {
-          resolveRootfs(root, spec.rootfs, options);
+          out.push(...userDiagnostics(root, spec, resolveRootfs(root, spec.rootfs, options)));
         } catch (err) {
           if (!isCorralError(err)) throw err;
           out.push(diagnostic('error', err.code, err.summary, {

@@ -12,7 +12,7 @@ import type { Diagnostic } from '../../errors.js';
 import { selfDependency } from './document/dependencies.js';
 import { namespacesAndNetwork, sysctls, userNamespace } from './document/namespaces.js';
 import { canonicalPaths, devices, mounts, seccompFile } from './document/paths.js';
-import { capabilities, commandRequired, env } from './document/process.js';
+import { capabilities, commandRequired, env, user } from './document/process.js';
 import { cpusetAndIo, memory, storage, ulimits } from './document/resources.js';
 import { reporter, type CheckedDocument, type DocumentCheck, type SetCheck } from './report.js';
 import { dependencyCycles, duplicateNames, hostPortConflicts, references, volumeAccessConflicts } from './set.js';
@@ -28,6 +28,7 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
   storage,
   seccompFile,
   env,
+  user,
   memory,
   cpusetAndIo,
   ulimits,

@@ -7,6 +7,8 @@ import type { ReasonCode } from './reasons.js';
 import type { FieldDiff } from './types.js';
 
 export function describeValue(path: string, value: unknown): string {
+  // No user namespace is a setting of its own, not a missing value.
+  if (path === 'namespaces.user' && value === null) return 'none (root inside is root on the host)';
   if (value === null || value === undefined) return 'unset';
   if (typeof value === 'number' && /Bytes$/.test(path)) return formatBytes(value);
   if (typeof value === 'number' && /Ms$/.test(path)) return formatDuration(value);

@@ -13,6 +13,7 @@ import { startOrder } from './order.js';
 import { reason, type Reason } from './reasons.js';
 import { policyWantsRestart, refresh } from './refresh.js';
 import { userMapProblems } from '../user-ranges.js';
+import { settleUserNamespace } from './user-default.js';
 import {
   PLAN_FORMAT_VERSION, type Action, type Actual, type ActualContainer, type Change, type Desired, type DesiredContainer,
   type FieldDiff, type Plan, type PlanOptions,
@@ -109,7 +110,19 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
       continue;
     }
     diagnostics.push(...d.hostDiagnostics);
-    add(name, d, existing?.record, existing ? decideExisting(existing.record, existing.live, d, now) : { action: 'create', reasons: [reason('new-manifest', 'new manifest')] });
+    const hostUser = options.hostUserNamespace ?? null;
+    if (!existing) {
+      add(name, settleUserNamespace(d, undefined, hostUser, true), undefined, { action: 'create', reasons: [reason('new-manifest', 'new manifest')] });
+      continue;
+    }
+    // Kept as built, unless it is rebuilt anyway: then it takes the host's default.
+    let settled = settleUserNamespace(d, existing.record, hostUser, false);
+    let draft = decideExisting(existing.record, existing.live, settled, now);
+    if (draft.action === 'recreate') {
+      settled = settleUserNamespace(d, existing.record, hostUser, true);
+      draft = decideExisting(existing.record, existing.live, settled, now);
+    }
+    add(name, settled, existing.record, draft);
   }
 
   let guardReported = false;

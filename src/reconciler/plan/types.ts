@@ -5,7 +5,7 @@ import type { IdPool } from '../user-ranges.js';
 import type { Diagnostic } from '../../errors.js';
 import type { ManifestSet } from '../../manifest/manifest-set.js';
 import type { NetworkDefinition } from '../../manifest/network.js';
-import type { ContainerSpec, SpecOrigin } from '../../manifest/spec.js';
+import type { ContainerSpec, SpecOrigin, UserNamespace } from '../../manifest/spec.js';
 import type { ContainerRecord, ExitRecord, Json } from '../../state/record.js';
 import type { Reason } from './reasons.js';
 
@@ -162,6 +162,8 @@ export interface DesiredContainer {
   readonly origin: SpecOrigin;
   /** Host checks at plan time (a cgroup knob the host lacks): errors make it unplannable. */
   readonly hostDiagnostics: readonly Diagnostic[];
+  /** The manifest leaves `namespaces.user` out: the plan settles it (./user-default.ts). */
+  readonly userNamespaceByDefault?: boolean;
 }
 
 export interface DesiredNetwork {
@@ -194,4 +196,9 @@ export interface PlanOptions {
    * that reach into it are refused. Absent or null: only maps overlapping each other are.
    */
   readonly userIdPool?: IdPool | null;
+  /**
+   * The user namespace a container whose manifest leaves `namespaces.user` out gets when it is
+   * built: `auto` where the host's idmap probe passes. Absent or null: none.
+   */
+  readonly hostUserNamespace?: UserNamespace | null;
 }

@@ -102,7 +102,10 @@ describe('spawn spec policy', () => {
     expect(e.process.env).toEqual(expect.arrayContaining(['K=v', 'X=1', 'TERM=xterm']));
     expect(e.process.uid).toBe(5);
     expect(parseUser('10:20')).toEqual({ uid: 10, gid: 20 });
-    expect(() => parseUser('root')).toThrow(/not UID or UID:GID/);
+    expect(parseUser('10')).toEqual({ uid: 10 });
+    expect(parseUser('redis')).toEqual({ lookup: { user: 'redis', group: null, groups: [] } });
+    expect(parseUser('1000:staff')).toEqual({ lookup: { user: 1000, group: 'staff', groups: [] } });
+    expect(() => parseUser('a:b:c')).toThrow(/not USER or USER:GROUP/);
     expect(() => parseEnv(['=x'])).toThrow(/not NAME=VALUE/);
   });
 

@@ -101,6 +101,19 @@ describe('bridge networking', () => {
     expect(httpFrom('client', HOST_ADDRESS, 8081)).toContain('hello from web');
   });
 
+  test('a bridged container with a user namespace (asked for) serves port 80: the namespace opens low ports and ICMP echo sockets to any user', () => {
+    if (!sb) return;
+    sb.write('uweb.yaml', container('uweb', '{mode: bridge}', '[/bin/httpd, -f, -p, "80", -h, /www]', '  namespaces: {user: {enabled: true}}'));
+    expect(reconcile().report.errors).toEqual([]);
+    expect(setup!.inside('uweb', 'cat', '/proc/self/uid_map').stdout.trim().split(/\s+/)[1]).not.toBe('0');
+    expect(setup!.inside('uweb', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start').stdout.trim()).toBe('0');
+    expect(httpFrom('client', 'uweb', 80)).toContain('hello from web');
+    // Seen from a user namespace the range reads as the overflow id (host gids it does not map).
+    expect(setup!.inside('client', 'cat', '/proc/sys/net/ipv4/ping_group_range').stdout.trim().split(/\s+/)).toEqual(['0', '2147483647']);
+    sb.remove('uweb.yaml');
+    expect(reconcile().report.errors).toEqual([]);
+  });
+
   test('outbound traffic reaches the outside masqueraded (the outside has no route back to the bridge)', async () => {
     if (!sb) return;
     const www = mkdtempSync(join(tmpdir(), 'corral-outside-www-'));

@@ -14,7 +14,7 @@ const port = bridgeNetworkPort({
   containerDir: (name) => join(root, 'containers', name),
 });
 const spec = (name, i) => ({
-  name, hostname: name,
+  name, hostname: name, security: { sysctls: [] },
   network: { mode: 'bridge', bridge: { address: 'auto', aliases: [] }, dns: null, ports: [{ hostIP: '0.0.0.0', hostPort: 10000 + (i % 50), containerPort: 80, protocol: i % 2 ? 'udp' : 'tcp' }] },
 });
 const signal = new globalThis.AbortController().signal;

@@ -55,7 +55,7 @@ function child(args: string[], killAfterMs: number | null): Promise<{ code: numb
 }
 
 function spec(name: string, lower: string, sizeBytes: number | null): ContainerSpec {
-  return { name, rootfs: { kind: 'path', path: lower }, readOnlyRootfs: false, mounts: [], storage: { sizeBytes } } as unknown as ContainerSpec;
+  return { name, rootfs: { kind: 'path', path: lower }, readOnlyRootfs: false, mounts: [], process: { user: { uid: 0, gid: 0, groups: [] }, userLookup: null }, storage: { sizeBytes } } as unknown as ContainerSpec;
 }
 
 /** An upper written before any limit: directories, files, symlinks, FIFOs. */

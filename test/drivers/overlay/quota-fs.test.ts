@@ -53,7 +53,7 @@ afterAll(async () => {
 });
 
 function spec(name: string, sizeBytes: number | null): ContainerSpec {
-  return { name, rootfs: { kind: 'host' }, readOnlyRootfs: false, mounts: [], storage: { sizeBytes } } as unknown as ContainerSpec;
+  return { name, rootfs: { kind: 'host' }, readOnlyRootfs: false, mounts: [], process: { user: { uid: 0, gid: 0, groups: [] }, userLookup: null }, storage: { sizeBytes } } as unknown as ContainerSpec;
 }
 
 /** rename(2) into `dir` works only for an inode carrying the project id `dir` hands down. */

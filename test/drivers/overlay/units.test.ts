@@ -73,7 +73,7 @@ describe('tar reader', () => {
 
 describe('image defaults', () => {
   const proc = (over: Partial<ProcessSpec>): ProcessSpec => ({
-    command: null, args: null, workingDir: null, env: [], user: { uid: 0, gid: 0, groups: [] }, oomScoreAdj: 0, ulimits: [], ...over,
+    command: null, args: null, workingDir: null, env: [], user: { uid: 0, gid: 0, groups: [] }, userLookup: null, oomScoreAdj: 0, ulimits: [], ...over,
   });
   const defaults = defaultsFromConfig({ Entrypoint: ['/entry'], Cmd: ['serve'], Env: ['A=1', 'B=x=y'], WorkingDir: '/app', User: 'www' });
 

@@ -42,9 +42,9 @@ static int proc_write(pid_t pid, const char *file, const char *data)
     return write_file(path, data, strlen(data));
 }
 
-/* A user namespace holding only `uid_map`/`gid_map`, for a bind that maps ids its own way: a
+/* A user namespace holding only `uid_map`/`gid_map`, for a mount that maps ids its own way: a
  * child is cloned into it, mapped, its namespace opened, and the child let go. */
-static int maps_userns(const struct op *op)
+int userns_with_maps(const char *uid_map, const char *gid_map, const char *what)
 {
     int hold[2];
     if (pipe2(hold, O_CLOEXEC) < 0) return fail("idmap", "pipe");
@@ -62,9 +62,9 @@ static int maps_userns(const struct op *op)
     close(hold[0]);
     int fd = -1;
     if (pid < 0) {
-        fail("idmap", "clone a user namespace for %s", op->target);
-    } else if (proc_write(pid, "uid_map", op->uid_map) < 0 || proc_write(pid, "gid_map", op->gid_map) < 0) {
-        fail("idmap", "write the maps of %s", op->target);
+        fail("idmap", "clone a user namespace for %s", what);
+    } else if (proc_write(pid, "uid_map", uid_map) < 0 || proc_write(pid, "gid_map", gid_map) < 0) {
+        fail("idmap", "write the maps of %s", what);
     } else {
         char path[64];
         snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
@@ -88,7 +88,7 @@ static int set_idmap(int tree, int userns, int recursive, const char *what)
     return 0;
 }
 
-static int clone_tree(const char *path, int recursive, int userns, const char *stage)
+int clone_tree(const char *path, int recursive, int userns, const char *stage)
 {
     unsigned flags = K_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? K_AT_RECURSIVE : 0);
     int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, flags);
@@ -115,22 +115,22 @@ static void close_all(int *fds, uint32_t n)
     free(fds);
 }
 
-static int overlay_from(const struct spec *s, const int *layers)
+int overlay_from_fds(const int *layers, const char *const *names, uint32_t n, const char *upper, const char *work, const char *target)
 {
     cleanup_fd int fs = (int)syscall(SYS_fsopen, "overlay", K_FSOPEN_CLOEXEC);
     if (fs < 0) return fail("mount", "root: fsopen overlay");
-    for (uint32_t i = 0; i < s->root_lower.n; i++)
+    for (uint32_t i = 0; i < n; i++)
         if (syscall(SYS_fsconfig, fs, K_FSCONFIG_SET_FD, "lowerdir+", NULL, layers[i]) < 0)
-            return fail("mount", "root: lower layer %s", s->root_lower.v[i]);
-    if (syscall(SYS_fsconfig, fs, K_FSCONFIG_SET_STRING, "upperdir", s->root_upper, 0) < 0)
-        return fail("mount", "root: upper layer %s", s->root_upper);
-    if (syscall(SYS_fsconfig, fs, K_FSCONFIG_SET_STRING, "workdir", s->root_work, 0) < 0)
-        return fail("mount", "root: work directory %s", s->root_work);
+            return fail("mount", "root: lower layer %s", names[i]);
+    if (syscall(SYS_fsconfig, fs, K_FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0)
+        return fail("mount", "root: upper layer %s", upper);
+    if (syscall(SYS_fsconfig, fs, K_FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
+        return fail("mount", "root: work directory %s", work);
     if (syscall(SYS_fsconfig, fs, K_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
         int err = errno;
         char why[256];
         overlay_log(fs, why, sizeof(why));
-        return fail_errno("mount", err, "root overlay on %s%s%s", s->root_target, why[0] ? ": " : "", why);
+        return fail_errno("mount", err, "root overlay on %s%s%s", target, why[0] ? ": " : "", why);
     }
     int m = (int)syscall(SYS_fsmount, fs, K_FSMOUNT_CLOEXEC, 0);
     if (m < 0) return fail("mount", "root: fsmount");
@@ -148,7 +148,8 @@ static int overlay_root(const struct spec *s, int userns)
     uint32_t i = 0;
     for (; i < s->root_lower.n; i++)
         if ((layers[i] = clone_tree(s->root_lower.v[i], 0, userns, "mount")) < 0) break;
-    if (i == s->root_lower.n) m = overlay_from(s, layers);
+    if (i == s->root_lower.n)
+        m = overlay_from_fds(layers, (const char *const *)s->root_lower.v, s->root_lower.n, s->root_upper, s->root_work, s->root_target);
     close_all(layers, s->root_lower.n);
     return m;
 }
@@ -234,7 +235,7 @@ int detached_send(const struct spec *s, pid_t child, int sock, char done)
         cleanup_fd int own = -1;
         int ns = -1;
         if (op->idmap == IDMAP_CONTAINER) ns = userns;
-        if (op->idmap == IDMAP_MAPS && (ns = own = maps_userns(op)) < 0) return -1;
+        if (op->idmap == IDMAP_MAPS && (ns = own = userns_with_maps(op->uid_map, op->gid_map, op->target)) < 0) return -1;
         int tree = clone_tree(op->source, (op->flags & MS_REC) != 0, ns, "bind");
         if (send_and_close(sock, tree) < 0) return -1;
     }

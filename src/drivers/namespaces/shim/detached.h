@@ -2,6 +2,7 @@
 #ifndef CORRAL_DETACHED_H
 #define CORRAL_DETACHED_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include "spec.h"
 
@@ -15,5 +16,10 @@ int detached_receive(const struct spec *s, int sock, char done);
 int detached_next(const char *what);
 /* Closes what was not taken. */
 void detached_close(void);
+
+/* The pieces, shared with the capability probe (probe.c). */
+int userns_with_maps(const char *uid_map, const char *gid_map, const char *what);
+int clone_tree(const char *path, int recursive, int userns, const char *stage);
+int overlay_from_fds(const int *layers, const char *const *names, uint32_t n, const char *upper, const char *work, const char *target);
 
 #endif

@@ -8,13 +8,15 @@
 #include "attach.h"
 #include "kernel.h"
 #include "monitor.h"
+#include "probe.h"
 #include "seal.h"
 #include "spec.h"
 #include "util.h"
 
 static int usage(void)
 {
-    static const char msg[] = "usage: corral-shim run|exec|check-spec|version  (spec on fd 3, status on fd 4)\n";
+    static const char msg[] = "usage: corral-shim run|exec|check-spec|version  (spec on fd 3, status on fd 4)\n"
+                              "       corral-shim probe-idmap DIR\n";
     (void)write_all(2, msg, sizeof(msg) - 1);
     return SHIM_EXIT_USAGE;
 }
@@ -38,6 +40,7 @@ int main(int argc, char **argv)
      * CAP_SYS_PTRACE over the host, so a container process cannot hijack the shim between setns
      * and the payload's execve (the CVE-2019-5736 class). The payload's execve makes it dumpable. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SHIM_EXIT_SETUP;
+    if (argc == 3 && !strcmp(argv[1], "probe-idmap")) return probe_idmap(argv[2]);
     if (argc != 2) return usage();
     const char *mode = argv[1];
     reset_signals();

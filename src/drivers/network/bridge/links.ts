@@ -139,12 +139,12 @@ export class Links {
    * alias and hairpin of the host end, and `lo`, the addresses and the default routes of `eth0`
    * over a netlink socket opened inside the namespace.
    */
-  async wireNew(net: BridgeNetwork, lease: Lease, netns: string, signal: AbortSignal): Promise<void> {
+  async wireNew(net: BridgeNetwork, lease: Lease, netns: string, signal: AbortSignal, sysctls: ReadonlyArray<{ readonly name: string; readonly value: string }> = []): Promise<void> {
     signal.throwIfAborted();
     await this.guard(async () => {
       const what = `connect \`${lease.name}\` to bridge \`${net.bridge}\``;
       prepareNetnsFile(netns);
-      const inner = createNetnsAt(netns);
+      const inner = createNetnsAt(netns, sysctls);
       try {
         netlink(what, () => {
           const host = this.host();

@@ -46,6 +46,11 @@ export interface BridgeDriverOptions {
 export const HANDLE_FORMAT = 1;
 const ROUTES_FRESH_MS = 2000;
 const NOTHING: NetworkAttachment = { netnsPath: null, handle: null, binds: [] };
+/** Docker's defaults for a container's network namespace (see namespaceSysctls). */
+const NETNS_SYSCTLS: ReadonlyArray<{ name: string; value: string }> = [
+  { name: 'net.ipv4.ip_unprivileged_port_start', value: '0' },
+  { name: 'net.ipv4.ping_group_range', value: '0 2147483647' },
+];
 
 /** The host's listeners, read once per check however many ports it publishes (sock_diag, else /proc). */
 function listenerReader(): (protocol: PortMapping['protocol']) => Listener[] {
@@ -158,6 +163,17 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     return out;
   }
 
+  /**
+   * Set by corral in the namespace it makes, as Docker does for every container: any user may bind
+   * a port and ping. A container with a user namespace has no privilege over a namespace the host's
+   * user namespace owns, so without these root in it could do neither; the manifest's own `net.*`
+   * sysctls are set here too, after them, for the same reason (src/drivers/namespaces/mount-program.ts
+   * leaves them out).
+   */
+  function namespaceSysctls(spec: ContainerSpec): Array<{ name: string; value: string }> {
+    return [...NETNS_SYSCTLS, ...spec.security.sysctls.filter((s) => s.name.startsWith('net.'))];
+  }
+
   async function attach(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<NetworkAttachment> {
     if (spec.network.mode !== 'bridge') return NOTHING;
     const joins = networkOfSpec(spec) ?? DEFAULT_NETWORK;
@@ -179,7 +195,7 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     await leases.put(lease);
     // A restart gets a fresh namespace; the old one (and its veth) go first.
     await links.deleteVeth(lease.veth, signal);
-    await links.wireNew(net, lease, nsFile(name), signal);
+    await links.wireNew(net, lease, nsFile(name), signal, namespaceSysctls(spec));
     const all = leases.all();
     const binds = etc.write(lease, spec, all);
     etc.refresh(all, name, joins);

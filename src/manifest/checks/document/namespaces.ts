@@ -95,12 +95,14 @@ export const userNamespace: DocumentCheck = {
       }
     }
     const mapped = (id: number, maps: typeof user.uidMap) => !maps || maps.some((m) => id >= m.containerID && id < m.containerID + m.size);
-    const uid = spec.user?.uid ?? 0;
-    const gid = spec.user?.gid ?? uid;
-    if (!mapped(uid, user.uidMap)) report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'uid'], `uid ${uid} is not mapped by \`namespaces.user.uidMap\``);
-    if (!mapped(gid, user.gidMap)) report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'gid'], `gid ${gid} is not mapped by \`namespaces.user.gidMap\``);
+    // Ids given as numbers are checked here; names are looked up at start (and checked there).
+    const ids = typeof spec.user === 'string' ? {} : spec.user ?? {};
+    const uid = ids.name === undefined ? ids.uid ?? 0 : null;
+    const gid = ids.group === undefined ? ids.gid ?? uid : null;
+    if (uid !== null && !mapped(uid, user.uidMap)) report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'uid'], `uid ${uid} is not mapped by \`namespaces.user.uidMap\``);
+    if (gid !== null && !mapped(gid, user.gidMap)) report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'gid'], `gid ${gid} is not mapped by \`namespaces.user.gidMap\``);
     if (user.auto?.size !== undefined) {
-      if (uid >= user.auto.size) report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'uid'], `uid ${uid} is outside the ${user.auto.size} ids of \`namespaces.user.auto\``);
+      if (uid !== null && uid >= user.auto.size) report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'uid'], `uid ${uid} is outside the ${user.auto.size} ids of \`namespaces.user.auto\``);
     }
     // The owner of a tmpfs or a volume is an id inside the container: one the namespace lacks
     // cannot own anything there (a tmpfs refuses it, a volume would show as nobody's).

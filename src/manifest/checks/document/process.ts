@@ -30,6 +30,21 @@ export const env: DocumentCheck = {
   },
 };
 
+/** `user` names a user once and a group once: by number or by name, not both. */
+export const user: DocumentCheck = {
+  name: 'user',
+  run: ({ spec }, report) => {
+    const u = spec.user;
+    if (u === undefined || typeof u === 'string') return;
+    if (u.uid !== undefined && u.name !== undefined) {
+      report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'name'], '`user.uid` and `user.name` both name the user', { hint: 'keep one of them' });
+    }
+    if (u.gid !== undefined && u.group !== undefined) {
+      report('error', 'MANIFEST_CONFLICT', ['spec', 'user', 'group'], '`user.gid` and `user.group` both name the group', { hint: 'keep one of them' });
+    }
+  },
+};
+
 export const capabilities: DocumentCheck = {
   name: 'capabilities',
   run: ({ spec }, report) => {

@@ -1,0 +1,40 @@
+// The user namespace of a manifest that does not set `namespaces.user`: the host's default
+// (`auto` where the idmap probe passes, none where it fails), taken when the container is built —
+// created or recreated. A container that exists keeps what it was built with until then, so an
+// upgrade of corral that turns the default on restarts nothing. Pure.
+//
+// Only for a container that makes its own network namespace (network mode `none`): one made by
+// the bridge driver, the host's, or another container's belongs to another user namespace, where
+// root in the container holds no privilege (no port below 1024 on the host's network, no sysfs of
+// its own, no raw socket), so it would not behave as the same manifest does without one. Those run
+// without a user namespace unless their manifest asks for one.
+
+import { DEFAULTS } from '../../manifest/defaults.js';
+import { canonicalJson, specHash } from '../../manifest/hash.js';
+import type { ContainerSpec, UserNamespace } from '../../manifest/spec.js';
+import type { ContainerRecord } from '../../state/record.js';
+import type { DesiredContainer } from './types.js';
+
+/** What the default could have given: none (before it was on) or `auto` of the default size. */
+function isDefaultShaped(user: UserNamespace | null): boolean {
+  return user === null || (user.kind === 'auto' && user.size === DEFAULTS.userNamespaceSize);
+}
+
+function withUser(d: DesiredContainer, user: UserNamespace | null): DesiredContainer {
+  if (canonicalJson(user) === canonicalJson(d.spec.namespaces.user)) return d;
+  const spec: ContainerSpec = { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
+  return { ...d, spec, hash: specHash(spec, d.references) };
+}
+
+/**
+ * `built`: the container is (re)built now and takes the host default; otherwise it keeps the
+ * user namespace `record` has, when that is one the default could have given.
+ */
+export function settleUserNamespace(d: DesiredContainer, record: ContainerRecord | undefined, hostDefault: UserNamespace | null, built: boolean): DesiredContainer {
+  if (!d.userNamespaceByDefault) return d;
+  // A manifest moved to another network leaves a namespace it got by default (a recreate).
+  if (!(d.spec.namespaces.network.kind === 'private' && d.spec.network.mode === 'none')) return withUser(d, null);
+  const had = record?.spec.namespaces.user ?? null;
+  if (!built && record && isDefaultShaped(had)) return withUser(d, had);
+  return withUser(d, hostDefault);
+}
