@@ -38,7 +38,7 @@ const CHILD = `
 const [root, op, name, lower, size] = process.argv.slice(1);
 const { overlayRootfsPort } = await import(${JSON.stringify(join(REPO, 'dist/drivers/overlay/index.js'))});
 const port = overlayRootfsPort(root);
-const spec = { name, rootfs: { kind: 'path', path: lower }, readOnlyRootfs: false, mounts: [], storage: { sizeBytes: Number(size) } };
+const spec = { name, rootfs: { kind: 'path', path: lower }, readOnlyRootfs: false, mounts: [], process: { user: { uid: 0, gid: 0, groups: [] }, userLookup: null }, storage: { sizeBytes: Number(size) } };
 if (op === 'prepare') await port.prepare(name, spec); else if (op === 'remove') await port.remove(name);
 `;
 
