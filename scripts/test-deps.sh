@@ -9,8 +9,11 @@ set -euo pipefail
 # gcc, libc6-dev, make, musl-tools: the shim (musl keeps its resident size under 300 KB);
 # xfsprogs, e2fsprogs: mkfs.xfs and mkfs.ext4 for the loop-mounted state roots of the
 # writable-layer size tests (test/drivers/overlay/quota-*.test.ts; losetup is in util-linux);
-# nftables, curl: bridge networking and its end-to-end tests (test/drivers/network/).
-PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl)
+# nftables, curl: bridge networking and its end-to-end tests (test/drivers/network/);
+# zstd: zstd-compressed layers on Node.js before 22.15 (src/drivers/overlay/images/blob.ts);
+# docker-registry, skopeo, openssl: the registry the pull tests start and push to
+# (test/support/real-registry.ts; never its system service, disabled below).
+PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl zstd docker-registry skopeo openssl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,3 +28,7 @@ fi
 echo "test-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; }
+# The package starts and enables a registry on :5000; the tests start their own on a free port.
+if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+fi

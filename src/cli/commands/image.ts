@@ -1,4 +1,4 @@
-// corral image import|ls|rm: the image store (src/drivers/overlay/images). Which containers use an
+// corral image pull|import|ls|rm: the image store (src/drivers/overlay/images). Which containers use an
 // image is the reconciler's knowledge: main.ts can inject it; by default the containers whose
 // prepared rootfs (containers/<name>/rootfs.json) names the image count as users.
 
@@ -6,9 +6,12 @@ import { Command } from 'commander';
 import {
   formatImageRef, importImage, listImages, parseImageRef, preparedImageUsers, removeImage, type ImageRecord, type ImageUsers,
 } from '../../drivers/overlay/index.js';
+import { parseReference, familiarName, type RegistryReference } from '../../drivers/overlay/images/registry/reference.js';
+import { pullImage } from '../../drivers/overlay/images/registry/pull.js';
 import { CorralError } from '../../errors.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { plural } from '../views/diagnostics.js';
+import { pullProgress } from '../views/pull-progress.js';
 
 export const IMAGE_FORMAT_VERSION = 1;
 
@@ -61,6 +64,44 @@ function importSubcommand(): Command {
     });
 }
 
+/** The store name a pull gets by default: the repository's last component, and the tag (or the digest's start). */
+function localName(ref: RegistryReference): string {
+  const base = ref.repository.slice(ref.repository.lastIndexOf('/') + 1);
+  const tag = ref.tag ?? `sha256-${ref.digest!.slice(ref.digest!.indexOf(':') + 1, ref.digest!.indexOf(':') + 13)}`;
+  return `${base}:${tag}`;
+}
+
+function pullSubcommand(): Command {
+  return new Command('pull')
+    .description('pull an image from an OCI registry (Docker Hub, a local registry...) into the store')
+    .argument('<reference>', 'registry/repository[:tag][@digest]; `nginx` is docker.io/library/nginx:latest')
+    .option('-n, --name <name[:tag]>', 'name to store it as (default: the last part of the repository and the tag, `team/app:1` → `app:1`)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .addHelpText('after', [
+      '',
+      'Credentials come from $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, /etc/containers/auth.json',
+      'and ~/.docker/config.json (or only $CORRAL_AUTH_FILE). Plain HTTP is used for loopback registries and',
+      'those listed in $CORRAL_INSECURE_REGISTRIES (comma-separated); every other registry is HTTPS.',
+      'An interrupted pull resumes where it stopped when run again.',
+    ].join('\n'))
+    .action(async (text: string, opts: { name?: string; output?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const format = outputFormat(opts.output);
+      const ref = parseReference(text);
+      const as = parseImageRef(opts.name ?? localName(ref));
+      const progress = format === 'json' ? undefined : pullProgress(process.stderr, ctx.style);
+      const result = await pullImage(ctx.root, ref, as, { ...(progress ? { progress } : {}) });
+      progress?.finish();
+      if (format === 'json') {
+        ctx.out(JSON.stringify({ formatVersion: IMAGE_FORMAT_VERSION, changed: result.replaced?.digest !== result.image.digest, ...result }, null, 2));
+        return;
+      }
+      for (const w of result.warnings) ctx.out(`${ctx.style('yellow', 'warning:')} ${w}`);
+      const i = result.image;
+      ctx.out(`pulled ${familiarName(ref)} as ${ctx.style('bold', formatImageRef(i))} ${i.digest} (${plural(i.layers.length, 'layer')}, ${result.downloaded.length} downloaded, ${humanBytes(imageBytes(i))})`);
+    });
+}
+
 function lsSubcommand(): Command {
   return new Command('ls')
     .description('list imported images')
@@ -104,12 +145,13 @@ function rmSubcommand(deps: ImageCommandDeps): Command {
 }
 
 export function imageCommand(deps: ImageCommandDeps = {}): Command {
-  const command = new Command('image').description('import, list and remove images (rootfs tarballs and OCI layouts)');
+  const command = new Command('image').description('pull, import, list and remove images (registries, rootfs tarballs and OCI layouts)');
+  command.addCommand(pullSubcommand());
   command.addCommand(importSubcommand());
   command.addCommand(lsSubcommand());
   command.addCommand(rmSubcommand(deps));
   command.action(() => {
-    throw new CorralError('CLI_USAGE', 'missing subcommand: corral image import|ls|rm');
+    throw new CorralError('CLI_USAGE', 'missing subcommand: corral image pull|import|ls|rm');
   });
   return command;
 }

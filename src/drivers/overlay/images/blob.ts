@@ -3,8 +3,9 @@
 // so a layer is unpacked into private staging first and kept only when both match.
 
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { PassThrough, Transform } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { closeSync, createReadStream, existsSync, openSync, readSync } from 'node:fs';
+import { Duplex, PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { CorralError, isCorralError } from '../../../errors.js';
@@ -41,14 +42,48 @@ function fileHead(path: string): Buffer {
   }
 }
 
-function decompressor(compression: Compression, what: string): Transform {
+/** Debian's `zstd`: zlib has no zstd before Node 22.15. */
+const ZSTD_CLI = '/usr/bin/zstd';
+/**
+ * A zstd frame names the window it needs, up to 2 GiB: a hostile layer could make a decoder
+ * allocate that much. zstd's own default limit (128 MiB, windowLog 27) is what images use.
+ */
+const ZSTD_MEMORY = '--memory=128MB';
+
+/** `zstd -dc` as a stream: its exit status and message become the stream's error. */
+function zstdCli(what: string): Duplex {
+  if (!existsSync(ZSTD_CLI)) {
+    throw new CorralError('IMAGE_INVALID', `${what} is zstd-compressed, and this Node.js (${process.version}) needs \`${ZSTD_CLI}\` to read it`, {
+      hint: 'install it (Debian: apt-get install zstd), or convert the image to gzip layers (skopeo copy --dest-compress-format gzip)',
+    });
+  }
+  const child = spawn(ZSTD_CLI, ['-d', '-c', '-q', ZSTD_MEMORY], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // The output ends only once zstd said it succeeded: a refused frame is an error, never a short
+  // (or empty) tar stream that the tar reader would misreport.
+  const out = new PassThrough();
+  child.stdout.pipe(out, { end: false });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-400); });
+  child.on('error', (err) => out.destroy(err));
+  child.on('close', (code, signal) => {
+    if (code === 0) out.end();
+    else out.destroy(new Error(`zstd ${signal ?? `exited with ${code}`}: ${stderr.trim() || 'no message'}`));
+  });
+  // zstd may stop reading before the input ends (a refused frame): that is its error to report.
+  child.stdin.on('error', () => undefined);
+  const duplex = Duplex.from({ writable: child.stdin, readable: out });
+  duplex.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  return duplex;
+}
+
+function decompressor(compression: Compression, what: string): Duplex {
   if (compression === 'gzip') return zlib.createGunzip();
   if (compression === 'zstd') {
-    // zlib gained zstd in Node 22.15; on older Nodes such layers cannot be read.
-    // Not in Node 20's type definitions: looked up at run time.
+    // zlib gained zstd in Node 22.15. Not in Node 20's type definitions: looked up at run time.
     const create: unknown = Reflect.get(zlib, 'createZstdDecompress');
-    if (typeof create !== 'function') throw new CorralError('IMAGE_INVALID', `${what} is zstd-compressed, which this Node.js (${process.version}) cannot decompress`, { hint: 'convert the image to gzip layers (skopeo copy --dest-compress-format gzip) or use Node.js 22.15 or later' });
-    const stream: unknown = create();
+    if (typeof create !== 'function') return zstdCli(what);
+    const windowLogMax: unknown = Reflect.get(zlib.constants, 'ZSTD_d_windowLogMax');
+    const stream: unknown = create(typeof windowLogMax === 'number' ? { params: { [windowLogMax]: 27 } } : {});
     if (!(stream instanceof Transform)) throw new CorralError('INTERNAL', 'zlib.createZstdDecompress did not return a stream');
     return stream;
   }

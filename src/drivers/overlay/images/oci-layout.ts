@@ -76,7 +76,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function descriptor(value: unknown, where: string): Descriptor {
+export function descriptor(value: unknown, where: string): Descriptor {
   if (!isObject(value)) throw invalid(`${where} is not a descriptor object`);
   const { mediaType, digest, size } = value;
   if (typeof mediaType !== 'string') throw invalid(`${where} has no mediaType`);
@@ -128,7 +128,7 @@ function readBlobJson(dir: string, desc: Descriptor, what: string): Record<strin
   return parseObject(data, `${what} \`${desc.digest}\``);
 }
 
-function parseObject(data: Buffer, what: string): Record<string, unknown> {
+export function parseObject(data: Buffer, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data.toString('utf8'));
@@ -179,7 +179,12 @@ function pick(candidates: readonly Descriptor[], ref: string | undefined, where:
   return list[0]!;
 }
 
-function manifestsOf(index: Record<string, unknown>, where: string): Descriptor[] {
+/** The manifest of this host's platform among an index's entries (a pull chooses as an import does). */
+export function pickPlatform(candidates: readonly Descriptor[], where: string): Descriptor {
+  return pick(candidates, undefined, where);
+}
+
+export function manifestsOf(index: Record<string, unknown>, where: string): Descriptor[] {
   const manifests = index['manifests'];
   if (!Array.isArray(manifests) || manifests.length === 0) throw invalid(`${where} lists no manifests`);
   return manifests.map((m, i) => descriptor(m, `${where} manifests[${i}]`));

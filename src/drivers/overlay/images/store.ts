@@ -40,13 +40,16 @@ export interface ImageRecord {
   readonly defaults: ImageDefaults;
   readonly os: string;
   readonly architecture: string;
-  readonly source: { readonly kind: 'oci' | 'tar'; readonly path: string; readonly ref: string | null };
+  /** Where it came from: an OCI layout or a tarball (`path`), or a registry (`path`: the canonical reference pulled). */
+  readonly source: { readonly kind: 'oci' | 'tar' | 'registry'; readonly path: string; readonly ref: string | null };
   readonly importedAt: string;
 }
 
 export interface ImportOptions {
   /** Pick one image of a multi-image layout by its `org.opencontainers.image.ref.name`. */
   readonly ref?: string;
+  /** Record this source instead of the layout directory (a pull stages one). */
+  readonly source?: { readonly kind: 'registry'; readonly path: string };
   /** Device nodes in a layer: refuse the import (default) or leave them out. */
   readonly devices?: 'refuse' | 'skip';
   readonly now?: () => Date;
@@ -179,7 +182,7 @@ export async function importImage(root: string, source: string, ref: ImageRef, o
         defaults: image.defaults,
         os: image.os,
         architecture: image.architecture,
-        source: { kind: isDir ? 'oci' : 'tar', path: source, ref: image.refName },
+        source: options.source ? { ...options.source, ref: null } : { kind: isDir ? 'oci' : 'tar', path: source, ref: image.refName },
         importedAt: (options.now ?? (() => new Date()))().toISOString(),
       };
       const replaced = findImage(root, ref);

@@ -1,0 +1,99 @@
+// `corral image pull` against a real registry (Debian's docker-registry, test/support/real-registry.ts)
+// with images pushed by skopeo: by tag and by digest, this host's platform out of a multi-arch
+// index, behind bearer tokens and htpasswd basic auth with credentials from an auth file (refused
+// without them); then a container runs the pulled image.
+
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
+import { busyboxEntries, writeOciLayout } from '../support/oci.js';
+import { haveRegistryTools, PASSWORD, startRegistry, USER, type RealRegistry } from '../support/real-registry.js';
+import { requireRoot } from '../support/root.js';
+
+const NATIVE = process.arch === 'arm64' ? 'arm64' : 'amd64';
+const FOREIGN = NATIVE === 'arm64' ? 'amd64' : 'arm64';
+
+/** An OCI layout with `single` (busybox + a config file) and `multi`, an index of it and a foreign-arch image. */
+function buildLayout(dir: string): void {
+  const app = { layers: [{ entries: busyboxEntries() }, { entries: [{ type: 'file' as const, path: 'etc/app.conf', content: 'pulled from a registry\n' }] }], config: { Cmd: ['/bin/sh'] }, architecture: NATIVE, refName: 'single' };
+  const foreign = { layers: [{ entries: [{ type: 'file' as const, path: 'foreign', content: 'x' }] }], architecture: FOREIGN, refName: 'foreign' };
+  writeOciLayout(dir, [app, foreign]);
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }> };
+  const entries = index.manifests.map((m) => ({
+    mediaType: m.mediaType, digest: m.digest, size: m.size,
+    platform: { os: 'linux', architecture: m.annotations?.['org.opencontainers.image.ref.name'] === 'foreign' ? FOREIGN : NATIVE },
+  }));
+  const blob = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }));
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+  writeFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), blob);
+  index.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest, size: blob.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } });
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
+}
+
+async function logsWhenExited(sb: Sandbox, name: string): Promise<string> {
+  for (let i = 0; i < 200 && psJson(sb).find((c) => c.name === name)?.status !== 'exited'; i++) await sleep(100);
+  return sb.run('logs', name).stdout.split('\n').map((l) => /^\S+ std\w+ [FP] (.*)$/.exec(l)?.[1] ?? '').filter(Boolean).join('\n');
+}
+
+const root = requireRoot();
+const tools = haveRegistryTools();
+if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-registry, skopeo and openssl are needed (scripts/test-deps.sh installs them)');
+
+(root && tools ? describe : describe.skip)('image pull from a real registry', () => {
+  let sb: Sandbox;
+  let work: string;
+  const registries: RealRegistry[] = [];
+  beforeAll(() => {
+    sb = sandbox('registry');
+    work = mkdtempSync(join(tmpdir(), 'corral-registry-test-'));
+    buildLayout(join(work, 'layout'));
+    sb.env['CORRAL_AUTH_FILE'] = join(work, 'auth.json');
+  });
+  afterAll(async () => {
+    for (const r of registries) await r.stop();
+    await sb?.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('by tag, by digest and out of a multi-arch index; then a container runs it', async () => {
+    const reg = await startRegistry('none');
+    registries.push(reg);
+    reg.push(join(work, 'layout'), 'single', 'team/app:1');
+    reg.push(join(work, 'layout'), 'multi', 'team/app:multi');
+    const r = sb.run('image', 'pull', `${reg.host}/team/app:1`, '-o', 'json');
+    expect(r.stderr).toBe('');
+    const pulled = JSON.parse(r.stdout) as { changed: boolean; image: { name: string; tag: string; digest: string; source: { kind: string; path: string } }; downloaded: string[] };
+    expect(pulled).toMatchObject({ changed: true, image: { name: 'app', tag: '1', source: { kind: 'registry', path: `${reg.host}/team/app:1` } } });
+    expect(pulled.downloaded).toHaveLength(2);
+    const byDigest = JSON.parse(sb.run('image', 'pull', `${reg.host}/team/app@${pulled.image.digest}`, '--name', 'app:pinned', '-o', 'json').stdout) as { image: { digest: string }; downloaded: string[] };
+    expect(byDigest).toMatchObject({ image: { digest: pulled.image.digest }, downloaded: [] });
+    const multi = sb.run('image', 'pull', `${reg.host}/team/app:multi`, '--name', 'app:multi');
+    expect(multi.code).toBe(0);
+    expect(multi.stdout).toMatch(/^pulled 127\.0\.0\.1:\d+\/team\/app:multi as app:multi sha256:[0-9a-f]{64} \(2 layers, 0 downloaded, /m);
+    // Off a terminal, progress is one plain line per layer.
+    expect(sb.run('image', 'pull', `${reg.host}/team/app:1`, '--name', 'app:again').stderr).toMatch(/^layer [0-9a-f]{12} already in the store$/m);
+
+    sb.write('run.yaml', 'apiVersion: corral/v1\nkind: Container\nmetadata: {name: pulled}\nspec:\n  rootfs: {image: "app:1"}\n  command: [/bin/cat, /etc/app.conf]\n  restartPolicy: Never\n');
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(await logsWhenExited(sb, 'pulled')).toBe('pulled from a registry');
+    sb.remove('run.yaml');
+  });
+
+  test.each(['token', 'basic'] as const)('%s auth: credentials from the auth file; refused without them', async (auth) => {
+    const reg = await startRegistry(auth);
+    registries.push(reg);
+    reg.push(join(work, 'layout'), 'single', 'private/app:2');
+    writeFileSync(sb.env['CORRAL_AUTH_FILE']!, JSON.stringify({ auths: {} }));
+    const refused = sb.run('image', 'pull', `${reg.host}/private/app:2`, '--name', `${auth}:2`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/REGISTRY_AUTH_FAILED/);
+    writeFileSync(sb.env['CORRAL_AUTH_FILE']!, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));
+    const ok = sb.run('image', 'pull', `${reg.host}/private/app:2`, '--name', `${auth}:2`);
+    expect(ok.stderr.replace(/^layer .*\n/gm, '')).toBe('');
+    expect(ok.code).toBe(0);
+  });
+});
