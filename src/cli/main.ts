@@ -38,6 +38,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
   ['volume', async () => (await import('./commands/volume.js')).volumeCommand()],
   ['network', async () => (await import('./commands/network.js')).networkCommand()],
   ['gc', async () => (await import('./commands/gc.js')).gcCommand()],
+  ['df', async () => (await import('./commands/df.js')).dfCommand()],
   ['state', async () => (await import('./commands/state.js')).stateCommand()],
   // The drivers load only for commands that touch the host, so `validate` starts fast.
   ['exec', async () => (await import('./commands/exec.js')).execCommand({

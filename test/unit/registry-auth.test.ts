@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { parseChallenge } from '../../src/drivers/overlay/images/registry/challenge.js';
 import { credentialFiles, findCredentials } from '../../src/drivers/overlay/images/registry/credentials.js';
+import { pickPlatform, type Descriptor } from '../../src/drivers/overlay/images/oci-layout.js';
 import { hasCode } from '../../src/errors.js';
 
 describe('parseChallenge', () => {
@@ -56,5 +57,20 @@ describe('credentials', () => {
     expect(hasCode((() => { try { findCredentials('x', [junk]); } catch (e) { return e; } return null; })(), 'REGISTRY_AUTH_FAILED')).toBe(true);
     expect(credentialFiles({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/0', REGISTRY_AUTH_FILE: '/r.json' })).toEqual(['/r.json', '/run/user/0/containers/auth.json', '/etc/containers/auth.json', '/h/.docker/config.json']);
     expect(credentialFiles({ CORRAL_AUTH_FILE: '/only.json', HOME: '/h' })).toEqual(['/only.json']);
+  });
+});
+
+describe('platform of an index', () => {
+  const d = (architecture: string, variant?: string): Descriptor => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${(architecture + (variant ?? '')).padEnd(64, '0').replace(/[^0-9a-f]/g, 'a').slice(0, 64)}`, size: 1,
+    platform: { os: 'linux', architecture, ...(variant ? { variant } : {}) },
+  });
+  test('this host\'s architecture, then its variant (arm64/v8 and a bare arm64 are one; arm/v6 is not arm/v7)', () => {
+    const list = [d('amd64'), d('arm', 'v6'), d('arm', 'v7'), d('arm64', 'v8'), d('s390x')];
+    expect(pickPlatform(list, 'index', 'x64').platform).toEqual({ os: 'linux', architecture: 'amd64' });
+    expect(pickPlatform(list, 'index', 'arm64').platform).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(pickPlatform([d('amd64'), d('arm64')], 'index', 'arm64').platform?.architecture).toBe('arm64');
+    expect(['v6', 'v7']).toContain(pickPlatform(list, 'index', 'arm').platform?.variant);
+    expect(() => pickPlatform([d('s390x'), d('ppc64le')], 'index', 'x64')).toThrow(/holds 2 images/);
   });
 });

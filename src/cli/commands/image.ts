@@ -4,10 +4,9 @@
 
 import { Command } from 'commander';
 import {
-  formatImageRef, importImage, listImages, parseImageRef, preparedImageUsers, removeImage, type ImageRecord, type ImageUsers,
+  familiarName, formatImageRef, getImage, importImage, listImages, parseImageRef, parseReference, preparedImageUsers, pruneImages, pullImage,
+  removeImage, type ImageRecord, type ImageUsers, type RegistryReference,
 } from '../../drivers/overlay/index.js';
-import { parseReference, familiarName, type RegistryReference } from '../../drivers/overlay/images/registry/reference.js';
-import { pullImage } from '../../drivers/overlay/images/registry/pull.js';
 import { CorralError } from '../../errors.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { plural } from '../views/diagnostics.js';
@@ -42,8 +41,8 @@ function table(rows: string[][]): string {
 
 function importSubcommand(): Command {
   return new Command('import')
-    .description('import a rootfs tarball (.tar, .tar.gz) or an OCI image layout directory')
-    .argument('<source>', 'tarball file or OCI layout directory (skopeo copy … oci:DIR, podman save --format oci-dir)')
+    .description('import a rootfs tarball (.tar, .tar.gz, .tar.zst), a root filesystem directory, or an OCI image layout directory')
+    .argument('<source>', 'tarball file, root filesystem directory (debootstrap…), or OCI layout directory (skopeo copy … oci:DIR, podman save --format oci-dir)')
     .requiredOption('-n, --name <name[:tag]>', 'name to import as (tag defaults to latest)')
     .option('--ref <ref>', 'which image of a multi-image OCI layout (its org.opencontainers.image.ref.name)')
     .option('--skip-devices', 'leave device nodes out of the image instead of refusing it')
@@ -102,25 +101,37 @@ function pullSubcommand(): Command {
     });
 }
 
-function lsSubcommand(): Command {
+function lsSubcommand(deps: ImageCommandDeps): Command {
   return new Command('ls')
-    .description('list imported images')
+    .description('list the images in the store, with the containers that use each')
     .option('-o, --output <format>', 'text or json', 'text')
     .action((opts: { output?: string }, command: Command) => {
       const ctx = contextFrom(command);
       const images = listImages(ctx.root);
+      const users = (deps.imageUsers ?? preparedImageUsers)(ctx.root);
       if (outputFormat(opts.output) === 'json') {
-        ctx.out(JSON.stringify({ formatVersion: IMAGE_FORMAT_VERSION, images: images.map((i) => ({ ...i, bytes: imageBytes(i) })) }, null, 2));
+        ctx.out(JSON.stringify({ formatVersion: IMAGE_FORMAT_VERSION, images: images.map((i) => ({ ...i, bytes: imageBytes(i), usedBy: users(i) })) }, null, 2));
         return;
       }
       if (images.length === 0) {
-        ctx.out('no images (import one with `corral image import FILE|DIR --name NAME[:TAG]`)');
+        ctx.out('no images (pull one with `corral image pull REF`, or import one with `corral image import FILE|DIR --name NAME[:TAG]`)');
         return;
       }
       ctx.out(table([
-        ['NAME', 'TAG', 'DIGEST', 'LAYERS', 'SIZE', 'IMPORTED'],
-        ...images.map((i) => [i.name, i.tag, shortDigest(i.digest), String(i.layers.length), humanBytes(imageBytes(i)), i.importedAt]),
+        ['NAME', 'TAG', 'DIGEST', 'LAYERS', 'SIZE', 'SOURCE', 'USED BY'],
+        ...images.map((i) => [i.name, i.tag, shortDigest(i.digest), String(i.layers.length), humanBytes(imageBytes(i)), i.source.kind === 'registry' ? i.source.path : i.source.kind, users(i).join(',') || '-']),
       ]));
+    });
+}
+
+function inspectSubcommand(deps: ImageCommandDeps): Command {
+  return new Command('inspect')
+    .description('show one image as JSON: digest, layers with their sizes, config defaults, source, the containers that use it')
+    .argument('<image>', 'NAME[:TAG] (tag defaults to latest)')
+    .action((name: string, _opts: unknown, command: Command) => {
+      const ctx = contextFrom(command);
+      const image = getImage(ctx.root, parseImageRef(name));
+      ctx.out(JSON.stringify({ ...image, formatVersion: IMAGE_FORMAT_VERSION, recordFormatVersion: image.formatVersion, bytes: imageBytes(image), usedBy: (deps.imageUsers ?? preparedImageUsers)(ctx.root)(image) }, null, 2));
     });
 }
 
@@ -144,14 +155,33 @@ function rmSubcommand(deps: ImageCommandDeps): Command {
     });
 }
 
+function pruneSubcommand(deps: ImageCommandDeps): Command {
+  return new Command('prune')
+    .description('remove every image no container uses, and the layers nothing needs any more')
+    .option('--dry-run', 'report what would be removed, remove nothing')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: { dryRun?: boolean; output?: string }, command: Command) => {
+      const ctx = contextFrom(command);
+      const result = await pruneImages(ctx.root, (deps.imageUsers ?? preparedImageUsers)(ctx.root), opts.dryRun ?? false);
+      if (outputFormat(opts.output) === 'json') {
+        ctx.out(JSON.stringify({ formatVersion: IMAGE_FORMAT_VERSION, changed: !opts.dryRun && result.removed.length > 0, dryRun: opts.dryRun ?? false, ...result }, null, 2));
+        return;
+      }
+      const verb = opts.dryRun ? 'would remove' : 'removed';
+      ctx.out(`${verb} ${plural(result.removed.length, 'image')}${result.removed.length ? ` (${result.removed.map(formatImageRef).join(', ')})` : ''}, ${plural(result.freedLayers.length, 'layer')}; ${humanBytes(result.bytes)}`);
+    });
+}
+
 export function imageCommand(deps: ImageCommandDeps = {}): Command {
-  const command = new Command('image').description('pull, import, list and remove images (registries, rootfs tarballs and OCI layouts)');
+  const command = new Command('image').description('pull, import, list, inspect, remove and prune images (registries, rootfs tarballs and directories, OCI layouts)');
   command.addCommand(pullSubcommand());
   command.addCommand(importSubcommand());
-  command.addCommand(lsSubcommand());
+  command.addCommand(lsSubcommand(deps));
+  command.addCommand(inspectSubcommand(deps));
   command.addCommand(rmSubcommand(deps));
+  command.addCommand(pruneSubcommand(deps));
   command.action(() => {
-    throw new CorralError('CLI_USAGE', 'missing subcommand: corral image pull|import|ls|rm');
+    throw new CorralError('CLI_USAGE', 'missing subcommand: corral image pull|import|ls|inspect|rm|prune');
   });
   return command;
 }

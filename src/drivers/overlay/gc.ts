@@ -9,9 +9,10 @@
 // Whatever any mount namespace on the host still uses (a container the state forgot) is kept and
 // reported. Run by `corral gc` and at agent start.
 
-import { lstatSync } from 'node:fs';
+import { closeSync, lstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { isCorralError } from '../../errors.js';
+import { tryFlock } from '../../sys/flock.js';
 import { pidAlive } from '../../sys/proc.js';
 import { layout } from '../../state/layout.js';
 import { removeContainerRootfs } from './container-rootfs.js';
@@ -23,6 +24,21 @@ import { directoriesInUse } from './mount-usage.js';
 import { probeQuotaSupport, type QuotaProbe } from './quota/probe.js';
 import { releaseStorageLimit } from './quota/storage-limit.js';
 import { readRootfsRecord } from './rootfs-record.js';
+
+/** Whether a pull holds the lock of its staging directory. */
+function pullRunning(dir: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, '.lock'), 'r');
+  } catch {
+    return false;
+  }
+  try {
+    return !tryFlock(fd, dir);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export interface GcInput extends HostRootOptions {
   /** Every container the state store knows, running or not. Others lose their rootfs directories. */
@@ -57,7 +73,10 @@ export async function collectGarbage(root: string, input: GcInput): Promise<GcRe
     const path = join(l.tmpDir, entry);
     const owner = /^(?:import|hostroot)-(\d+)-/.exec(entry);
     const age = now - lstatSync(path).mtimeMs;
-    const stale = owner ? !pidAlive(Number(owner[1])) || age > 24 * 3600_000 : age > (input.tmpMaxAgeMs ?? 3600_000);
+    // A pull's staging (images/registry/pull.ts) is what a rerun resumes from: kept a day, and
+    // never while a pull holds its lock.
+    const stale = entry.startsWith('pull-') ? age > 24 * 3600_000 && !pullRunning(path)
+      : owner ? !pidAlive(Number(owner[1])) || age > 24 * 3600_000 : age > (input.tmpMaxAgeMs ?? 3600_000);
     if (!stale) continue;
     bytesFreed += diskUsage(path);
     if (!dryRun) removeTree(path);

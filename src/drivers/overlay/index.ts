@@ -15,9 +15,11 @@ export { ensureMounted, unmount } from './mount-rootfs.js';
 export { directoriesInUse } from './mount-usage.js';
 export { formatImageRef, parseImageRef, DEFAULT_TAG, type ImageRef } from './images/image-ref.js';
 export {
-  findImage, getImage, importImage, listImages, preparedImageUsers, removeImage,
-  type ImageRecord, type ImageUsers, type ImportOptions, type ImportResult, type RemoveImageResult,
+  findImage, getImage, importImage, listImages, preparedImageUsers, pruneImages, removeImage,
+  type ImageRecord, type ImageUsers, type ImportOptions, type ImportResult, type PruneImagesResult, type RemoveImageResult,
 } from './images/store.js';
+export { pullImage, type PullProgress, type PullResult } from './images/registry/pull.js';
+export { familiarName, formatReference, parseReference, type RegistryReference } from './images/registry/reference.js';
 export { overlayRootfsPort } from './rootfs-port.js';
 export { storageLimitSupport } from './quota/probe.js';
 export { describeFilesystem, summarizeSupport, type FilesystemFacts, type QuotaSupport } from './quota/support.js';

@@ -43,7 +43,7 @@ export interface Descriptor {
   readonly digest: string;
   readonly size: number;
   readonly annotations?: Readonly<Record<string, string>>;
-  readonly platform?: { readonly os?: string; readonly architecture?: string };
+  readonly platform?: { readonly os?: string; readonly architecture?: string; readonly variant?: string };
 }
 
 export interface OciLayer {
@@ -92,6 +92,7 @@ export function descriptor(value: unknown, where: string): Descriptor {
       platform: {
         ...(typeof platform['os'] === 'string' ? { os: platform['os'] } : {}),
         ...(typeof platform['architecture'] === 'string' ? { architecture: platform['architecture'] } : {}),
+        ...(typeof platform['variant'] === 'string' ? { variant: platform['variant'] } : {}),
       },
     } : {}),
   };
@@ -158,7 +159,17 @@ export function ociArchitecture(arch: string = process.arch): string {
   return ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[arch] ?? arch;
 }
 
-function pick(candidates: readonly Descriptor[], ref: string | undefined, where: string): Descriptor {
+/** The OCI variant of this host: `v8` on arm64, `v6`/`v7` on 32-bit arm, none elsewhere. */
+export function ociVariant(arch: string = process.arch): string | null {
+  if (arch === 'arm64') return 'v8';
+  if (arch === 'arm') {
+    const version: unknown = Reflect.get(process.config.variables, 'arm_version');
+    return typeof version === 'string' || typeof version === 'number' ? `v${version}` : 'v7';
+  }
+  return null;
+}
+
+function pick(candidates: readonly Descriptor[], ref: string | undefined, where: string, hostArch: string = process.arch): Descriptor {
   let list = candidates;
   if (ref !== undefined) {
     list = candidates.filter((d) => d.annotations?.[REF_NAME_ANNOTATION] === ref);
@@ -168,9 +179,13 @@ function pick(candidates: readonly Descriptor[], ref: string | undefined, where:
     }
   }
   if (list.length > 1) {
-    const arch = ociArchitecture();
+    const arch = ociArchitecture(hostArch);
     const native = list.filter((d) => d.platform === undefined || (d.platform.os === 'linux' && d.platform.architecture === arch));
     if (native.length >= 1) list = native;
+    // arm64/v8 beside arm64 without a variant is one platform; 32-bit arm's v6/v7 are not.
+    const variant = ociVariant(hostArch);
+    const sameVariant = list.filter((d) => d.platform?.variant === undefined || d.platform.variant === variant);
+    if (variant !== null && sameVariant.length >= 1) list = sameVariant;
   }
   if (list.length !== 1) {
     const names = list.map((d) => d.annotations?.[REF_NAME_ANNOTATION] ?? d.digest);
@@ -180,8 +195,8 @@ function pick(candidates: readonly Descriptor[], ref: string | undefined, where:
 }
 
 /** The manifest of this host's platform among an index's entries (a pull chooses as an import does). */
-export function pickPlatform(candidates: readonly Descriptor[], where: string): Descriptor {
-  return pick(candidates, undefined, where);
+export function pickPlatform(candidates: readonly Descriptor[], where: string, hostArch: string = process.arch): Descriptor {
+  return pick(candidates, undefined, where, hostArch);
 }
 
 export function manifestsOf(index: Record<string, unknown>, where: string): Descriptor[] {

@@ -5,8 +5,9 @@
 // layers into place and writes the record: a failed import leaves nothing behind but its staging
 // directory, which is removed on the way out (or by GC after a crash).
 
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, renameSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, renameSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../../errors.js';
 import { layout } from '../../../state/layout.js';
@@ -41,7 +42,7 @@ export interface ImageRecord {
   readonly os: string;
   readonly architecture: string;
   /** Where it came from: an OCI layout or a tarball (`path`), or a registry (`path`: the canonical reference pulled). */
-  readonly source: { readonly kind: 'oci' | 'tar' | 'registry'; readonly path: string; readonly ref: string | null };
+  readonly source: { readonly kind: 'oci' | 'tar' | 'dir' | 'registry'; readonly path: string; readonly ref: string | null };
   readonly importedAt: string;
 }
 
@@ -109,6 +110,17 @@ async function stageOci(root: string, image: OciImage, staging: string, options:
   return out;
 }
 
+/** `tar` of a directory, numeric owners and extended attributes kept, never leaving its filesystem. */
+function archiveDirectory(dir: string, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', ['--numeric-owner', '--xattrs', '--one-file-system', '-C', dir, '-cf', file, '.'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-500); });
+    child.on('error', (err) => reject(new CorralError('IMAGE_INVALID', `cannot archive \`${dir}\`: ${err.message}`, { hint: 'install tar' })));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new CorralError('IMAGE_INVALID', `cannot archive \`${dir}\`: tar exited with ${code}`, { detail: stderr.trim() }))));
+  });
+}
+
 /** A rootfs tarball becomes a one-layer image with a synthesized OCI config and manifest. */
 async function stageTarball(root: string, file: string, staging: string, options: ImportOptions): Promise<{ image: OciImage; layers: StagedLayer[] }> {
   const dir = newLayerDir(staging, 0);
@@ -149,7 +161,13 @@ export async function importImage(root: string, source: string, ref: ImageRef, o
     try {
       let image: OciImage;
       let staged: StagedLayer[];
-      if (isDir) {
+      if (isDir && !existsSync(join(source, 'oci-layout'))) {
+        // A plain root filesystem (debootstrap, an unpacked tree): archived as it is, then
+        // imported like a tarball, through the same checks.
+        const archive = join(staging, 'rootfs.tar');
+        await archiveDirectory(source, archive);
+        ({ image, layers: staged } = await stageTarball(root, archive, staging, options));
+      } else if (isDir) {
         image = readOciLayout(source, options.ref);
         staged = await stageOci(root, image, staging, options);
       } else {
@@ -182,7 +200,7 @@ export async function importImage(root: string, source: string, ref: ImageRef, o
         defaults: image.defaults,
         os: image.os,
         architecture: image.architecture,
-        source: options.source ? { ...options.source, ref: null } : { kind: isDir ? 'oci' : 'tar', path: source, ref: image.refName },
+        source: options.source ? { ...options.source, ref: null } : { kind: isDir ? (existsSync(join(source, 'oci-layout')) ? 'oci' : 'dir') : 'tar', path: source, ref: image.refName },
         importedAt: (options.now ?? (() => new Date()))().toISOString(),
       };
       const replaced = findImage(root, ref);
@@ -272,6 +290,38 @@ export async function removeImage(root: string, ref: ImageRef, users: ImageUsers
       // other tags remain
     }
     return { removed: image, freedLayers: pruneLayersLocked(root).removed };
+  });
+}
+
+export interface PruneImagesResult {
+  readonly removed: readonly ImageRecord[];
+  readonly freedLayers: readonly string[];
+  readonly bytes: number;
+}
+
+/** Removes every image no container uses, then the layers nothing needs any more. */
+export async function pruneImages(root: string, users: ImageUsers, dryRun = false): Promise<PruneImagesResult> {
+  return withStoreLock(root, () => {
+    const l = layout(root);
+    const all = listImages(root);
+    const unused = all.filter((image) => users(image).length === 0);
+    if (dryRun) {
+      // What would go: the layers only unused images name (a container's root keeps its own).
+      const kept = new Set(all.filter((i) => !unused.includes(i)).flatMap((i) => i.layers.map((x) => x.digest)));
+      for (const name of listDir(l.containersDir)) for (const lower of readRootfsRecord(root, name)?.lower ?? []) kept.add(lower);
+      const freed = [...new Set(unused.flatMap((i) => i.layers.map((x) => x.digest)))].filter((d) => !kept.has(d) && !kept.has(l.layer(d)) && exists(l.layer(d)));
+      return { removed: unused, freedLayers: freed, bytes: freed.reduce((sum, d) => sum + diskUsage(l.layer(d)), 0) };
+    }
+    for (const image of unused) {
+      removeFile(l.imageRecord(image.name, image.tag));
+      try {
+        rmdirSync(join(l.imagesDir, image.name));
+      } catch {
+        // other tags remain
+      }
+    }
+    const pruned = pruneLayersLocked(root);
+    return { removed: unused, freedLayers: pruned.removed, bytes: pruned.bytes };
   });
 }
 

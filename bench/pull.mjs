@@ -1,0 +1,141 @@
+// bench/pull: how long `corral image pull` takes for a multi-layer image from a local registry,
+// beside `skopeo copy docker://… oci:…` and `podman pull` in the same run, and how many bytes the
+// store gains when a second image shares all but one of its layers.
+//   npm run bench:pull      or      npm run build && node bench/pull.mjs [runs=5]
+//   (root; needs docker-registry, skopeo and podman from Debian: scripts/test-deps.sh installs the
+//   first two, `apt-get install podman` the third; podman's row is left out without it)
+// The registry is Debian's docker-registry on 127.0.0.1 with a port and a config of its own. The
+// image: busybox plus 4 layers of 6 MiB of text each (gzip shrinks them about 4x, like real
+// layers); image b shares the first 4 layers and has its own last one. Each run pulls into a
+// fresh store, the three tools interleaved, so load drifts hit all of them alike. corral's time
+// includes its Node.js start (~0.2 s here); skopeo stores blobs without unpacking them, podman
+// and corral unpack every layer. podman runs in a private mount namespace with its storage under
+// the temp dir, so none of the machine's podman state is touched.
+
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { fileURLToPath } from 'node:url';
+
+const RUNS = Number(process.argv[2] ?? 5);
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const CORRAL = join(REPO, 'bin', 'corral');
+const have = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
+if (process.getuid?.() !== 0) throw new Error('bench/pull needs root');
+for (const bin of ['docker-registry', 'skopeo', 'tar', 'gzip']) if (!have(bin)) throw new Error(`bench/pull needs ${bin} (scripts/test-deps.sh installs it)`);
+const podman = have('podman');
+
+const tmp = mkdtempSync(join(tmpdir(), 'corral-bench-pull-'));
+const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A gzipped layer of `files` (path → content), written into the layout's blobs. */
+function layer(layout, name, files) {
+  const dir = join(tmp, 'src', name);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  const tar = execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '-C', dir, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
+  const gz = execFileSync('gzip', ['-n', '-6'], { input: tar, maxBuffer: 1 << 30 });
+  writeFileSync(join(layout, 'blobs', 'sha256', sha(gz).slice(7)), gz);
+  return { diffId: sha(tar), desc: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(gz), size: gz.length } };
+}
+
+function image(layout, layers, ref) {
+  const config = Buffer.from(JSON.stringify({ architecture: process.arch === 'arm64' ? 'arm64' : 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }));
+  writeFileSync(join(layout, 'blobs', 'sha256', sha(config).slice(7)), config);
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: layers.map((l) => l.desc) }));
+  writeFileSync(join(layout, 'blobs', 'sha256', sha(manifest).slice(7)), manifest);
+  return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': ref } };
+}
+
+function buildLayout() {
+  const layout = join(tmp, 'layout');
+  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+  const text = () => randomBytes(6 << 20 >> 2).toString('base64').slice(0, 6 << 20);
+  const busybox = layer(layout, 'base', { 'bin/busybox': readFileSync('/bin/busybox') });
+  const shared = [busybox, ...[1, 2, 3].map((i) => layer(layout, `l${i}`, { [`data/${i}.txt`]: text() }))];
+  const a = image(layout, [...shared, layer(layout, 'a', { 'data/a.txt': text() })], 'a');
+  const b = image(layout, [...shared, layer(layout, 'b', { 'data/b.txt': text() })], 'b');
+  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [a, b] }));
+  return layout;
+}
+
+async function startRegistry() {
+  const dir = join(tmp, 'registry');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:0\n`);
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const host = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`docker-registry did not start: ${log}`)), 15000);
+    child.stderr.on('data', (d) => {
+      log = (log + d).slice(-4000);
+      const m = /listening on (127\.0\.0\.1:\d+)/.exec(log);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+  return { host, stop: () => child.kill('SIGKILL') };
+}
+
+const timed = (fn) => { const t = performance.now(); fn(); return performance.now() - t; };
+const run = (cmd, args, env = {}) => {
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+};
+const du = (dir) => Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]);
+const stats = (xs) => { const s = [...xs].sort((x, y) => x - y); const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))]; return { median: q(0.5), p90: q(0.9) }; };
+
+const registry = await startRegistry();
+try {
+  const layout = buildLayout();
+  for (const ref of ['a', 'b']) run('skopeo', ['copy', '--quiet', '--insecure-policy', '--dest-tls-verify=false', `oci:${layout}:${ref}`, `docker://${registry.host}/bench/app:${ref}`]);
+  const image = `${registry.host}/bench/app:a`;
+  const times = { corral: [], skopeo: [], ...(podman ? { podman: [] } : {}) };
+  const tools = Object.keys(times);
+  for (let i = 0; i < RUNS; i++) {
+    const order = [...tools.slice(i % tools.length), ...tools.slice(0, i % tools.length)];
+    for (const tool of order) {
+      const dir = join(tmp, `run-${tool}-${i}`);
+      mkdirSync(dir);
+      if (tool === 'corral') times.corral.push(timed(() => run(process.execPath, [CORRAL, '--root', dir, 'image', 'pull', image], { CORRAL_AUTH_FILE: '/nonexistent' })));
+      if (tool === 'skopeo') times.skopeo.push(timed(() => run('skopeo', ['copy', '--quiet', '--insecure-policy', '--src-tls-verify=false', `docker://${image}`, `oci:${dir}/oci:a`])));
+      if (tool === 'podman') {
+        const script = `mount -t tmpfs none /run && exec podman --root ${dir}/root --runroot ${dir}/run --storage-driver overlay pull --quiet --tls-verify=false ${image} >/dev/null`;
+        times.podman.push(timed(() => run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script])));
+      }
+      if (tool === 'podman') spawnSync('umount', ['-R', `${dir}/root/overlay`], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  // Bytes: image a into a fresh store, then b, which shares 4 of its 5 layers.
+  const store = join(tmp, 'store');
+  const pulled = (ref) => JSON.parse(run(process.execPath, [CORRAL, '--root', store, 'image', 'pull', `${registry.host}/bench/app:${ref}`, '-o', 'json'], { CORRAL_AUTH_FILE: '/nonexistent' }));
+  const first = pulled('a');
+  const afterA = du(join(store, 'layers'));
+  const second = pulled('b');
+  const afterB = du(join(store, 'layers'));
+  const mib = (n) => (n / (1 << 20)).toFixed(1);
+  console.log(`pull of a 5-layer image (${mib(first.downloadedBytes)} MiB compressed, ${mib(afterA)} MiB unpacked) from a local registry, ${RUNS} runs each (ms)`);
+  console.log(`  ${'tool'.padEnd(34)} median      p90`);
+  for (const tool of tools) {
+    const s = stats(times[tool]);
+    const what = { corral: 'corral image pull (unpacks)', skopeo: 'skopeo copy → oci: (no unpack)', podman: 'podman pull, overlay (unpacks)' }[tool];
+    console.log(`  ${what.padEnd(34)} ${s.median.toFixed(0).padStart(6)} ${s.p90.toFixed(0).padStart(8)}`);
+  }
+  if (!podman) console.log('  podman: not installed (apt-get install podman), left out');
+  const c = stats(times.corral).median;
+  const k = stats(times.skopeo).median;
+  console.log(`target (corral <= skopeo at the median): corral ${c.toFixed(0)} ms, skopeo ${k.toFixed(0)} ms: ${c <= k ? 'met' : 'not met'}`);
+  console.log(`second image sharing 4 of 5 layers: ${second.downloaded.length} layer downloaded (${mib(second.downloadedBytes)} MiB), the store grew by ${mib(afterB - afterA)} MiB (its own layer; ${mib(afterA)} MiB if nothing were shared)`);
+} finally {
+  registry.stop();
+  rmSync(tmp, { recursive: true, force: true });
+}
