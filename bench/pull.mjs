@@ -5,8 +5,7 @@
 //   (root; needs docker-registry, skopeo and podman from Debian: scripts/test-deps.sh installs the
 //   first two, `apt-get install podman` the third; podman's row is left out without it)
 // The registry is Debian's docker-registry on 127.0.0.1 with a port and a config of its own. The
-// image: busybox plus 4 layers of 6 MiB of text each (gzip shrinks them about 4x, like real
-// layers); image b shares the first 4 layers and has its own last one. Each run pulls into a
+// image: busybox plus 4 layers of 6 MiB of base64 text each (gzip keeps about 3/4 of it); image b shares the first 4 layers and has its own last one. Each run pulls into a
 // fresh store, the three tools interleaved, so load drifts hit all of them alike. corral's time
 // includes its Node.js start (~0.2 s here); skopeo stores blobs without unpacking them, podman
 // and corral unpack every layer. podman runs in a private mount namespace with its storage under
@@ -57,7 +56,8 @@ function image(layout, layers, ref) {
 function buildLayout() {
   const layout = join(tmp, 'layout');
   mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
-  const text = () => randomBytes(6 << 20 >> 2).toString('base64').slice(0, 6 << 20);
+  // Base64 of random bytes: about as compressible as real layers (gzip keeps ~75%).
+  const text = () => randomBytes((6 << 20) / 4 * 3).toString('base64');
   const busybox = layer(layout, 'base', { 'bin/busybox': readFileSync('/bin/busybox') });
   const shared = [busybox, ...[1, 2, 3].map((i) => layer(layout, `l${i}`, { [`data/${i}.txt`]: text() }))];
   const a = image(layout, [...shared, layer(layout, 'a', { 'data/a.txt': text() })], 'a');
@@ -86,8 +86,8 @@ async function startRegistry() {
 
 const timed = (fn) => { const t = performance.now(); fn(); return performance.now() - t; };
 const run = (cmd, args, env = {}) => {
-  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`);
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.error?.message ?? ''} ${r.stderr || r.stdout}`);
   return r.stdout;
 };
 const du = (dir) => Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]);
@@ -113,6 +113,7 @@ try {
       }
       if (tool === 'podman') spawnSync('umount', ['-R', `${dir}/root/overlay`], { stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
+      process.stderr.write(`run ${i + 1}/${RUNS} ${tool}: ${times[tool].at(-1).toFixed(0)} ms\n`);
     }
   }
   // Bytes: image a into a fresh store, then b, which shares 4 of its 5 layers.
