@@ -4,7 +4,7 @@
 import { placementOfHandle } from '../drivers/cgroups/port.js';
 import { currentRuntime } from '../drivers/namespaces/port.js';
 import { status as runtimeStatus } from '../drivers/namespaces/runtime.js';
-import { overlayRootfsPort } from '../drivers/overlay/rootfs-port.js';
+import { resolveRootfs } from '../drivers/overlay/container-rootfs.js';
 import { resolveUser, USER_DB_MAX_BYTES, type UserRequest } from '../drivers/overlay/user-lookup.js';
 import { readFileInRoot } from '../sys/open-in-root.js';
 import { CorralError } from '../errors.js';
@@ -21,9 +21,14 @@ export async function findRunning(name: string, ctx: CliContext, layout: Layout)
     throw new CorralError('CONTAINER_NOT_RUNNING', `container \`${name}\` is not running`, { hint: `start it with \`corral start ${name}\`` });
   }
   ctx.logger.debug('exec target', { container: name, pid: runtime.init.pid });
-  const prepared = record.spec.rootfs.kind === 'image'
-    ? await overlayRootfsPort(layout.root).prepare(name, record.spec, AbortSignal.timeout(60_000)).catch(() => null)
-    : null;
+  // The image's defaults only: nothing is prepared (or pulled) for an exec.
+  const prepared = record.spec.rootfs.kind === 'image' ? (() => {
+    try {
+      return resolveRootfs(layout.root, record.spec.rootfs);
+    } catch {
+      return null;
+    }
+  })() : null;
   return {
     spec: record.spec,
     image: prepared?.defaults ?? null,

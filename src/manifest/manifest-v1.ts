@@ -65,7 +65,7 @@ export interface UlimitV1 {
 }
 
 export interface SpecV1 {
-  rootfs: { image?: string; path?: string; host?: Record<string, never> };
+  rootfs: { image?: string; pullPolicy?: 'IfNotPresent' | 'Always' | 'Never'; path?: string; host?: Record<string, never> };
   readOnlyRootfs?: boolean;
   command?: string[];
   args?: string[];

@@ -7,6 +7,7 @@ import {
   ALL_CAPABILITIES, canonicalCapability, DEFAULT_CAPABILITIES, DEFAULT_DEVICES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULTS,
 } from './defaults.js';
 import { parseDurationMs } from './duration.js';
+import { isRegistryReference, parseReference, storeNameOf } from './image-reference.js';
 import { DEFAULT_NETWORK } from './network.js';
 import type { IdMapV1, ManifestV1, MountV1, OwnerV1, SpecV1 } from './manifest-v1.js';
 import { expandForward } from './ports.js';
@@ -40,7 +41,7 @@ export function normalize(manifest: ManifestV1, file: string): ContainerSpec {
     name: metadata.name,
     labels: sortedRecord(metadata.labels),
     annotations: sortedRecord(metadata.annotations),
-    rootfs: spec.rootfs.image !== undefined ? imageRef(spec.rootfs.image)
+    rootfs: spec.rootfs.image !== undefined ? imageRef(spec.rootfs.image, spec.rootfs.pullPolicy)
       : spec.rootfs.path !== undefined ? { kind: 'path', path: spec.rootfs.path } : { kind: 'host' },
     readOnlyRootfs: spec.readOnlyRootfs ?? false,
     process: {
@@ -129,7 +130,14 @@ function processUser(user: SpecV1['user']): Pick<ContainerSpec['process'], 'user
   };
 }
 
-function imageRef(ref: string): ContainerSpec['rootfs'] {
+function imageRef(ref: string, pullPolicy: SpecV1['rootfs']['pullPolicy']): ContainerSpec['rootfs'] {
+  if (isRegistryReference(ref)) {
+    const r = parseReference(ref);
+    return {
+      kind: 'image', ...storeNameOf(r), ...(r.digest ? { digest: r.digest } : {}),
+      ...(pullPolicy === 'Always' || pullPolicy === 'Never' ? { pullPolicy } : {}),
+    };
+  }
   const [name, tag = DEFAULTS.imageTag] = ref.split(':') as [string, string?];
   return { kind: 'image', name, tag };
 }

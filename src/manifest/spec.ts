@@ -13,8 +13,15 @@ export type Propagation = 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared'
 export type MountOption = 'nosuid' | 'nodev' | 'noexec' | 'noatime' | 'nodiratime' | 'relatime';
 export type Unlimited = 'unlimited';
 
+export type PullPolicy = 'IfNotPresent' | 'Always' | 'Never';
+
 export type RootfsSource =
-  | { readonly kind: 'image'; readonly name: string; readonly tag: string }
+  /**
+   * A store name, or a registry reference kept under `registry/repository` (a name with a `/`)
+   * and its tag; `digest` when the reference pins one; `pullPolicy` when not the default
+   * IfNotPresent (both absent for store names, so their specs hash as before).
+   */
+  | { readonly kind: 'image'; readonly name: string; readonly tag: string; readonly digest?: string; readonly pullPolicy?: 'Always' | 'Never' }
   | { readonly kind: 'path'; readonly path: string }
   | { readonly kind: 'host' };
 

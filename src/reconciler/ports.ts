@@ -89,6 +89,11 @@ export interface PreparedRootfs {
   readonly volumes: Readonly<Record<string, string>>;
   /** Who the process runs as, names looked up in the container's own /etc/passwd and /etc/group. */
   readonly user: ProcessUser;
+  /**
+   * Digests of what the start really used (`image`), when they may differ from the plan's: an
+   * image pulled at start was not in the store when the plan was made. Absent: the plan's.
+   */
+  readonly references?: Readonly<Record<string, string>>;
   /** What the state record keeps of it. */
   readonly handle: Json;
 }

@@ -21,12 +21,13 @@ const FOREIGN = NATIVE === 'arm64' ? 'amd64' : 'arm64';
 function buildLayout(dir: string): void {
   const app = { layers: [{ entries: busyboxEntries() }, { entries: [{ type: 'file' as const, path: 'etc/app.conf', content: 'pulled from a registry\n' }] }], config: { Cmd: ['/bin/sh'] }, architecture: NATIVE, refName: 'single' };
   const foreign = { layers: [{ entries: [{ type: 'file' as const, path: 'foreign', content: 'x' }] }], architecture: FOREIGN, refName: 'foreign' };
-  writeOciLayout(dir, [app, foreign]);
+  const next = { ...app, layers: [app.layers[0]!, { entries: [{ type: 'file' as const, path: 'etc/app.conf', content: 'version two\n' }] }], refName: 'next' };
+  writeOciLayout(dir, [app, foreign, next]);
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }> };
   const entries = index.manifests.map((m) => ({
     mediaType: m.mediaType, digest: m.digest, size: m.size,
     platform: { os: 'linux', architecture: m.annotations?.['org.opencontainers.image.ref.name'] === 'foreign' ? FOREIGN : NATIVE },
-  }));
+  })).filter((m) => m.digest !== index.manifests.find((x) => x.annotations?.['org.opencontainers.image.ref.name'] === 'next')?.digest);
   const blob = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }));
   const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
   writeFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), blob);
@@ -67,7 +68,7 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     const r = sb.run('image', 'pull', `${reg.host}/team/app:1`, '-o', 'json');
     expect(r.stderr).toBe('');
     const pulled = JSON.parse(r.stdout) as { changed: boolean; image: { name: string; tag: string; digest: string; source: { kind: string; path: string } }; downloaded: string[] };
-    expect(pulled).toMatchObject({ changed: true, image: { name: 'app', tag: '1', source: { kind: 'registry', path: `${reg.host}/team/app:1` } } });
+    expect(pulled).toMatchObject({ changed: true, image: { name: `${reg.host}/team/app`, tag: '1', source: { kind: 'registry', path: `${reg.host}/team/app:1` } } });
     expect(pulled.downloaded).toHaveLength(2);
     const byDigest = JSON.parse(sb.run('image', 'pull', `${reg.host}/team/app@${pulled.image.digest}`, '--name', 'app:pinned', '-o', 'json').stdout) as { image: { digest: string }; downloaded: string[] };
     expect(byDigest).toMatchObject({ image: { digest: pulled.image.digest }, downloaded: [] });
@@ -77,10 +78,55 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     // Off a terminal, progress is one plain line per layer.
     expect(sb.run('image', 'pull', `${reg.host}/team/app:1`, '--name', 'app:again').stderr).toMatch(/^layer [0-9a-f]{12} already in the store$/m);
 
-    sb.write('run.yaml', 'apiVersion: corral/v1\nkind: Container\nmetadata: {name: pulled}\nspec:\n  rootfs: {image: "app:1"}\n  command: [/bin/cat, /etc/app.conf]\n  restartPolicy: Never\n');
+    sb.write('run.yaml', 'apiVersion: corral/v1\nkind: Container\nmetadata: {name: pulled}\nspec:\n  rootfs: {image: "app:pinned"}\n  command: [/bin/cat, /etc/app.conf]\n  restartPolicy: Never\n');
     expect(sb.run('reconcile', '--once').code).toBe(0);
     expect(await logsWhenExited(sb, 'pulled')).toBe('pulled from a registry');
     sb.remove('run.yaml');
+  });
+
+  test('a manifest names a registry reference: pulled at the first start (the plan says so), kept, pinned by digest; `Never` refuses a missing one', async () => {
+    const reg = await startRegistry('none');
+    registries.push(reg);
+    reg.push(join(work, 'layout'), 'single', 'team/svc:1');
+    const image = (ref: string, extra = ''): string => `apiVersion: corral/v1\nkind: Container\nmetadata: {name: svc}\nspec:\n  rootfs: {image: "${ref}"${extra}}\n  command: [/bin/busybox, sleep, "600"]\n  stopTimeout: 1s\n`;
+    sb.write('svc.yaml', image(`${reg.host}/team/svc:1`));
+    const plan = sb.run('plan');
+    expect(plan.stdout + plan.stderr).toContain(`\`${reg.host}/team/svc:1\` is not in the store: it is pulled when the container starts`);
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(psJson(sb).find((c) => c.name === 'svc')).toMatchObject({ status: 'running' });
+    // What was pulled is what the record says: the next pass has nothing to do.
+    expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
+    const ls = JSON.parse(sb.run('image', 'ls', '-o', 'json').stdout) as { images: Array<{ name: string; tag: string; digest: string; usedBy: string[] }> };
+    const svc = ls.images.find((i) => i.name === `${reg.host}/team/svc`)!;
+    expect(svc).toMatchObject({ tag: '1', usedBy: ['svc'] });
+    // Pinned by digest: the same image, under its digest.
+    sb.write('svc.yaml', image(`${reg.host}/team/svc@${svc.digest}`));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
+    // `Never`: only the store counts.
+    sb.write('never.yaml', image(`${reg.host}/team/missing:1`, ', pullPolicy: Never').replace('name: svc', 'name: never'));
+    const refused = sb.run('plan');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/error IMAGE_NOT_FOUND/);
+    sb.remove('never.yaml');
+  });
+
+  test('`pullPolicy: Always` pulls again at the next start: a new image under the tag, then nothing left to do', async () => {
+    const reg = await startRegistry('none');
+    registries.push(reg);
+    reg.push(join(work, 'layout'), 'single', 'team/moving:1');
+    const manifest = (env: string): string => `apiVersion: corral/v1\nkind: Container\nmetadata: {name: moving}\nspec:\n  rootfs: {image: "${reg.host}/team/moving:1", pullPolicy: Always}\n  command: [/bin/cat, /etc/app.conf]\n  env: {RUN: "${env}"}\n  restartPolicy: Never\n`;
+    sb.write('moving.yaml', manifest('1'));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(await logsWhenExited(sb, 'moving')).toBe('pulled from a registry');
+    reg.push(join(work, 'layout'), 'next', 'team/moving:1');
+    // Nothing starts, nothing is pulled: the tag's new digest waits for the next start.
+    expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
+    sb.write('moving.yaml', manifest('2'));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect((await logsWhenExited(sb, 'moving')).split('\n').pop()).toBe('version two');
+    expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
+    sb.remove('moving.yaml');
   });
 
   test.each(['token', 'basic'] as const)('%s auth: credentials from the auth file; refused without them', async (auth) => {

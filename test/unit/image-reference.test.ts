@@ -2,8 +2,8 @@ import { describe, expect, test } from '@jest/globals';
 import { hasCode } from '../../src/errors.js';
 import {
   familiarName, formatReference, isLoopbackRegistry, parseReference, registryEndpointHost,
-} from '../../src/drivers/overlay/images/registry/reference.js';
-import type { RegistryReference } from '../../src/drivers/overlay/images/registry/reference.js';
+} from '../../src/manifest/image-reference.js';
+import type { RegistryReference } from '../../src/manifest/image-reference.js';
 
 const SHA256 = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const SHA512 = `sha512:${'0123456789abcdef'.repeat(8)}`;

@@ -107,6 +107,19 @@ describe('normalize', () => {
   });
 });
 
+describe('rootfs.image: store names and registry references', () => {
+  const rootfs = async (line: string) => (await loadOne(manifest('web').replace('rootfs: {host: {}}', line))).spec?.rootfs;
+  test('a store name stays as it was (and hashes as before); a reference is kept under registry/repository with its tag, digest and pull policy', async () => {
+    expect(await rootfs('rootfs: {image: alpine}')).toEqual({ kind: 'image', name: 'alpine', tag: 'latest' });
+    expect(await rootfs('rootfs: {image: "127.0.0.1:5000/team/app:1"}')).toEqual({ kind: 'image', name: '127.0.0.1:5000/team/app', tag: '1' });
+    expect(await rootfs('rootfs: {image: "docker.io/nginx", pullPolicy: Always}')).toEqual({ kind: 'image', name: 'docker.io/library/nginx', tag: 'latest', pullPolicy: 'Always' });
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    expect(await rootfs(`rootfs: {image: "localhost/app@${digest}", pullPolicy: IfNotPresent}`)).toEqual({ kind: 'image', name: 'localhost/app', tag: `sha256-${'ab'.repeat(32)}`, digest });
+    // Without a registry host it is a store name, never a guess at Docker Hub.
+    expect((await loadOne(manifest('web').replace('rootfs: {host: {}}', 'rootfs: {image: "library/nginx"}'))).errors.map((e) => e.code)).toEqual(['MANIFEST_INVALID_FORMAT']);
+  });
+});
+
 describe('effectiveCapabilities', () => {
   test('drop ALL then add one', () => expect(effectiveCapabilities(['NET_BIND_SERVICE'], ['ALL'])).toEqual(['CAP_NET_BIND_SERVICE']));
   test('names are case- and prefix-insensitive', () => expect(effectiveCapabilities(['sys_time'], [])).toContain('CAP_SYS_TIME'));

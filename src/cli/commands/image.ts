@@ -5,8 +5,9 @@
 import { Command } from 'commander';
 import {
   familiarName, formatImageRef, getImage, importImage, listImages, parseImageRef, parseReference, preparedImageUsers, pruneImages, pullImage,
-  removeImage, type ImageRecord, type ImageUsers, type RegistryReference,
+  removeImage, type ImageRecord, type ImageUsers,
 } from '../../drivers/overlay/index.js';
+import { storeNameOf } from '../../manifest/image-reference.js';
 import { CorralError } from '../../errors.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { plural } from '../views/diagnostics.js';
@@ -63,18 +64,11 @@ function importSubcommand(): Command {
     });
 }
 
-/** The store name a pull gets by default: the repository's last component, and the tag (or the digest's start). */
-function localName(ref: RegistryReference): string {
-  const base = ref.repository.slice(ref.repository.lastIndexOf('/') + 1);
-  const tag = ref.tag ?? `sha256-${ref.digest!.slice(ref.digest!.indexOf(':') + 1, ref.digest!.indexOf(':') + 13)}`;
-  return `${base}:${tag}`;
-}
-
 function pullSubcommand(): Command {
   return new Command('pull')
     .description('pull an image from an OCI registry (Docker Hub, a local registry...) into the store')
     .argument('<reference>', 'registry/repository[:tag][@digest]; `nginx` is docker.io/library/nginx:latest')
-    .option('-n, --name <name[:tag]>', 'name to store it as (default: the last part of the repository and the tag, `team/app:1` → `app:1`)')
+    .option('-n, --name <name[:tag]>', 'name to store it as (default: the reference itself, registry and repository, as a manifest names it: `127.0.0.1:5000/team/app:1`)')
     .option('-o, --output <format>', 'text or json', 'text')
     .addHelpText('after', [
       '',
@@ -87,7 +81,7 @@ function pullSubcommand(): Command {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
       const ref = parseReference(text);
-      const as = parseImageRef(opts.name ?? localName(ref));
+      const as = opts.name === undefined ? storeNameOf(ref) : parseImageRef(opts.name);
       const progress = format === 'json' ? undefined : pullProgress(process.stderr, ctx.style);
       const result = await pullImage(ctx.root, ref, as, { ...(progress ? { progress } : {}) });
       progress?.finish();

@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { diagnostic, isCorralError, type Diagnostic } from '../../errors.js';
-import type { ContainerSpec } from '../../manifest/spec.js';
+import { parseReference } from '../../manifest/image-reference.js';
+import type { ContainerSpec, RootfsSource } from '../../manifest/spec.js';
 import type { PreparedRootfs, RootfsLayout, RootfsPort } from '../../reconciler/ports.js';
 import type { Json } from '../../state/record.js';
 import { layout } from '../../state/layout.js';
@@ -16,6 +17,8 @@ import { ensureHostRoot, type HostRoot } from './host-root.js';
 import { readContainerFile } from './container-files.js';
 import { resolveUser, USER_DB_MAX_BYTES, userRequestFor, type ResolvedUser } from './user-lookup.js';
 import { applyVolumeAccess, ensureVolume } from './volumes.js';
+import { pullImage } from './images/registry/pull.js';
+import { findImage } from './images/store.js';
 import { probeQuotaSupport, type QuotaProbe } from './quota/probe.js';
 import { applyStorageLimit, releaseStorageLimit, storageDiagnostics } from './quota/storage-limit.js';
 
@@ -83,6 +86,25 @@ function userDiagnostics(root: string, spec: ContainerSpec, resolved: ResolvedRo
   }
 }
 
+type ImageSource = Extract<RootfsSource, { kind: 'image' }>;
+
+/** A store name with a `/` is a registry reference's (src/manifest/image-reference.ts › storeNameOf). */
+const isPulled = (source: ImageSource): boolean => source.name.includes('/');
+const pullReference = (source: ImageSource): string => (source.digest ? `${source.name}@${source.digest}` : `${source.name}:${source.tag}`);
+
+/**
+ * Pulls a registry image the store lacks (`IfNotPresent`, the default), or at every start
+ * (`Always`); `Never` leaves it to the store. True when it pulled.
+ */
+async function pullIfWanted(root: string, source: RootfsSource, signal: AbortSignal): Promise<boolean> {
+  if (source.kind !== 'image' || !isPulled(source)) return false;
+  const policy = source.pullPolicy ?? 'IfNotPresent';
+  if (policy === 'Never') return false;
+  if (policy === 'IfNotPresent' && findImage(root, { name: source.name, tag: source.tag }) !== null) return false;
+  await pullImage(root, parseReference(pullReference(source)), { name: source.name, tag: source.tag }, { signal });
+  return true;
+}
+
 export function overlayRootfsPort(root: string, base: RootfsOptions = {}): RootfsPort {
   let memo: { at: number; host: HostRoot } | undefined;
   const options: RootfsOptions = {
@@ -110,7 +132,8 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       }
     },
 
-    async prepare(name: string, spec: ContainerSpec): Promise<PreparedRootfs> {
+    async prepare(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<PreparedRootfs> {
+      const pulled = await pullIfWanted(root, spec.rootfs, signal);
       const prepared = prepareRootfs(root, name, spec, options);
       // After the directories exist, before anything runs in them.
       await applyStorageLimit(root, name, storageSize(spec), quotaProbe);
@@ -123,7 +146,10 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
         // written before these fields existed lacks them: nothing is changed then.
         applyVolumeAccess(volumes[m.name]!, m.name, { owner: m.owner ?? null, mode: m.mode ?? null });
       }
-      return { layout: prepared.layout, defaults: prepared.defaults, volumes, user, handle: rootfsHandle(prepared.layout) };
+      return {
+        layout: prepared.layout, defaults: prepared.defaults, volumes, user, handle: rootfsHandle(prepared.layout),
+        ...(pulled && prepared.digest ? { references: { image: prepared.digest } } : {}),
+      };
     },
 
     async remove(name: string): Promise<void> {
@@ -152,6 +178,11 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
           out.push(...userDiagnostics(root, spec, resolveRootfs(root, spec.rootfs, options)));
         } catch (err) {
           if (!isCorralError(err)) throw err;
+          if (err.code === 'IMAGE_NOT_FOUND' && spec.rootfs.kind === 'image' && isPulled(spec.rootfs) && spec.rootfs.pullPolicy !== 'Never') {
+            // Not an error: the start pulls it. Said, so the plan shows the pull.
+            out.push(diagnostic('warning', 'IMAGE_NOT_FOUND', `\`${pullReference(spec.rootfs)}\` is not in the store: it is pulled when the container starts`, { container: spec.name, field: 'spec.rootfs.image' }));
+            return out;
+          }
           out.push(diagnostic('error', err.code, err.summary, {
             container: spec.name, field: spec.rootfs.kind === 'image' ? 'spec.rootfs.image' : 'spec.rootfs.path',
             ...(err.hint ? { hint: err.hint } : {}), ...(err.detail ? { detail: err.detail } : {}),

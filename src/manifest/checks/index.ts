@@ -11,7 +11,7 @@
 import type { Diagnostic } from '../../errors.js';
 import { selfDependency } from './document/dependencies.js';
 import { namespacesAndNetwork, sysctls, userNamespace } from './document/namespaces.js';
-import { canonicalPaths, devices, mounts, seccompFile } from './document/paths.js';
+import { canonicalPaths, devices, mounts, rootfsSource, seccompFile } from './document/paths.js';
 import { capabilities, commandRequired, env, user } from './document/process.js';
 import { cpusetAndIo, memory, storage, ulimits } from './document/resources.js';
 import { reporter, type CheckedDocument, type DocumentCheck, type SetCheck } from './report.js';
@@ -22,6 +22,7 @@ export type { CheckedDocument, DocumentCheck, SetCheck };
 
 export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
   commandRequired,
+  rootfsSource,
   canonicalPaths,
   mounts,
   devices,

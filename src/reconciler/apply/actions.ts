@@ -5,6 +5,7 @@
 // transition() (src/state/record.ts), whose table the store enforces on every write.
 
 import { CorralError, diagnostic, type Diagnostic } from '../../errors.js';
+import { canonicalJson, specHash } from '../../manifest/hash.js';
 import { nextBackoff, RECORD_FORMAT, transition, type ContainerRecord, type ContainerStatus, type UserRange } from '../../state/record.js';
 import type { Change } from '../plan/types.js';
 import type { UserRangeAllocator } from '../user-ranges.js';
@@ -116,7 +117,12 @@ export class Actions {
     const spec = change.after!;
     const joinNetworkOf = spec.namespaces.network.kind === 'container' ? this.records.get(spec.namespaces.network.container)?.runtime ?? null : null;
     const started = await startContainer(this.ctx, { name: change.name, spec, userRange: record.userRange, joinNetworkOf });
+    // An image pulled at start has a digest the plan did not know: the record gets the one used,
+    // so the next plan compares against what runs (and does not take it for a change).
+    const references = started.references ? { ...record.references, ...started.references } : record.references;
+    const pulled = canonicalJson(references) === canonicalJson(record.references) ? {} : { references, hash: specHash(spec, references) };
     await this.save(transition(record, 'running', {
+      ...pulled,
       cgroup: started.cgroup,
       rootfs: started.rootfs,
       network: started.network,

@@ -28,6 +28,8 @@ export interface Started {
   readonly network: Json | null;
   readonly runtime: Json;
   readonly startedAt: string;
+  /** Digests the start used where they differ from the plan's (an image pulled at start). */
+  readonly references: Readonly<Record<string, string>> | null;
 }
 
 export interface Stopped {
@@ -61,7 +63,7 @@ export async function startContainer(ctx: StepContext, input: StartInput): Promi
     name, spec, rootfs, cgroup: ports.cgroups.placement(cgroup), network, userRange: input.userRange, joinNetworkOf: input.joinNetworkOf,
   }, s));
   await verifyLimits(ctx, name, cgroup, spec);
-  return { cgroup, rootfs: rootfs.handle, network: network.handle, runtime: started.runtime, startedAt: started.startedAt };
+  return { cgroup, rootfs: rootfs.handle, network: network.handle, runtime: started.runtime, startedAt: started.startedAt, references: rootfs.references ?? null };
 }
 
 /** Applies changed limits to a running container and checks the kernel took them. */

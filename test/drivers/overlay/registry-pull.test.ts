@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { pullImage, type PullOptions } from '../../../src/drivers/overlay/images/registry/pull.js';
-import { parseReference } from '../../../src/drivers/overlay/images/registry/reference.js';
+import { parseReference } from '../../../src/manifest/image-reference.js';
 import { findImage } from '../../../src/drivers/overlay/images/store.js';
 import { parseImageRef } from '../../../src/drivers/overlay/images/image-ref.js';
 import { hasCode } from '../../../src/errors.js';

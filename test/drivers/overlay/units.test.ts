@@ -135,7 +135,10 @@ describe('names, options, mountinfo', () => {
   test('image names follow the manifest schema', () => {
     expect(parseImageRef('busybox')).toEqual({ name: 'busybox', tag: 'latest' });
     expect(parseImageRef('my.app_x-1:v1.2')).toEqual({ name: 'my.app_x-1', tag: 'v1.2' });
-    for (const bad of ['', 'Upper', '../x', 'a/b', 'a:', 'a:.hidden', ':tag']) expect(() => parseImageRef(bad)).toThrow(/is not NAME\[:TAG\]/);
+    for (const bad of ['', 'Upper', 'a/b', 'a:', 'a:.hidden', ':tag']) expect(() => parseImageRef(bad)).toThrow(/is not NAME\[:TAG\]/);
+    // A first part with a `.` or `:` names a registry: it must then be a valid reference.
+    for (const bad of ['../x', 'reg.example:99999/a', 'localhost/A']) expect(() => parseImageRef(bad)).toThrow(/image reference .* is invalid/);
+    expect(parseImageRef('127.0.0.1:5000/team/app:1')).toEqual({ name: '127.0.0.1:5000/team/app', tag: '1' });
   });
 
   test('mount(2) option strings refuse separators in paths', () => {

@@ -2,6 +2,7 @@
 // rootfs.image), so a name that imports is a name a manifest can use. Pure.
 
 import { CorralError } from '../../../errors.js';
+import { isRegistryReference, parseReference, storeNameOf } from '../../../manifest/image-reference.js';
 
 export interface ImageRef {
   readonly name: string;
@@ -13,6 +14,8 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 export function parseImageRef(text: string): ImageRef {
+  // A registry reference names what a pull stored: `127.0.0.1:5000/team/app:1`.
+  if (isRegistryReference(text)) return storeNameOf(parseReference(text));
   const colon = text.indexOf(':');
   const name = colon === -1 ? text : text.slice(0, colon);
   const tag = colon === -1 ? DEFAULT_TAG : text.slice(colon + 1);

@@ -21,6 +21,8 @@ import { MEDIA, ociArchitecture, readOciLayout, type OciImage } from './oci-layo
 import { withStoreLock } from './store-lock.js';
 
 export const IMAGE_RECORD_VERSION = 1;
+/** Directory levels of a store name: a registry host and a repository path of up to 15 parts. */
+const MAX_NAME_DEPTH = 16;
 
 export interface ImageLayer {
   /** sha256 of the uncompressed layer tar (OCI diff_id); names the directory in layers/. */
@@ -241,18 +243,27 @@ export function getImage(root: string, ref: ImageRef): ImageRecord {
 export function listImages(root: string): ImageRecord[] {
   const l = layout(root);
   const out: ImageRecord[] = [];
-  for (const name of listDir(l.imagesDir)) {
-    if (name.startsWith('.')) continue;
-    for (const file of listDir(join(l.imagesDir, name))) {
-      if (!file.endsWith('.json') || file.startsWith('.')) continue;
-      try {
-        const value = readJson(join(l.imagesDir, name, file));
-        if (isImageRecord(value)) out.push(value);
-      } catch {
-        // a damaged record must not hide the others; `image rm` or a re-import replaces it
+  // Pulled images are kept under their registry and repository (`127.0.0.1:5000/team/app`):
+  // directories nest as deep as repository paths go.
+  const walk = (dir: string, depth: number): void => {
+    for (const entry of listDir(dir)) {
+      if (entry.startsWith('.')) continue;
+      const path = join(dir, entry);
+      if (entry.endsWith('.json')) {
+        if (depth === 0) continue;
+        try {
+          const value = readJson(path);
+          if (isImageRecord(value)) out.push(value);
+        } catch {
+          // a damaged record must not hide the others; `image rm` or a re-import replaces it
+        }
+      } else if (depth < MAX_NAME_DEPTH && lstatSync(path).isDirectory()) {
+        walk(path, depth + 1);
       }
     }
-  }
+  };
+  walk(l.imagesDir, 0);
+  out.sort((a, b) => (a.name === b.name ? (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0) : a.name < b.name ? -1 : 1));
   return out;
 }
 
@@ -272,6 +283,18 @@ export interface RemoveImageResult {
   readonly freedLayers: readonly string[];
 }
 
+/** The directories of a store name left empty (`a/b/c`: c, then b, then a), never the store's own. */
+function removeEmptyNameDirs(imagesDir: string, name: string): void {
+  const parts = name.split('/');
+  for (let n = parts.length; n > 0; n--) {
+    try {
+      rmdirSync(join(imagesDir, ...parts.slice(0, n)));
+    } catch {
+      return; // other tags or names remain
+    }
+  }
+}
+
 /** Removes an image record, refused while a container uses it, then the layers nothing else needs. */
 export async function removeImage(root: string, ref: ImageRef, users: ImageUsers): Promise<RemoveImageResult> {
   return withStoreLock(root, () => {
@@ -284,11 +307,7 @@ export async function removeImage(root: string, ref: ImageRef, users: ImageUsers
     }
     const l = layout(root);
     removeFile(l.imageRecord(ref.name, ref.tag));
-    try {
-      rmdirSync(join(l.imagesDir, ref.name));
-    } catch {
-      // other tags remain
-    }
+    removeEmptyNameDirs(l.imagesDir, ref.name);
     return { removed: image, freedLayers: pruneLayersLocked(root).removed };
   });
 }
@@ -314,11 +333,7 @@ export async function pruneImages(root: string, users: ImageUsers, dryRun = fals
     }
     for (const image of unused) {
       removeFile(l.imageRecord(image.name, image.tag));
-      try {
-        rmdirSync(join(l.imagesDir, image.name));
-      } catch {
-        // other tags remain
-      }
+      removeEmptyNameDirs(l.imagesDir, image.name);
     }
     const pruned = pruneLayersLocked(root);
     return { removed: unused, freedLayers: pruned.removed, bytes: pruned.bytes };

@@ -4,7 +4,9 @@
 // place of what corral sets up inside the container itself (/proc, /sys, /dev and its entries,
 // masked paths), which the runtime and the container's programs rely on. Pure.
 
+import { CorralError } from '../../../errors.js';
 import { DEFAULT_MASKED_PATHS } from '../../defaults.js';
+import { isRegistryReference, parseReference } from '../../image-reference.js';
 import type { FieldPath } from '../../field-path.js';
 import { isCanonicalAbsolute, isWithin, normalizeAbsolute } from '../../posix-path.js';
 import { parseBytes } from '../../quantity.js';
@@ -61,6 +63,39 @@ export const canonicalPaths: DocumentCheck = {
         report('error', 'MANIFEST_PATH_TRICK', ['spec', 'resources', 'io', 'limits', i, 'device'], `device \`${l.device}\` is not under /dev`);
       }
     });
+  },
+};
+
+const STORE_NAME = /^[a-z0-9][a-z0-9._-]{0,127}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$/;
+
+/** Exactly one source; an image is a store name or a well-formed registry reference. */
+export const rootfsSource: DocumentCheck = {
+  name: 'rootfs-source',
+  run: ({ spec }, report) => {
+    const r = spec.rootfs;
+    const given = (['image', 'path', 'host'] as const).filter((k) => r[k] !== undefined);
+    if (given.length !== 1) {
+      report('error', 'MANIFEST_INVALID_VALUE', ['spec', 'rootfs'], given.length === 0
+        ? '`rootfs` names no source'
+        : `\`rootfs\` names ${given.length} sources (${given.map((g) => `\`${g}\``).join(', ')})`, { hint: 'give exactly one of `image`, `path` or `host`' });
+    }
+    if (r.pullPolicy !== undefined && (r.image === undefined || !isRegistryReference(r.image))) {
+      report('error', 'MANIFEST_CONFLICT', ['spec', 'rootfs', 'pullPolicy'], '`pullPolicy` applies only to a registry reference in `rootfs.image`', {
+        hint: 'name the image with its registry host (`registry.example.com/app:1`), or drop `pullPolicy`: a store name is never pulled',
+      });
+    }
+    if (r.image === undefined) return;
+    if (isRegistryReference(r.image)) {
+      try {
+        parseReference(r.image);
+      } catch (err) {
+        report('error', 'MANIFEST_INVALID_FORMAT', ['spec', 'rootfs', 'image'], err instanceof CorralError ? err.summary : String(err), err instanceof CorralError && err.detail ? { detail: err.detail } : {});
+      }
+    } else if (!STORE_NAME.test(r.image)) {
+      report('error', 'MANIFEST_INVALID_FORMAT', ['spec', 'rootfs', 'image'], `image \`${r.image}\` is neither a store name nor a registry reference`, {
+        detail: 'a store name: lower-case letters, digits, `.`, `_`, `-`, then `:TAG`; a registry reference starts with its registry host (`127.0.0.1:5000/team/app:1`, `docker.io/library/nginx`)',
+      });
+    }
   },
 };
 

@@ -17,7 +17,7 @@ import { blobPath, descriptor, manifestsOf, MEDIA, parseObject, pickPlatform, ty
 import { importImage, type ImportResult } from '../store.js';
 import { RegistryClient, type FetchedManifest } from './client.js';
 import { credentialFiles, findCredentials } from './credentials.js';
-import { formatReference, isLoopbackRegistry, registryEndpointHost, type RegistryReference } from './reference.js';
+import { formatReference, isLoopbackRegistry, registryEndpointHost, type RegistryReference } from '../../../../manifest/image-reference.js';
 
 const INDEX_TYPES = new Set<string>([MEDIA.ociIndex, MEDIA.dockerList]);
 const MANIFEST_TYPES = new Set<string>([MEDIA.ociManifest, MEDIA.dockerManifest]);

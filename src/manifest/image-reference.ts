@@ -7,8 +7,8 @@
 // input is treated as hostile: its length is bounded before anything looks at it, and it is
 // parsed by hand, one character class at a time, so no input can make it backtrack.
 
-import { CorralError } from '../../../../errors.js';
-import type { ErrorCode } from '../../../../errors.js';
+import { CorralError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 
 export interface RegistryReference {
   /** Registry host with optional port, normalised: `docker.io` for Docker Hub, lower-case host. */
@@ -371,4 +371,22 @@ function escape(s: string): string {
 function fail(text: string, what: string, detail: string, hint?: string): never {
   const shown = text === '' ? 'image reference' : `image reference \`${shorten(text)}\``;
   throw new CorralError(INVALID, `${shown} is invalid: ${what}`, hint === undefined ? { detail } : { detail, hint });
+}
+
+/**
+ * Whether a `rootfs.image` value is a registry reference rather than a name in the store: it starts
+ * with a registry host (`localhost`, a name with a `.`, or a `:port`) followed by a path. A bare
+ * `nginx` stays a store name: corral never guesses Docker Hub (write `docker.io/library/nginx`).
+ */
+export function isRegistryReference(text: string): boolean {
+  const slash = text.indexOf('/');
+  if (slash <= 0) return false;
+  const first = text.slice(0, slash);
+  return first === 'localhost' || first.includes('.') || first.includes(':');
+}
+
+/** The store name and tag a registry reference is kept under: `registry/repository` and the tag, or `sha256-<hex>` for a digest alone. */
+export function storeNameOf(r: RegistryReference): { readonly name: string; readonly tag: string } {
+  const tag = r.tag ?? r.digest!.replace(':', '-').slice(0, 128);
+  return { name: `${r.registry}/${r.repository}`, tag };
 }
