@@ -7,7 +7,7 @@
 // The registry is Debian's docker-registry on 127.0.0.1 with a port and a config of its own. The
 // image: busybox plus 4 layers of 6 MiB of base64 text each (gzip keeps about 3/4 of it); image b shares the first 4 layers and has its own last one. Each run pulls into a
 // fresh store, the three tools interleaved, so load drifts hit all of them alike. corral's time
-// includes its Node.js start (~0.2 s here); skopeo stores blobs without unpacking them, podman
+// includes its Node.js start (~0.2 s here; a row without it pulls in this process); skopeo stores blobs without unpacking them, podman
 // and corral unpack every layer. podman runs in a private mount namespace with its storage under
 // the temp dir, so none of the machine's podman state is touched.
 
@@ -20,6 +20,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { pullImage } from '../dist/drivers/overlay/images/registry/pull.js';
+import { parseReference, storeNameOf } from '../dist/manifest/image-reference.js';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -98,7 +100,7 @@ try {
   const layout = buildLayout();
   for (const ref of ['a', 'b']) run('skopeo', ['copy', '--quiet', '--insecure-policy', '--dest-tls-verify=false', `oci:${layout}:${ref}`, `docker://${registry.host}/bench/app:${ref}`]);
   const image = `${registry.host}/bench/app:a`;
-  const times = { corral: [], skopeo: [], ...(podman ? { podman: [] } : {}) };
+  const times = { corral: [], inProcess: [], skopeo: [], ...(podman ? { podman: [] } : {}) };
   const tools = Object.keys(times);
   for (let i = 0; i < RUNS; i++) {
     const order = [...tools.slice(i % tools.length), ...tools.slice(0, i % tools.length)];
@@ -106,6 +108,12 @@ try {
       const dir = join(tmp, `run-${tool}-${i}`);
       mkdirSync(dir);
       if (tool === 'corral') times.corral.push(timed(() => run(process.execPath, [CORRAL, '--root', dir, 'image', 'pull', image], { CORRAL_AUTH_FILE: '/nonexistent' })));
+      if (tool === 'inProcess') {
+        const t = performance.now();
+        const ref = parseReference(image);
+        await pullImage(dir, ref, storeNameOf(ref), { env: { CORRAL_AUTH_FILE: '/nonexistent' } });
+        times.inProcess.push(performance.now() - t);
+      }
       if (tool === 'skopeo') times.skopeo.push(timed(() => run('skopeo', ['copy', '--quiet', '--insecure-policy', '--src-tls-verify=false', `docker://${image}`, `oci:${dir}/oci:a`])));
       if (tool === 'podman') {
         const script = `mount -t tmpfs none /run && exec podman --root ${dir}/root --runroot ${dir}/run --storage-driver overlay pull --quiet --tls-verify=false ${image} >/dev/null`;
@@ -125,11 +133,11 @@ try {
   const afterB = du(join(store, 'layers'));
   const mib = (n) => (n / (1 << 20)).toFixed(1);
   console.log(`pull of a 5-layer image (${mib(first.downloadedBytes)} MiB compressed, ${mib(afterA)} MiB unpacked) from a local registry, ${RUNS} runs each (ms)`);
-  console.log(`  ${'tool'.padEnd(34)} median      p90`);
+  console.log(`  ${'tool'.padEnd(38)} median      p90`);
   for (const tool of tools) {
     const s = stats(times[tool]);
-    const what = { corral: 'corral image pull (unpacks)', skopeo: 'skopeo copy → oci: (no unpack)', podman: 'podman pull, overlay (unpacks)' }[tool];
-    console.log(`  ${what.padEnd(34)} ${s.median.toFixed(0).padStart(6)} ${s.p90.toFixed(0).padStart(8)}`);
+    const what = { corral: 'corral image pull (unpacks)', inProcess: '  the same in process (no Node start)', skopeo: 'skopeo copy → oci: (no unpack)', podman: 'podman pull, overlay (unpacks)' }[tool];
+    console.log(`  ${what.padEnd(38)} ${s.median.toFixed(0).padStart(6)} ${s.p90.toFixed(0).padStart(8)}`);
   }
   if (!podman) console.log('  podman: not installed (apt-get install podman), left out');
   const c = stats(times.corral).median;

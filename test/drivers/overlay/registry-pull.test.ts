@@ -202,12 +202,16 @@ describe('pull', () => {
       expect({ code: (err as { code?: string }).code, message: String(err) }).toMatchObject({ code, message: expect.stringMatching(message) });
       expect(findImage(root, parseImageRef('app:1'))).toBeNull();
       expect(existsSync(layout(root).layersDir) ? readdirSync(layout(root).layersDir) : []).toEqual([]);
+      // A registry that lied is not resumed from: its staging goes. A cut (REGISTRY_ERROR) stays for the rerun.
+      const staged = readdirSync(layout(root).tmpDir).filter((e) => e.startsWith('pull-'));
+      expect(staged).toHaveLength(code === 'REGISTRY_ERROR' ? 1 : 0);
     }
     reg.faults.length = 0;
     const root = fresh();
     const evil = await failure(pullImage(root, parseReference(`${reg.host}/team/evil:1`), parseImageRef('evil:1'), FAST));
     expect(hasCode(evil, 'IMAGE_UNSAFE_ENTRY')).toBe(true);
     expect(existsSync(join(root, '..', 'escaped'))).toBe(false);
+    expect(readdirSync(layout(root).tmpDir)).toEqual([]);
     expect(findImage(root, parseImageRef('evil:1'))).toBeNull();
   });
 

@@ -131,10 +131,18 @@ export async function pullImage(root: string, ref: RegistryReference, as: ImageR
   const lockFd = openSync(join(staging, '.lock'), 'a', 0o600);
   try {
     if (!tryFlock(lockFd, staging)) throw new CorralError('REGISTRY_ERROR', `another pull of \`${canonical}\` is running`, { hint: 'wait for it to finish' });
-    const result = await download(client, root, ref, staging, options.progress);
-    const imported = await importImage(root, staging, as, { source: { kind: 'registry', path: canonical } });
-    removeTree(staging);
-    return { ...imported, reference: canonical, ...result };
+    try {
+      const result = await download(client, root, ref, staging, options.progress);
+      const imported = await importImage(root, staging, as, { source: { kind: 'registry', path: canonical } });
+      removeTree(staging);
+      return { ...imported, reference: canonical, ...result };
+    } catch (err) {
+      // What a cut connection or an abort left is resumed by the next pull; what the registry
+      // got wrong (a digest, an archive, auth) would only be found wrong again.
+      const resumable = !(err instanceof CorralError) || err.code === 'REGISTRY_ERROR';
+      if (!resumable) removeTree(staging);
+      throw err;
+    }
   } finally {
     closeSync(lockFd);
   }
