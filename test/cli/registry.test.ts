@@ -129,6 +129,26 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     sb.remove('moving.yaml');
   });
 
+  test('`IfNotPresent`: a new digest under the tag waits for `corral image pull`, then is a recreate the plan shows', async () => {
+    const reg = await startRegistry('none');
+    registries.push(reg);
+    reg.push(join(work, 'layout'), 'single', 'team/steady:1');
+    sb.write('steady.yaml', `apiVersion: corral/v1\nkind: Container\nmetadata: {name: steady}\nspec:\n  rootfs: {image: "${reg.host}/team/steady:1"}\n  command: [/bin/cat, /etc/app.conf]\n  restartPolicy: Never\n`);
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(await logsWhenExited(sb, 'steady')).toBe('pulled from a registry');
+    reg.push(join(work, 'layout'), 'next', 'team/steady:1');
+    // Resyncs never ask the registry: the store's digest is what counts.
+    expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
+    expect(sb.run('image', 'pull', `${reg.host}/team/steady:1`).code).toBe(0);
+    const plan = JSON.parse(sb.run('plan', '-o', 'json').stdout) as { actions: Array<{ name: string; action: string; reasons: Array<{ text: string }> }> };
+    const steady = plan.actions.find((a) => a.name === 'steady')!;
+    expect(steady.action).toBe('recreate');
+    expect(steady.reasons.map((r) => r.text).join('\n')).toMatch(/image/);
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect((await logsWhenExited(sb, 'steady')).split('\n').pop()).toBe('version two');
+    sb.remove('steady.yaml');
+  });
+
   test.each(['token', 'basic'] as const)('%s auth: credentials from the auth file; refused without them', async (auth) => {
     const reg = await startRegistry(auth);
     registries.push(reg);
