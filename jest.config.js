@@ -14,4 +14,6 @@ export default {
   // Kernel tests create real cgroups, namespaces and mounts: give them room, never wall-clock asserts.
   testTimeout: 60_000,
   setupFiles: ['<rootDir>/test/support/subid-env.js'],
+  // Cgroups of an earlier run that was killed before its cleanup (test/support/stale-sweep.js).
+  globalSetup: '<rootDir>/test/support/stale-sweep.js',
 };

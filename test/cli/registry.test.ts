@@ -7,9 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
+import { logLinesWhenExited, psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
 import { busyboxEntries, writeOciLayout } from '../support/oci.js';
 import { haveRegistryTools, PASSWORD, startRegistry, USER, type RealRegistry } from '../support/real-registry.js';
 import { requireRoot } from '../support/root.js';
@@ -35,10 +34,7 @@ function buildLayout(dir: string): void {
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
 }
 
-async function logsWhenExited(sb: Sandbox, name: string): Promise<string> {
-  for (let i = 0; i < 200 && psJson(sb).find((c) => c.name === name)?.status !== 'exited'; i++) await sleep(100);
-  return sb.run('logs', name).stdout.split('\n').map((l) => /^\S+ std\w+ [FP] (.*)$/.exec(l)?.[1] ?? '').filter(Boolean).join('\n');
-}
+const logsWhenExited = async (sb: Sandbox, name: string): Promise<string> => (await logLinesWhenExited(sb, name)).join('\n');
 
 const root = requireRoot();
 const tools = haveRegistryTools();

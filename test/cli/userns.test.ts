@@ -4,9 +4,8 @@
 
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
+import { logLinesWhenExited, psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
 import { requireRoot } from '../support/root.js';
 
 const manifest = (name: string, script: string, extra = ''): string => `apiVersion: corral/v1
@@ -19,10 +18,7 @@ spec:
   namespaces: {user: {enabled: true}}
 ${extra}`;
 
-async function logsWhenExited(sb: Sandbox, name: string): Promise<string> {
-  for (let i = 0; i < 200 && psJson(sb).find((c) => c.name === name)?.status !== 'exited'; i++) await sleep(100);
-  return sb.run('logs', name).stdout.split('\n').map((l) => /^\S+ std\w+ [FP] (.*)$/.exec(l)?.[1] ?? '').filter(Boolean).join('\n');
-}
+const logsWhenExited = async (sb: Sandbox, name: string): Promise<string> => (await logLinesWhenExited(sb, name)).join('\n');
 
 const root = requireRoot();
 (root ? describe : describe.skip)('auto user namespaces, end to end', () => {

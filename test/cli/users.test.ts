@@ -8,9 +8,8 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
+import { logLinesWhenExited, psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
 import { busyboxEntries, writeOciLayout } from '../support/oci.js';
 import type { TarSpec } from '../support/oci-tar.js';
 import { requireRoot } from '../support/root.js';
@@ -40,10 +39,6 @@ ${extra}`;
 
 const ID_SCRIPT = 'echo "$(id -u) $(id -g) $(id -G)"; echo "HOME=$HOME"';
 
-async function logsWhenExited(sb: Sandbox, name: string): Promise<string[]> {
-  for (let i = 0; i < 200 && psJson(sb).find((c) => c.name === name)?.status !== 'exited'; i++) await sleep(100);
-  return sb.run('logs', name).stdout.split('\n').map((l) => /^\S+ std\w+ [FP] (.*)$/.exec(l)?.[1] ?? '').filter(Boolean);
-}
 
 const root = requireRoot();
 (root ? describe : describe.skip)('users by name, end to end', () => {
@@ -72,11 +67,11 @@ const root = requireRoot();
     const r = sb.run('reconcile', '--once');
     expect(r.code).toBe(0);
     // Primary group from /etc/passwd, supplementary ones from the lines of /etc/group naming `app`.
-    expect(await logsWhenExited(sb, 'byname')).toEqual(['1000 1000 1000 29', 'HOME=/home/app', 'wrote']);
-    expect(await logsWhenExited(sb, 'groups')).toEqual(['1000 50 50 7 29 44', 'HOME=/home/app']);
+    expect(await logLinesWhenExited(sb, 'byname')).toEqual(['1000 1000 1000 29', 'HOME=/home/app', 'wrote']);
+    expect(await logLinesWhenExited(sb, 'groups')).toEqual(['1000 50 50 7 29 44', 'HOME=/home/app']);
     // The image says `app:audio`; a manifest that says root (by number) overrides it.
-    expect(await logsWhenExited(sb, 'image')).toEqual(['1000 29 29', 'HOME=/home/app']);
-    expect(await logsWhenExited(sb, 'numeric')).toEqual(['0 0 0', 'HOME=/root']);
+    expect(await logLinesWhenExited(sb, 'image')).toEqual(['1000 29 29', 'HOME=/home/app']);
+    expect(await logLinesWhenExited(sb, 'numeric')).toEqual(['0 0 0', 'HOME=/root']);
     const vol = statSync(join(sb.root, 'volumes', 'appdata', 'data'));
     expect([vol.uid, vol.gid]).toEqual([1000, 1000]);
   });
@@ -84,10 +79,10 @@ const root = requireRoot();
   test('names are looked up as the container left its files: a user added by the container is found at its next start', async () => {
     sb.write('adds.yaml', manifest('adds', 'grep -q svc /etc/passwd || echo "svc:x:2000:2000::/srv:/bin/sh" >> /etc/passwd; id -u', '  user: root'));
     expect(sb.run('reconcile', '--once').code).toBe(0);
-    expect(await logsWhenExited(sb, 'adds')).toEqual(['0']);
+    expect(await logLinesWhenExited(sb, 'adds')).toEqual(['0']);
     sb.write('adds.yaml', manifest('adds', 'id -u', '  user: svc'));
     expect(sb.run('reconcile', '--once').code).toBe(0);
-    expect((await logsWhenExited(sb, 'adds')).pop()).toBe('2000');
+    expect((await logLinesWhenExited(sb, 'adds')).pop()).toBe('2000');
   });
 
   test('exec runs as the container\'s user, or as another one by name', async () => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openCgroupManager } from '../../src/drivers/cgroups/index.js';
 import { layout } from '../../src/state/layout.js';
 import { readRootId, shortRootId } from '../../src/state/root-id.js';
@@ -141,4 +142,10 @@ export function psJson(sb: Sandbox): Array<{ name: string; status: string; pid: 
   const r = sb.run('ps', '--output', 'json');
   if (r.code !== 0) throw new Error(`corral ps failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
+}
+
+/** The lines a container printed, once it has exited (20 s at most), without the log's timestamps and stream tags. */
+export async function logLinesWhenExited(sb: Sandbox, name: string): Promise<string[]> {
+  for (let i = 0; i < 200 && psJson(sb).find((c) => c.name === name)?.status !== 'exited'; i++) await sleep(100);
+  return sb.run('logs', name).stdout.split('\n').map((l) => /^\S+ std\w+ [FP] (.*)$/.exec(l)?.[1] ?? '').filter(Boolean);
 }

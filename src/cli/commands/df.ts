@@ -9,7 +9,7 @@ import { diskUsage, listDir } from '../../drivers/overlay/fs-util.js';
 import { readRootfsRecord } from '../../drivers/overlay/rootfs-record.js';
 import { layout } from '../../state/layout.js';
 import { contextFrom, outputFormat } from '../context.js';
-import { humanBytes } from './image.js';
+import { humanBytes, table } from '../views/table.js';
 
 export const DF_FORMAT_VERSION = 1;
 
@@ -29,6 +29,8 @@ export interface DfReport {
   readonly totalBytes: number;
 }
 
+const sum = (xs: readonly Item[]): number => xs.reduce((s, x) => s + x.bytes, 0);
+
 export function buildDf(root: string): DfReport {
   const l = layout(root);
   const users = preparedImageUsers(root);
@@ -46,7 +48,6 @@ export function buildDf(root: string): DfReport {
   const logs = containers.map((name) => ({ name, bytes: diskUsage(l.container(name).logs) }));
   const volumes = listVolumes(root, { usage: true }).map((v) => ({ name: v.name, bytes: v.bytes ?? 0 }));
   const reclaimableByPrune = [...layerBytes].filter(([e]) => !used.has(e)).reduce((s, [, b]) => s + b, 0);
-  const sum = (xs: readonly Item[]): number => xs.reduce((s, x) => s + x.bytes, 0);
   return {
     formatVersion: DF_FORMAT_VERSION,
     images: images.map(({ record: _record, ...rest }) => rest),
@@ -60,7 +61,6 @@ export function buildDf(root: string): DfReport {
 }
 
 function render(r: DfReport, verbose: boolean): string {
-  const sum = (xs: readonly Item[]): number => xs.reduce((s, x) => s + x.bytes, 0);
   const unused = r.images.filter((i) => i.usedBy.length === 0).length;
   const rows = [
     ['TYPE', 'COUNT', 'SIZE', 'NOTE'],
@@ -71,8 +71,7 @@ function render(r: DfReport, verbose: boolean): string {
     ['volumes', String(r.volumes.length), humanBytes(sum(r.volumes)), ''],
     ['total', '', humanBytes(r.totalBytes), ''],
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  const out = rows.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  const out = table(rows).split('\n').map((line) => line.trimEnd());
   if (verbose) {
     const list = (title: string, items: readonly Item[], extra: (i: Item) => string = () => ''): void => {
       if (items.length === 0) return;

@@ -11,34 +11,23 @@ import { storeNameOf } from '../../manifest/image-reference.js';
 import { CorralError } from '../../errors.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { plural } from '../views/diagnostics.js';
+import { humanBytes, table } from '../views/table.js';
 import { pullProgress } from '../views/pull-progress.js';
 
 export const IMAGE_FORMAT_VERSION = 1;
+
+// Where every command gets it (gc, volume, df and tests import it from here).
+export { humanBytes };
 
 export interface ImageCommandDeps {
   /** Who uses an image, by the state store's account. Default: prepared rootfs records. */
   readonly imageUsers?: (root: string) => ImageUsers;
 }
 
-/** 1536 → `1.5 KiB`: sizes for people (manifests use exact quantities instead). */
-export function humanBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let i = 0;
-  while (value >= 1024 && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return i === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[i]}`;
-}
 
 const shortDigest = (d: string): string => d.replace(/^sha256:/, '').slice(0, 12);
 const imageBytes = (i: ImageRecord): number => i.layers.reduce((sum, l) => sum + l.bytes, 0);
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
-}
 
 function importSubcommand(): Command {
   return new Command('import')

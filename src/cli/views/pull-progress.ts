@@ -4,19 +4,10 @@
 
 import type { PullProgress } from '../../drivers/overlay/images/registry/pull.js';
 import type { Styler } from '../style.js';
+import { humanBytes } from './table.js';
 
 const short = (digest: string): string => digest.replace(/^sha\d+:/, '').slice(0, 12);
 
-function human(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${bytes} B` : `${v.toFixed(1)} ${units[i]}`;
-}
 
 interface Row { readonly digest: string; readonly size: number; got: number; state: 'cached' | 'pulling' | 'done'; readonly started: number }
 
@@ -29,9 +20,9 @@ export function pullProgress(stream: NodeJS.WriteStream, style: Styler, now: () 
   const line = (r: Row): string => {
     if (r.state === 'cached') return `${short(r.digest)}  ${style('dim', 'already in the store')}`;
     const seconds = Math.max((now() - r.started) / 1000, 0.001);
-    const rate = `${human(r.got / seconds)}/s`;
+    const rate = `${humanBytes(Math.round(r.got / seconds))}/s`;
     const mark = r.state === 'done' ? style('green', 'done') : `${Math.floor((100 * r.got) / Math.max(r.size, 1))}%`;
-    return `${short(r.digest)}  ${human(r.got)} / ${human(r.size)}  ${rate}  ${mark}`;
+    return `${short(r.digest)}  ${humanBytes(r.got)} / ${humanBytes(r.size)}  ${rate}  ${mark}`;
   };
   const draw = (force: boolean): void => {
     if (!tty || (!force && now() - lastDraw < 100)) return;
@@ -59,7 +50,7 @@ export function pullProgress(stream: NodeJS.WriteStream, style: Styler, now: () 
       const row = byDigest.get(digest);
       if (!row) return;
       row.state = 'done';
-      if (!tty) stream.write(`layer ${short(digest)} pulled (${human(row.size)})\n`);
+      if (!tty) stream.write(`layer ${short(digest)} pulled (${humanBytes(row.size)})\n`);
       draw(true);
     },
     finish() {

@@ -1,5 +1,6 @@
 // corral image / volume / gc, driven through their commander commands as main.ts would mount them.
 
+import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
@@ -74,6 +75,13 @@ describe('corral image', () => {
     expect(fromDir.image.source.kind).toBe('dir');
     const file = join(layout(root).layer(fromDir.image.layers[0]!.digest), 'etc', 'os-release');
     expect([readFileSync(file, 'utf8'), statSync(file).uid, statSync(file).gid]).toEqual(['ID=test\n', 1234, 5678]);
+    await run(['image', 'rm', 'fromdir']);
+    // A device node in the tree (a debootstrap's /dev) is refused as in any archive, or left out when asked.
+    mkdirSync(join(tree, 'dev'));
+    execFileSync('mknod', [join(tree, 'dev', 'sda'), 'b', '8', '0']);
+    await expect(run(['image', 'import', tree, '--name', 'fromdir'])).rejects.toMatchObject({ code: 'IMAGE_UNSAFE_ENTRY' });
+    const skipped = JSON.parse(await run(['image', 'import', tree, '--name', 'fromdir', '--skip-devices', '-o', 'json'])) as { skippedDevices: string[] };
+    expect(skipped.skippedDevices).toEqual(['dev/sda']);
     await run(['image', 'rm', 'fromdir']);
 
     const ls = await run(['image', 'ls'], { users: ['web', 'api'] });

@@ -34,6 +34,17 @@ async function registry(options: FakeRegistryOptions = {}): Promise<FakeRegistry
   return r;
 }
 
+/** The digest of the app's big layer, learnt by one pull; the registry's request log is cleared after it. */
+async function bigLayerOf(reg: FakeRegistry): Promise<string> {
+  const layer = (await pullImage(fresh(), parseReference(`${reg.host}/team/app:1`), parseImageRef('app:1'), FAST)).downloaded[1]!;
+  reg.requests.length = 0;
+  return layer;
+}
+
+/** The Range header of each request for `digest`, in order (null: none). */
+const rangesOf = (reg: FakeRegistry, digest: string): Array<string | null> =>
+  reg.requests.filter((q) => q.url.endsWith(digest)).map((q) => (typeof q.headers.range === 'string' ? q.headers.range : null));
+
 const FAST: PullOptions = { attempts: 3, backoffMs: 10, env: { CORRAL_AUTH_FILE: '/nonexistent/auth.json' } };
 const pull = (root: string, reg: FakeRegistry, ref: string, options: PullOptions = FAST) =>
   pullImage(root, parseReference(`${reg.host}/${ref}`), parseImageRef('app:1'), options);
@@ -151,22 +162,17 @@ describe('pull', () => {
   test('a body cut short is resumed with Range; a 429 is waited out', async () => {
     const reg = await registry();
     const root = fresh();
-    const digests = (await pull(fresh(), reg, 'team/app:1')).downloaded;
-    const bigLayer = digests[1]!;
-    reg.requests.length = 0;
+    const bigLayer = await bigLayerOf(reg);
     reg.faults.push({ match: `/blobs/${bigLayer}`, times: 1, kind: { type: 'cut', after: 1000 } });
     reg.faults.push({ match: '/manifests/1', times: 1, kind: { type: 'status', status: 429, retryAfter: 0 } });
     const r = await pull(root, reg, 'team/app:1');
     expect(r.image.tag).toBe('1');
-    const ranges = reg.requests.filter((q) => q.url.endsWith(bigLayer)).map((q) => q.headers.range ?? null);
-    expect(ranges).toEqual([null, 'bytes=1000-']);
+    expect(rangesOf(reg, bigLayer)).toEqual([null, 'bytes=1000-']);
   });
 
   test('an interrupted pull resumes where it stopped when run again', async () => {
     const reg = await registry();
-    const digests = (await pull(fresh(), reg, 'team/app:1')).downloaded;
-    const bigLayer = digests[1]!;
-    reg.requests.length = 0;
+    const bigLayer = await bigLayerOf(reg);
     const root = fresh();
     reg.faults.push({ match: `/blobs/${bigLayer}`, times: 1, kind: { type: 'stall', after: 50_000 } });
     const ac = new AbortController();
@@ -177,14 +183,12 @@ describe('pull', () => {
     await failure(stopped);
     const r = await pull(root, reg, 'team/app:1');
     expect(r.image.tag).toBe('1');
-    const ranges = reg.requests.filter((q) => q.url.endsWith(bigLayer)).map((q) => q.headers.range ?? null);
-    expect(ranges).toEqual([null, 'bytes=50000-']);
+    expect(rangesOf(reg, bigLayer)).toEqual([null, 'bytes=50000-']);
   });
 
   test('exploits: a blob that lies about its digest or size, a huge manifest, a contradictory media type, a layer with `..`: refused, nothing stored', async () => {
     const reg = await registry();
-    const digests = (await pull(fresh(), reg, 'team/app:1')).downloaded;
-    const layer = digests[1]!;
+    const layer = await bigLayerOf(reg);
     const size = statSync(join(layouts, 'app', 'blobs', 'sha256', layer.slice('sha256:'.length))).size;
     const cases: Array<[Parameters<FakeRegistry['faults']['push']>[0], string, RegExp]> = [
       [{ match: `/blobs/${layer}`, kind: { type: 'body', body: Buffer.alloc(size + 100, 1) } }, 'IMAGE_DIGEST_MISMATCH', /longer than the \d+ bytes its descriptor says/],
