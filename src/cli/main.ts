@@ -35,6 +35,8 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
   ['events', async () => (await import('./commands/events.js')).eventsCommand()],
   ['info', async () => (await import('./commands/info.js')).infoCommand()],
   ['image', async () => (await import('./commands/image.js')).imageCommand()],
+  ['login', async () => (await import('./commands/login.js')).loginCommand()],
+  ['logout', async () => (await import('./commands/login.js')).logoutCommand()],
   ['volume', async () => (await import('./commands/volume.js')).volumeCommand()],
   ['network', async () => (await import('./commands/network.js')).networkCommand()],
   ['gc', async () => (await import('./commands/gc.js')).gcCommand()],

@@ -390,3 +390,13 @@ export function storeNameOf(r: RegistryReference): { readonly name: string; read
   const tag = r.tag ?? r.digest!.replace(':', '-').slice(0, 128);
   return { name: `${r.registry}/${r.repository}`, tag };
 }
+
+/** A store name with a `/` is a registry reference's (storeNameOf): only those are ever pulled. */
+export function isRegistryStoreName(name: string): boolean {
+  return name.includes('/');
+}
+
+/** What to pull for an image the store keeps as `name` and `tag`: pinned by digest when there is one. */
+export function pullReferenceOf(source: { readonly name: string; readonly tag: string; readonly digest?: string | undefined }): string {
+  return source.digest ? `${source.name}@${source.digest}` : `${source.name}:${source.tag}`;
+}

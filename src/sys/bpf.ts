@@ -5,9 +5,8 @@
 // never moves, and are freed before returning.
 
 import { constants } from 'node:os';
-import koffi from 'koffi';
 import { closeFd } from './pidfd.js';
-import { lastErrno, rawSyscall, SYSCALL_NUMBERS, syscallError } from './libc.js';
+import { koffi, lastErrno, rawSyscall, SYSCALL_NUMBERS, syscallError } from './libc.js';
 
 /** enum bpf_cmd (linux/bpf.h). */
 const CMD = { PROG_LOAD: 5, PROG_ATTACH: 8, PROG_DETACH: 9, PROG_GET_FD_BY_ID: 13, OBJ_GET_INFO_BY_FD: 15, PROG_QUERY: 16 } as const;
@@ -35,14 +34,14 @@ class Native {
   readonly address: bigint;
 
   constructor(size: number) {
-    this.ptr = koffi.alloc('uint8_t', size);
-    this.bytes = Buffer.from(koffi.view(this.ptr, size));
+    this.ptr = koffi().alloc('uint8_t', size);
+    this.bytes = Buffer.from(koffi().view(this.ptr, size));
     this.bytes.fill(0);
-    this.address = koffi.address(this.ptr);
+    this.address = koffi().address(this.ptr);
   }
 
   free(): void {
-    koffi.free(this.ptr);
+    koffi().free(this.ptr);
   }
 }
 

@@ -8,11 +8,25 @@
 //   shim's job;
 // - never waitpid(-1): it steals libuv's children.
 
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import koffi, { type LibraryHandle } from 'koffi';
+import type * as koffiTypes from 'koffi';
+import type { LibraryHandle } from 'koffi';
 import { SyscallError } from '../errors.js';
 
 type KoffiFunction = ReturnType<LibraryHandle['func']>;
+type Koffi = typeof koffiTypes;
+
+let koffiLoaded: Koffi | undefined;
+
+/**
+ * koffi itself, loaded when first needed: its native addon costs ~25 ms at start, which commands
+ * that never call libc (`validate`, a pull of a layer without whiteouts) should not pay.
+ */
+export function koffi(): Koffi {
+  koffiLoaded ??= createRequire(import.meta.url)('koffi') as Koffi;
+  return koffiLoaded;
+}
 
 let handle: LibraryHandle | undefined;
 const functions = new Map<string, KoffiFunction>();
@@ -21,7 +35,7 @@ const functions = new Map<string, KoffiFunction>();
 export function libcFunction(prototype: string): KoffiFunction {
   let fn = functions.get(prototype);
   if (!fn) {
-    handle ??= koffi.load('libc.so.6');
+    handle ??= koffi().load('libc.so.6');
     fn = handle.func(prototype);
     functions.set(prototype, fn);
   }
@@ -29,7 +43,7 @@ export function libcFunction(prototype: string): KoffiFunction {
 }
 
 export function lastErrno(): number {
-  return koffi.errno();
+  return koffi().errno();
 }
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));

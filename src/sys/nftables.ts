@@ -3,7 +3,8 @@
 // (about 4 ms each here). One context per process, its output and errors buffered; loaded on
 // first use, and null when the library is missing (the caller runs `nft` instead).
 
-import koffi, { type LibraryHandle } from 'koffi';
+import type { LibraryHandle } from 'koffi';
+import { koffi } from './libc.js';
 
 type KoffiFunction = ReturnType<LibraryHandle['func']>;
 
@@ -19,7 +20,7 @@ let bound: Bound | null | undefined;
 function bind(): Bound | null {
   if (bound !== undefined) return bound;
   try {
-    const lib = koffi.load('libnftables.so.1');
+    const lib = koffi().load('libnftables.so.1');
     const ctxNew = lib.func('void *nft_ctx_new(uint32_t flags)');
     const ctx: unknown = ctxNew(0);
     if (ctx === null) throw new Error('nft_ctx_new failed');

@@ -1,16 +1,19 @@
 // `corral image pull` against a real registry (Debian's docker-registry, test/support/real-registry.ts)
 // with images pushed by skopeo: by tag and by digest, this host's platform out of a multi-arch
 // index, behind bearer tokens and htpasswd basic auth with credentials from an auth file (refused
-// without them); then a container runs the pulled image.
+// without them), killed in the middle of a layer and resumed; then a container runs the pulled image.
 
-import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { logLinesWhenExited, psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
 import { busyboxEntries, writeOciLayout } from '../support/oci.js';
-import { haveRegistryTools, PASSWORD, startRegistry, USER, type RealRegistry } from '../support/real-registry.js';
+import { haveRegistryTools, PASSWORD, startRegistry, throttleProxy, USER, type RealRegistry } from '../support/real-registry.js';
+import { BIN, corral } from '../support/cli.js';
+import { layout } from '../../src/state/layout.js';
 import { requireRoot } from '../support/root.js';
 
 const NATIVE = process.arch === 'arm64' ? 'arm64' : 'amd64';
@@ -32,6 +35,34 @@ function buildLayout(dir: string): void {
   writeFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), blob);
   index.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest, size: blob.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } });
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
+}
+
+/** Sizes of the blobs in pull staging layouts under `root`. */
+function stagedBlobs(root: string): number[] {
+  const tmp = layout(root).tmpDir;
+  const sizes: number[] = [];
+  for (const entry of existsSync(tmp) ? readdirSync(tmp) : []) {
+    const blobs = join(tmp, entry, 'blobs', 'sha256');
+    if (!entry.startsWith('pull-') || !existsSync(blobs)) continue;
+    for (const blob of readdirSync(blobs)) {
+      try {
+        sizes.push(statSync(join(blobs, blob)).size);
+      } catch {
+        // Renamed or removed meanwhile.
+      }
+    }
+  }
+  return sizes;
+}
+
+async function waitFor<T>(probe: () => T | null, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 const logsWhenExited = async (sb: Sandbox, name: string): Promise<string> => (await logLinesWhenExited(sb, name)).join('\n');
@@ -87,7 +118,9 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     const image = (ref: string, extra = ''): string => `apiVersion: corral/v1\nkind: Container\nmetadata: {name: svc}\nspec:\n  rootfs: {image: "${ref}"${extra}}\n  command: [/bin/busybox, sleep, "600"]\n  stopTimeout: 1s\n`;
     sb.write('svc.yaml', image(`${reg.host}/team/svc:1`));
     const plan = sb.run('plan');
-    expect(plan.stdout + plan.stderr).toContain(`\`${reg.host}/team/svc:1\` is not in the store: it is pulled when the container starts`);
+    expect(plan.stdout).toContain(`  ⇣ pull     ${reg.host}/team/svc:1 (image, for svc)\n        not in the store\n`);
+    expect(plan.stderr).toBe('');
+    expect((JSON.parse(sb.run('plan', '-o', 'json').stdout) as { pulls: unknown[] }).pulls).toEqual([{ reference: `${reg.host}/team/svc:1`, reason: { code: 'not-in-store', text: 'not in the store' }, containers: ['svc'] }]);
     expect(sb.run('reconcile', '--once').code).toBe(0);
     expect(psJson(sb).find((c) => c.name === 'svc')).toMatchObject({ status: 'running' });
     // What was pulled is what the record says: the next pass has nothing to do.
@@ -145,6 +178,37 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     sb.remove('steady.yaml');
   });
 
+  test('a pull killed in the middle of a layer resumes with Range when run again; the layer is whole', async () => {
+    const reg = await startRegistry('none');
+    registries.push(reg);
+    // Random bytes: gzip cannot shrink them, so the blob is as big as the file.
+    const data = randomBytes(2 << 20);
+    writeOciLayout(join(work, 'big'), { layers: [{ entries: busyboxEntries() }, { entries: [{ type: 'file', path: 'data/big', content: data }] }], config: { Cmd: ['/bin/sh'] }, refName: '1' });
+    reg.push(join(work, 'big'), '1', 'team/big:1');
+    const proxy = await throttleProxy(reg.host);
+    try {
+      const ref = `${proxy.host}/team/big:1`;
+      const child = spawn(process.execPath, [BIN, 'image', 'pull', ref], { env: { PATH: process.env['PATH'] ?? '', ...sb.env }, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // Killed once a quarter MiB of the big layer is in the staging blob.
+      const partial = await waitFor(() => stagedBlobs(sb.root).find((size) => size >= 256 << 10 && size < data.length) ?? null);
+      child.kill('SIGKILL');
+      await exited;
+      proxy.release();
+      const r = sb.run('image', 'pull', ref, '-o', 'json');
+      expect(r.code).toBe(0);
+      // The proxy's lines arrive once this process runs again (sb.run blocked it).
+      const resumed = await waitFor(() => (proxy.ranges.some((start) => start >= partial) ? proxy.ranges.filter((start) => start >= partial) : null), 5000);
+      expect(resumed).toHaveLength(1);
+      const pulled = JSON.parse(r.stdout) as { image: { layers: Array<{ digest: string }> } };
+      const bigFile = join(layout(sb.root).layer(pulled.image.layers[1]!.digest), 'data', 'big');
+      expect(createHash('sha256').update(readFileSync(bigFile)).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+      expect(readdirSync(layout(sb.root).tmpDir).filter((e) => e.startsWith('pull-'))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test.each(['token', 'basic'] as const)('%s auth: credentials from the auth file; refused without them', async (auth) => {
     const reg = await startRegistry(auth);
     registries.push(reg);
@@ -157,5 +221,31 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     const ok = sb.run('image', 'pull', `${reg.host}/private/app:2`, '--name', `${auth}:2`);
     expect(ok.stderr.replace(/^layer .*\n/gm, '')).toBe('');
     expect(ok.code).toBe(0);
+  });
+
+  test.each(['token', 'basic'] as const)('%s auth: `corral login` checks the credentials before it keeps them; `logout` forgets them', async (auth) => {
+    const reg = await startRegistry(auth);
+    registries.push(reg);
+    reg.push(join(work, 'layout'), 'single', 'private/login:1');
+    const file = join(work, `login-${auth}.json`);
+    // Another registry's entry and other keys of the file are kept.
+    writeFileSync(file, JSON.stringify({ auths: { 'other.example.com': { auth: 'eDp5' } }, credHelpers: {} }));
+    const env = { ...sb.env, CORRAL_AUTH_FILE: file };
+    const run = (args: string[], input = ''): ReturnType<typeof corral> => corral(args, { env, input });
+    const wrong = run(['login', reg.host, '-u', USER, '--password-stdin'], 'not-the-password\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/REGISTRY_AUTH_FAILED/);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ auths: { 'other.example.com': { auth: 'eDp5' } }, credHelpers: {} });
+    const ok = run(['login', `http://${reg.host}/`, '-u', USER, '--password-stdin'], `${PASSWORD}\n`);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toBe(`Login succeeded: credentials for ${reg.host} saved in ${file}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(run(['image', 'pull', `${reg.host}/private/login:1`, '--name', `login-${auth}:1`]).code).toBe(0);
+    expect(run(['logout', reg.host]).stdout).toBe(`Removed the credentials for ${reg.host} from ${file}\n`);
+    expect(JSON.parse(readFileSync(file, 'utf8')).auths).toEqual({ 'other.example.com': { auth: 'eDp5' } });
+    expect(run(['image', 'pull', `${reg.host}/private/login:1`, '--name', `login-${auth}:2`]).stderr).toMatch(/REGISTRY_AUTH_FAILED/);
+    expect(run(['logout', reg.host]).code).toBe(1);
+    // No terminal and no --password-stdin: refused, nothing asked.
+    expect(run(['login', reg.host, '-u', USER]).stderr).toMatch(/CLI_USAGE.*no terminal/);
   });
 });

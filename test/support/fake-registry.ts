@@ -2,7 +2,7 @@
 // tag or digest, blobs with Range) over blobs loaded from OCI layouts, with the auth schemes
 // corral answers (basic, bearer with a token endpoint) and the faults a hostile or broken registry
 // produces (cut bodies, lying digests and sizes, redirect loops, huge manifests, media types that
-// contradict themselves, 429s). Every request is recorded, headers included.
+// contradict themselves, 429s, ranges ignored). Every request is recorded, headers included.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,9 @@ export interface Fault {
     | { readonly type: 'status'; readonly status: number; readonly retryAfter?: number }
     | { readonly type: 'body'; readonly body: Buffer; readonly contentType?: string; readonly digestHeader?: string }
     | { readonly type: 'redirect'; readonly location: string }
-    | { readonly type: 'stall'; readonly after: number };
+    | { readonly type: 'stall'; readonly after: number }
+    /** A `Range` answered with the whole blob and a 200, as some proxies do. */
+    | { readonly type: 'ignore-range' };
 }
 
 export interface RecordedRequest {
@@ -95,7 +97,7 @@ export async function fakeRegistry(options: FakeRegistryOptions = {}): Promise<F
       return;
     }
     let start = 0;
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const range = fault?.type === 'ignore-range' ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (range) start = Number(range[1]);
     const body = bytes.subarray(start);
     const headers: Record<string, string | number> = { 'content-type': type, 'content-length': body.length, 'docker-content-digest': digest };

@@ -12,5 +12,5 @@ export function change(name: string, action: Action, reasons: Reason[], notBefor
 }
 
 export function planOf(...changes: Change[]): Plan {
-  return { formatVersion: PLAN_FORMAT_VERSION, createdAt: NOW.toISOString(), stateSerial: 3, changes, networks: [], orphans: [], diagnostics: [], complete: true, errored: false };
+  return { formatVersion: PLAN_FORMAT_VERSION, createdAt: NOW.toISOString(), stateSerial: 3, changes, networks: [], orphans: [], pulls: [], diagnostics: [], complete: true, errored: false };
 }

@@ -79,6 +79,85 @@ async function tokenServer(dir: string): Promise<{ child: ChildProcess; realm: s
   return { child, realm: `http://127.0.0.1:${port}/token`, bundle: join(dir, 'cert.pem') };
 }
 
+/**
+ * A TCP proxy that slows what the registry sends to 640 KiB/s until SIGUSR1, so that a test can
+ * kill a pull in the middle of a layer, and prints each request's `Range` header (`range N`).
+ * Its own process, like the token server.
+ */
+const THROTTLE_PROXY = `
+import { connect, createServer } from 'node:net';
+const [target] = process.argv.slice(2);
+const [host, port] = target.split(':');
+let throttled = true;
+process.on('SIGUSR1', () => { throttled = false; });
+const server = createServer((client) => {
+  const upstream = connect(Number(port), host);
+  client.on('data', (d) => {
+    for (const m of d.toString('latin1').matchAll(/\\r\\nrange: *bytes=(\\d+)-/gi)) process.stdout.write('range ' + m[1] + '\\n');
+    upstream.write(d);
+  });
+  upstream.on('data', (d) => {
+    if (!throttled) { client.write(d); return; }
+    upstream.pause();
+    let off = 0;
+    const tick = () => {
+      if (client.destroyed) return;
+      const n = throttled ? 16384 : d.length - off;
+      client.write(d.subarray(off, off + n));
+      off += n;
+      if (off < d.length) setTimeout(tick, 25);
+      else upstream.resume();
+    };
+    tick();
+  });
+  const close = () => { client.destroy(); upstream.destroy(); };
+  client.on('error', close); upstream.on('error', close); client.on('close', close); upstream.on('close', close);
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.address().port + '\\n'));
+`;
+
+export interface ThrottleProxy {
+  /** `127.0.0.1:PORT` */
+  readonly host: string;
+  /** The start offset of every `Range` asked for so far, in order. */
+  readonly ranges: number[];
+  /** Full speed from now on. */
+  release(): void;
+  stop(): Promise<void>;
+}
+
+export async function throttleProxy(target: string): Promise<ThrottleProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-throttle-'));
+  writeFileSync(join(dir, 'proxy.mjs'), THROTTLE_PROXY);
+  const child = spawn(process.execPath, [join(dir, 'proxy.mjs'), target], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ranges: number[] = [];
+  let out = '';
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const lines = out.split('\n');
+      out = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith('port ')) resolve(line.slice(5));
+        if (line.startsWith('range ')) ranges.push(Number(line.slice(6)));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the throttling proxy exited with ${code}`)));
+  });
+  return {
+    host: `127.0.0.1:${port}`,
+    ranges,
+    release: () => child.kill('SIGUSR1'),
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function startRegistry(auth: RegistryAuth = 'none'): Promise<RealRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'corral-registry-'));
   let tokens: ChildProcess | null = null;

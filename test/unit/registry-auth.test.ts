@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { parseChallenge } from '../../src/drivers/overlay/images/registry/challenge.js';
-import { credentialFiles, findCredentials } from '../../src/drivers/overlay/images/registry/credentials.js';
+import { credentialFiles, findCredentials, loginFile, removeCredentials, saveCredentials } from '../../src/drivers/overlay/images/registry/credentials.js';
+import { registryHost } from '../../src/drivers/overlay/images/registry/login.js';
 import { pickPlatform, type Descriptor } from '../../src/drivers/overlay/images/oci-layout.js';
 import { hasCode } from '../../src/errors.js';
 
@@ -72,5 +73,37 @@ describe('platform of an index', () => {
     expect(pickPlatform([d('amd64'), d('arm64')], 'index', 'arm64').platform?.architecture).toBe('arm64');
     expect(['v6', 'v7']).toContain(pickPlatform(list, 'index', 'arm').platform?.variant);
     expect(() => pickPlatform([d('s390x'), d('ppc64le')], 'index', 'x64')).toThrow(/holds 2 images/);
+  });
+});
+
+describe('login targets', () => {
+  test('a registry host from what people type; anything else is refused with the grammar', () => {
+    expect(registryHost('127.0.0.1:5000')).toBe('127.0.0.1:5000');
+    expect(registryHost('https://Registry.Example.com/v2/')).toBe('registry.example.com');
+    expect(registryHost('https://index.docker.io/v1/')).toBe('docker.io');
+    expect(registryHost('localhost')).toBe('localhost');
+    for (const bad of ['nginx', 'team/app', '', 'host:99999', 'a b.example.com']) {
+      expect(() => registryHost(bad)).toThrow(expect.objectContaining({ code: 'IMAGE_REFERENCE_INVALID' }));
+    }
+  });
+
+  test('saved credentials are found by the next pull; removing them keeps the other entries', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-login-'));
+    try {
+      const file = join(dir, 'sub', 'auth.json');
+      saveCredentials(file, 'r.example.com', 'u1', 'p:1');
+      saveCredentials(file, 'other.example.com', 'u2', 'p2');
+      // A second login replaces the entry, whatever form its key had.
+      saveCredentials(file, 'r.example.com', 'u3', 'p3');
+      expect(findCredentials('r.example.com', [file])).toMatchObject({ username: 'u3', password: 'p3' });
+      expect(removeCredentials(file, 'r.example.com')).toBe(true);
+      expect(removeCredentials(file, 'r.example.com')).toBe(false);
+      expect(findCredentials('r.example.com', [file])).toBeNull();
+      expect(findCredentials('other.example.com', [file])).toMatchObject({ username: 'u2' });
+      expect(loginFile({ XDG_RUNTIME_DIR: '/run/user/1000' })).toBe('/run/user/1000/containers/auth.json');
+      expect(loginFile({})).toBe('/etc/containers/auth.json');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,7 @@ import { inspect } from '../../reconciler/inspect.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import { PLAN_FORMAT_VERSION, type Action, type Change, type Plan } from '../../reconciler/plan/types.js';
 import { reason } from '../../reconciler/plan/reasons.js';
+import { plannedPulls } from '../../reconciler/plan/pulls.js';
 import { transition } from '../../state/record.js';
 import { contextFrom } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -61,7 +62,7 @@ function lifecycleCommand(verb: Verb, description: string): Command {
         };
         const plan: Plan = {
           formatVersion: PLAN_FORMAT_VERSION, createdAt: new Date().toISOString(), stateSerial: host.store.currentSerial,
-          changes: [change], networks: [], orphans: [], diagnostics: [], complete: true, errored: false,
+          changes: [change], networks: [], orphans: [], pulls: plannedPulls([change]), diagnostics: [], complete: true, errored: false,
         };
         const records = new Map([[name, (await host.store.get(name))!]]);
         const result = await apply(plan, records, host.ports, host.store, {}, { parallelism: 1, stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS, now: () => new Date() }, new AbortController().signal);

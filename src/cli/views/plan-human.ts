@@ -26,6 +26,11 @@ export function renderReport(report: Report, style: Styler, verbose = false): st
   for (const d of [...report.errors, ...report.warnings]) out.push(renderDiagnostic(d, style), '');
   const shown = report.actions.filter((a) => a.action !== 'none' || verbose || a.reasons.some((r) => r.code !== 'up-to-date'));
   if (shown.length > 0 || report.networks.some((x) => x.action !== 'none')) out.push(report.applied ? 'corral performed these actions:' : 'corral will perform these actions:', '');
+  // First, as they happen first: each is pulled by the first start that needs it.
+  for (const p of report.pulls) {
+    out.push(`  ${style('cyan', '⇣')} ${style('cyan', 'pull'.padEnd(8))} ${style('bold', p.reference)} ${style('dim', `(image, for ${p.containers.join(', ')})`)}`);
+    out.push(`        ${style('dim', p.reason.text)}`);
+  }
   for (const a of shown) {
     const symbol = style(COLORS[a.action], ACTIONS[a.action]);
     const status = a.result ? (a.result.ok ? style('green', ' ✓') : style('red', ` ✗ ${a.result.error ?? 'failed'}`)) : '';

@@ -6,7 +6,8 @@
 // names the containers that should run but wait for a retry (a failed start, a crash loop,
 // failed health checks in backoff): no change, but not a converged host either. `networks` (added
 // within format 2) lists each network (`kind: Network`) with its action, reasons and result;
-// `withoutUserNamespace` (added within format 2) names the containers whose root is host root.
+// `withoutUserNamespace` (added within format 2) names the containers whose root is host root;
+// `pulls` (added within format 2) lists the images the starts pull from a registry.
 
 import type { Diagnostic } from '../../errors.js';
 import type { ChangeResult, NetworkResult } from '../../reconciler/apply.js';
@@ -51,6 +52,8 @@ export interface Report {
   /** Containers that should run but wait for a retry, in plan order. */
   readonly failing: readonly string[];
   readonly orphans: Plan['orphans'];
+  /** Images pulled from a registry by the starts (src/reconciler/plan/pulls.ts). */
+  readonly pulls: Plan['pulls'];
   /** Containers that run (or will) without a user namespace: their root is root on the host. */
   readonly withoutUserNamespace: readonly string[];
   readonly errors: readonly Diagnostic[];
@@ -102,6 +105,7 @@ export function buildReport(
     }),
     failing: failingChanges(plan).map((c) => c.name),
     orphans: plan.orphans,
+    pulls: plan.pulls,
     withoutUserNamespace: plan.changes.filter((c) => c.action !== 'remove' && c.action !== 'stop' && (c.after ?? c.before)?.namespaces.user === null).map((c) => c.name),
     errors: dedupe(diagnostics.filter((d) => d.severity === 'error')),
     warnings: dedupe(diagnostics.filter((d) => d.severity === 'warning')),

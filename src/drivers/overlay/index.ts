@@ -19,6 +19,7 @@ export {
   type ImageRecord, type ImageUsers, type ImportOptions, type ImportResult, type PruneImagesResult, type RemoveImageResult,
 } from './images/store.js';
 export { pullImage, type PullProgress, type PullResult } from './images/registry/pull.js';
+export { login, logout, registryHost } from './images/registry/login.js';
 export { familiarName, formatReference, parseReference, type RegistryReference } from '../../manifest/image-reference.js';
 export { overlayRootfsPort } from './rootfs-port.js';
 export { storageLimitSupport } from './quota/probe.js';

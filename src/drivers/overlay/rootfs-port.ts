@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { diagnostic, isCorralError, type Diagnostic } from '../../errors.js';
-import { parseReference } from '../../manifest/image-reference.js';
+import { isRegistryStoreName, parseReference, pullReferenceOf } from '../../manifest/image-reference.js';
 import type { ContainerSpec, RootfsSource } from '../../manifest/spec.js';
 import type { PreparedRootfs, RootfsLayout, RootfsPort } from '../../reconciler/ports.js';
 import type { Json } from '../../state/record.js';
@@ -88,9 +88,7 @@ function userDiagnostics(root: string, spec: ContainerSpec, resolved: ResolvedRo
 
 type ImageSource = Extract<RootfsSource, { kind: 'image' }>;
 
-/** A store name with a `/` is a registry reference's (src/manifest/image-reference.ts › storeNameOf). */
-const isPulled = (source: ImageSource): boolean => source.name.includes('/');
-const pullReference = (source: ImageSource): string => (source.digest ? `${source.name}@${source.digest}` : `${source.name}:${source.tag}`);
+const isPulled = (source: ImageSource): boolean => isRegistryStoreName(source.name);
 
 /**
  * Pulls a registry image the store lacks (`IfNotPresent`, the default), or at every start
@@ -101,7 +99,7 @@ async function pullIfWanted(root: string, source: RootfsSource, signal: AbortSig
   const policy = source.pullPolicy ?? 'IfNotPresent';
   if (policy === 'Never') return false;
   if (policy === 'IfNotPresent' && findImage(root, { name: source.name, tag: source.tag }) !== null) return false;
-  await pullImage(root, parseReference(pullReference(source)), { name: source.name, tag: source.tag }, { signal });
+  await pullImage(root, parseReference(pullReferenceOf(source)), { name: source.name, tag: source.tag }, { signal });
   return true;
 }
 
@@ -178,11 +176,8 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
           out.push(...userDiagnostics(root, spec, resolveRootfs(root, spec.rootfs, options)));
         } catch (err) {
           if (!isCorralError(err)) throw err;
-          if (err.code === 'IMAGE_NOT_FOUND' && spec.rootfs.kind === 'image' && isPulled(spec.rootfs) && spec.rootfs.pullPolicy !== 'Never') {
-            // Not an error: the start pulls it. Said, so the plan shows the pull.
-            out.push(diagnostic('warning', 'IMAGE_NOT_FOUND', `\`${pullReference(spec.rootfs)}\` is not in the store: it is pulled when the container starts`, { container: spec.name, field: 'spec.rootfs.image' }));
-            return out;
-          }
+          // Not an error: the start pulls it, and the plan shows that step (src/reconciler/plan/pulls.ts).
+          if (err.code === 'IMAGE_NOT_FOUND' && spec.rootfs.kind === 'image' && isPulled(spec.rootfs) && spec.rootfs.pullPolicy !== 'Never') return out;
           out.push(diagnostic('error', err.code, err.summary, {
             container: spec.name, field: spec.rootfs.kind === 'image' ? 'spec.rootfs.image' : 'spec.rootfs.path',
             ...(err.hint ? { hint: err.hint } : {}), ...(err.detail ? { detail: err.detail } : {}),

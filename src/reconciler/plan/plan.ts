@@ -11,6 +11,7 @@ import { diffSpecs, strongestEffect } from './field-effects.js';
 import { planNetworks } from './networks.js';
 import { startOrder } from './order.js';
 import { reason, type Reason } from './reasons.js';
+import { plannedPulls } from './pulls.js';
 import { policyWantsRestart, refresh } from './refresh.js';
 import { userMapProblems } from '../user-ranges.js';
 import { settleUserNamespace } from './user-default.js';
@@ -153,13 +154,15 @@ export function plan(desired: Desired, actual: Actual, options: PlanOptions): Pl
 
   const networks = planNetworks(desired, actual, changes, pruneGuard, (name) => current.get(name)?.live.process === 'running');
   diagnostics.push(...networks.diagnostics);
+  const changeList = ordered(networks.changes, current, wanted);
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     createdAt: now.toISOString(),
     stateSerial: actual.serial,
-    changes: ordered(networks.changes, current, wanted),
+    changes: changeList,
     networks: networks.networks,
     orphans: actual.orphans,
+    pulls: plannedPulls(changeList),
     diagnostics,
     complete: complete && networks.complete,
     errored,

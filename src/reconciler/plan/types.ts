@@ -7,8 +7,10 @@ import type { ManifestSet } from '../../manifest/manifest-set.js';
 import type { NetworkDefinition } from '../../manifest/network.js';
 import type { ContainerSpec, SpecOrigin, UserNamespace } from '../../manifest/spec.js';
 import type { ContainerRecord, ExitRecord, Json } from '../../state/record.js';
+import type { PullStep } from './pulls.js';
 import type { Reason } from './reasons.js';
 
+export type { PullStep } from './pulls.js';
 export type { Reason, ReasonCode } from './reasons.js';
 
 /** 2: reasons are `{code, text}` (./reasons.ts), no longer bare strings. */
@@ -103,6 +105,8 @@ export interface Plan {
   /** Networks by name: created and updated before `changes`, removed after them. */
   readonly networks: readonly NetworkChange[];
   readonly orphans: readonly Orphan[];
+  /** Images pulled from a registry by the starts among `changes` (./pulls.ts). */
+  readonly pulls: readonly PullStep[];
   readonly diagnostics: readonly Diagnostic[];
   /** Some desired containers could not be planned (invalid manifests): their last spec stays. */
   readonly complete: boolean;

@@ -170,6 +170,20 @@ describe('pull', () => {
     expect(rangesOf(reg, bigLayer)).toEqual([null, 'bytes=1000-']);
   });
 
+  test('a registry that ignores Range: the blob starts over, and the layer unpacked as it came is unpacked again from the whole blob', async () => {
+    const reg = await registry();
+    const root = fresh();
+    const bigLayer = await bigLayerOf(reg);
+    reg.faults.push({ match: `/blobs/${bigLayer}`, times: 1, kind: { type: 'cut', after: 100_000 } });
+    reg.faults.push({ match: `/blobs/${bigLayer}`, times: 1, kind: { type: 'ignore-range' } });
+    const r = await pull(root, reg, 'team/app:1');
+    expect(rangesOf(reg, bigLayer)).toEqual([null, 'bytes=100000-']);
+    const stored = r.image.layers.map((l) => join(layout(root).layer(l.digest), 'data', 'big')).filter((p) => existsSync(p));
+    expect(stored).toHaveLength(1);
+    expect(readFileSync(stored[0]!).equals(big)).toBe(true);
+    expect(readdirSync(layout(root).tmpDir)).toEqual([]);
+  });
+
   test('an interrupted pull resumes where it stopped when run again', async () => {
     const reg = await registry();
     const bigLayer = await bigLayerOf(reg);

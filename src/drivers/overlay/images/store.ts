@@ -17,6 +17,7 @@ import type { ImageDefaults } from '../rootfs-layout.js';
 import { readRootfsRecord } from '../rootfs-record.js';
 import { unpackBlob } from './blob.js';
 import { formatImageRef, type ImageRef } from './image-ref.js';
+import { inParallel, PARALLEL_LAYERS } from './in-parallel.js';
 import { MEDIA, ociArchitecture, readOciLayout, type OciImage } from './oci-layout.js';
 import { withStoreLock } from './store-lock.js';
 
@@ -56,6 +57,16 @@ export interface ImportOptions {
   /** Device nodes in a layer: refuse the import (default) or leave them out. */
   readonly devices?: 'refuse' | 'skip';
   readonly now?: () => Date;
+  /**
+   * Layers a pull already unpacked and verified, by diff_id: moved into the store as they are.
+   * Each directory must be on the store's filesystem (the pull stages under <root>/tmp).
+   */
+  readonly unpacked?: ReadonlyMap<string, PreUnpackedLayer>;
+}
+
+export interface PreUnpackedLayer {
+  readonly dir: string;
+  readonly skippedDevices: readonly string[];
 }
 
 export interface ImportResult {
@@ -93,11 +104,16 @@ function newLayerDir(staging: string, index: number): string {
 
 async function stageOci(root: string, image: OciImage, staging: string, options: ImportOptions): Promise<StagedLayer[]> {
   const out: StagedLayer[] = [];
-  for (const [i, layer] of image.layers.entries()) {
+  await inParallel(image.layers, PARALLEL_LAYERS, async (layer, i) => {
     const what = `layer ${i + 1} of ${image.layers.length} (\`${layer.digest}\`)`;
     if (exists(layout(root).layer(layer.diffId))) {
-      out.push({ digest: layer.diffId, staged: null, skippedDevices: [] });
-      continue;
+      out[i] = { digest: layer.diffId, staged: null, skippedDevices: [] };
+      return;
+    }
+    const pulled = options.unpacked?.get(layer.diffId);
+    if (pulled !== undefined) {
+      out[i] = { digest: layer.diffId, staged: pulled.dir, skippedDevices: pulled.skippedDevices };
+      return;
     }
     try {
       if (!lstatSync(layer.path).isFile()) throw new CorralError('IMAGE_INVALID', `${what} is not a regular file in the layout`);
@@ -107,8 +123,8 @@ async function stageOci(root: string, image: OciImage, staging: string, options:
     }
     const dir = newLayerDir(staging, i);
     const blob = await unpackBlob(layer.path, dir, what, { digest: layer.digest, size: layer.size, diffId: layer.diffId }, { devices: options.devices ?? 'refuse' });
-    out.push({ digest: layer.diffId, staged: dir, skippedDevices: blob.report.skippedDevices });
-  }
+    out[i] = { digest: layer.diffId, staged: dir, skippedDevices: blob.report.skippedDevices };
+  });
   return out;
 }
 
@@ -179,7 +195,8 @@ export async function importImage(root: string, source: string, ref: ImageRef, o
       const newLayers: string[] = [];
       const reusedLayers: string[] = [];
       for (const layer of staged) {
-        if (layer.staged === null) {
+        // The same layer twice in one image: the first copy is kept.
+        if (layer.staged === null || exists(l.layer(layer.digest))) {
           reusedLayers.push(layer.digest);
           continue;
         }
@@ -187,7 +204,7 @@ export async function importImage(root: string, source: string, ref: ImageRef, o
           renameSync(layer.staged, l.layer(layer.digest));
           newLayers.push(layer.digest);
         } catch (err) {
-          // The same layer twice in one image (or already present): the first copy is kept.
+          // Already present after all: the first copy is kept.
           if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw asSyscallError(err, `store layer \`${layer.digest}\``);
           reusedLayers.push(layer.digest);
         }

@@ -3,11 +3,13 @@
 // (root's usual place), then ~/.docker/config.json. `CORRAL_AUTH_FILE` names the only file to read
 // (tests, or an agent with a file of its own). An entry is `{auth: base64("user:password")}` or
 // `{username, password}`, keyed by the registry host (with or without a scheme and a path).
-// Credential helpers (`credsStore`, `credHelpers`) are not run.
+// Credential helpers (`credsStore`, `credHelpers`) are not run. `corral login` writes the first
+// file of that list that is not Docker's (loginFile), as `podman login` does.
 
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { atomicWriteFile } from '../../fs-util.js';
 import { CorralError } from '../../../../errors.js';
 
 export interface Credentials {
@@ -79,4 +81,44 @@ export function findCredentials(registry: string, files: readonly string[] = cre
     }
   }
   return null;
+}
+
+/**
+ * Where `corral login` keeps credentials: CORRAL_AUTH_FILE, REGISTRY_AUTH_FILE, then
+ * $XDG_RUNTIME_DIR/containers/auth.json, else /etc/containers/auth.json: root's agent under
+ * systemd has no runtime directory, and a login must outlive a reboot for it.
+ */
+export function loginFile(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return credentialFiles(env)[0]!;
+}
+
+/** The file's entries for other registries, and its other keys, are kept; written atomically, 0600. */
+function rewrite(file: string, change: (auths: Record<string, unknown>) => boolean): boolean {
+  const json = readJson(file) ?? {};
+  const current = json['auths'];
+  const auths: Record<string, unknown> = typeof current === 'object' && current !== null && !Array.isArray(current) ? { ...(current as Record<string, unknown>) } : {};
+  if (!change(auths)) return false;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  atomicWriteFile(file, `${JSON.stringify({ ...json, auths }, null, 2)}\n`, 0o600);
+  return true;
+}
+
+/** Stores `username:password` for `registry` under its host, replacing what it had. */
+export function saveCredentials(file: string, registry: string, username: string, password: string): void {
+  const host = registry.toLowerCase();
+  rewrite(file, (auths) => {
+    for (const key of Object.keys(auths)) if (hostOf(key) === host) delete auths[key];
+    auths[host] = { auth: Buffer.from(`${username}:${password}`).toString('base64') };
+    return true;
+  });
+}
+
+/** Removes every entry of `registry`; false when the file had none. */
+export function removeCredentials(file: string, registry: string): boolean {
+  const host = registry.toLowerCase();
+  return rewrite(file, (auths) => {
+    const keys = Object.keys(auths).filter((key) => hostOf(key) === host);
+    for (const key of keys) delete auths[key];
+    return keys.length > 0;
+  });
 }

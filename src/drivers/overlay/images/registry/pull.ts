@@ -14,16 +14,17 @@ import { tryFlock } from '../../../../sys/flock.js';
 import { removeTree } from '../../fs-util.js';
 import type { ImageRef } from '../image-ref.js';
 import { blobPath, descriptor, manifestsOf, MEDIA, parseObject, pickPlatform, type Descriptor } from '../oci-layout.js';
-import { importImage, type ImportResult } from '../store.js';
-import { RegistryClient, type FetchedManifest } from './client.js';
+import { inParallel, PARALLEL_LAYERS } from '../in-parallel.js';
+import { importImage, type ImportResult, type PreUnpackedLayer } from '../store.js';
+import type { HttpGet } from './http.js';
+import { plainHttpAllowed, RegistryClient, type FetchedManifest } from './client.js';
 import { credentialFiles, findCredentials } from './credentials.js';
-import { formatReference, isLoopbackRegistry, registryEndpointHost, type RegistryReference } from '../../../../manifest/image-reference.js';
+import { LayerFeed } from './layer-feed.js';
+import { formatReference, registryEndpointHost, type RegistryReference } from '../../../../manifest/image-reference.js';
 
 const INDEX_TYPES = new Set<string>([MEDIA.ociIndex, MEDIA.dockerList]);
 const MANIFEST_TYPES = new Set<string>([MEDIA.ociManifest, MEDIA.dockerManifest]);
 const MAX_CONFIG_BYTES = 4 << 20;
-/** Layers downloaded at once. */
-const PARALLEL_LAYERS = 3;
 
 /** What a TTY progress display (or quiet log lines) is told. */
 export interface PullProgress {
@@ -37,7 +38,7 @@ export interface PullOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
   readonly progress?: PullProgress;
-  readonly fetch?: typeof fetch;
+  readonly http?: HttpGet;
   /** Attempts and backoff per request (tests make them short). */
   readonly attempts?: number;
   readonly backoffMs?: number;
@@ -48,12 +49,6 @@ export interface PullResult extends ImportResult {
   /** Layer blobs downloaded by this pull (not those the store had). */
   readonly downloaded: readonly string[];
   readonly downloadedBytes: number;
-}
-
-/** Registries where plain HTTP is allowed: loopback, and `CORRAL_INSECURE_REGISTRIES` (comma-separated). */
-function insecure(registry: string, env: Readonly<Record<string, string | undefined>>): boolean {
-  const listed = (env['CORRAL_INSECURE_REGISTRIES'] ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  return isLoopbackRegistry(registry) || listed.includes(registry.toLowerCase());
 }
 
 interface Parsed {
@@ -92,34 +87,16 @@ function writeBlob(dir: string, digest: string, bytes: Buffer): void {
   writeFileSync(path, bytes);
 }
 
-/** Runs `work` on each item, at most `limit` at a time; the first failure is thrown once all settle. */
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async (): Promise<void> => {
-    while (next < items.length && errors.length === 0) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
-}
-
 /** Pulls `ref` and stores it as `as`. */
 export async function pullImage(root: string, ref: RegistryReference, as: ImageRef, options: PullOptions = {}): Promise<PullResult> {
   const env = options.env ?? process.env;
   const canonical = formatReference(ref);
   const client = new RegistryClient({
     endpoint: registryEndpointHost(ref.registry),
-    insecure: insecure(ref.registry, env),
+    insecure: plainHttpAllowed(ref.registry, env),
     credentials: findCredentials(ref.registry, credentialFiles(env)),
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.http ? { http: options.http } : {}),
     ...(options.attempts !== undefined ? { attempts: options.attempts } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
   });
@@ -132,8 +109,8 @@ export async function pullImage(root: string, ref: RegistryReference, as: ImageR
   try {
     if (!tryFlock(lockFd, staging)) throw new CorralError('REGISTRY_ERROR', `another pull of \`${canonical}\` is running`, { hint: 'wait for it to finish' });
     try {
-      const result = await download(client, root, ref, staging, options.progress);
-      const imported = await importImage(root, staging, as, { source: { kind: 'registry', path: canonical } });
+      const { unpacked, ...result } = await download(client, root, ref, staging, options.progress);
+      const imported = await importImage(root, staging, as, { source: { kind: 'registry', path: canonical }, unpacked });
       removeTree(staging);
       return { ...imported, reference: canonical, ...result };
     } catch (err) {
@@ -148,8 +125,22 @@ export async function pullImage(root: string, ref: RegistryReference, as: ImageR
   }
 }
 
-async function download(client: RegistryClient, root: string, ref: RegistryReference, staging: string, progress?: PullProgress): Promise<{ downloaded: string[]; downloadedBytes: number }> {
+interface Downloaded {
+  readonly downloaded: string[];
+  readonly downloadedBytes: number;
+  /** Each new layer unpacked as soon as its blob verified, by diff_id. */
+  readonly unpacked: Map<string, PreUnpackedLayer>;
+}
+
+/**
+ * Fetches what the store lacks into `staging`, unpacking every layer as soon as its blob is in
+ * (while others still download), through the same checks an import makes.
+ */
+async function download(client: RegistryClient, root: string, ref: RegistryReference, staging: string, progress?: PullProgress): Promise<Downloaded> {
   const repo = ref.repository;
+  // Unpacked trees of an interrupted run are not trusted: only whole, verified blobs are reused.
+  const unpackDir = join(staging, 'unpacked');
+  removeTree(unpackDir);
   const top = await client.manifest(repo, ref.digest ?? ref.tag ?? 'latest');
   if (ref.digest !== null && top.digest !== ref.digest) {
     throw new CorralError('IMAGE_DIGEST_MISMATCH', `the registry's manifest for \`${formatReference(ref)}\` does not match the digest asked for`, { detail: `content hashes to ${top.digest}` });
@@ -180,27 +171,49 @@ async function download(client: RegistryClient, root: string, ref: RegistryRefer
   const rootfs = config['rootfs'];
   const diffIds = typeof rootfs === 'object' && rootfs !== null && Array.isArray((rootfs as Record<string, unknown>)['diff_ids']) ? (rootfs as Record<string, unknown[]>)['diff_ids']! : [];
   // The store keeps layers by diff_id: those it has are not downloaded (the import reuses them).
+  const diffIdOf = new Map<string, string>();
   const wanted = layers.filter((l, i) => {
     const diffId = diffIds[i];
-    const cached = typeof diffId === 'string' && /^sha256:[0-9a-f]{64}$/.test(diffId) && existsSync(layout(root).layer(diffId));
+    const valid = typeof diffId === 'string' && /^sha256:[0-9a-f]{64}$/.test(diffId);
+    if (valid && !diffIdOf.has(l.digest)) diffIdOf.set(l.digest, diffId);
+    const cached = valid && existsSync(layout(root).layer(diffId));
     progress?.layer(l.digest, l.size, cached);
     return !cached;
   });
   const unique = [...new Map(wanted.map((l) => [l.digest, l])).values()];
   let downloadedBytes = 0;
-  await inParallel(unique, PARALLEL_LAYERS, async (l) => {
+  const unpacked = new Map<string, PreUnpackedLayer>();
+  await inParallel(unique, PARALLEL_LAYERS, async (l, i) => {
     const file = blobPath(staging, l.digest);
     mkdirSync(join(file, '..'), { recursive: true });
-    await client.blobToFile(repo, l.digest, l.size, file, (n) => {
+    const diffId = diffIdOf.get(l.digest);
+    const progressOf = (n: number): void => {
       downloadedBytes += n;
       progress?.bytes(l.digest, n);
-    });
+    };
+    // Without a valid diff_id the import refuses the config: nothing to gain by unpacking first.
+    if (diffId === undefined) {
+      await client.blobToFile(repo, l.digest, l.size, file, { progress: progressOf });
+      progress?.done(l.digest);
+      return;
+    }
+    const dir = join(unpackDir, String(i));
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const feed = new LayerFeed(dir, `layer \`${l.digest}\``, { digest: l.digest, size: l.size, diffId, digestCheckedByCaller: true });
+    try {
+      await client.blobToFile(repo, l.digest, l.size, file, process.env.NOSTREAM ? { progress: progressOf } : { progress: progressOf, data: (b) => feed.data(b), restart: () => feed.restart() });
+    } catch (err) {
+      await feed.abandon();
+      throw err;
+    }
     progress?.done(l.digest);
+    const blob = await feed.finish(file);
+    unpacked.set(diffId, { dir, skippedDevices: blob.report.skippedDevices });
   });
   writeFileSync(join(staging, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(join(staging, 'index.json'), JSON.stringify({
     schemaVersion: 2, mediaType: MEDIA.ociIndex,
     manifests: [{ mediaType: mediaTypeOf(topParsed), digest: top.digest, size: top.bytes.length }],
   }));
-  return { downloaded: unique.map((l) => l.digest), downloadedBytes };
+  return { downloaded: unique.map((l) => l.digest), downloadedBytes, unpacked };
 }
