@@ -3,6 +3,9 @@
 //   node bench/start.mjs --quick [runs]                 (seconds: corral and crun only, no runc/lxc, no memory part)
 // Prints start-to-exit of /bin/true and start-to-running, median and p90 per runtime, then the
 // monitor's RSS and the host memory each idle container adds (50 containers, corral vs crun).
+// corral also runs with `init: true` (its own init as PID 1, the command forked from it),
+// interleaved with the plain runs like the userns ones; the table gives the delta init - no init
+// and the init's VmRSS.
 // corral and crun also run with a user namespace (0 -> 2000000, 65536 ids, explicit maps so no
 // /etc/subuid), each interleaved run by run with its no-userns twin, and the table gives the delta
 // userns - no userns per runtime (target: <= 2 ms at the median). corral's monitor mounts the root
@@ -203,6 +206,7 @@ try {
   // A spec as an older corral wrote it: fields added since get their defaults, as for a state record.
   const baseSpec = withLaterDefaults(JSON.parse(readFileSync(new URL('./start-spec.json', import.meta.url), 'utf8')));
   const usernsSpec = { ...baseSpec, namespaces: { ...baseSpec.namespaces, user: { kind: 'manual', uidMap: idMaps, gidMap: idMaps } } };
+  const initSpec = { ...baseSpec, init: true };
   const corralStart = async (argv, i, base = baseSpec) => {
     const dir = join(state, String(i));
     const p = Object.fromEntries(['upper', 'work', 'rootfs', 'shim', 'logs'].map((k) => [k, join(dir, k)]));
@@ -216,8 +220,10 @@ try {
   // Without and with a user namespace, interleaved run by run.
   const corral = { exit: [], running: [] };
   const corralU = { exit: [], running: [] };
+  const corralI = { exit: [], running: [] };
+  const initRss = [];
   for (let i = 0; i < RUNS; i++) {
-    for (const [t, base, tag] of [[corral, baseSpec, 't'], [corralU, usernsSpec, 'tu']]) {
+    for (const [t, base, tag] of [[corral, baseSpec, 't'], [corralU, usernsSpec, 'tu'], [corralI, initSpec, 'ti']]) {
       const r = await corralStart(['/bin/true'], `${tag}${i}`, base);
       const st = await waitForExit(r.record, { timeoutMs: 30_000 });
       t.exit.push(performance.now() - r.t0);
@@ -225,9 +231,10 @@ try {
     }
   }
   for (let i = 0; i < RUNS; i++) {
-    for (const [t, base, tag] of [[corral, baseSpec, 's'], [corralU, usernsSpec, 'su']]) {
+    for (const [t, base, tag] of [[corral, baseSpec, 's'], [corralU, usernsSpec, 'su'], [corralI, initSpec, 'si']]) {
       const r = await corralStart(['/bin/sleep', '1000'], `${tag}${i}`, base);
       t.running.push(r.t1 - r.t0);
+      if (base === initSpec) initRss.push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${r.record.init.pid}/status`, 'utf8'))[1]));
       await stop(r.record, { timeoutMs: 0, killAll: killAll(r.dirs) });
     }
   }
@@ -243,8 +250,13 @@ try {
     delta(`  delta userns - no userns`, a, b);
     deltas.push([name, b.e.median - a.e.median, b.r.median - a.r.median]);
   }
+  {
+    const a = stats(corral.exit), b = row('corral + init', corralI);
+    delta('  delta init - no init', { e: a, r: stats(corral.running) }, b);
+  }
   for (const [name, t] of Object.entries(peers)) if (!name.startsWith('crun')) row(name, t);
   console.log(`crun + userns rootfs: ${crunUsernsRootfs.how}`);
+  console.log(`corral + init: corral-init (PID 1) VmRSS median ${stats(initRss).median} kB (max ${Math.max(...initRss)} kB; pages shared copy-on-write with its monitor included)`);
   console.log(`host: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cpus, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (deltas of a few ms are noise on a loaded host: rerun with more runs)`);
   for (const [name, e, r] of deltas) console.log(`target (userns adds <= 2 ms at the median): ${name} exit ${d(e).trim()} ms, running ${d(r).trim()} ms: ${Math.max(e, r) <= 2 ? 'met' : 'MISSED'}`);
   if (!QUICK) {

@@ -101,6 +101,7 @@ export const ErrorCodes = {
   CONTAINER_NOT_RUNNING: 'the container is not running',
   EXEC_FAILED: 'running a command inside the container failed',
   STOP_TIMEOUT: 'the container did not stop in time and was killed',
+  FILE_SOURCE_UNAVAILABLE: 'the source of a secret or config file (a host file, an environment variable of corral, a systemd credential) is missing, unreadable or over 1 MiB; the message names the source, never the content',
   SECCOMP_PROFILE_INVALID: 'a seccomp profile file is missing, unreadable, not JSON, or not a profile corral can compile; the message names the file and the JSON path',
 
   // state and reconciler (src/state, src/reconciler)

@@ -21,12 +21,12 @@ import { transition, type ContainerRecord, type HealthRecord } from '../state/re
 import { StateStore } from '../state/store.js';
 import { ManifestWatcher } from '../watch/watcher.js';
 import type { SettleOptions } from '../watch/settle.js';
-import { EventLog, eventLogPath, eventsFromPass, type CorralEvent } from './events.js';
+import { EventLog, eventLogPath, eventsFromPass, OncePerFact, type CorralEvent } from './events.js';
 
 export { eventLogPath } from './events.js';
 import { HealthChecker } from './health.js';
 import type { AgentMetrics } from './metrics.js';
-import { writeAgentStatus, type AgentStatus } from './status-file.js';
+import { agentStatusPath, writeAgentStatus, type AgentStatus } from './status-file.js';
 
 export const KEY = 'host';
 /** How long the first pass waits for the manifest watcher's initial scan before converging without it. */
@@ -49,13 +49,12 @@ export interface AgentOptions {
   readonly startup?: (records: readonly ContainerRecord[]) => Promise<void>;
 }
 
-export function agentStatusPath(layout: Layout): string {
-  return `${layout.root}/agent.json`;
-}
+export { agentStatusPath } from './status-file.js';
 
 export class Agent {
   private readonly queue: WorkQueue;
   private readonly events: EventLog;
+  private readonly facts: OncePerFact;
   private readonly store: StateStore;
   private readonly exitWatches = new Map<string, { key: string; watch: Disposable }>();
   private readonly health: HealthChecker;
@@ -65,6 +64,8 @@ export class Agent {
   constructor(private readonly ports: Ports, private readonly layout: Layout, private readonly logger: Logger, private readonly options: AgentOptions) {
     this.store = new StateStore(layout);
     this.events = new EventLog(eventLogPath(layout));
+    this.facts = new OncePerFact();
+    options.metrics?.readStatsWith((handle) => ports.cgroups.stats(handle));
     this.health = new HealthChecker(ports.runtime, (name, h) => {
       this.pendingHealth.set(name, h);
       this.logger.info(`container ${name} is ${h.status}`, { container: name, failures: h.failures });
@@ -170,9 +171,8 @@ export class Agent {
 
   private async afterPass(outcome: ReconcileOutcome, records: ContainerRecord[], durationMs: number): Promise<void> {
     const now = new Date();
-    const events: CorralEvent[] = eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, now, outcome.exits, outcome.applied?.networks ?? []);
+    const events: CorralEvent[] = this.facts.filter(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, now, outcome.exits, outcome.applied?.networks ?? []));
     await this.events.append(events);
-    this.options.metrics?.countEvents(events);
     const result = outcome.plan.errored ? 'error' : outcome.failures ? 'failed' : 'ok';
     this.options.metrics?.observePass(durationMs, result, records);
     const counts = countActions(outcome.plan);
@@ -186,6 +186,7 @@ export class Agent {
         at: now.toISOString(), durationMs, result, changed: outcome.changed,
         summary: `${changes || 'no changes'}${failing.length ? `; ${failing.length} failing: ${failing.join(', ')}` : ''}`,
         reasons: [],
+        failing,
       },
       pendingErrors: outcome.diagnostics.filter((d) => d.severity === 'error'),
     };

@@ -115,3 +115,24 @@ export function eventsFromPass(
   }
   return out;
 }
+
+/**
+ * Facts that stay true from one pass to the next are one event, not one per pass: a manifest that
+ * is still invalid at the resync was reported when it became so. A fact that goes away and comes
+ * back is an event again.
+ */
+export class OncePerFact {
+  private invalid = new Set<string>();
+
+  filter(events: readonly CorralEvent[]): CorralEvent[] {
+    const now = new Set<string>();
+    const out = events.filter((e) => {
+      if (e.kind !== 'invalid-manifest') return true;
+      const key = `${e.container ?? ''}\u0000${e.network ?? ''}\u0000${e.message}`;
+      now.add(key);
+      return !this.invalid.has(key);
+    });
+    this.invalid = now;
+    return out;
+  }
+}

@@ -3,8 +3,14 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Diagnostic } from '../errors.js';
+import type { Layout } from '../state/layout.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { procStat } from '../sys/proc.js';
+
+/** Where the agent writes its status: <root>/agent.json. */
+export function agentStatusPath(layout: Layout): string {
+  return `${layout.root}/agent.json`;
+}
 
 export interface AgentStatus {
   readonly pid: number;
@@ -20,6 +26,8 @@ export interface AgentStatus {
     readonly changed: boolean;
     readonly summary: string;
     readonly reasons: readonly string[];
+    /** Containers that should run but wait for a retry (absent in files of older agents). */
+    readonly failing?: readonly string[];
   } | null;
   readonly pendingErrors: readonly Diagnostic[];
   readonly reconciles: number;
@@ -38,4 +46,16 @@ export async function readAgentStatus(path: string): Promise<{ status: AgentStat
   }
   const start = procStat(status.pid)?.startTime ?? null;
   return { status, alive: start !== null && (status.pidStartTime === null || start === status.pidStartTime) };
+}
+
+/**
+ * One word for the agent's state, as `corral status` and fleet views show it: `degraded` while a
+ * manifest has errors, the last pass did not succeed, or a container waits for a retry; a pass
+ * with nothing to change is not `ok` then.
+ */
+export function agentHealth(status: AgentStatus, alive: boolean): 'ok' | 'degraded' | 'not-running' {
+  if (!alive) return 'not-running';
+  const last = status.lastReconcile;
+  const failing = last?.failing ?? [];
+  return status.pendingErrors.length > 0 || (last !== null && last.result !== 'ok') || failing.length > 0 ? 'degraded' : 'ok';
 }

@@ -6,7 +6,7 @@ import { currentRuntime } from '../drivers/namespaces/port.js';
 import { status as runtimeStatus } from '../drivers/namespaces/runtime.js';
 import { resolveRootfs } from '../drivers/overlay/container-rootfs.js';
 import { resolveUser, USER_DB_MAX_BYTES, type UserRequest } from '../drivers/overlay/user-lookup.js';
-import { readFileInRoot } from '../sys/open-in-root.js';
+import { lstatInRoot, readFileInRoot } from '../sys/open-in-root.js';
 import { CorralError } from '../errors.js';
 import type { Layout } from '../state/layout.js';
 import { StateStore } from '../state/store.js';
@@ -40,6 +40,14 @@ export async function findRunning(name: string, ctx: CliContext, layout: Layout)
     lookupUser: (request: UserRequest) => {
       const read = (path: string): string | null => readFileInRoot(`/proc/${runtime.init.pid}/root`, path, USER_DB_MAX_BYTES)?.toString('utf8') ?? null;
       return resolveUser(request, { passwd: read('/etc/passwd'), group: read('/etc/group') }, name);
+    },
+    exists: (path: string) => {
+      try {
+        return lstatInRoot(`/proc/${runtime.init.pid}/root`, path) !== null;
+      } catch {
+        // A magic link, a loop, a root gone meanwhile: the command's own start will say.
+        return null;
+      }
     },
   };
 }

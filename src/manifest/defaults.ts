@@ -75,6 +75,9 @@ export const ULIMIT_NAMES: readonly string[] = [
 /** Where corral keeps its state unless told otherwise (`--root`, CORRAL_ROOT). */
 export const DEFAULT_STATE_ROOT = '/var/lib/corral';
 
+/** Where corral binds a container's secrets and config files (read-only); their targets are symlinks into it. */
+export const FILES_MOUNT = '/run/corral/files';
+
 export const DEFAULTS = {
   pids: 2048,
   stopTimeoutMs: 10_000,
@@ -82,6 +85,9 @@ export const DEFAULTS = {
   restartPolicy: 'Always',
   tmpfsSizeBytes: 64 * 2 ** 20,
   tmpfsMode: 0o1777,
+  secretMode: 0o400,
+  configFileMode: 0o444,
+  secretsDir: '/run/secrets',
   logMaxSizeBytes: 10 * 2 ** 20,
   logMaxFiles: 3,
   userNamespaceSize: 65536,

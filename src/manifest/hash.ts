@@ -43,13 +43,15 @@ export function specHash(spec: ContainerSpec, references: Readonly<Record<string
  * out of the serialization (the compatibility rule above). Records written before a field existed
  * lack it; `withLaterDefaults` fills it in so that they compare equal to a fresh spec.
  */
-const LATER_DEFAULTS: { readonly [K in 'devices' | 'storage']: (spec: ContainerSpec) => ContainerSpec[K] } = {
+const LATER_DEFAULTS: { readonly [K in 'devices' | 'storage' | 'init' | 'files']: (spec: ContainerSpec) => ContainerSpec[K] } = {
   devices: (spec) => ({
     allowAll: spec.security.privileged,
     allow: spec.security.privileged ? [] : DEFAULT_DEVICES.map((d) => d.rule),
     host: [],
   }),
   storage: () => ({ sizeBytes: null }),
+  init: () => false,
+  files: () => [],
 };
 const LATER_FIELDS = Object.keys(LATER_DEFAULTS) as ReadonlyArray<keyof typeof LATER_DEFAULTS>;
 
@@ -97,12 +99,14 @@ function hashedForm(spec: ContainerSpec): Record<string, unknown> {
 /** A spec read from an older record, with every later field at its default. */
 export function withLaterDefaults(spec: ContainerSpec): ContainerSpec {
   // Typed as the current spec, an older one may still lack the later fields at run time.
-  const old: Partial<Pick<ContainerSpec, 'devices' | 'storage'>> = spec;
+  const old: Partial<Pick<ContainerSpec, 'devices' | 'storage' | 'init' | 'files'>> = spec;
   const oldProcess: Partial<Pick<ContainerSpec['process'], 'userLookup'>> = spec.process;
   return {
     ...spec,
     devices: old.devices ?? LATER_DEFAULTS.devices(spec),
     storage: old.storage ?? LATER_DEFAULTS.storage(spec),
+    init: old.init ?? false,
+    files: old.files ?? [],
     process: { ...spec.process, userLookup: oldProcess.userLookup ?? null },
     mounts: spec.mounts.map(mountWithLaterDefaults),
   };

@@ -144,7 +144,7 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
       }
     }
   }
-  const setProblems = [...runSetChecks(checked), ...runNetworkSetChecks(networkDocs.map((n) => n.checked), checked, new Set(invalidNetworks))];
+  const setProblems = [...runSetChecks(checked, { invalidNames }), ...runNetworkSetChecks(networkDocs.map((n) => n.checked), checked, new Set(invalidNetworks))];
   diagnostics.push(...setProblems);
   for (const p of setProblems) {
     if (p.severity !== 'error') continue;

@@ -59,6 +59,20 @@ export interface PortV1 {
   hostIP?: string;
 }
 
+export interface EnvValueFromV1 {
+  valueFrom: { secret: string };
+}
+
+/** A secret or a config file (`content` only for config files: the schema says so). */
+export interface FileV1 {
+  name: string;
+  source: { file?: string; env?: string; systemdCredential?: string; content?: string };
+  target?: string;
+  owner?: OwnerV1;
+  mode?: string;
+  onChange?: string;
+}
+
 export interface UlimitV1 {
   soft: number | 'unlimited';
   hard: number | 'unlimited';
@@ -70,7 +84,9 @@ export interface SpecV1 {
   command?: string[];
   args?: string[];
   workingDir?: string;
-  env?: Record<string, string> | Array<{ name: string; value: string }>;
+  env?: Record<string, string | EnvValueFromV1> | Array<{ name: string; value?: string; valueFrom?: EnvValueFromV1['valueFrom'] }>;
+  secrets?: FileV1[];
+  configFiles?: FileV1[];
   user?: string | { uid?: number; name?: string; gid?: number; group?: string; groups?: Array<number | string> };
   hostname?: string;
   oomScoreAdj?: number;
@@ -107,6 +123,7 @@ export interface SpecV1 {
     dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
   };
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+  init?: boolean;
   stopSignal?: string | number;
   stopTimeout?: string;
   security?: {

@@ -9,13 +9,13 @@ import {
 import { parseDurationMs } from './duration.js';
 import { isRegistryReference, parseReference, storeNameOf } from './image-reference.js';
 import { DEFAULT_NETWORK } from './network.js';
-import type { IdMapV1, ManifestV1, MountV1, OwnerV1, SpecV1 } from './manifest-v1.js';
+import type { FileV1, IdMapV1, ManifestV1, MountV1, OwnerV1, SpecV1 } from './manifest-v1.js';
 import { expandForward } from './ports.js';
 import { depth, dirname, normalizeAbsolute } from './posix-path.js';
 import { formatCpuList, parseBytes, parseBytesOrUnlimited, parseCpuList, parseCpuMillis, type ParseResult } from './quantity.js';
 import { parseSignal } from './signal.js';
 import {
-  SPEC_VERSION, type ContainerSpec, type DevicesSpec, type EnvVar, type IdMap, type MountOption, type MountOwner, type MountSpec, type NetworkNamespace,
+  SPEC_VERSION, type ContainerSpec, type DevicesSpec, type EnvVar, type FileSource, type FileSpec, type IdMap, type OnChange, type MountOption, type MountOwner, type MountSpec, type NetworkNamespace,
   type NetworkSpec, type Propagation, type ResourcesSpec, type SecuritySpec, type Ulimit, type UserLookup, type UserNamespace,
 } from './spec.js';
 
@@ -58,9 +58,11 @@ export function normalize(manifest: ManifestV1, file: string): ContainerSpec {
     hostname: namespaces.uts === 'private' ? (spec.hostname ?? metadata.name) : '',
     namespaces,
     resources: normalizeResources(spec),
+    files: normalizeFiles(spec),
     mounts: (spec.mounts ?? []).map(normalizeMount).sort((a, b) => depth(a.target) - depth(b.target) || byString<MountSpec>((m) => m.target)(a, b)),
     network: normalizeNetwork(spec, namespaces.network),
     restartPolicy: spec.restartPolicy ?? DEFAULTS.restartPolicy,
+    init: spec.init ?? false,
     stopSignal: must(parseSignal(spec.stopSignal ?? DEFAULTS.stopSignal), 'stopSignal'),
     stopTimeoutMs: duration(spec.stopTimeout, DEFAULTS.stopTimeoutMs, 'stopTimeout'),
     security: normalizeSecurity(spec, file),
@@ -147,8 +149,42 @@ function sortedRecord(record: Record<string, string> | undefined): Record<string
 }
 
 export function normalizeEnv(env: SpecV1['env']): EnvVar[] {
-  const list = Array.isArray(env) ? env : Object.entries(env ?? {}).map(([name, value]) => ({ name, value }));
-  return list.map(({ name, value }) => ({ name, value })).sort(byString((e) => e.name));
+  const list = Array.isArray(env)
+    ? env
+    : Object.entries(env ?? {}).map(([name, v]) => (typeof v === 'string' ? { name, value: v } : { name, valueFrom: v.valueFrom }));
+  return list
+    .map((e): EnvVar => (e.valueFrom !== undefined ? { name: e.name, value: '', secret: e.valueFrom.secret } : { name: e.name, value: e.value ?? '' }))
+    .sort(byString((e) => e.name));
+}
+
+function fileSource(source: FileV1['source']): FileSource {
+  if (source.file !== undefined) return { kind: 'file', path: source.file };
+  if (source.env !== undefined) return { kind: 'env', name: source.env };
+  if (source.systemdCredential !== undefined) return { kind: 'systemdCredential', name: source.systemdCredential };
+  return { kind: 'content', text: source.content ?? '' };
+}
+
+function onChange(text: string | undefined): OnChange {
+  if (text === undefined || text === 'restart') return { kind: 'restart' };
+  if (text === 'none') return { kind: 'none' };
+  return { kind: 'signal', signal: must(parseSignal(text.slice('signal:'.length)), 'onChange') };
+}
+
+/** Secrets, then config files, each by name (checks/ refuses duplicates). */
+function normalizeFiles(spec: SpecV1): FileSpec[] {
+  const one = (kind: FileSpec['kind']) => (f: FileV1): FileSpec => ({
+    kind,
+    name: f.name,
+    source: fileSource(f.source),
+    target: f.target ?? `${DEFAULTS.secretsDir}/${f.name}`,
+    owner: mountOwner(f.owner) ?? { uid: 0, gid: 0 },
+    mode: f.mode === undefined ? (kind === 'secret' ? DEFAULTS.secretMode : DEFAULTS.configFileMode) : parseInt(f.mode, 8),
+    onChange: onChange(f.onChange),
+  });
+  return [
+    ...(spec.secrets ?? []).map(one('secret')).sort(byString((f) => f.name)),
+    ...(spec.configFiles ?? []).map(one('config')).sort(byString((f) => f.name)),
+  ];
 }
 
 function normalizeNamespaces(spec: SpecV1): ContainerSpec['namespaces'] {

@@ -27,7 +27,47 @@ export type RootfsSource =
 
 export interface EnvVar {
   readonly name: string;
+  /** '' when `secret` is set: the value is read from the secret at start, never stored. */
   readonly value: string;
+  /** The name of a secret of `files` whose content is the value (`valueFrom: {secret}`). */
+  readonly secret?: string;
+}
+
+/** Where a secret's or config file's content comes from; never the content of a secret itself. */
+export type FileSource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'env'; readonly name: string }
+  | { readonly kind: 'systemdCredential'; readonly name: string }
+  | { readonly kind: 'content'; readonly text: string };
+
+/** The prefix of the references that identify a single-file bind's source (`bind:/etc/app.conf`). */
+export const BIND_REFERENCE = 'bind:';
+
+/** The prefix of the references (content digests) of secrets and config files. */
+export const FILE_REFERENCE = 'file:';
+
+/** The reference key of a secret's or config file's content digest: `file:secret/db`. */
+export function fileReferenceKey(f: { readonly kind: 'secret' | 'config'; readonly name: string }): string {
+  return `${FILE_REFERENCE}${f.kind}/${f.name}`;
+}
+
+/** `restart`, nothing (`none`), or a signal to PID 1 after the swap. */
+export type OnChange = { readonly kind: 'restart' } | { readonly kind: 'none' } | { readonly kind: 'signal'; readonly signal: Signal };
+
+/**
+ * A secret or a config file (`spec.secrets`, `spec.configFiles`): delivered read-only from a
+ * memory-backed tree of the container, at `target` (a symlink into that tree). Its content's
+ * digest is a reference of the spec (`file:KIND/NAME`), so a change is planned by `onChange`.
+ */
+export interface FileSpec {
+  readonly kind: 'secret' | 'config';
+  readonly name: string;
+  readonly source: FileSource;
+  readonly target: string;
+  /** Ids inside the container. */
+  readonly owner: MountOwner;
+  readonly mode: number;
+  readonly onChange: OnChange;
 }
 
 export interface Ulimit {
@@ -260,8 +300,12 @@ export interface ContainerSpec {
   readonly resources: ResourcesSpec;
   /** Sorted parents first (by depth, then path), so nested targets mount in a working order. */
   readonly mounts: readonly MountSpec[];
+  /** Secrets, then config files, each sorted by name. */
+  readonly files: readonly FileSpec[];
   readonly network: NetworkSpec;
   readonly restartPolicy: RestartPolicy;
+  /** A small init as PID 1 that runs the process, forwards signals and reaps (`spec.init`). */
+  readonly init: boolean;
   readonly stopSignal: Signal;
   readonly stopTimeoutMs: number;
   readonly security: SecuritySpec;

@@ -119,10 +119,7 @@ function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, 
       const extra = String(params['additionalProperty']);
       const allowed = allowedProperties(schema, error.parentSchema as SchemaNode);
       let hint = didYouMean(extra, allowed);
-      if (!hint) {
-        const elsewhere = fieldIndex.get(extra)?.filter((p) => !p.includes('[]'));
-        if (elsewhere?.length) hint = `\`${extra}\` belongs under \`${elsewhere[0]!.split('.').slice(0, -1).join('.') || '(top level)'}\``;
-      }
+      hint ??= misplacedFieldHint(extra, here, fieldIndex.get(extra) ?? []);
       return make('MANIFEST_UNKNOWN_FIELD', `unknown field \`${formatPath([...path, extra])}\``, {
         at: [...path, extra], key: true,
         detail: allowed.length ? `allowed here: ${allowed.join(', ')}` : 'no fields are allowed here',
@@ -202,6 +199,34 @@ function translate(error: ErrorObject, doc: LoadedDocument, schema: SchemaNode, 
     default:
       return make('MANIFEST_INVALID_VALUE', `\`${here || '(document)'}\` ${error.message ?? 'is not valid'}`);
   }
+}
+
+/** Homes named in one hint; a name found in more places is counted instead. */
+const HOMES_LISTED = 8;
+
+/**
+ * Where a field unknown at `here` does exist, from the schema paths of every field of that name
+ * (`spec.mounts[].mode`). One home: named. A few: all listed, since picking one would send the user
+ * to the wrong place (`mode` is both `spec.network.mode` and each mount's). Many: counted.
+ */
+export function misplacedFieldHint(field: string, here: string, paths: readonly string[]): string | undefined {
+  const at = here.replace(/\[\d+\]/g, '[]');
+  const homes = [...new Set(paths.map((p) => p.slice(0, Math.max(0, p.lastIndexOf('.')))))].filter((h) => h !== at);
+  if (homes.length === 0) return undefined;
+  const named = (h: string): string => (h === '' ? 'the top level' : `\`${h}\``);
+  // Mappings first: a field written one level off is likelier than one lifted out of a list.
+  const mappings = homes.filter((h) => !h.endsWith('[]')).map(named);
+  const lists = homes.filter((h) => h.endsWith('[]')).map((h) => named(h.slice(0, -2)));
+  if (homes.length === 1) {
+    return mappings.length ? `\`${field}\` belongs ${homes[0] === '' ? 'at' : 'under'} ${mappings[0]!}` : `\`${field}\` belongs in each entry of ${lists[0]!}`;
+  }
+  if (homes.length > HOMES_LISTED) return `\`${field}\` is a field in ${homes.length} places, such as ${[...mappings, ...lists].slice(0, 2).join(' and ')}: see the manifest reference`;
+  const where = [mappings.length ? andList(mappings) : '', lists.length ? `the entries of ${andList(lists)}` : ''].filter(Boolean).join(' and of ');
+  return `\`${field}\` is a field of ${where}: move it under the one you meant`;
+}
+
+function andList(items: readonly string[]): string {
+  return items.length === 1 ? items[0]! : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]!}`;
 }
 
 function describeField(schema: SchemaNode, parent: SchemaNode, name: string): string | undefined {

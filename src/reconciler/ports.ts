@@ -62,6 +62,12 @@ export interface RootfsLayout {
   readonly binds: readonly BindSpec[];
   /** `readOnlyRootfs`: the root is remounted read-only once everything is mounted. */
   readonly readOnly: boolean;
+  /**
+   * The host directory of the container's secrets and config files (a tmpfs), bound read-only
+   * at /run/corral/files after the manifest's mounts; each file's target is a symlink into it.
+   * Absent or null: the spec has none.
+   */
+  readonly files?: string | null;
 }
 
 /** Defaults an image supplies; the manifest overrides each (command, args, env by name...). */
@@ -94,6 +100,11 @@ export interface PreparedRootfs {
    * image pulled at start was not in the store when the plan was made. Absent: the plan's.
    */
   readonly references?: Readonly<Record<string, string>>;
+  /**
+   * Values of the environment variables that come from secrets (`valueFrom: {secret}`), read at
+   * this start: given to the process, never to a record.
+   */
+  readonly secretEnv?: Readonly<Record<string, string>>;
   /** What the state record keeps of it. */
   readonly handle: Json;
 }
@@ -103,6 +114,11 @@ export interface RootfsPort extends PlanTimeChecks {
   references(spec: ContainerSpec): Promise<Record<string, string>>;
   /** Creates upper/work/mount point and volumes and resolves lower layers. Idempotent. */
   prepare(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<PreparedRootfs>;
+  /**
+   * Writes the current content of the spec's secrets and config files into the running
+   * container's tree, swapped in at once; returns their digests (`file:…`) as written.
+   */
+  refreshFiles(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<Record<string, string>>;
   /** Deletes the container's writable layer and directories (volumes stay). Idempotent. */
   remove(name: string, signal: AbortSignal): Promise<void>;
   exists(name: string): Promise<boolean>;

@@ -48,6 +48,9 @@ export interface Layout {
   readonly volumesDir: string;
   readonly hostRootDir: string;
   readonly tmpDir: string;
+  /** Secrets and config files: one small tmpfs per container (src/drivers/overlay/file-tree.ts). */
+  readonly filesDir: string;
+  files(name: string): string;
   record(name: string): string;
   container(name: string): ContainerPaths;
   volume(name: string): string;
@@ -81,6 +84,8 @@ export function layout(root: string): Layout {
     volumesDir: join(root, 'volumes'),
     hostRootDir: join(root, 'hostroot'),
     tmpDir: join(root, 'tmp'),
+    filesDir: join(root, 'files'),
+    files: (name) => join(root, 'files', name),
     record: (name) => join(stateDir, `${name}.json`),
     container: (name) => {
       const dir = join(containersDir, name);

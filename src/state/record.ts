@@ -76,6 +76,11 @@ export interface ContainerRecord {
   readonly runtime: Json | null;
   readonly userRange: UserRange | null;
   readonly restarts: number;
+  /**
+   * CPU seconds the container's cgroup had used when this run started (the cgroup outlives a stop
+   * and a start): `ps` shows this run's time, usage minus this. Absent in records of older corral.
+   */
+  readonly cpuBaselineSeconds?: number | null;
   readonly lastExit: ExitRecord | null;
   /** Restart backoff: 10 s doubling to 5 min, reset after 10 min of running. */
   readonly backoff: { readonly delayMs: number; readonly nextStartAt: string | null };

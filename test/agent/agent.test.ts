@@ -3,7 +3,7 @@
 // Waits use generous timeouts; nothing asserts speed.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { BIN } from '../support/cli.js';
@@ -56,6 +56,14 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${String(last)})\n${agentLogTail()}`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function cmdline(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return '';
   }
 }
 
@@ -133,7 +141,9 @@ describe('corral agent', () => {
     await until('idle', () => agentStatus(sb).reconciles >= 1);
     // Opt-in metrics, on the address given.
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    for (const name of ['corral_containers', 'corral_reconcile_duration_seconds', 'corral_container_restarts_total', 'corral_container_oom_kills_total']) expect(metrics).toContain(name);
+    for (const name of ['corral_containers', 'corral_reconcile_duration_seconds', 'corral_reconcile_total', 'corral_container_restarts_total', 'corral_container_oom_kills_total', 'corral_container_up', 'corral_container_memory_bytes', 'corral_container_cpu_seconds_total', 'corral_container_pids', 'corral_container_start_time_seconds']) expect(metrics).toContain(name);
+    // Read from the container's cgroup at the scrape: a running process uses some memory.
+    expect(Number(/corral_container_memory_bytes\{container="[^"]+"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/corral_containers\{status="running"\} 1/);
     // SIGHUP: a pass right now.
     const hupBefore = agentStatus(sb).reconciles;
@@ -163,6 +173,27 @@ describe('corral agent', () => {
     expect(events(sb).some((e) => e.kind === 'restarted' && e.container === 'h')).toBe(true);
     const record = JSON.parse(readFileSync(join(sb.root, 'state', 'h.json'), 'utf8'));
     expect(record.backoff.delayMs).toBe(10_000);
+  }, 150_000);
+
+  test('SIGTERM while a health check runs: the agent exits 0 by itself, and the check is hung up', async () => {
+    if (!requireRoot()) return;
+    const sb = sandbox('agent-exit');
+    sandboxes.push(sb);
+    // A sleep length no other process uses, to find the check among the host's processes.
+    const token = String(900_000 + (process.pid % 100_000));
+    sb.write('slow.yaml', sleeper('slow', `healthcheck: {exec: [/bin/sleep, "${token}"], interval: 500ms, timeout: 10m}`));
+    const agent = startAgent(sb);
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    const checks = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(p) === `/bin/sleep\0${token}\0`);
+    await until('a health check in flight', () => checks().length > 0);
+    agent.kill('SIGTERM');
+    // The check would run for ten minutes: an agent waiting for it (or for any timer) is still
+    // here after this bound, which nothing fast or slow about the machine explains.
+    const outcome = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 60_000).unref())]);
+    expect({ outcome, log: outcome === 0 ? '' : agentLogTail() }).toEqual({ outcome: 0, log: '' });
+    expect(agentLogTail()).toContain('agent stopped');
+    // Hung up by its helper's parent-death signal: no check is left running in the container.
+    await until('the check gone', () => checks().length === 0);
   }, 150_000);
 
   test('a git repository as the manifest directory: commit, checkout, revert each converge', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { BIN } from '../support/cli.js';
 import { requireRoot } from '../support/root.js';
-import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
+import { psJson, sandbox, sleeper, type Sandbox } from '../support/host-sandbox.js';
 
 let sb: Sandbox;
 beforeAll(() => {
@@ -65,6 +65,10 @@ describe('imperative commands', () => {
     expect(third.status).toBe('running');
     expect(third.pid).not.toBe(second.pid);
     expect(sb.run('start', 'nope').code).toBe(1);
+    // Each act by hand is an event.
+    const kinds = sb.run('events', '--container', 'svc').stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; container?: string; message: string })
+      .filter((e) => e.container === 'svc').map((e) => e.kind);
+    expect(kinds.slice(-3)).toEqual(['stopped', 'started', 'restarted']);
   });
 
   test('kill sends a signal to PID 1 only when it runs, and it is an event', async () => {
@@ -111,6 +115,28 @@ describe('imperative commands', () => {
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
     const plain = sb.run('exec', 'svc', '--', '/bin/sh', '-c', 'tty || true');
     expect(plain.stdout).toMatch(/not a tty/);
+  });
+});
+
+describe('stop and dependents', () => {
+  test('stopping a container that running ones depend on names them in a warning; stopping a leaf says nothing', () => {
+    if (!sb) return;
+    sb.write('db.yaml', sleeper('db'));
+    sb.write('web.yaml', sleeper('web', 'dependsOn: [db]'));
+    sb.write('side.yaml', sleeper('side', 'namespaces: {network: "container:db"}'));
+    sb.write('other.yaml', sleeper('other'));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+
+    const stop = sb.run('stop', 'db');
+    expect(stop).toMatchObject({ code: 0, stdout: 'db: stopped\n' });
+    const warnings = stop.stderr.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.level === 'warn');
+    expect(warnings).toEqual([expect.objectContaining({ container: 'db', dependents: ['side', 'web'], message: expect.stringMatching(/`side`, `web` depend on `db`/) })]);
+    expect(stop.stderr).not.toContain('other');
+
+    expect(sb.run('start', 'db').code).toBe(0);
+    expect(sb.run('stop', 'web')).toMatchObject({ code: 0, stdout: 'web: stopped\n', stderr: '' });
+    for (const f of ['db.yaml', 'web.yaml', 'side.yaml', 'other.yaml']) sb.remove(f);
+    expect(sb.run('reconcile', '--once').code).toBe(0);
   });
 });
 

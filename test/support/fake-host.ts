@@ -57,6 +57,7 @@ export class FakeHost {
           this.rootfs.add(name);
           return { layout: { lower: [], upper: `/u/${name}`, work: `/w/${name}`, target: `/t/${name}`, binds: [], readOnly: false }, defaults: null, volumes: {}, user: { uid: 0, gid: 0, groups: [], home: null }, handle: { upper: `/u/${name}` } };
         },
+        refreshFiles: async (name) => { this.tick(`rootfs.refreshFiles ${name}`); return {}; },
         remove: async (name) => { this.tick(`rootfs.remove ${name}`); this.rootfs.delete(name); },
         exists: async (name) => this.rootfs.has(name),
         list: async () => [...this.rootfs],

@@ -2,11 +2,12 @@
 // no counter), and an exit is one event, at the pass that recorded it. Plans are built by hand.
 
 import { describe, expect, test } from '@jest/globals';
-import { eventsFromPass } from '../../src/agent/events.js';
+import { eventsFromPass, OncePerFact } from '../../src/agent/events.js';
 import { AgentMetrics } from '../../src/agent/metrics.js';
 import type { ChangeResult } from '../../src/reconciler/apply.js';
 import { REASON_CODES } from '../../src/reconciler/plan/reasons.js';
 import { change, NOW, planOf } from '../support/plan-values.js';
+import { desiredOne, recordFor } from '../support/plan-fixtures.js';
 
 
 
@@ -67,25 +68,26 @@ describe('events', () => {
   });
 });
 
-describe('metrics by reason code', () => {
-  test('restarts and OOM kills are counted from kinds and codes, not words', async () => {
-    const plan = planOf(
-      change('oom', 'none', [{ code: 'oom-killed', text: 'ran out of room' }], '2026-11-29T10:00:09.000Z'),
-      change('crash', 'start', [{ code: 'exited', text: 'fell over; restartPolicy Always' }]),
-      change('signal', 'start', [{ code: 'killed', text: 'shot; restartPolicy Always' }]),
-      change('edited', 'restart', [{ code: 'manifest-changed', text: 'process.env: … → …' }]),
-      // A start after an exit nobody saw (a reboot) is not a restart; nor are words alone.
-      change('rebooted', 'start', [{ code: 'exit-unknown', text: 'exited with code 1 (or so)' }]),
-      change('fresh', 'start', [{ code: 'not-running', text: 'was OOM-killed, exited, was killed' }]),
-    );
+describe('metrics', () => {
+  test('say what ps says: restarts as the record counts them (an edit is none), the last exit, health, up', async () => {
+    const d = await desiredOne('web');
     const at = NOW.toISOString();
-    const events = eventsFromPass(plan, ['crash', 'signal', 'edited', 'rebooted', 'fresh'].map(ok), [], NOW, [{ name: 'oom', exit: { code: null, signal: 'SIGKILL', oomKilled: true, at } }]);
+    const records = [
+      recordFor(d, { name: 'crashy', restarts: 3, lastExit: { code: 2, signal: null, oomKilled: false, at } }),
+      recordFor(d, { name: 'edited', restarts: 0 }),
+      recordFor(d, { name: 'killed', status: 'exited', restarts: 1, lastExit: { code: null, signal: 'SIGKILL', oomKilled: true, at } }),
+      recordFor(d, { name: 'checked', health: { status: 'unhealthy', failures: 3, checkedAt: at, output: '' } }),
+    ].map((r) => ({ ...r, cgroup: { dir: r.name } }));
     const metrics = new AgentMetrics();
-    metrics.countEvents(events);
-    // The same OOM kill still in the next pass's plan (waiting for its backoff) is not counted again.
-    metrics.countEvents(eventsFromPass(planOf(plan.changes[0]!), [], [], NOW, []));
-    expect(await counter(metrics, 'corral_container_restarts_total')).toEqual({ crash: 1, signal: 1, edited: 1 });
-    expect(await counter(metrics, 'corral_container_oom_kills_total')).toEqual({ oom: 1 });
+    metrics.readStatsWith(async () => ({ memoryBytes: 4096, cpuSeconds: 1.5, pids: 2, oomKills: 0 }));
+    metrics.observePass(12, 'ok', records);
+    expect(await counter(metrics, 'corral_container_restarts_total')).toEqual({ crashy: 3, edited: 0, killed: 1, checked: 0 });
+    expect(await counter(metrics, 'corral_container_last_exit_code')).toEqual({ crashy: 2, killed: 137 });
+    expect(await counter(metrics, 'corral_container_up')).toEqual({ crashy: 1, edited: 1, killed: 0, checked: 1 });
+    expect(await counter(metrics, 'corral_container_memory_bytes')).toEqual({ crashy: 4096, edited: 4096, checked: 4096 });
+    const health = (await metrics.registry.getSingleMetric('corral_container_health')!.get()).values;
+    expect(health.filter((v) => v.value === 1).map((v) => v.labels)).toEqual([{ container: 'checked', state: 'unhealthy' }]);
+    expect((await metrics.registry.metrics())).toMatch(/corral_reconcile_total\{result="ok"\} 1/);
   });
 });
 
@@ -103,5 +105,17 @@ describe('reason codes', () => {
     ], NOW);
     expect(events.map((e) => [e.kind, e.container])).toEqual([['stop-timeout', 'web'], ['invalid-manifest', 'api'], ['drift-corrected', undefined]]);
     expect(events[2]!.message).toBe('network: the nftables table `inet corral` was missing: restored');
+  });
+});
+
+describe('one event per fact', () => {
+  test('a manifest still invalid at the next pass is not reported again; fixed and broken again, it is', () => {
+    const facts = new OncePerFact();
+    const bad = { severity: 'error' as const, code: 'MANIFEST_YAML_SYNTAX' as const, summary: 'not YAML', source: { file: '/m/a.yaml', line: 1, column: 1 } };
+    const pass = (diagnostics: typeof bad[]): string[] => facts.filter(eventsFromPass(planOf(), [], diagnostics, NOW)).map((e) => e.kind);
+    expect(pass([bad])).toEqual(['invalid-manifest']);
+    expect(pass([bad])).toEqual([]);
+    expect(pass([])).toEqual([]);
+    expect(pass([bad])).toEqual(['invalid-manifest']);
   });
 });

@@ -165,3 +165,20 @@ describe('the manifest cache', () => {
     }
   });
 });
+
+describe('one root cause', () => {
+  test('a manifest with an error is reported once, not again by each container that depends on it or joins its network', async () => {
+    const set = await loadSet({
+      '/m/db.yaml': manifest('db', 'memory: lots'),
+      '/m/web.yaml': manifest('web', 'dependsOn: [db]'),
+      '/m/worker.yaml': manifest('worker', 'dependsOn: [db]\nnamespaces: {network: "container:db"}'),
+      '/m/typo.yaml': manifest('typo', 'dependsOn: [dbb]'),
+    });
+    const errors = set.diagnostics.filter((d) => d.severity === 'error');
+    expect(errors.filter((d) => d.container === 'db')).toHaveLength(1);
+    expect(errors.filter((d) => d.container === 'web' || d.container === 'worker')).toEqual([]);
+    expect(set.containers.map((c) => c.spec.name).sort()).toEqual(['web', 'worker']);
+    // A name no manifest defines is still an error of its own.
+    expect(errors.filter((d) => d.container === 'typo').map((d) => d.code)).toEqual(['MANIFEST_UNKNOWN_REFERENCE']);
+  });
+});

@@ -6,6 +6,7 @@ import { AgentMetrics } from '../../agent/metrics.js';
 import { ManifestCache } from '../../manifest/manifest-set.js';
 import { DEFAULT_SETTLE } from '../../watch/settle.js';
 import { contextFrom } from '../context.js';
+import { EXIT } from '../exit-codes.js';
 import { DEFAULT_PARALLELISM, durationOption, loadDesired, lockTimeoutOption, openHost, positiveInt } from '../open-host.js';
 import { VERSION } from '../version.js';
 
@@ -60,5 +61,11 @@ export function agentCommand(): Command {
       process.on('SIGINT', () => onStop('SIGINT'));
       process.on('SIGHUP', () => agent.trigger('SIGHUP'));
       await agent.run(stop.signal);
+      // Everything of the agent's own is closed by now, but a health check in flight is an exec
+      // helper that RuntimePort.exec gives no way to cancel: it would hold the process until the
+      // check's timeout. Exiting hangs it up (the shim's parent-death signal); the turn waited
+      // first lets the logger write the last line.
+      await new Promise((resolve) => setImmediate(resolve));
+      process.exit(EXIT.OK);
     });
 }

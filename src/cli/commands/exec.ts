@@ -11,7 +11,8 @@ import type { ContainerSpec } from '../../manifest/spec.js';
 import type { ImageDefaults, ProcessUser } from '../../reconciler/ports.js';
 import { parseImageUser, type UserRequest } from '../../drivers/overlay/user-lookup.js';
 import { execShim } from '../../drivers/namespaces/shim.js';
-import { buildExecSpec } from '../../drivers/namespaces/spec.js';
+import type { ProcessPlan } from '../../drivers/namespaces/spawn-spec.js';
+import { buildExecSpec, DEFAULT_PATH } from '../../drivers/namespaces/spec.js';
 import { hostCapabilityMask } from '../../sys/proc.js';
 import { restoreTerminal, saveTerminal } from '../../sys/termios.js';
 import { collect, contextFrom, type CliContext } from '../context.js';
@@ -29,6 +30,8 @@ export interface ExecTarget {
   readonly user?: ProcessUser;
   /** Looks a user up in the running container's own /etc/passwd and /etc/group. */
   lookupUser(request: UserRequest): ProcessUser;
+  /** Whether `path` exists in the running container (symlinks on the way resolved inside it); null when that cannot be told. */
+  exists(path: string): boolean | null;
 }
 
 export interface ExecDeps {
@@ -57,6 +60,35 @@ export function parseEnv(values: readonly string[]): string[] {
   return [...values];
 }
 
+/**
+ * The paths execve is tried on for the command, as the shim tries them (shim/exec.c ›
+ * exec_search): the name itself when it holds a slash, else the name in each directory of the
+ * command's PATH; relative ones from its working directory.
+ */
+export function executableCandidates(plan: Pick<ProcessPlan, 'argv' | 'env' | 'cwd'>): { readonly file: string; readonly searchPath: string | null; readonly paths: readonly string[] } {
+  const file = plan.argv[0] ?? '';
+  // Joined, never normalized: `..` after a symlink is the kernel's to resolve, inside the container.
+  const inCwd = (p: string): string => (p.startsWith('/') ? p : `${plan.cwd.replace(/\/+$/, '')}/${p}`);
+  if (file.includes('/')) return { file, searchPath: null, paths: [inCwd(file)] };
+  const searchPath = plan.env.find((e) => e.startsWith('PATH='))?.slice('PATH='.length) ?? DEFAULT_PATH;
+  return { file, searchPath, paths: searchPath.split(':').map((dir) => inCwd(`${dir || '.'}/${file}`)) };
+}
+
+/**
+ * EXEC_FAILED naming the command when none of its candidates exists in the container, so a typo
+ * is told before the helper starts: the helper's own report of it would reach the terminal as a
+ * log line of its own, mixed with the command's output it relays.
+ */
+export function missingCommand(name: string, plan: Pick<ProcessPlan, 'argv' | 'env' | 'cwd'>, exists: (path: string) => boolean | null): CorralError | null {
+  const { file, searchPath, paths } = executableCandidates(plan);
+  if (file === '' || paths.some((p) => exists(p) !== false)) return null;
+  return searchPath === null
+    ? new CorralError('EXEC_FAILED', `container \`${name}\` has no \`${file}\``, { container: name, hint: 'check the path: it is looked up in the container\'s root, not the host\'s' })
+    : new CorralError('EXEC_FAILED', `container \`${name}\` has no \`${file}\` in its PATH`, {
+      container: name, detail: `searched ${searchPath}`, hint: 'give the full path, or another PATH with `-e PATH=...`',
+    });
+}
+
 interface ExecOpts { env?: string[]; user?: string; workdir?: string; tty?: boolean }
 
 export function execCommand(deps: ExecDeps): Command {
@@ -81,6 +113,8 @@ export function execCommand(deps: ExecDeps): Command {
       const spec = buildExecSpec(target.spec, target.image, target.cgroupProcs, {
         argv, env: parseEnv(opts.env ?? []), ...user, ...(opts.workdir ? { cwd: opts.workdir } : {}), tty,
       }, process.arch, hostCapabilityMask());
+      const missing = missingCommand(name, spec.process, (path) => target.exists(path));
+      if (missing) throw missing;
       // Every signal this process gets is passed to the helper, which hands it to the command
       // inside; a terminal's ^C, ^\\, resize or hangup reaches the helper too, and it acts on the
       // first of the two copies only (shim/relay.c › is_echo), so each arrives once.

@@ -20,13 +20,23 @@ import type { IdPool } from '../../reconciler/user-ranges.js';
 import { layout as stateLayout } from '../../state/layout.js';
 import { readPool, subidConfig } from '../../state/subid-pool.js';
 import { readRootId } from '../../state/root-id.js';
-import { contextFrom, outputFormat, type CliContext } from '../context.js';
+import { contextFrom, DEFAULT_ROOT, outputFormat, type CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { cgroupParentFor, networkNamesFor } from '../open-host.js';
 
 export const INFO_FORMAT_VERSION = 1;
 
 type ParentState = 'absent' | 'corral' | 'foreign' | 'unmarked (no xattr support)';
+
+/** Where the parent's name came from: a CORRAL_CGROUP_PARENT left set in a shell shows here. */
+export type ParentSource = 'option' | 'env' | 'default' | 'root-id';
+
+const PARENT_SOURCE_TEXT: Record<ParentSource, string> = {
+  option: 'from --cgroup-parent',
+  env: 'from CORRAL_CGROUP_PARENT',
+  default: 'the default for the default state root',
+  'root-id': 'named after the root id',
+};
 
 export interface InfoReport {
   readonly formatVersion: number;
@@ -68,6 +78,7 @@ export interface InfoReport {
     readonly controllers: Readonly<Record<string, { readonly on: 'v1' | 'v2'; readonly mountPoint: string; readonly managed: boolean }>>;
     /** null: the root has no id yet, and its parent is named after it at first use. */
     readonly parentName: string | null;
+    readonly parentSource: ParentSource;
     readonly parents: ReadonlyArray<{ readonly hierarchy: string; readonly dir: string; readonly state: ParentState }>;
     readonly delegated: CgroupInspection['parents']['delegated'];
     readonly features: CgroupInspection['capabilities']['features'];
@@ -100,6 +111,8 @@ export async function buildInfo(ctx: CliContext, parentOption?: string): Promise
   const facts = ctx.host();
   const rootId = readRootId(stateLayout(ctx.root));
   const parentName = parentOption ?? cgroupParentFor(ctx.root, rootId);
+  // The order of cgroupParentFor's own choice.
+  const parentSource: ParentSource = parentOption !== undefined ? 'option' : process.env['CORRAL_CGROUP_PARENT'] ? 'env' : ctx.root === DEFAULT_ROOT ? 'default' : 'root-id';
   const inspection = inspectCgroups({ parentName: parentName ?? DEFAULT_PARENT_NAME });
   const { layout, parents, capabilities, backend } = inspection;
   const controllers: Record<string, { on: 'v1' | 'v2'; mountPoint: string; managed: boolean }> = {};
@@ -138,6 +151,7 @@ export async function buildInfo(ctx: CliContext, parentOption?: string): Promise
       unified: layout.unified,
       controllers,
       parentName,
+      parentSource,
       parents: parentDirs,
       delegated: parents.delegated,
       features: capabilities.features,
@@ -206,7 +220,9 @@ export function renderInfo(r: InfoReport, style: CliContext['style']): string {
     `  backend    ${c.backend}${c.backend === 'v1' && c.unified ? ' (joins the cgroup2 tree to freeze and kill)' : ''}`,
     `  cpuset     cpus ${c.cpus ?? '?'}, mems ${c.mems ?? '?'}`,
     `  delegated  ${c.delegated ? `yes: systemd unit ${c.delegated.unitDir}, agent leaf ${c.delegated.leafDir}` : 'no'}`,
-    style('bold', c.parentName === null ? 'parent: named after the root id at first use' : `parent \`${c.parentName}\``),
+    c.parentName === null
+      ? style('bold', 'parent: named after the root id at first use')
+      : `${style('bold', `parent \`${c.parentName}\``)} ${style('dim', `(${PARENT_SOURCE_TEXT[c.parentSource]})`)}`,
     ...c.parents.map((p) => `  ${p.hierarchy.padEnd(10)} ${p.dir}  ${p.state === 'foreign' ? style('red', p.state) : style('dim', p.state)}`),
     style('bold', 'controllers'),
     ...Object.entries(c.controllers).map(([name, x]) => `  ${name.padEnd(10)} ${x.on}  ${x.mountPoint}${x.managed ? '' : style('dim', '  (not managed by corral)')}`),

@@ -19,8 +19,9 @@ export function killCommand(): Command {
     .addHelpText('after', [
       '',
       'A PID 1 receives only the signals it has a handler for (the kernel drops the others for the',
-      'init of a pid namespace), except SIGKILL. The record is not changed: a container that exits',
-      'is restarted by the next reconcile or the agent as its restartPolicy says.',
+      'init of a pid namespace), except SIGKILL; with `spec.init: true` PID 1 is corral\'s init, which',
+      'passes every signal on to the command. The record is not changed: a container that exits is',
+      'restarted by the next reconcile or the agent as its restartPolicy says.',
       '',
       'Exit status: 0 when the signal was sent, 1 otherwise (not running, unknown container or signal).',
     ].join('\n'))

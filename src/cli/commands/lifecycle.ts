@@ -3,6 +3,7 @@
 // stopped by hand stays stopped until its manifest changes or `corral start`.
 
 import { Command } from 'commander';
+import { EventLog, eventLogPath, eventsFromPass } from '../../agent/events.js';
 import { CorralError } from '../../errors.js';
 import { apply } from '../../reconciler/apply.js';
 import { inspect } from '../../reconciler/inspect.js';
@@ -10,7 +11,7 @@ import { refresh } from '../../reconciler/plan/refresh.js';
 import { PLAN_FORMAT_VERSION, type Action, type Change, type Plan } from '../../reconciler/plan/types.js';
 import { reason } from '../../reconciler/plan/reasons.js';
 import { plannedPulls } from '../../reconciler/plan/pulls.js';
-import { transition } from '../../state/record.js';
+import { transition, type ContainerRecord } from '../../state/record.js';
 import { contextFrom } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { DEFAULT_STEP_TIMEOUT_MS, lock, lockTimeoutOption, openHost } from '../open-host.js';
@@ -56,6 +57,14 @@ function lifecycleCommand(verb: Verb, description: string): Command {
           ctx.out(`${name}: already ${verb === 'stop' ? 'stopped' : 'running'}`);
           return;
         }
+        if (action === 'stop') {
+          const dependents = runningDependents(loaded.records, name);
+          if (dependents.length > 0) {
+            ctx.logger.warn(`${dependents.map((d) => `\`${d}\``).join(', ')} ${dependents.length === 1 ? 'depends' : 'depend'} on \`${name}\` and ${dependents.length === 1 ? 'keeps' : 'keep'} running without it`, {
+              container: name, dependents,
+            });
+          }
+        }
         const change: Change = {
           name, action, reasons: [reason('requested', `corral ${verb}`)], diff: [], before: record.spec, after: record.spec, afterHash: record.hash,
           afterReferences: record.references, origin: record.origin, requiresReplace: [], notBefore: null, warnings: [],
@@ -67,6 +76,8 @@ function lifecycleCommand(verb: Verb, description: string): Command {
         const records = new Map([[name, (await host.store.get(name))!]]);
         const result = await apply(plan, records, host.ports, host.store, {}, { parallelism: 1, stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS, now: () => new Date() }, new AbortController().signal);
         const r = result.results[0];
+        // What a person did by hand is a fact of the host's history too (`corral events`).
+        await new EventLog(eventLogPath(host.layout)).append(eventsFromPass(plan, result.results, result.diagnostics, new Date()));
         if (!r?.ok) throw new CorralError('APPLY_FAILED', `${verb} \`${name}\`: ${r?.error?.summary ?? 'failed'}`, { container: name });
         ctx.out(`${name}: ${verb === 'stop' ? 'stopped' : verb === 'start' ? 'started' : 'restarted'}`);
         process.exitCode = EXIT.OK;
@@ -74,6 +85,16 @@ function lifecycleCommand(verb: Verb, description: string): Command {
         held.dispose();
       }
     });
+}
+
+/**
+ * Containers running on a last applied spec that needs `name`: they name it in `dependsOn` or
+ * join its network namespace. A stop by hand does not reach them (only a start is ordered), so
+ * the user is told.
+ */
+export function runningDependents(records: readonly ContainerRecord[], name: string): string[] {
+  return records.filter((r) => r.name !== name && r.status === 'running' && (r.spec.dependsOn.includes(name)
+    || (r.spec.namespaces.network.kind === 'container' && r.spec.namespaces.network.container === name))).map((r) => r.name).sort();
 }
 
 export const stopCommand = () => lifecycleCommand('stop', 'stop a container; it stays stopped until `corral start` or a change of its manifest');

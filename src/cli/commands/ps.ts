@@ -3,13 +3,14 @@
 import { Command } from 'commander';
 import { formatDuration } from '../../manifest/duration.js';
 import { hostAddressText } from '../../manifest/ports.js';
-import { formatBytes } from '../../manifest/quantity.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import type { PortMapping } from '../../manifest/spec.js';
 import type { ContainerRecord, ExitRecord } from '../../state/record.js';
+import { agentStatusPath, readAgentStatus } from '../../agent/status-file.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { observe, openHost } from '../open-host.js';
 import type { Styler } from '../style.js';
+import { humanBytes } from '../views/table.js';
 
 export interface PsRow {
   readonly name: string;
@@ -24,6 +25,12 @@ export interface PsRow {
   /** Published ports, `127.0.0.1:8080->80/tcp`, consecutive ones as a range. */
   readonly ports: readonly string[];
   readonly health: string | null;
+  /** Seconds since the last health check; null: never checked. */
+  readonly healthAgeSeconds: number | null;
+  /** No agent runs to check it: the health shown is the last one found, and will not change. */
+  readonly healthStale: boolean;
+  /** Seconds until a restart waiting for its backoff; null: none waits. */
+  readonly restartInSeconds: number | null;
   readonly error: string | null;
 }
 
@@ -52,6 +59,12 @@ export function describePorts(ports: readonly PortMapping[]): string[] {
   return out;
 }
 
+/** CPU time of the current run: the cgroup's usage minus what it had used when this run started. */
+export function cpuOfThisRun(usage: number | null, baseline: number | null): number | null {
+  if (usage === null) return null;
+  return baseline === null || baseline > usage ? usage : usage - baseline;
+}
+
 export function pidOf(runtime: unknown): number | null {
   const init = (runtime as { init?: { pid?: number } } | null)?.init?.pid ?? (runtime as { initPid?: number; pid?: number } | null)?.initPid ?? (runtime as { pid?: number } | null)?.pid;
   return typeof init === 'number' ? init : null;
@@ -67,6 +80,7 @@ export function psCommand(): Command {
       const host = await openHost(ctx);
       const { loaded, actual } = await observe(host);
       const now = new Date();
+      const agentRuns = (await readAgentStatus(agentStatusPath(host.layout)))?.alive ?? false;
       const rows: PsRow[] = await Promise.all(actual.containers.map(async (a): Promise<PsRow> => {
         const r = refresh(a, now);
         const running = a.live.process === 'running' || a.live.process === 'unmonitored';
@@ -80,16 +94,22 @@ export function psCommand(): Command {
           restarts: r.restarts,
           lastExit: r.lastExit,
           memoryBytes: stats['memoryBytes'] ?? null,
-          cpuSeconds: stats['cpuSeconds'] ?? null,
+          cpuSeconds: cpuOfThisRun(stats['cpuSeconds'] ?? null, r.cpuBaselineSeconds ?? null),
           image: imageOf(r),
           ports: describePorts(r.spec.network.ports),
           health: r.health?.status ?? null,
+          healthAgeSeconds: r.health?.checkedAt ? Math.max(0, Math.round((now.getTime() - Date.parse(r.health.checkedAt)) / 1000)) : null,
+          healthStale: r.health !== null && !agentRuns,
+          restartInSeconds: !running && r.backoff.nextStartAt && r.desiredState === 'running' ? Math.max(0, Math.ceil((Date.parse(r.backoff.nextStartAt) - now.getTime()) / 1000)) : null,
           error: r.error,
         };
       }));
       // A container with an unreadable record is still listed: never silently dropped.
       for (const u of loaded.unknown) {
-        rows.push({ name: u.name, status: 'unknown', pid: null, uptimeSeconds: null, restarts: 0, lastExit: null, memoryBytes: null, cpuSeconds: null, image: '?', ports: [], health: null, error: `state record unreadable: ${u.reason}` });
+        rows.push({
+          name: u.name, status: 'unknown', pid: null, uptimeSeconds: null, restarts: 0, lastExit: null, memoryBytes: null, cpuSeconds: null, image: '?', ports: [],
+          health: null, healthAgeSeconds: null, healthStale: false, restartInSeconds: null, error: `state record unreadable: ${u.reason}`,
+        });
       }
       rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const d of loaded.diagnostics) ctx.logger.log(d.severity === 'error' ? 'error' : 'warn', `${d.code} ${d.summary}`, { container: d.container });
@@ -105,6 +125,22 @@ function describeExit(e: PsRow['lastExit']): string {
   return `code ${e.code ?? '?'}`;
 }
 
+const ordinal = (n: number): string => {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th';
+  return `${n}${suffix}`;
+};
+
+/** `running (healthy, 12s ago)`, `running (starting; stale: no agent checks it)`, `exited, restarting in 18s (3rd)`. */
+export function statusText(r: PsRow): string {
+  if (r.status === 'running' && r.health) {
+    const age = r.healthAgeSeconds === null ? '' : `, ${formatDuration(r.healthAgeSeconds * 1000)} ago`;
+    return `running (${r.health}${age}${r.healthStale ? '; stale: no agent checks it' : ''})`;
+  }
+  if (r.restartInSeconds !== null) return `${r.status}, restarting in ${formatDuration(r.restartInSeconds * 1000)} (${ordinal(r.restarts + 1)})`;
+  return r.status;
+}
+
 export function renderPs(rows: readonly PsRow[], style: Styler): string {
   if (rows.length === 0) return 'no containers';
   // PORTS only when something is published, so the usual table stays narrow.
@@ -113,12 +149,12 @@ export function renderPs(rows: readonly PsRow[], style: Styler): string {
   for (const r of rows) {
     table.push([
       r.name,
-      r.health && r.status === 'running' ? `${r.status} (${r.health})` : r.status,
+      statusText(r),
       r.pid === null ? '-' : String(r.pid),
       r.uptimeSeconds === null ? '-' : formatDuration(r.uptimeSeconds * 1000),
       String(r.restarts),
       describeExit(r.lastExit),
-      r.memoryBytes === null ? '-' : formatBytes(Math.round(r.memoryBytes / 1024) * 1024),
+      r.memoryBytes === null ? '-' : humanBytes(r.memoryBytes),
       r.cpuSeconds === null ? '-' : `${r.cpuSeconds.toFixed(2)}s`,
       r.image,
       ...(withPorts ? [r.ports.join(', ') || '-'] : []),

@@ -4,12 +4,17 @@
 
 import { Command } from 'commander';
 import { EventLog, eventLogPath, eventsFromPass } from '../../agent/events.js';
+import { waitForHealth } from '../../agent/health.js';
 import { CorralError } from '../../errors.js';
+import type { ApplyResult } from '../../reconciler/apply.js';
+import type { Change } from '../../reconciler/plan/types.js';
 import { reconcileOnce } from '../../reconciler/reconcile.js';
+import type { ContainerRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { filesystemOf, HOST_FAILURE_HINTS } from '../environment.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, lockTimeoutOption, openHost, positiveInt } from '../open-host.js';
+import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, lockTimeoutOption, openHost, positiveInt, type OpenHost } from '../open-host.js';
+import type { Styler } from '../style.js';
 import { renderReport } from '../views/plan-human.js';
 import { buildReport } from '../views/plan-json.js';
 import { progressHooks } from '../views/progress.js';
@@ -25,17 +30,20 @@ export function reconcileCommand(): Command {
     .addOption(lockTimeoutOption())
     .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
     .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
+    .option('--wait', 'after starting containers that have a healthcheck, run it until each is healthy or unhealthy (no agent needed); unhealthy or still starting at --wait-timeout is a failure')
+    .option('--wait-timeout <duration>', 'how long --wait waits for health', '5m')
     .addHelpText('after', [
       '',
       'Failures are failed actions and failing containers: one that should run but waits for a retry (a failed',
       'start, a crash loop, failed health checks in backoff) is no change, but the host is not converged.',
       'Exit status without --detailed-exitcode: 0 success, 1 error or failures (--dry-run: 1 on errors only).',
-      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, result}], networks: [{name, action, reasons, result}], errors, warnings};',
+      'JSON (format 2): {changed, failing, actions: [{name, action, reasons: [{code, text}], diff, result}], networks: [{name, action, reasons, result}], pulls, errors, warnings},',
+      'and with --wait `health: [{name, status, failures, output}]`;',
       'use `changed` for Ansible\'s changed_when, and a non-empty `failing` (or exit 4/6) for failed_when.',
     ].join('\n'))
     .action(async (opts: {
       once?: boolean; dryRun?: boolean; output?: string; detailedExitcode?: boolean; allowEmpty?: boolean;
-      lockTimeout?: string; parallel?: string; stepTimeout?: string;
+      lockTimeout?: string; parallel?: string; stepTimeout?: string; wait?: boolean; waitTimeout?: string;
     }, command: Command) => {
       if (!opts.once) throw new CorralError('CLI_USAGE', '`corral reconcile` needs --once', { hint: 'for continuous reconciling run `corral agent`' });
       const ctx = contextFrom(command);
@@ -56,10 +64,15 @@ export function reconcileCommand(): Command {
         // Every container's files and records live on the state root's filesystem: name it.
         const diagnostics = outcome.diagnostics.map((d) => (d.code === 'NO_SPACE' || d.code === 'READ_ONLY_FILESYSTEM') && !d.detail
           ? { ...d, detail: `state root \`${ctx.root}\` on ${filesystemOf(ctx.root)}`, hint: HOST_FAILURE_HINTS[d.code] } : d);
-        const report = buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, diagnostics, outcome.applied?.results ?? null, outcome.changed, outcome.applied?.networks ?? []);
-        ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style));
+        const waited = opts.wait && outcome.applied ? await waitForStarted(host, outcome.plan.changes, outcome.applied, durationOption('--wait-timeout', opts.waitTimeout ?? '5m')) : null;
+        const report = {
+          ...buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, diagnostics, outcome.applied?.results ?? null, outcome.changed, outcome.applied?.networks ?? []),
+          ...(waited ? { health: waited } : {}),
+        };
+        ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : [renderReport(report, ctx.style), ...(waited ? [renderHealth(waited, ctx.style)] : [])].join('\n'));
+        const unhealthy = (waited ?? []).some((h) => h.status !== 'healthy');
         process.exitCode = exitCodeFor(
-          { error: outcome.inputErrors, changed: outcome.changed, failures: outcome.failures, failing: report.failing.length > 0 },
+          { error: outcome.inputErrors, changed: outcome.changed, failures: outcome.failures || unhealthy, failing: report.failing.length > 0 },
           opts.detailedExitcode ?? false,
           opts.dryRun ? 'plan' : 'apply',
         );
@@ -67,4 +80,38 @@ export function reconcileCommand(): Command {
         held?.dispose();
       }
     });
+}
+
+/** What `--wait` found: each container started in this pass that has a healthcheck. */
+export interface WaitedHealth {
+  readonly name: string;
+  /** `starting`: neither healthy nor unhealthy when --wait-timeout passed. */
+  readonly status: 'healthy' | 'unhealthy' | 'starting';
+  readonly failures: number;
+  readonly output: string;
+}
+
+const STARTS = new Set(['create', 'start', 'restart', 'recreate']);
+
+/** Runs the health checks of what this pass started, all at once, and records what they found. */
+async function waitForStarted(host: OpenHost, changes: readonly Change[], applied: ApplyResult, timeoutMs: number): Promise<WaitedHealth[]> {
+  const deadline = Date.now() + timeoutMs;
+  const ok = new Set(applied.results.filter((r) => r.ok).map((r) => r.name));
+  const started = changes.filter((c) => STARTS.has(c.action) && ok.has(c.name))
+    .map((c) => applied.records.get(c.name))
+    .filter((r): r is ContainerRecord => r !== null && r !== undefined && r.status === 'running' && r.spec.healthcheck !== null && r.runtime !== null);
+  return Promise.all(started.map(async (r) => {
+    const health = await waitForHealth(host.ports.runtime, r, deadline);
+    // What was found is what `ps` shows (an agent, if one starts, takes over from there).
+    if (health) await host.store.put({ ...((await host.store.get(r.name)) ?? r), health });
+    return { name: r.name, status: health?.status ?? 'starting', failures: health?.failures ?? 0, output: health?.output ?? '' };
+  }));
+}
+
+function renderHealth(waited: readonly WaitedHealth[], style: Styler): string {
+  if (waited.length === 0) return style('dim', 'Health: nothing started has a healthcheck.');
+  const each = waited.map((h) => (h.status === 'healthy' ? style('green', `${h.name} healthy`)
+    : h.status === 'unhealthy' ? style('red', `${h.name} unhealthy (${h.failures} failures${h.output ? `: ${h.output.trim().split('\n').pop()}` : ''})`)
+      : style('yellow', `${h.name} still starting at --wait-timeout`)));
+  return `Health: ${each.join(', ')}.`;
 }

@@ -1,8 +1,7 @@
 // corral status: is an agent running for this state root, and how did its last pass go.
 
 import { Command } from 'commander';
-import { agentStatusPath } from '../../agent/agent.js';
-import { readAgentStatus } from '../../agent/status-file.js';
+import { agentHealth, agentStatusPath, readAgentStatus, type AgentStatus } from '../../agent/status-file.js';
 import { formatDuration } from '../../manifest/duration.js';
 import { layout } from '../../state/layout.js';
 import { contextFrom, outputFormat } from '../context.js';
@@ -21,8 +20,9 @@ export function statusCommand(): Command {
       const format = outputFormat(opts.output);
       const found = await readAgentStatus(agentStatusPath(layout(ctx.root)));
       const running = found?.alive ?? false;
+      const state = found ? agentHealth(found.status, running) : 'not-running';
       if (format === 'json') {
-        ctx.out(JSON.stringify({ running, ...(found ? { agent: found.status } : {}) }, null, 2));
+        ctx.out(JSON.stringify({ running, state, ...(found ? { agent: found.status } : {}) }, null, 2));
       } else if (!found || !running) {
         ctx.out(found ? `agent: not running (last seen as pid ${found.status.pid}, started ${found.status.startedAt})` : 'agent: not running (never started for this state root)');
       } else {
@@ -31,6 +31,7 @@ export function statusCommand(): Command {
         const last = s.lastReconcile;
         ctx.out([
           `agent: running, pid ${s.pid}, up ${uptime}, version ${s.version}`,
+          `state: ${state === 'ok' ? ctx.style('green', 'ok') : ctx.style('yellow', `degraded (${degradedWhy(s)})`)}`,
           `manifests: ${s.manifestDir}`,
           last ? `last reconcile: ${last.at} (${last.durationMs} ms): ${last.result}; ${last.summary}` : 'last reconcile: none yet',
           `reconciles: ${s.reconciles}`,
@@ -40,4 +41,13 @@ export function statusCommand(): Command {
       }
       process.exitCode = running ? 0 : EXIT_NOT_RUNNING;
     });
+}
+
+function degradedWhy(s: AgentStatus): string {
+  const why: string[] = [];
+  if (s.pendingErrors.length > 0) why.push(`${s.pendingErrors.length} pending error${s.pendingErrors.length === 1 ? '' : 's'}`);
+  if (s.lastReconcile && s.lastReconcile.result !== 'ok') why.push(`last pass ${s.lastReconcile.result}`);
+  const failing = s.lastReconcile?.failing ?? [];
+  if (failing.length > 0) why.push(`failing: ${failing.join(', ')}`);
+  return why.join('; ');
 }

@@ -4,7 +4,7 @@
 // sysctls, masked and read-only paths and a read-only root (after it). Pure.
 
 import { CorralError } from '../../errors.js';
-import { DEFAULT_DEVICES } from '../../manifest/defaults.js';
+import { DEFAULT_DEVICES, FILES_MOUNT } from '../../manifest/defaults.js';
 import type { ContainerSpec, IdMap, MountOption, MountOwner, Propagation } from '../../manifest/spec.js';
 import type { RootfsLayout } from '../../reconciler/ports.js';
 import type { MountOp, RootMount } from './spawn-spec.js';
@@ -167,6 +167,26 @@ function userMounts(inputs: MountProgramInputs): MountOp[] {
   });
 }
 
+/**
+ * Secrets and config files (src/drivers/overlay/file-tree.ts): their tree read-only at
+ * FILES_MOUNT, after the manifest's mounts (a tmpfs on /run must not hide it), and at each target
+ * a symlink to the current generation, which replaces what the image has there (a file or a
+ * link, never a directory: the shim refuses to remove one).
+ */
+function fileMounts(inputs: MountProgramInputs): MountOp[] {
+  const { spec, rootfs } = inputs;
+  if (spec.files.length === 0) return [];
+  if (!rootfs.files) throw new CorralError('INTERNAL', `container \`${spec.name}\`: its secrets and config files have no tree`, { container: spec.name });
+  return [
+    {
+      kind: 'bind', source: rootfs.files, target: FILES_MOUNT, flags: MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, create: 'dir',
+      // Owners are written as the container's ids: through its namespace they show as written.
+      ...(inputs.userns ? { idmap: 'container' as const } : {}),
+    },
+    ...spec.files.map((f): MountOp => ({ kind: 'symlink', target: f.target, source: `${FILES_MOUNT}/..data/${f.kind}/${f.name}`, create: 'replace' })),
+  ];
+}
+
 export function buildMountProgram(inputs: MountProgramInputs): MountProgram {
   const { spec, rootfs } = inputs;
   const data = overlayData(rootfs);
@@ -192,6 +212,7 @@ export function buildMountProgram(inputs: MountProgramInputs): MountProgram {
       create: b.replaceSymlink ? 'replace' : 'dir', ...idmap,
     })),
     ...userMounts(inputs),
+    ...fileMounts(inputs),
   ];
   const sec = spec.security;
   const finalize: MountOp[] = [

@@ -90,6 +90,8 @@ export const FIELDS: readonly FieldDef[] = [
   { scope: 'top', name: 'ROOT_LOWER', id: 43, type: 'strs' },
   { scope: 'top', name: 'ROOT_UPPER', id: 44, type: 'str' },
   { scope: 'top', name: 'ROOT_WORK', id: 45, type: 'str' },
+  // 1: the container's PID 1 is the shim's own small init (shim/init.c), the command its child.
+  { scope: 'top', name: 'INIT', id: 46, type: 'u32' },
   { scope: 'op', name: 'OP_KIND', id: 1, type: 'u32' },
   { scope: 'op', name: 'OP_SOURCE', id: 2, type: 'str' },
   { scope: 'op', name: 'OP_TARGET', id: 3, type: 'str' },

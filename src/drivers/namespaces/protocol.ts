@@ -68,6 +68,7 @@ export function toWire(spec: SpawnSpec): WireRecord {
   if (spec.mounts.length) r['MOUNT'] = spec.mounts.map(opRecord);
   if (spec.finalize.length) r['FINAL'] = spec.finalize.map(opRecord);
   if (spec.hostname !== null) r['HOSTNAME'] = spec.hostname;
+  if (spec.init) r['INIT'] = 1;
   if (spec.oomEventsFile) r['OOM_EVENTS'] = spec.oomEventsFile;
   if (spec.monitorCgroupProcs.length) r['MONITOR_CGROUP_PROCS'] = spec.monitorCgroupProcs;
   if (spec.monitorOomScoreAdj !== null) r['MONITOR_OOM_SCORE_ADJ'] = spec.monitorOomScoreAdj;

@@ -28,6 +28,12 @@ export interface ShimExitRecord {
   readonly coreDumped: boolean;
   /** From the memory cgroup's oom_kill counter; null when the shim had no file to read it from. */
   readonly oomKilled: boolean | null;
+  /**
+   * True when the container ran with `init: true` and the init reported how the command ended:
+   * exitCode and signal are then the command's (a command killed by SIGTERM shows SIGTERM, not the
+   * init's code 143). Absent otherwise, also when the init itself was killed (a forced stop).
+   */
+  readonly init?: true;
   readonly startedAtMs: number;
   readonly finishedAtMs: number;
 }

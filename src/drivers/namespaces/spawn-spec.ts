@@ -115,6 +115,12 @@ export interface RunSpawnSpec {
   readonly logMaxBytes: number;
   readonly logMaxFiles: number;
   readonly stopSignal: number;
+  /**
+   * PID 1 is the shim's own init (`spec.init`): set up like the command (same credentials,
+   * capabilities, seccomp), it forks the command, forwards signals to it, reaps every zombie, and
+   * passes the command's wait status to the monitor when it ends.
+   */
+  readonly init: boolean;
   /** A file with an `oom_kill N` line (memory.oom_control on v1, memory.events on v2), or null. */
   readonly oomEventsFile: string | null;
   /**

@@ -245,6 +245,7 @@ export function buildSpawnSpec(inputs: SpawnInputs): RunSpawnSpec {
     logMaxBytes: spec.logging.maxSizeBytes,
     logMaxFiles: spec.logging.maxFiles,
     stopSignal: spec.stopSignal.number,
+    init: spec.init,
     oomEventsFile: inputs.oomEventsFile ?? null,
     monitorCgroupProcs: [...(inputs.monitorCgroupProcs ?? [])],
     monitorOomScoreAdj: monitorOomScoreAdj(inputs.hostCapabilities),

@@ -3,10 +3,10 @@
 // the state root), would show a container other containers' files and volumes. Checked against
 // real paths, so a symlink cannot hide the overlap.
 
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { diagnostic, type Diagnostic } from '../../errors.js';
-import type { ContainerSpec } from '../../manifest/spec.js';
+import { BIND_REFERENCE, type ContainerSpec } from '../../manifest/spec.js';
 import { errnoCode } from './fs-util.js';
 
 function real(path: string): string {
@@ -50,5 +50,24 @@ export function checkBindSources(root: string, spec: Pick<ContainerSpec, 'name' 
       }));
     }
   });
+  return out;
+}
+
+/**
+ * The identity (device and inode) of every bind whose source is a single file, by reference key
+ * `bind:TARGET`: a bind keeps the inode it found at start, so a source replaced by an editor or a
+ * `git checkout` (a new inode) is a change the plan sees, and a restart binds the new file.
+ */
+export function fileBindIdentities(spec: Pick<ContainerSpec, 'mounts'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of spec.mounts) {
+    if (m.type !== 'bind') continue;
+    try {
+      const st = statSync(m.source);
+      if (st.isFile()) out[`${BIND_REFERENCE}${m.target}`] = `inode:${st.dev}:${st.ino}`;
+    } catch {
+      // A missing source is checkBindSources' to report.
+    }
+  }
   return out;
 }

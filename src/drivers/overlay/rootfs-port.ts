@@ -1,6 +1,7 @@
 // The overlay driver behind the reconciler's RootfsPort (src/reconciler/ports.ts), so wiring is a
 // one-liner (src/compose.ts): `rootfs: overlayRootfsPort(root)`.
 
+import { fileDigests, fileProblems, removeFileTree, secretEnv, writeFileTree } from './file-tree.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { diagnostic, isCorralError, type Diagnostic } from '../../errors.js';
@@ -11,7 +12,7 @@ import type { Json } from '../../state/record.js';
 import { layout } from '../../state/layout.js';
 import { prepareRootfs, removeContainerRootfs, resolveRootfs, type ResolvedRootfs, type RootfsOptions } from './container-rootfs.js';
 import { listDir } from './fs-util.js';
-import { checkBindSources } from './mount-sources.js';
+import { checkBindSources, fileBindIdentities } from './mount-sources.js';
 import { readRootfsRecord } from './rootfs-record.js';
 import { ensureHostRoot, type HostRoot } from './host-root.js';
 import { readContainerFile } from './container-files.js';
@@ -119,13 +120,15 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
   };
   return {
     async references(spec: ContainerSpec): Promise<Record<string, string>> {
-      if (spec.rootfs.kind !== 'image') return {};
+      // Content digests of secrets and config files: new content is planned by their onChange.
+      const files = { ...fileDigests(spec), ...fileBindIdentities(spec) };
+      if (spec.rootfs.kind !== 'image') return files;
       try {
         // The manifest digest: a re-import of other content under the same name changes it.
-        return { image: resolveRootfs(root, spec.rootfs, options).digest! };
+        return { ...files, image: resolveRootfs(root, spec.rootfs, options).digest! };
       } catch (err) {
         // A missing image is reported by check(); the hash just lacks its digest meanwhile.
-        if (isCorralError(err)) return {};
+        if (isCorralError(err)) return files;
         throw err;
       }
     },
@@ -144,13 +147,23 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
         // written before these fields existed lacks them: nothing is changed then.
         applyVolumeAccess(volumes[m.name]!, m.name, { owner: m.owner ?? null, mode: m.mode ?? null });
       }
+      // Last: the sources are read now, and what was written is what the record keeps.
+      const files = writeFileTree(root, name, spec);
+      const references = { ...files.digests, ...fileBindIdentities(spec), ...(pulled && prepared.digest ? { image: prepared.digest } : {}) };
+      const env = secretEnv(spec);
       return {
-        layout: prepared.layout, defaults: prepared.defaults, volumes, user, handle: rootfsHandle(prepared.layout),
-        ...(pulled && prepared.digest ? { references: { image: prepared.digest } } : {}),
+        layout: { ...prepared.layout, files: files.dir }, defaults: prepared.defaults, volumes, user, handle: rootfsHandle(prepared.layout),
+        ...(Object.keys(references).length > 0 ? { references } : {}),
+        ...(Object.keys(env).length > 0 ? { secretEnv: env } : {}),
       };
     },
 
+    async refreshFiles(name: string, spec: ContainerSpec): Promise<Record<string, string>> {
+      return writeFileTree(root, name, spec).digests;
+    },
+
     async remove(name: string): Promise<void> {
+      removeFileTree(root, name);
       removeContainerRootfs(root, name);
       // Only now that no directory carries the project id.
       await releaseStorageLimit(root, name, quotaProbe);
@@ -165,7 +178,7 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
     },
 
     async check(spec: ContainerSpec): Promise<Diagnostic[]> {
-      const out = checkBindSources(root, spec);
+      const out = [...checkBindSources(root, spec), ...fileProblems(spec)];
       out.push(...storageDiagnostics({
         container: spec.name, sizeBytes: storageSize(spec),
         sysResource: () => spec.security.privileged || spec.security.capabilities.includes('CAP_SYS_RESOURCE'),

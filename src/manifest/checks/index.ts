@@ -10,15 +10,16 @@
 
 import type { Diagnostic } from '../../errors.js';
 import { selfDependency } from './document/dependencies.js';
+import { files } from './document/files.js';
 import { namespacesAndNetwork, sysctls, userNamespace } from './document/namespaces.js';
 import { canonicalPaths, devices, mounts, rootfsSource, seccompFile } from './document/paths.js';
 import { capabilities, commandRequired, env, user } from './document/process.js';
 import { cpusetAndIo, memory, storage, ulimits } from './document/resources.js';
-import { reporter, type CheckedDocument, type DocumentCheck, type SetCheck } from './report.js';
+import { reporter, type CheckedDocument, type DocumentCheck, type SetCheck, type SetContext } from './report.js';
 import { dependencyCycles, duplicateNames, hostPortConflicts, references, volumeAccessConflicts } from './set.js';
 import { DOCUMENT_WARNINGS } from './warnings.js';
 
-export type { CheckedDocument, DocumentCheck, SetCheck };
+export type { CheckedDocument, DocumentCheck, SetCheck, SetContext };
 
 export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
   commandRequired,
@@ -29,6 +30,7 @@ export const DOCUMENT_CHECKS: readonly DocumentCheck[] = [
   storage,
   seccompFile,
   env,
+  files,
   user,
   memory,
   cpusetAndIo,
@@ -50,6 +52,6 @@ export function runDocumentChecks(checked: CheckedDocument): Diagnostic[] {
   return out;
 }
 
-export function runSetChecks(docs: readonly CheckedDocument[]): Diagnostic[] {
-  return SET_CHECKS.flatMap((c) => c.run(docs));
+export function runSetChecks(docs: readonly CheckedDocument[], context: SetContext = { invalidNames: new Set() }): Diagnostic[] {
+  return SET_CHECKS.flatMap((c) => c.run(docs, context));
 }

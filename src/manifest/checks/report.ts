@@ -28,10 +28,16 @@ export interface CheckedDocument {
   readonly manifest: ManifestV1;
 }
 
+/** What a set check knows besides the valid documents. */
+export interface SetContext {
+  /** Containers whose manifest exists but has errors: those errors are the root cause, said once. */
+  readonly invalidNames: ReadonlySet<string>;
+}
+
 /** A rule that needs every manifest of the set (names, references, shared host ports). */
 export interface SetCheck {
   readonly name: string;
-  readonly run: (docs: readonly CheckedDocument[]) => Diagnostic[];
+  readonly run: (docs: readonly CheckedDocument[], context: SetContext) => Diagnostic[];
 }
 
 /** Whose problem it is: the container's, or the network's for a `kind: Network` document. */

@@ -61,13 +61,14 @@ export const duplicateNames: SetCheck = {
 
 export const references: SetCheck = {
   name: 'references',
-  run: (docs) => {
+  run: (docs, context) => {
     const out: Diagnostic[] = [];
     const names = new Set(docs.map((d) => d.manifest.metadata.name));
     for (const d of docs) {
       const { spec, metadata } = d.manifest;
       (spec.dependsOn ?? []).forEach((dep, i) => {
-        if (!names.has(dep)) {
+        // A manifest with errors is reported once, by its own errors: not again by each dependent.
+        if (!names.has(dep) && !context.invalidNames.has(dep)) {
           out.push(diagnostic('error', 'MANIFEST_UNKNOWN_REFERENCE', `\`dependsOn\` names \`${dep}\`, which no manifest defines`, {
             container: metadata.name, field: `spec.dependsOn[${i}]`, source: locateAt(d, ['spec', 'dependsOn', i]), ...hintFor(dep, names),
           }));
@@ -77,9 +78,9 @@ export const references: SetCheck = {
       if (netns.kind === 'container' && netns.container !== metadata.name) {
         const target = docs.find((o) => o.manifest.metadata.name === netns.container);
         const at = { container: metadata.name, field: 'spec.namespaces.network', source: locateAt(d, ['spec', 'namespaces', 'network']) };
-        if (!target) {
+        if (!target && !context.invalidNames.has(netns.container)) {
           out.push(diagnostic('error', 'MANIFEST_UNKNOWN_REFERENCE', `\`namespaces.network\` joins \`${netns.container}\`, which no manifest defines`, { ...at, ...hintFor(netns.container, names) }));
-        } else if (networkNamespace(target.manifest.spec.namespaces?.network, target.manifest.spec.network?.mode).kind !== 'private') {
+        } else if (target && networkNamespace(target.manifest.spec.namespaces?.network, target.manifest.spec.network?.mode).kind !== 'private') {
           out.push(diagnostic('error', 'MANIFEST_CONFLICT', `\`${netns.container}\` does not have a private network namespace to join`, at));
         }
       }

@@ -6,10 +6,11 @@
 
 import { CorralError, diagnostic, type Diagnostic } from '../../errors.js';
 import { canonicalJson, specHash } from '../../manifest/hash.js';
+import { FILE_REFERENCE, fileReferenceKey } from '../../manifest/spec.js';
 import { nextBackoff, RECORD_FORMAT, transition, type ContainerRecord, type ContainerStatus, type UserRange } from '../../state/record.js';
 import type { Change } from '../plan/types.js';
 import type { UserRangeAllocator } from '../user-ranges.js';
-import { startContainer, stopProcess, teardown, updateLimits, type StepContext, type Stopped } from './steps.js';
+import { refreshFiles, signalContainer, startContainer, stopProcess, teardown, updateLimits, type StepContext, type Stopped } from './steps.js';
 
 /** Where records are kept; the real one is StateStore. */
 export interface RecordSink {
@@ -128,6 +129,7 @@ export class Actions {
       network: started.network,
       runtime: started.runtime,
       startedAt: started.startedAt,
+      cpuBaselineSeconds: started.cpuBaselineSeconds,
       restarts,
       error: null,
       health: spec.healthcheck ? { status: 'starting', failures: 0, checkedAt: null, output: '' } : null,
@@ -138,8 +140,19 @@ export class Actions {
 
   private async update(change: Change, record: ContainerRecord): Promise<void> {
     const spec = change.after!;
-    const cgroup = record.status === 'running' && record.cgroup !== null ? await updateLimits(this.ctx, change.name, record.cgroup, spec) : record.cgroup;
-    await this.save({ ...record, cgroup, spec, hash: change.afterHash!, references: change.afterReferences, origin: change.origin });
+    const running = record.status === 'running';
+    const cgroup = running && record.cgroup !== null ? await updateLimits(this.ctx, change.name, record.cgroup, spec) : record.cgroup;
+    // New content of secrets or config files whose onChange is not a restart: swapped in, then
+    // each signal asked for goes to PID 1 once. Stopped, the next start writes them anyway.
+    const changedFiles = change.diff.filter((d) => d.path.startsWith(`references.${FILE_REFERENCE}`)).map((d) => d.path.slice('references.'.length));
+    let references = change.afterReferences;
+    if (running && changedFiles.length > 0) {
+      const written = await refreshFiles(this.ctx, change.name, spec);
+      references = { ...references, ...written };
+      const signals = new Set(spec.files.filter((f) => changedFiles.includes(fileReferenceKey(f)) && f.onChange.kind === 'signal').map((f) => (f.onChange.kind === 'signal' ? f.onChange.signal.number : 0)));
+      for (const signal of signals) await signalContainer(this.ctx, change.name, record.runtime, signal);
+    }
+    await this.save({ ...record, cgroup, spec, hash: change.afterHash!, references, origin: change.origin });
   }
 
   private async stop(record: ContainerRecord, byHand: boolean): Promise<ContainerRecord> {

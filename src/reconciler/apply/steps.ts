@@ -30,6 +30,8 @@ export interface Started {
   readonly startedAt: string;
   /** Digests the start used where they differ from the plan's (an image pulled at start). */
   readonly references: Readonly<Record<string, string>> | null;
+  /** The cgroup's CPU seconds before the process started (null: unreadable). */
+  readonly cpuBaselineSeconds: number | null;
 }
 
 export interface Stopped {
@@ -55,15 +57,32 @@ export async function startContainer(ctx: StepContext, input: StartInput): Promi
   const { name, spec } = input;
   const rootfs = await step(ctx, name, 'prepare the root filesystem', (s) => ports.rootfs.prepare(name, spec, s));
   const cgroup = await step(ctx, name, 'create the cgroups', (s) => ports.cgroups.create(name, spec.resources, spec.devices, s));
+  // The cgroup is kept across a stop and a start: what it used before this run is subtracted in `ps`.
+  const cpuBaselineSeconds = await ports.cgroups.stats(cgroup).then((s) => s['cpuSeconds'] ?? null, () => null);
   const network = await step(ctx, name, 'attach the network', (s) => ports.network.attach(name, spec, s));
   if (spec.namespaces.network.kind === 'container' && input.joinNetworkOf === null) {
     throw new CorralError('CONTAINER_NOT_RUNNING', `\`${spec.namespaces.network.container}\` is not running, so its network cannot be joined`, { container: name });
   }
+  // The process gets the secrets' values; the record keeps the spec, which names them only.
+  const secretEnv = rootfs.secretEnv ?? {};
+  const runSpec: ContainerSpec = Object.keys(secretEnv).length === 0 ? spec : {
+    ...spec, process: { ...spec.process, env: spec.process.env.map((e) => (e.secret !== undefined ? { name: e.name, value: secretEnv[e.name] ?? '' } : e)) },
+  };
   const started = await step(ctx, name, 'start the container', (s) => ports.runtime.start({
-    name, spec, rootfs, cgroup: ports.cgroups.placement(cgroup), network, userRange: input.userRange, joinNetworkOf: input.joinNetworkOf,
+    name, spec: runSpec, rootfs, cgroup: ports.cgroups.placement(cgroup), network, userRange: input.userRange, joinNetworkOf: input.joinNetworkOf,
   }, s));
   await verifyLimits(ctx, name, cgroup, spec);
-  return { cgroup, rootfs: rootfs.handle, network: network.handle, runtime: started.runtime, startedAt: started.startedAt, references: rootfs.references ?? null };
+  return { cgroup, rootfs: rootfs.handle, network: network.handle, runtime: started.runtime, startedAt: started.startedAt, references: rootfs.references ?? null, cpuBaselineSeconds };
+}
+
+/** Swaps the current content of the container's secrets and config files in; their digests. */
+export function refreshFiles(ctx: StepContext, name: string, spec: ContainerSpec): Promise<Record<string, string>> {
+  return step(ctx, name, 'update the secrets and config files', (s) => ctx.ports.rootfs.refreshFiles(name, spec, s));
+}
+
+/** A signal to PID 1 (a file's `onChange: signal:…`); a container that just exited is no error. */
+export async function signalContainer(ctx: StepContext, name: string, runtime: Json | null, signal: number): Promise<void> {
+  await step(ctx, name, `send signal ${signal}`, () => ctx.ports.runtime.signal(name, runtime, signal));
 }
 
 /** Applies changed limits to a running container and checks the kernel took them. */

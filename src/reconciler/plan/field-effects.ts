@@ -2,7 +2,7 @@
 // mounts… restart; rootfs, namespaces recreate). Longest matching prefix wins. Pure.
 
 import { canonicalJson } from '../../manifest/hash.js';
-import type { ContainerSpec } from '../../manifest/spec.js';
+import { BIND_REFERENCE, FILE_REFERENCE, fileReferenceKey, type ContainerSpec } from '../../manifest/spec.js';
 import { EFFECT_RANK, type Effect, type FieldDiff } from './types.js';
 
 const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
@@ -13,6 +13,7 @@ const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
   ['references.image', 'recreate'],
   // Set up once at start by the shim: changing them needs a new process, not a new layer.
   ['readOnlyRootfs', 'restart'],
+  ['init', 'restart'],
   ['process', 'restart'],
   ['hostname', 'restart'],
   // A volume's owner and mode too: they are set on it when the root filesystem is prepared.
@@ -25,6 +26,9 @@ const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
   ['storage', 'restart'],
   ['logging', 'restart'],
   ['references.seccomp', 'restart'],
+  // Secrets and config files: a new definition (target, owner, mode, source) needs a new start;
+  // new content (references.file:…) is planned by the file's onChange (fileEffect below).
+  ['files', 'restart'],
   // cgroup knobs: written to the running container.
   ['resources', 'live'],
   // Read by corral only (supervision, ordering, selection).
@@ -70,7 +74,27 @@ export function diffSpecs(
   };
   walk(before, after, '');
   walk({ references: beforeRefs }, { references: afterRefs }, '');
-  return out;
+  return out
+    // A record from before single-file binds were identified has none: not a change of the source.
+    .filter((d) => !(d.path.startsWith(`references.${BIND_REFERENCE}`) && d.before === null))
+    .map((d) => {
+      if (d.path.startsWith(`references.${FILE_REFERENCE}`)) return { ...d, effect: fileEffect(after, d.path.slice('references.'.length)) };
+      // A single-file bind whose source was replaced (a new inode): only a new start binds the new file.
+      if (d.path.startsWith(`references.${BIND_REFERENCE}`)) return { ...d, effect: 'restart' as const };
+      return d;
+    });
+}
+
+/**
+ * New content of a file: `live` (swapped in the running container, then its signal if any) unless
+ * its onChange says restart, or an environment variable takes its value (env is read at exec).
+ */
+function fileEffect(spec: ContainerSpec, key: string): Effect {
+  const file = spec.files.find((f) => fileReferenceKey(f) === key);
+  if (file === undefined) return 'restart';
+  if (file.onChange.kind === 'restart') return 'restart';
+  if (file.kind === 'secret' && spec.process.env.some((e) => e.secret === file.name)) return 'restart';
+  return 'live';
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

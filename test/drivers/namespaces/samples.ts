@@ -21,7 +21,7 @@ export const SAMPLE: RunSpawnSpec = {
     rlimits: [{ resource: 7, soft: 1024n, hard: 2n ** 64n - 1n }], capabilities: { bounding: 0xa80425fbn, effective: 0xa80425fbn, permitted: 0xa80425fbn, inheritable: 0n, ambient: 1n << 40n },
     noNewPrivileges: true, seccomp: new Uint8Array(16), oomScoreAdj: -500, umask: 0o027,
   },
-  shimDir: '/s', logDir: '/l', logMaxBytes: 10 * 2 ** 20, logMaxFiles: 3, stopSignal: 15, oomEventsFile: '/sys/fs/cgroup/memory/x/payload/memory.oom_control',
+  shimDir: '/s', logDir: '/l', logMaxBytes: 10 * 2 ** 20, logMaxFiles: 3, stopSignal: 15, init: true, oomEventsFile: '/sys/fs/cgroup/memory/x/payload/memory.oom_control',
   monitorCgroupProcs: ['/sys/fs/cgroup/pids/x/monitor/cgroup.procs', '/sys/fs/cgroup/unified/x/monitor/cgroup.procs'], monitorOomScoreAdj: -1000,
 };
 
@@ -62,6 +62,8 @@ export function malformedSpecs(): { name: string; bytes: Buffer; reason: RegExp 
     { name: 'relative op target', bytes: withBody(Buffer.concat([fieldBytes(15, Buffer.concat([fieldBytes(1, u32(7)), fieldBytes(3, Buffer.from('etc\0'))])), body])), reason: /not absolute/ },
     { name: 'too many rlimits', bytes: withBody(Buffer.concat([body, ...Array.from({ length: 17 }, () => fieldBytes(24, Buffer.concat([fieldBytes(1, u32(7)), fieldBytes(2, Buffer.alloc(8)), fieldBytes(3, Buffer.alloc(8))])))])), reason: /more than 16 rlimits/ },
     { name: 'wrong kind for the mode', bytes: encodeWire('run', { NAME: 'x' }), reason: /no argv/ },
+    { name: 'init neither 0 nor 1', bytes: withBody(Buffer.concat([encodeSpawnSpec({ ...SAMPLE, init: false }).subarray(SPEC_HEADER_BYTES), fieldBytes(46, u32(2))])), reason: /^init 2$/ },
+    { name: 'init in an exec spec', bytes: withBody(Buffer.concat([encodeSpawnSpec(EXEC_SAMPLE).subarray(SPEC_HEADER_BYTES), fieldBytes(46, u32(1))]), 2), reason: /init in a spec that starts no container/ },
   ];
 }
 

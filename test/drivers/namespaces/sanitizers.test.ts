@@ -84,5 +84,25 @@ describe('the shim under ASan and UBSan', () => {
       expect(monitorLog).not.toMatch(REPORT);
       expect(stderrLines.join('\n')).not.toMatch(REPORT);
     });
+
+    test('with `init: true`: the init forwards, reaps and reports under the sanitizers too', async () => {
+      process.env['ASAN_OPTIONS'] = 'detect_leaks=0:halt_on_error=1';
+      const stderrLines: string[] = [];
+      const logger = { log: (_level: string, message: string) => stderrLines.push(message) };
+      const spec = await specOf('asan-init', 'init: true\ncommand: [/bin/sh, -c, "(sleep 0.1 &); echo started; exec sleep 1000"]');
+      const s = h.spawnSpec(spec);
+      const record = await start(s, { shim: ASAN, logger });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const stopped = await stop(record, { timeoutMs: 20_000, killAll: h.cg.killAll });
+      expect(stopped).toMatchObject({ forced: false, exit: { signal: 15, init: true } });
+      // The init's own stderr is the container's.
+      const logs = readLogs(s.logDir);
+      expect(logs.stdout).toBe('started\n');
+      expect(logs.stderr).not.toMatch(REPORT);
+      let monitorLog = '';
+      try { monitorLog = readFileSync(join(s.shimDir, SHIM_FILES.monitorLog), 'utf8'); } catch { /* nothing logged */ }
+      expect(monitorLog).not.toMatch(REPORT);
+      expect(stderrLines.join('\n')).not.toMatch(REPORT);
+    });
   });
 });

@@ -8,6 +8,7 @@
 #include "child.h"
 #include "detached.h"
 #include "exec.h"
+#include "init.h"
 #include "kernel.h"
 #include "mounts.h"
 #include "ns.h"
@@ -31,7 +32,8 @@ static int setup(const struct spec *s, const struct child_fds *fds)
         return fail("stdio", "dup2");
     /* Before any path of the container is looked at: nothing of the monitor (its directory on the
      * host, the agent's status pipe, a pidfd) may stay reachable through /proc/self/fd. */
-    if (close_fds_except((const int[]){fds->sync, fds->err}, 2) < 0) return -1;
+    if (close_fds_except((const int[]){fds->sync, fds->err, fds->status}, fds->status >= 0 ? 3 : 2) < 0)
+        return -1;
     if (detached_receive(s, fds->sync, SYNC_MAPS_DONE) < 0) return -1;
     if (s->uid_map) {
         /* Become root of the new user namespace, so files the setup creates belong to the mapped
@@ -49,6 +51,10 @@ static int setup(const struct spec *s, const struct child_fds *fds)
         return fail("cgroup namespace", "unshare");
     if (root_pivot(s) < 0) return -1;
     if (root_finalize(s) < 0) return -1;
+    if (s->init) {
+        close(fds->sync);
+        return init_run(s, fds->err, fds->status);
+    }
     return process_exec(s);
 }
 

@@ -8,6 +8,7 @@ struct child_fds {
     int err;    /* write end, close-on-exec: a setup_error record on failure */
     int stdin_; /* /dev/null of the host */
     int out, err_out;
+    int status; /* write end, with `init` only (else -1): the command's wait status, from the init */
 };
 
 /* The container's init until execve. Never returns. */

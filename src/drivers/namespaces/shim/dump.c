@@ -199,6 +199,7 @@ int spec_dump(int fd, const struct spec *s)
     U32(TTY, s->tty);
     if (HAS(s, MONITOR_CGROUP_PROCS)) kstrs(&o, "MONITOR_CGROUP_PROCS", &s->monitor_cgroup_procs);
     U32(MONITOR_OOM_SCORE_ADJ, s->monitor_oom_score_adj);
+    U32(INIT, s->init);
     puts_(&o, "}\n");
     flush(&o);
     return o.err ? fail("spec", "write dump") : 0;

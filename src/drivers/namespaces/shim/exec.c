@@ -112,7 +112,7 @@ static int enter_workdir(const char *cwd)
     return 0;
 }
 
-int process_exec(const struct spec *s)
+int process_prepare(const struct spec *s)
 {
     umask((mode_t)s->umask);
     if (enter_workdir(s->cwd) < 0) return -1;
@@ -130,5 +130,16 @@ int process_exec(const struct spec *s)
     /* Everything but stdio goes at exec; the error pipe is already close-on-exec and stays usable
      * until then. */
     if (syscall(SYS_close_range, 3, ~0U, K_CLOSE_RANGE_CLOEXEC) < 0) return fail("close fds", "close_range");
+    return 0;
+}
+
+int process_execve(const struct spec *s)
+{
+    return exec_search(s);
+}
+
+int process_exec(const struct spec *s)
+{
+    if (process_prepare(s) < 0) return -1;
     return exec_search(s);
 }

@@ -73,6 +73,7 @@
     X(ROOT_LOWER, 43, T_STRS, 0) \
     X(ROOT_UPPER, 44, T_STR, 0) \
     X(ROOT_WORK, 45, T_STR, 0) \
+    X(INIT, 46, T_U32, 0) \
 
 #define F_NAME 1
 #define F_NS_FLAGS 2
@@ -119,6 +120,7 @@
 #define F_ROOT_LOWER 43
 #define F_ROOT_UPPER 44
 #define F_ROOT_WORK 45
+#define F_INIT 46
 
 /* X(name, id, type, repeated) for scope op */
 #define OP_FIELDS(X) \

@@ -40,6 +40,7 @@ int main(int argc, char **argv)
      * CAP_SYS_PTRACE over the host, so a container process cannot hijack the shim between setns
      * and the payload's execve (the CVE-2019-5736 class). The payload's execve makes it dumpable. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SHIM_EXIT_SETUP;
+    proc_title_save(argc, argv);
     if (argc == 3 && !strcmp(argv[1], "probe-idmap")) return probe_idmap(argv[2]);
     if (argc != 2) return usage();
     const char *mode = argv[1];

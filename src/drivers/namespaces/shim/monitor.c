@@ -39,8 +39,31 @@ long long read_oom_kills(const char *path)
     return -1;
 }
 
-static void record_exit(struct monitor *m, int status)
+/* With an init, what exit.json records is the command's status as the init reported it (an int,
+ * written before it exited): a command killed by SIGTERM shows as SIGTERM, not as the init's code
+ * 143. Without a report (the init itself was killed: a forced stop), the init's own status stands. */
+static int command_status(struct monitor *m, int status, int *reported)
 {
+    *reported = 0;
+    if (m->init_status < 0) return status;
+    int st;
+    ssize_t n = RETRY(read(m->init_status, &st, sizeof(st)));
+    close(m->init_status);
+    m->init_status = -1;
+    if (n != (ssize_t)sizeof(st)) return status;
+    /* Written by a process inside the container: only a well-formed exit or death is taken. */
+    if (!WIFEXITED(st) && !(WIFSIGNALED(st) && WTERMSIG(st) >= 1 && WTERMSIG(st) <= 64)) {
+        log_line("warn", "the init reported a malformed status 0x%x; recording its own", (unsigned)st);
+        return status;
+    }
+    *reported = 1;
+    return st;
+}
+
+static void record_exit(struct monitor *m, int init_status)
+{
+    int reported;
+    int status = command_status(m, init_status, &reported);
     char buf[512], oom[16] = "null";
     uint64_t finished = realtime_ms();
     if (m->oom_before >= 0) {
@@ -55,9 +78,10 @@ static void record_exit(struct monitor *m, int status)
         n = snprintf(buf, sizeof(buf), "{\"version\":1,\"initPid\":%d,\"exitCode\":null,\"signal\":%d,", (int)m->init,
                      WTERMSIG(status));
     n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-                  "\"coreDumped\":%s,\"oomKilled\":%s,\"startedAtMs\":%llu,\"finishedAtMs\":%llu}\n",
+                  "\"coreDumped\":%s,\"oomKilled\":%s,%s\"startedAtMs\":%llu,\"finishedAtMs\":%llu}\n",
                   WIFSIGNALED(status) && WCOREDUMP(status) ? "true" : "false", oom,
-                  (unsigned long long)m->started_ms, (unsigned long long)finished);
+                  reported ? "\"init\":true," : "", (unsigned long long)m->started_ms,
+                  (unsigned long long)finished);
     if (write_file_atomic(m->shim_dir, FILE_EXIT, buf, (size_t)n) < 0)
         log_line("error", "%s %s: %s", last_error.stage, last_error.detail, strerror(last_error.err));
 }

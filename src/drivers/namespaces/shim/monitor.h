@@ -20,6 +20,7 @@ struct monitor {
     const char *log_dir;
     uint64_t log_max_bytes;
     uint32_t log_max_files;
+    int init_status; /* with an init: read end of its report of the command's wait status; else -1 */
 };
 
 /* Logs, signals and reaping until the container is gone; writes exit.json. */

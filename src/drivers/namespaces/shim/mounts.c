@@ -202,12 +202,29 @@ static int op_mknod(const struct op *op)
     return 0;
 }
 
+/*
+ * CREATE_REPLACE (a secret's or config file's target): what the image has at the path, a file or a
+ * link, is removed from the container's writable layer first; a directory is refused, never
+ * emptied. A link already pointing where asked (a restart) is kept.
+ */
 static int op_symlink(const struct op *op)
 {
     char copy[4096];
     const char *name;
     cleanup_fd int parent = open_parent(op->target, copy, sizeof(copy), &name, 1);
     if (parent < 0) return -1;
+    if (op->create == CREATE_REPLACE) {
+        struct stat st;
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            char text[4096];
+            ssize_t n = S_ISLNK(st.st_mode) ? readlinkat(parent, name, text, sizeof(text) - 1) : -1;
+            if (n >= 0 && (size_t)n == strlen(op->source) && memcmp(text, op->source, (size_t)n) == 0) return 0;
+            if (S_ISDIR(st.st_mode)) return fail_errno("symlink", EISDIR, "%s is a directory in the image", op->target);
+            if (unlinkat(parent, name, 0) < 0) return fail("symlink", "replace %s", op->target);
+        } else if (errno != ENOENT) {
+            return fail("symlink", "stat %s", op->target);
+        }
+    }
     if (symlinkat(op->source, parent, name) < 0 && !(errno == EEXIST && op->optional))
         return fail("symlink", "%s -> %s", op->target, op->source);
     return 0;

@@ -46,6 +46,12 @@
  *                                                 drain logs, exit: alive.fifo loses its
  *     reader of alive.fifo sees EOF  <------------ last writer
  *
+ * With INIT set, C does not execve: after the same steps (creds, caps, seccomp included) it forks
+ * the payload, which execs; C closes the error pipe once that execve succeeded and stays as
+ * corral-init (init.c): signals forwarded to the payload, every child reaped. When the payload
+ * ends, C writes its wait status (an int) on a pipe the monitor made for it, and exits; the
+ * monitor records that status in exit.json ("init":true) instead of C's own.
+ *
  * `corral-shim exec` (enter a running container): spec on fd 3, status on fd 4, a pidfd of the
  * container's init on fd 5, the caller's stdio on 0-2. The shim joins the cgroups, setns()es into
  * the namespaces of the pidfd, forks the command into a session of its own with pipes (or, when

@@ -323,6 +323,7 @@ int spec_decode(const uint8_t *body, size_t len, uint16_t kind, struct spec *s)
         case F_TTY: r = get_u32(&f, &s->tty); break;
         case F_MONITOR_CGROUP_PROCS: r = get_strs(&f, &s->monitor_cgroup_procs); break;
         case F_MONITOR_OOM_SCORE_ADJ: r = get_u32(&f, (uint32_t *)&s->monitor_oom_score_adj); break;
+        case F_INIT: r = get_u32(&f, &s->init); break;
         default: r = BAD("unhandled field id %u", f.id);
         }
         if (r < 0) return -1;
@@ -347,6 +348,8 @@ int spec_decode(const uint8_t *body, size_t len, uint16_t kind, struct spec *s)
                 return BAD("bind `%s` maps through a user namespace the container does not have", s->mounts.v[i].target);
     }
     if (s->stop_signal > 64) return BAD("bad stop signal %u", s->stop_signal);
+    if (s->init > 1) return BAD("init %u", s->init);
+    if (s->init && kind != SPEC_KIND_RUN) return BAD("init in a spec that starts no container");
     return 0;
 }
 

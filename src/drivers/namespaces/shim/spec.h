@@ -64,6 +64,7 @@ struct spec {
     uint64_t log_max_bytes;
     uint32_t log_max_files;
     uint32_t stop_signal;
+    uint32_t init; /* PID 1 is init.c's loop, the command its child */
     const char *oom_events;
     uint32_t tty;
     struct strlist monitor_cgroup_procs;

@@ -56,7 +56,7 @@ static int write_state(const struct spec *s, int dirfd, pid_t init, uint64_t sta
 
 int monitor_run(const struct spec *s, int join_pidfd)
 {
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, sync[2] = {-1, -1}, errp[2] = {-1, -1};
+    int out[2] = {-1, -1}, err[2] = {-1, -1}, sync[2] = {-1, -1}, errp[2] = {-1, -1}, initp[2] = {-1, -1};
     cleanup_fd int dirfd = -1, devnull = -1;
     /* Never closed by hand: the kernel drops it during exit, after PF_EXITING is visible, which
      * is what lets a late reader tell a live monitor from one already leaving (wait.ts). */
@@ -75,6 +75,10 @@ int monitor_run(const struct spec *s, int join_pidfd)
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 ||
         pipe2(errp, O_CLOEXEC) < 0)
         return fail("monitor", "pipe");
+    /* With an init, the command's wait status comes back here (init.c); read once the init is
+     * reaped, so never blocking. */
+    if (s->init && (pipe2(initp, O_CLOEXEC) < 0 || fcntl(initp[0], F_SETFL, O_NONBLOCK) < 0))
+        return fail("monitor", "pipe for the init");
     /* Room for a burst of output between two reads of the monitor (which reads up to 64 KiB at a
      * time): fewer wake-ups on both sides. Pages are allocated as the container writes (and
      * charged to it), so a quiet container costs nothing; a refusal keeps the default. */
@@ -95,14 +99,15 @@ int monitor_run(const struct spec *s, int join_pidfd)
     if (s->root_lower.n && pid != 0) (void)chdir("/");
     if (pid < 0) return -1;
     if (pid == 0) {
-        struct child_fds fds = {sync[0], errp[1], devnull, out[1], err[1]};
+        struct child_fds fds = {sync[0], errp[1], devnull, out[1], err[1], initp[1]};
         container_child(s, &fds);
     }
     close(sync[0]);
     close(errp[1]);
     close(out[1]);
     close(err[1]);
-    sync[0] = errp[1] = out[1] = err[1] = -1;
+    if (initp[1] >= 0) close(initp[1]);
+    sync[0] = errp[1] = out[1] = err[1] = initp[1] = -1;
     if (join_pidfd >= 0) close(join_pidfd);
 
     if (ns_write_maps(s, pid) < 0 || ns_oom_score_adj(s, pid) < 0 || detached_send(s, pid, sync[1], SYNC_MAPS_DONE) < 0)
@@ -130,6 +135,7 @@ int monitor_run(const struct spec *s, int join_pidfd)
         (void)RETRY(waitpid(pid, NULL, 0));
         close_pair(out);
         close_pair(err);
+        close_pair(initp);
         return -1;
     }
 
@@ -141,6 +147,7 @@ int monitor_run(const struct spec *s, int join_pidfd)
         struct setup_error saved = last_error;
         abandon(pid);
         last_error = saved;
+        close_pair(initp);
         return -1;
     }
     char ready[1100];
@@ -158,7 +165,7 @@ int monitor_run(const struct spec *s, int join_pidfd)
     struct monitor m = {
         .init = pid, .shim_dir = dirfd, .out = out[0], .err = err[0], .stop_signal = s->stop_signal,
         .started_ms = started, .oom_events = s->oom_events, .oom_before = oom_before, .log_dir = s->log_dir,
-        .log_max_bytes = s->log_max_bytes, .log_max_files = s->log_max_files,
+        .log_max_bytes = s->log_max_bytes, .log_max_files = s->log_max_files, .init_status = initp[0],
     };
     return monitor_loop(&m);
 
@@ -178,5 +185,6 @@ abandon:;
     close_pair(errp);
     close_pair(out);
     close_pair(err);
+    close_pair(initp);
     return -1;
 }

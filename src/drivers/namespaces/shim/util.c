@@ -198,3 +198,22 @@ void reset_signals(void)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
+
+static char *title_start;
+static size_t title_len;
+
+void proc_title_save(int argc, char **argv)
+{
+    if (argc < 1 || !argv[0]) return;
+    /* The kernel lays argv's strings out back to back: one span from the first to the last NUL. */
+    title_start = argv[0];
+    title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+}
+
+void proc_title_set(const char *name)
+{
+    if (!title_start || title_len < 2) return;
+    memset(title_start, 0, title_len);
+    size_t n = strlen(name);
+    memcpy(title_start, name, n < title_len - 1 ? n : title_len - 1);
+}

@@ -61,4 +61,9 @@ uint64_t proc_start_time(pid_t pid);
 
 void reset_signals(void);
 
+/* The argv strings' memory, saved by main(), and what /proc/PID/cmdline then shows: `name` alone
+ * (truncated to the room argv had). Used by the init, which runs on after the shim's argv. */
+void proc_title_save(int argc, char **argv);
+void proc_title_set(const char *name);
+
 #endif

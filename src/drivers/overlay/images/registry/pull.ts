@@ -201,7 +201,7 @@ async function download(client: RegistryClient, root: string, ref: RegistryRefer
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const feed = new LayerFeed(dir, `layer \`${l.digest}\``, { digest: l.digest, size: l.size, diffId, digestCheckedByCaller: true });
     try {
-      await client.blobToFile(repo, l.digest, l.size, file, process.env.NOSTREAM ? { progress: progressOf } : { progress: progressOf, data: (b) => feed.data(b), restart: () => feed.restart() });
+      await client.blobToFile(repo, l.digest, l.size, file, { progress: progressOf, data: (b) => feed.data(b), restart: () => feed.restart() });
     } catch (err) {
       await feed.abandon();
       throw err;

@@ -1,0 +1,34 @@
+// How new content of a secret or a config file, and a replaced single-file bind, are planned
+// (src/reconciler/plan/field-effects.ts): by the file's onChange, a restart when an environment
+// value comes from the secret; a record from before bind identities existed is no change.
+
+import { describe, expect, test } from '@jest/globals';
+import { diffSpecs } from '../../src/reconciler/plan/field-effects.js';
+import { desiredOne } from '../support/plan-fixtures.js';
+
+const FILES = `secrets:
+  - {name: db, source: {env: DB}}
+  - {name: key, source: {env: KEY}, onChange: none}
+configFiles:
+  - {name: conf, source: {content: "x"}, target: /etc/app.conf, onChange: "signal:SIGHUP"}
+env:
+  KEY: {valueFrom: {secret: key}}`;
+
+describe('file effects', () => {
+  test('by onChange; a secret behind an environment value restarts whatever its onChange', async () => {
+    const d = await desiredOne('app', FILES);
+    const before = { 'file:secret/db': 'sha256:1', 'file:secret/key': 'sha256:1', 'file:config/conf': 'sha256:1' };
+    const after = { 'file:secret/db': 'sha256:2', 'file:secret/key': 'sha256:2', 'file:config/conf': 'sha256:2' };
+    expect(diffSpecs(d.spec, d.spec, before, after).map((x) => [x.path, x.effect])).toEqual([
+      ['references.file:config/conf', 'live'],
+      ['references.file:secret/db', 'restart'],
+      ['references.file:secret/key', 'restart'],
+    ]);
+  });
+
+  test('a replaced bind source restarts; a record without bind identities (older corral) is no change', async () => {
+    const d = await desiredOne('app');
+    expect(diffSpecs(d.spec, d.spec, { 'bind:/etc/a': 'inode:1:2' }, { 'bind:/etc/a': 'inode:1:3' }).map((x) => x.effect)).toEqual(['restart']);
+    expect(diffSpecs(d.spec, d.spec, {}, { 'bind:/etc/a': 'inode:1:3' })).toEqual([]);
+  });
+});
