@@ -10,8 +10,11 @@ import { CorralError } from '../errors.js';
 import { parseSignal } from '../manifest/signal.js';
 import type { ContainerRecord, Json } from '../state/record.js';
 
-/** Reads a container's cgroup (the cgroup port's `stats`). */
-export type StatsReader = (handle: Json) => Promise<Record<string, number | null>>;
+/** Reads a container's counters: its cgroup's (the cgroup port's `stats`), and its network's. */
+export interface StatsReader {
+  cgroup(handle: Json): Promise<Record<string, number | null>>;
+  network?(handle: Json): Promise<{ readonly receiveBytes: number; readonly transmitBytes: number } | null>;
+}
 
 const HEALTH_STATES = ['starting', 'healthy', 'unhealthy'] as const;
 
@@ -57,7 +60,7 @@ export class AgentMetrics {
       },
     });
     // Read from the kernel at each scrape, for the running containers: one read of every cgroup
-    // per scrape, shared by the four gauges.
+    // (and veth) per scrape, shared by the gauges.
     const fromCgroup: Array<[Gauge, string]> = [];
     let pending: Promise<void> | null = null;
     const readCgroups = (): Promise<void> => {
@@ -65,7 +68,9 @@ export class AgentMetrics {
         for (const [g] of fromCgroup) g.reset();
         for (const r of this.records) {
           if (r.status !== 'running' || r.cgroup === null || this.stats === null) continue;
-          const s = await this.stats(r.cgroup).catch(() => null);
+          const cgroup = await this.stats.cgroup(r.cgroup).catch(() => null);
+          const net = r.network !== null ? await this.stats.network?.(r.network).catch(() => null) : null;
+          const s: Record<string, number | null | undefined> = { ...cgroup, networkReceiveBytes: net?.receiveBytes, networkTransmitBytes: net?.transmitBytes };
           for (const [g, key] of fromCgroup) {
             const v = s?.[key];
             if (typeof v === 'number') g.set({ container: r.name }, v);
@@ -81,6 +86,8 @@ export class AgentMetrics {
     cgroupGauge('corral_container_cpu_seconds_total', 'CPU time the container\'s cgroup used', 'cpuSeconds');
     cgroupGauge('corral_container_pids', 'Processes and threads in the container', 'pids');
     cgroupGauge('corral_container_oom_kills_total', 'Processes of the container the OOM killer killed (its cgroup\'s count)', 'oomKills');
+    cgroupGauge('corral_container_network_receive_bytes_total', 'Bytes a bridged container received (its veth\'s count)', 'networkReceiveBytes');
+    cgroupGauge('corral_container_network_transmit_bytes_total', 'Bytes a bridged container sent (its veth\'s count)', 'networkTransmitBytes');
   }
 
   /** Where the cgroup figures come from (the agent's cgroup port). */

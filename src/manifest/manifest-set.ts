@@ -11,7 +11,7 @@ import { selectsHost, type HostFacts } from './host-selector.js';
 import { DEFAULT_LIMITS, loadManifestText, type LoadedDocument, type LoadLimits } from './load.js';
 import { kindOf, type AnyManifestV1 } from './manifest-v1.js';
 import { networkHash, normalizeNetwork, type NetworkDefinition } from './network.js';
-import { normalize } from './normalize.js';
+import { networkNamespace, normalize } from './normalize.js';
 import type { ContainerSpec, SpecOrigin } from './spec.js';
 import type { SchemaValidator } from './validate.js';
 
@@ -151,6 +151,7 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
     if (p.network) invalidNetworks.add(p.network);
     else if (p.container) invalidNames.add(p.container);
   }
+  holdDependents(checked, invalidNames, diagnostics);
   if (options.supports) {
     for (const c of checked) {
       const unsupported = options.supports(byDoc.get(c.doc)!.spec).map((d) => locateField(c.doc, d));
@@ -238,4 +239,28 @@ export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
     if (fa !== fb) return fa < fb ? -1 : 1;
     return (a.source?.line ?? 0) - (b.source?.line ?? 0) || (a.source?.column ?? 0) - (b.source?.column ?? 0);
   });
+}
+
+/**
+ * A container that depends on one whose manifest has errors (dependsOn, or its network joined)
+ * is held: it keeps its last applied spec, and a new one is not created, as its dependency is not.
+ * One warning says why; the error is the dependency's own, reported once.
+ */
+function holdDependents(checked: readonly CheckedDocument[], invalidNames: Set<string>, diagnostics: Diagnostic[]): void {
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const c of checked) {
+      const { spec, metadata } = c.manifest;
+      if (invalidNames.has(metadata.name)) continue;
+      const netns = networkNamespace(spec.namespaces?.network, spec.network?.mode);
+      const needs = [...(spec.dependsOn ?? []), ...(netns.kind === 'container' ? [netns.container] : [])];
+      const broken = needs.find((n) => invalidNames.has(n));
+      if (broken === undefined) continue;
+      invalidNames.add(metadata.name);
+      diagnostics.push(diagnostic('warning', 'MANIFEST_UNKNOWN_REFERENCE', `held: it depends on \`${broken}\`, whose manifest has errors; it keeps its last applied spec until those are fixed`, {
+        container: metadata.name, source: c.doc.locate(['spec']),
+      }));
+      changed = true;
+    }
+  }
 }

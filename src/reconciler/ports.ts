@@ -187,6 +187,11 @@ export interface NetworkPort extends PlanTimeChecks {
   attach(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<NetworkAttachment>;
   /** After the stop: undoes it (addresses released, forwards removed). Idempotent (by name). */
   detach(name: string, handle: Json | null, signal: AbortSignal): Promise<void>;
+  /**
+   * Bytes the container received and sent through what attach made (a bridged container's veth),
+   * for metrics; null when the driver made nothing for it. Optional: drivers without counters.
+   */
+  stats?(handle: Json): Promise<{ readonly receiveBytes: number; readonly transmitBytes: number } | null>;
   /** Names with network resources under this state root (orphan detection). */
   list(): Promise<string[]>;
   /** The networks (`kind: Network`) this driver made and keeps, as it recorded them. */

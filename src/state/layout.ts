@@ -51,6 +51,8 @@ export interface Layout {
   /** Secrets and config files: one small tmpfs per container (src/drivers/overlay/file-tree.ts). */
   readonly filesDir: string;
   files(name: string): string;
+  /** The key of secrets' content digests (HMAC), 0600. */
+  readonly secretsKey: string;
   record(name: string): string;
   container(name: string): ContainerPaths;
   volume(name: string): string;
@@ -86,6 +88,7 @@ export function layout(root: string): Layout {
     tmpDir: join(root, 'tmp'),
     filesDir: join(root, 'files'),
     files: (name) => join(root, 'files', name),
+    secretsKey: join(root, 'secrets.key'),
     record: (name) => join(stateDir, `${name}.json`),
     container: (name) => {
       const dir = join(containersDir, name);

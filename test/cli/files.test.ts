@@ -1,12 +1,12 @@
 // Secrets and config files, end to end (spec.secrets, spec.configFiles): from a host file, from
-// corral's environment and inline; read-only in the container with the owner and mode asked for
+// corral's environment, from a systemd credential and inline; read-only in the container with the owner and mode asked for
 // (through its user namespace); a secret as an environment value; a new config file swapped in at
 // once with its signal, and the process left running; a new secret restarting the container; a
 // missing source refused at plan time; a single-file bind whose source is replaced restarted onto
 // the new file; and no secret in any output or file corral writes.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,7 @@ import { requireRoot } from '../support/root.js';
 
 const SECRET = `pa55-${randomBytes(8).toString('hex')}`;
 const TOKEN = `tok-${randomBytes(8).toString('hex')}`;
+const CRED = `cred-${randomBytes(8).toString('hex')}`;
 
 /** Every regular file under `dir` (the secrets' tmpfs left out) that contains one of `needles`. */
 function filesContaining(dir: string, needles: readonly string[], skip: string): string[] {
@@ -65,6 +66,7 @@ spec:
   secrets:
     - {name: db, source: {file: ${join(work, 'db-password')}}, owner: {uid: 1000}, mode: "0440"}
     - {name: token, source: {env: CORRAL_TEST_TOKEN}}
+    - {name: cred, source: {systemdCredential: api-key}}
   configFiles:
     - {name: app, source: {file: ${join(work, 'app.conf')}}, target: /etc/app/app.conf, onChange: "signal:SIGHUP"}
     - {name: motd, source: {content: "hello\\n"}, target: /etc/motd}
@@ -76,6 +78,10 @@ ${extra}`;
     writeFileSync(join(work, 'db-password'), SECRET);
     writeFileSync(join(work, 'app.conf'), 'color=blue\n');
     sb.env['CORRAL_TEST_TOKEN'] = TOKEN;
+    // As systemd's LoadCredential= hands a credential to the agent.
+    mkdirSync(join(work, 'credentials'));
+    writeFileSync(join(work, 'credentials', 'api-key'), CRED);
+    sb.env['CREDENTIALS_DIRECTORY'] = join(work, 'credentials');
     // The image has a file where a config file goes: it is replaced by the delivered one.
     writeOciLayout(join(work, 'image'), { layers: [{ entries: [...busyboxEntries(), { type: 'file', path: 'etc/motd', content: 'from the image\n' }] }] });
     expect(sb.run('image', 'import', join(work, 'image'), '--name', 'files:1').code).toBe(0);
@@ -92,6 +98,7 @@ ${extra}`;
     expect(r.code).toBe(0);
     expect(exec('cat', '/run/secrets/db')).toBe(SECRET);
     expect(exec('cat', '/run/secrets/token')).toBe(TOKEN);
+    expect(exec('cat', '/run/secrets/cred')).toBe(CRED);
     expect(exec('stat', '-L', '-c', '%a %u %g', '/run/secrets/db', '/run/secrets/token')).toBe('440 1000 1000\n400 0 0\n');
     expect(exec('busybox', 'readlink', '/etc/app/app.conf')).toBe('/run/corral/files/..data/config/app\n');
     expect(exec('cat', '/etc/app/app.conf', '/etc/motd')).toBe('color=blue\nhello\n');
@@ -122,8 +129,13 @@ ${extra}`;
     expect(run('plan', '--detailed-exitcode').code).toBe(0);
 
     writeFileSync(join(work, 'db-password'), `${SECRET}-2`);
-    const restart = JSON.parse(run('plan', '-o', 'json').stdout) as { actions: Array<{ name: string; action: string }> };
+    const restart = JSON.parse(run('plan', '-o', 'json').stdout) as { actions: Array<{ name: string; action: string; diff: Array<{ path: string; before: string; after: string }> }> };
     expect(restart.actions.find((a) => a.name === 'app')!.action).toBe('restart');
+    // A secret's digest is keyed (HMAC under the state root's key, 0600): no dictionary reverses it;
+    // people are only told that it changed.
+    expect(restart.actions.find((a) => a.name === 'app')!.diff[0]).toMatchObject({ path: 'references.file:secret/db', before: expect.stringMatching(/^hmac-sha256:/), after: expect.stringMatching(/^hmac-sha256:/) });
+    expect(statSync(join(sb.root, 'secrets.key')).mode & 0o777).toBe(0o600);
+    expect(run('plan').stdout).toContain("references.file:secret/db: the secret's content changed");
     expect(run('reconcile', '--once').code).toBe(0);
     expect(exec('cat', '/run/secrets/db')).toBe(`${SECRET}-2`);
     expect(psJson(sb).find((c) => c.name === 'app')!.pid).not.toBe(pid);
@@ -162,6 +174,18 @@ ${extra}`;
     sb.remove('bound.yaml');
   });
 
+  test('exploit: an image whose directory links into a volume cannot make corral write a config file into the volume', () => {
+    writeOciLayout(join(work, 'evil'), { layers: [{ entries: [...busyboxEntries(), { type: 'symlink', path: 'etc/app', target: '/data' }] }] });
+    expect(sb.run('image', 'import', join(work, 'evil'), '--name', 'evil:1').code).toBe(0);
+    sb.write('evil.yaml', `apiVersion: corral/v1\nkind: Container\nmetadata: {name: evil}\nspec:\n  rootfs: {image: "evil:1"}\n  command: [/bin/busybox, sleep, "600"]\n  restartPolicy: Never\n  mounts: [{type: volume, name: evil-data, target: /data}]\n  configFiles:\n    - {name: app, source: {content: "x"}, target: /etc/app/app.conf}\n`);
+    const r = run('reconcile', '--once');
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/app\.conf is on a bind or a volume/);
+    expect(readdirSync(join(sb.root, 'volumes', 'evil-data', 'data'))).toEqual([]);
+    sb.remove('evil.yaml');
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+  });
+
   test('manifest errors: an unknown secret for an environment value, a target under a bind', () => {
     sb.write('bad.yaml', manifest('  mounts: [{type: bind, source: /tmp, target: /etc/app}]').replace('name: app}', 'name: bad}').replace('secret: token}', 'secret: nope}'));
     const v = run('validate');
@@ -179,8 +203,9 @@ ${extra}`;
     for (const text of outputs) {
       expect(text).not.toContain(SECRET);
       expect(text).not.toContain(TOKEN);
+      expect(text).not.toContain(CRED);
     }
-    expect(filesContaining(sb.root, [SECRET, TOKEN], join(sb.root, 'files'))).toEqual([]);
+    expect(filesContaining(sb.root, [SECRET, TOKEN, CRED], join(sb.root, 'files'))).toEqual([]);
     sb.remove('app.yaml');
     const removed = sb.run('reconcile', '--once', '--allow-empty');
     expect(removed.stderr + removed.stdout).not.toMatch(/error/);

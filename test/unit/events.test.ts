@@ -77,14 +77,16 @@ describe('metrics', () => {
       recordFor(d, { name: 'edited', restarts: 0 }),
       recordFor(d, { name: 'killed', status: 'exited', restarts: 1, lastExit: { code: null, signal: 'SIGKILL', oomKilled: true, at } }),
       recordFor(d, { name: 'checked', health: { status: 'unhealthy', failures: 3, checkedAt: at, output: '' } }),
-    ].map((r) => ({ ...r, cgroup: { dir: r.name } }));
+    ].map((r) => ({ ...r, cgroup: { dir: r.name }, network: r.name === 'crashy' ? { veth: 'cv0123456789' } : null }));
     const metrics = new AgentMetrics();
-    metrics.readStatsWith(async () => ({ memoryBytes: 4096, cpuSeconds: 1.5, pids: 2, oomKills: 0 }));
+    metrics.readStatsWith({ cgroup: async () => ({ memoryBytes: 4096, cpuSeconds: 1.5, pids: 2, oomKills: 0 }), network: async () => ({ receiveBytes: 10, transmitBytes: 20 }) });
     metrics.observePass(12, 'ok', records);
     expect(await counter(metrics, 'corral_container_restarts_total')).toEqual({ crashy: 3, edited: 0, killed: 1, checked: 0 });
     expect(await counter(metrics, 'corral_container_last_exit_code')).toEqual({ crashy: 2, killed: 137 });
     expect(await counter(metrics, 'corral_container_up')).toEqual({ crashy: 1, edited: 1, killed: 0, checked: 1 });
     expect(await counter(metrics, 'corral_container_memory_bytes')).toEqual({ crashy: 4096, edited: 4096, checked: 4096 });
+    // Only a container with a network of its own has network counters.
+    expect(await counter(metrics, 'corral_container_network_receive_bytes_total')).toEqual({ crashy: 10 });
     const health = (await metrics.registry.getSingleMetric('corral_container_health')!.get()).values;
     expect(health.filter((v) => v.value === 1).map((v) => v.labels)).toEqual([{ container: 'checked', state: 'unhealthy' }]);
     expect((await metrics.registry.metrics())).toMatch(/corral_reconcile_total\{result="ok"\} 1/);

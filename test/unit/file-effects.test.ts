@@ -4,7 +4,9 @@
 
 import { describe, expect, test } from '@jest/globals';
 import { diffSpecs } from '../../src/reconciler/plan/field-effects.js';
-import { desiredOne } from '../support/plan-fixtures.js';
+import { specHash } from '../../src/manifest/hash.js';
+import { plan } from '../../src/reconciler/plan/plan.js';
+import { desiredOne, exited, recordFor, T0 } from '../support/plan-fixtures.js';
 
 const FILES = `secrets:
   - {name: db, source: {env: DB}}
@@ -30,5 +32,17 @@ describe('file effects', () => {
     const d = await desiredOne('app');
     expect(diffSpecs(d.spec, d.spec, { 'bind:/etc/a': 'inode:1:2' }, { 'bind:/etc/a': 'inode:1:3' }).map((x) => x.effect)).toEqual(['restart']);
     expect(diffSpecs(d.spec, d.spec, {}, { 'bind:/etc/a': 'inode:1:3' })).toEqual([]);
+  });
+});
+
+describe('new content of a stopped container', () => {
+  test('stopped by hand, it stays stopped: the record only learns the new digest', async () => {
+    const d = await desiredOne('app', FILES);
+    const before = { 'file:secret/db': 'hmac-sha256:1', 'file:secret/key': 'hmac-sha256:1', 'file:config/conf': 'sha256:1' };
+    const record = recordFor({ ...d, references: before, hash: specHash(d.spec, before) }, { status: 'stopped', desiredState: 'stopped' });
+    const after = { ...before, 'file:config/conf': 'sha256:2' };
+    const desired = { ...d, references: after, hash: specHash(d.spec, after) };
+    const p = plan({ containers: [desired], elsewhere: [], invalidNames: [], brokenFiles: [], missing: false, diagnostics: [] }, { containers: [{ record, live: exited(0) }], orphans: [], serial: 1 }, { now: T0, allowEmpty: false });
+    expect(p.changes[0]).toMatchObject({ action: 'update', reasons: [{ code: 'stopped-by-hand' }, { code: 'manifest-changed' }] });
   });
 });

@@ -167,7 +167,7 @@ describe('the manifest cache', () => {
 });
 
 describe('one root cause', () => {
-  test('a manifest with an error is reported once, not again by each container that depends on it or joins its network', async () => {
+  test('a manifest with an error is reported once, not again by each container that depends on it or joins its network; those are held', async () => {
     const set = await loadSet({
       '/m/db.yaml': manifest('db', 'memory: lots'),
       '/m/web.yaml': manifest('web', 'dependsOn: [db]'),
@@ -177,7 +177,9 @@ describe('one root cause', () => {
     const errors = set.diagnostics.filter((d) => d.severity === 'error');
     expect(errors.filter((d) => d.container === 'db')).toHaveLength(1);
     expect(errors.filter((d) => d.container === 'web' || d.container === 'worker')).toEqual([]);
-    expect(set.containers.map((c) => c.spec.name).sort()).toEqual(['web', 'worker']);
+    // Held, not started without what they need: one warning each says why.
+    expect(set.containers.map((c) => c.spec.name)).toEqual([]);
+    expect(set.diagnostics.filter((d) => d.severity === 'warning' && d.summary.startsWith('held:')).map((d) => d.container).sort()).toEqual(['web', 'worker']);
     // A name no manifest defines is still an error of its own.
     expect(errors.filter((d) => d.container === 'typo').map((d) => d.code)).toEqual(['MANIFEST_UNKNOWN_REFERENCE']);
   });

@@ -5,7 +5,8 @@
 import { Command } from 'commander';
 import { EventLog, eventLogPath, eventsFromPass } from '../../agent/events.js';
 import { waitForHealth } from '../../agent/health.js';
-import { CorralError } from '../../errors.js';
+import { CorralError, type Disposable } from '../../errors.js';
+import { canonicalJson } from '../../manifest/hash.js';
 import type { ApplyResult } from '../../reconciler/apply.js';
 import type { Change } from '../../reconciler/plan/types.js';
 import { reconcileOnce } from '../../reconciler/reconcile.js';
@@ -48,8 +49,10 @@ export function reconcileCommand(): Command {
       if (!opts.once) throw new CorralError('CLI_USAGE', '`corral reconcile` needs --once', { hint: 'for continuous reconciling run `corral agent`' });
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
+      // Parsed before anything changes: a typo must not be found after the apply.
+      const waitMs = opts.wait ? durationOption('--wait-timeout', opts.waitTimeout ?? '5m') : null;
       const host = await openHost(ctx);
-      const held = opts.dryRun ? null : await lock(ctx, 'corral reconcile --once', opts.lockTimeout);
+      let held = opts.dryRun ? null : await lock(ctx, 'corral reconcile --once', opts.lockTimeout);
       try {
         const set = await loadDesired(ctx);
         const outcome = await reconcileOnce(set, host.ports, host.store, {
@@ -64,7 +67,10 @@ export function reconcileCommand(): Command {
         // Every container's files and records live on the state root's filesystem: name it.
         const diagnostics = outcome.diagnostics.map((d) => (d.code === 'NO_SPACE' || d.code === 'READ_ONLY_FILESYSTEM') && !d.detail
           ? { ...d, detail: `state root \`${ctx.root}\` on ${filesystemOf(ctx.root)}`, hint: HOST_FAILURE_HINTS[d.code] } : d);
-        const waited = opts.wait && outcome.applied ? await waitForStarted(host, outcome.plan.changes, outcome.applied, durationOption('--wait-timeout', opts.waitTimeout ?? '5m')) : null;
+        // Waiting for health holds no lock: the agent and `corral stop` may run meanwhile.
+        held?.dispose();
+        held = null;
+        const waited = waitMs !== null && outcome.applied ? await waitForStarted(host, outcome.plan.changes, outcome.applied, waitMs, () => lock(ctx, 'corral reconcile --once --wait', opts.lockTimeout)) : null;
         const report = {
           ...buildReport(opts.dryRun ? 'plan' : 'reconcile', outcome.plan, diagnostics, outcome.applied?.results ?? null, outcome.changed, outcome.applied?.networks ?? []),
           ...(waited ? { health: waited } : {}),
@@ -94,18 +100,25 @@ export interface WaitedHealth {
 const STARTS = new Set(['create', 'start', 'restart', 'recreate']);
 
 /** Runs the health checks of what this pass started, all at once, and records what they found. */
-async function waitForStarted(host: OpenHost, changes: readonly Change[], applied: ApplyResult, timeoutMs: number): Promise<WaitedHealth[]> {
+async function waitForStarted(host: OpenHost, changes: readonly Change[], applied: ApplyResult, timeoutMs: number, relock: () => Promise<Disposable>): Promise<WaitedHealth[]> {
   const deadline = Date.now() + timeoutMs;
   const ok = new Set(applied.results.filter((r) => r.ok).map((r) => r.name));
   const started = changes.filter((c) => STARTS.has(c.action) && ok.has(c.name))
     .map((c) => applied.records.get(c.name))
     .filter((r): r is ContainerRecord => r !== null && r !== undefined && r.status === 'running' && r.spec.healthcheck !== null && r.runtime !== null);
-  return Promise.all(started.map(async (r) => {
-    const health = await waitForHealth(host.ports.runtime, r, deadline);
-    // What was found is what `ps` shows (an agent, if one starts, takes over from there).
-    if (health) await host.store.put({ ...((await host.store.get(r.name)) ?? r), health });
-    return { name: r.name, status: health?.status ?? 'starting', failures: health?.failures ?? 0, output: health?.output ?? '' };
-  }));
+  const found = await Promise.all(started.map(async (r) => ({ r, health: await waitForHealth(host.ports.runtime, r, deadline) })));
+  // What was found is what `ps` shows (an agent, if one runs, takes over from there), for the run
+  // that was checked: not for a process started since by someone else.
+  const held = await relock();
+  try {
+    for (const { r, health } of found) {
+      const now = await host.store.get(r.name);
+      if (health && now && now.startedAt === r.startedAt && canonicalJson(now.runtime) === canonicalJson(r.runtime)) await host.store.put({ ...now, health });
+    }
+  } finally {
+    held.dispose();
+  }
+  return found.map(({ r, health }) => ({ name: r.name, status: health?.status ?? 'starting', failures: health?.failures ?? 0, output: health?.output ?? '' }));
 }
 
 function renderHealth(waited: readonly WaitedHealth[], style: Styler): string {

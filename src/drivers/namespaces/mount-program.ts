@@ -5,7 +5,7 @@
 
 import { CorralError } from '../../errors.js';
 import { DEFAULT_DEVICES, FILES_MOUNT } from '../../manifest/defaults.js';
-import type { ContainerSpec, IdMap, MountOption, MountOwner, Propagation } from '../../manifest/spec.js';
+import { filesOf, type ContainerSpec, type IdMap, type MountOption, type MountOwner, type Propagation } from '../../manifest/spec.js';
 import type { RootfsLayout } from '../../reconciler/ports.js';
 import type { MountOp, RootMount } from './spawn-spec.js';
 
@@ -175,7 +175,7 @@ function userMounts(inputs: MountProgramInputs): MountOp[] {
  */
 function fileMounts(inputs: MountProgramInputs): MountOp[] {
   const { spec, rootfs } = inputs;
-  if (spec.files.length === 0) return [];
+  if (filesOf(spec).length === 0) return [];
   if (!rootfs.files) throw new CorralError('INTERNAL', `container \`${spec.name}\`: its secrets and config files have no tree`, { container: spec.name });
   return [
     {
@@ -183,7 +183,7 @@ function fileMounts(inputs: MountProgramInputs): MountOp[] {
       // Owners are written as the container's ids: through its namespace they show as written.
       ...(inputs.userns ? { idmap: 'container' as const } : {}),
     },
-    ...spec.files.map((f): MountOp => ({ kind: 'symlink', target: f.target, source: `${FILES_MOUNT}/..data/${f.kind}/${f.name}`, create: 'replace' })),
+    ...filesOf(spec).map((f): MountOp => ({ kind: 'symlink', target: f.target, source: `${FILES_MOUNT}/..data/${f.kind}/${f.name}`, create: 'replace' })),
   ];
 }
 

@@ -95,7 +95,8 @@ function u32(n: number): Buffer {
 
 function str(name: string, s: string): Buffer {
   const b = Buffer.from(`${s}\0`, 'utf8');
-  if (s.includes('\0')) throw new CorralError('SHIM_PROTOCOL', `spawn spec field \`${name}\` holds a NUL byte: \`${s}\``);
+  // The value is never echoed: an environment entry may hold a secret (`valueFrom: {secret}`).
+  if (s.includes('\0')) throw new CorralError('SHIM_PROTOCOL', `spawn spec field \`${name}\` holds a NUL byte${name === 'ENV' ? ` (variable \`${s.slice(0, Math.max(0, s.indexOf('=')))}\`)` : ''}`);
   if (b.length > SPEC_LIMITS.maxStringBytes) throw new CorralError('SHIM_PROTOCOL', `spawn spec field \`${name}\` is ${b.length} bytes, over the ${SPEC_LIMITS.maxStringBytes}-byte limit`);
   return b;
 }

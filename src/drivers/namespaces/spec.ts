@@ -147,7 +147,9 @@ export function envOf(spec: ContainerSpec, image: ImageDefaults | null, extra: r
     if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
   };
   for (const e of image?.env ?? []) put(e);
-  for (const e of spec.process.env) env.set(e.name, e.value);
+  // A variable from a secret has its value only in the spec a start is given (src/reconciler/apply/steps.ts);
+  // `exec` and health checks read the secret's file instead, and keep the image's value if any.
+  for (const e of spec.process.env) if (e.secret === undefined) env.set(e.name, e.value);
   for (const e of extra) put(e);
   if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
   if (!env.has('HOSTNAME') && spec.namespaces.uts === 'private') env.set('HOSTNAME', spec.hostname);

@@ -6,7 +6,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { diagnostic, type Diagnostic } from '../../errors.js';
-import { BIND_REFERENCE, type ContainerSpec } from '../../manifest/spec.js';
+import { BIND_REFERENCE, filesOf, type ContainerSpec } from '../../manifest/spec.js';
 import { errnoCode } from './fs-util.js';
 
 function real(path: string): string {
@@ -67,6 +67,21 @@ export function fileBindIdentities(spec: Pick<ContainerSpec, 'mounts'>): Record<
       if (st.isFile()) out[`${BIND_REFERENCE}${m.target}`] = `inode:${st.dev}:${st.ino}`;
     } catch {
       // A missing source is checkBindSources' to report.
+    }
+  }
+  return out;
+}
+
+/** A secret's or config file's source inside the state root would hand one container another's secrets. */
+export function fileSourceOverlaps(root: string, spec: ContainerSpec): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const f of filesOf(spec)) {
+    if (f.source.kind !== 'file') continue;
+    const overlap = stateRootOverlap(root, f.source.path);
+    if (overlap !== null) {
+      out.push(diagnostic('error', 'MANIFEST_PATH_TRICK', `${f.kind === 'secret' ? 'secret' : 'config file'} \`${f.name}\`: source \`${f.source.path}\` ${overlap}`, {
+        container: spec.name, field: `spec.${f.kind === 'secret' ? 'secrets' : 'configFiles'}`, hint: 'keep sources outside the state root',
+      }));
     }
   }
   return out;

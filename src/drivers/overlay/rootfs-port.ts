@@ -1,7 +1,7 @@
 // The overlay driver behind the reconciler's RootfsPort (src/reconciler/ports.ts), so wiring is a
 // one-liner (src/compose.ts): `rootfs: overlayRootfsPort(root)`.
 
-import { fileDigests, fileProblems, removeFileTree, secretEnv, writeFileTree } from './file-tree.js';
+import { fileDigests, fileProblems, fileTrees, removeFileTree, secretEnv, writeFileTree } from './file-tree.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { diagnostic, isCorralError, type Diagnostic } from '../../errors.js';
@@ -12,7 +12,7 @@ import type { Json } from '../../state/record.js';
 import { layout } from '../../state/layout.js';
 import { prepareRootfs, removeContainerRootfs, resolveRootfs, type ResolvedRootfs, type RootfsOptions } from './container-rootfs.js';
 import { listDir } from './fs-util.js';
-import { checkBindSources, fileBindIdentities } from './mount-sources.js';
+import { checkBindSources, fileBindIdentities, fileSourceOverlaps } from './mount-sources.js';
 import { readRootfsRecord } from './rootfs-record.js';
 import { ensureHostRoot, type HostRoot } from './host-root.js';
 import { readContainerFile } from './container-files.js';
@@ -121,7 +121,7 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
   return {
     async references(spec: ContainerSpec): Promise<Record<string, string>> {
       // Content digests of secrets and config files: new content is planned by their onChange.
-      const files = { ...fileDigests(spec), ...fileBindIdentities(spec) };
+      const files = { ...fileDigests(root, spec), ...fileBindIdentities(spec) };
       if (spec.rootfs.kind !== 'image') return files;
       try {
         // The manifest digest: a re-import of other content under the same name changes it.
@@ -174,11 +174,12 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
     },
 
     async list(): Promise<string[]> {
-      return listDir(layout(root).containersDir).filter((name) => hasRootfs(root, name));
+      // A file tree whose container is gone (its record lost) is an orphan too: remove() unmounts it.
+      return [...new Set([...listDir(layout(root).containersDir).filter((name) => hasRootfs(root, name)), ...fileTrees(root)])].sort();
     },
 
     async check(spec: ContainerSpec): Promise<Diagnostic[]> {
-      const out = [...checkBindSources(root, spec), ...fileProblems(spec)];
+      const out = [...checkBindSources(root, spec), ...fileProblems(spec), ...fileSourceOverlaps(root, spec)];
       out.push(...storageDiagnostics({
         container: spec.name, sizeBytes: storageSize(spec),
         sysResource: () => spec.security.privileged || spec.security.capabilities.includes('CAP_SYS_RESOURCE'),

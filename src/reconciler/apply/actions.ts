@@ -6,7 +6,7 @@
 
 import { CorralError, diagnostic, type Diagnostic } from '../../errors.js';
 import { canonicalJson, specHash } from '../../manifest/hash.js';
-import { FILE_REFERENCE, fileReferenceKey } from '../../manifest/spec.js';
+import { FILE_REFERENCE, fileReferenceKey, filesOf } from '../../manifest/spec.js';
 import { nextBackoff, RECORD_FORMAT, transition, type ContainerRecord, type ContainerStatus, type UserRange } from '../../state/record.js';
 import type { Change } from '../plan/types.js';
 import type { UserRangeAllocator } from '../user-ranges.js';
@@ -149,10 +149,11 @@ export class Actions {
     if (running && changedFiles.length > 0) {
       const written = await refreshFiles(this.ctx, change.name, spec);
       references = { ...references, ...written };
-      const signals = new Set(spec.files.filter((f) => changedFiles.includes(fileReferenceKey(f)) && f.onChange.kind === 'signal').map((f) => (f.onChange.kind === 'signal' ? f.onChange.signal.number : 0)));
+      const signals = new Set(filesOf(spec).filter((f) => changedFiles.includes(fileReferenceKey(f)) && f.onChange.kind === 'signal').map((f) => (f.onChange.kind === 'signal' ? f.onChange.signal.number : 0)));
       for (const signal of signals) await signalContainer(this.ctx, change.name, record.runtime, signal);
     }
-    await this.save({ ...record, cgroup, spec, hash: change.afterHash!, references, origin: change.origin });
+    // The digests written, which may be newer than the plan's: the hash follows them.
+    await this.save({ ...record, cgroup, spec, hash: references === change.afterReferences ? change.afterHash! : specHash(spec, references), references, origin: change.origin });
   }
 
   private async stop(record: ContainerRecord, byHand: boolean): Promise<ContainerRecord> {

@@ -1,5 +1,6 @@
 // Words for the plan: reasons built from field diffs and exits, and the code of an exit. Pure.
 
+import { FILE_REFERENCE } from '../../manifest/spec.js';
 import { formatDuration } from '../../manifest/duration.js';
 import { formatBytes } from '../../manifest/quantity.js';
 import type { ExitRecord } from '../../state/record.js';
@@ -26,6 +27,8 @@ export function describeValue(path: string, value: unknown): string {
 }
 
 export function describeDiff(d: FieldDiff): string {
+  // A secret's content: that it changed, nothing of either version (not even its keyed digest).
+  if (d.path.startsWith(`references.${FILE_REFERENCE}secret/`)) return `${d.path}: the secret's content changed`;
   return describeEnvDiff(d) ?? `${d.path}: ${describeValue(d.path, d.before)} → ${describeValue(d.path, d.after)}`;
 }
 

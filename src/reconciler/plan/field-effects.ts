@@ -2,7 +2,7 @@
 // mounts… restart; rootfs, namespaces recreate). Longest matching prefix wins. Pure.
 
 import { canonicalJson } from '../../manifest/hash.js';
-import { BIND_REFERENCE, FILE_REFERENCE, fileReferenceKey, type ContainerSpec } from '../../manifest/spec.js';
+import { BIND_REFERENCE, FILE_REFERENCE, fileReferenceKey, filesOf, type ContainerSpec } from '../../manifest/spec.js';
 import { EFFECT_RANK, type Effect, type FieldDiff } from './types.js';
 
 const EFFECTS: ReadonlyArray<readonly [string, Effect]> = [
@@ -90,7 +90,7 @@ export function diffSpecs(
  * its onChange says restart, or an environment variable takes its value (env is read at exec).
  */
 function fileEffect(spec: ContainerSpec, key: string): Effect {
-  const file = spec.files.find((f) => fileReferenceKey(f) === key);
+  const file = filesOf(spec).find((f) => fileReferenceKey(f) === key);
   if (file === undefined) return 'restart';
   if (file.onChange.kind === 'restart') return 'restart';
   if (file.kind === 'secret' && spec.process.env.some((e) => e.secret === file.name)) return 'restart';

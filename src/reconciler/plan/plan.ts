@@ -4,7 +4,7 @@
 // something from a reason reads the code. Pure: no clock of its own (options.now), no host access.
 
 import { diagnostic, type Diagnostic } from '../../errors.js';
-import type { ContainerSpec } from '../../manifest/spec.js';
+import { BIND_REFERENCE, FILE_REFERENCE, type ContainerSpec } from '../../manifest/spec.js';
 import { nextBackoff, type ContainerRecord } from '../../state/record.js';
 import { describeDiff, describeExit, exitReasonCode } from './describe.js';
 import { diffSpecs, strongestEffect } from './field-effects.js';
@@ -187,6 +187,13 @@ function decideExisting(record: ContainerRecord, live: ActualContainer['live'], 
   if (live.process === 'unmonitored') {
     if (record.desiredState === 'stopped' && effect === null) return { action: 'stop', reasons: [reason('monitor-lost', 'monitor-lost; stopped by hand (`corral stop`) but running')] };
     return { action: 'restart', reasons: [reason('monitor-lost', 'monitor-lost: its monitor died while it kept running, so its exit and output would be lost; restart it under a new monitor'), ...described], diff };
+  }
+  // New content of a secret, a config file or a bind's source is no manifest change: a container
+  // stopped by hand stays stopped, one in its backoff keeps it; the record learns the new digests.
+  const contentOnly = diff.length > 0 && diff.every((x) => x.path.startsWith(`references.${FILE_REFERENCE}`) || x.path.startsWith(`references.${BIND_REFERENCE}`));
+  if (contentOnly && !running) {
+    const start = startDecision(record, live, now, false);
+    return start.action === 'start' ? { ...start, reasons: [...start.reasons, ...described], diff } : { action: 'update', reasons: [...start.reasons, ...described], diff };
   }
   if (effect === 'restart') return { action: running ? 'restart' : 'start', reasons: described, diff };
   if (effect !== null) {

@@ -162,11 +162,14 @@ describe('bridge networking', () => {
     expect(reconcile().code).toBe(0);
   });
 
-  test('the agent restores a flushed ruleset at its next resync, and logs it as an event', async () => {
+  test('the agent restores a flushed ruleset at its next resync, and logs it as an event; its metrics count a bridged container\'s bytes', async () => {
     if (!sb) return;
-    const agent = spawn('nsenter', [`--net=${net.host}`, process.execPath, BIN, 'agent', '--resync', '1s'], { env: { ...process.env, ...sb.env }, stdio: 'ignore' });
+    const agent = spawn('nsenter', [`--net=${net.host}`, process.execPath, BIN, 'agent', '--resync', '1s', '--metrics', '127.0.0.1:9464'], { env: { ...process.env, ...sb.env }, stdio: 'ignore' });
     try {
       await waitFor(() => curl(net.host, 'http://127.0.0.1:8080/') === 'hello from web\n' && sb.run('status').code === 0, 'the agent to run');
+      // The web container's veth counts what it served (the metrics are read in the agent's namespace).
+      const sent = (): number => Number(/corral_container_network_transmit_bytes_total\{container="web"\} (\d+)/.exec(curl(net.host, 'http://127.0.0.1:9464/metrics'))?.[1] ?? 0);
+      await waitFor(() => sent() > 0, 'network metrics of web');
       net.exec(net.host, ['nft', 'flush', 'ruleset']);
       await waitFor(() => curl(net.host, 'http://127.0.0.1:8080/') === 'hello from web\n', 'the published port to answer again');
       await waitFor(() => sb.run('events').stdout.includes('"drift-corrected","message":"network: the nftables table'), 'the drift event');

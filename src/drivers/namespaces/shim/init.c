@@ -114,6 +114,9 @@ static int drop_like_execve(const struct spec *s)
 int init_run(const struct spec *s, int ready_fd, int status_fd)
 {
     if (process_prepare(s) < 0 || drop_like_execve(s) < 0) return -1;
+    /* Changing ids made it dumpable again (fs.suid_dumpable): a container process of the same uid
+     * could then ptrace it, or write a forged status on its pipe through /proc/1/fd. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return fail("init", "set not dumpable");
     sigset_t set;
     waited_signals(&set);
     /* Blocked, not handled: a blocked signal is queued even for a pid namespace's init, and

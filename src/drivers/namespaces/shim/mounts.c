@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -13,6 +14,9 @@
 #include "mounts.h"
 #include "resolve.h"
 #include "util.h"
+
+/* linux/magic.h is not among the headers the static build has. */
+#define TMPFS_MAGIC 0x01021994
 
 static int root_fd = -1;
 int prepared_root = -1;
@@ -214,6 +218,15 @@ static int op_symlink(const struct op *op)
     cleanup_fd int parent = open_parent(op->target, copy, sizeof(copy), &name, 1);
     if (parent < 0) return -1;
     if (op->create == CREATE_REPLACE) {
+        /* Only on the container's own root or a tmpfs of its own: an image link that leads the
+         * path into a volume or a bind (its parent on another filesystem) would make corral
+         * write into the host's directory or a shared volume. */
+        struct stat root_st, parent_st;
+        struct statfs parent_fs;
+        if (fstat(root_fd, &root_st) < 0 || fstat(parent, &parent_st) < 0 || fstatfs(parent, &parent_fs) < 0)
+            return fail("symlink", "stat the parent of %s", op->target);
+        if (parent_st.st_dev != root_st.st_dev && parent_fs.f_type != TMPFS_MAGIC)
+            return fail_errno("symlink", EXDEV, "%s is on a bind or a volume, not the container's own filesystem", op->target);
         struct stat st;
         if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
             char text[4096];

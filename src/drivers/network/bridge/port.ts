@@ -32,6 +32,7 @@ import { removeNetns } from './netns.js';
 import { renderRuleset } from './ruleset.js';
 import { Table } from './table.js';
 import { missingTools } from './tools.js';
+import { readNetDev } from '../../../sys/net-dev.js';
 
 export interface BridgeDriverOptions {
   /** The state root: the driver keeps its files in `<root>/network/`. */
@@ -330,6 +331,13 @@ export function bridgeNetworkPort(options: BridgeDriverOptions): NetworkPort {
     check,
     attach: (name, spec, signal) => serial(() => attach(name, spec, signal)),
     detach: (name, _handle, signal) => serial(() => detach(name, signal)),
+    async stats(handle) {
+      const veth = typeof handle === 'object' && handle !== null && !Array.isArray(handle) ? (handle as Record<string, unknown>)['veth'] : undefined;
+      if (typeof veth !== 'string') return null;
+      const host = readNetDev().get(veth);
+      // The host's end of the pair: what it receives, the container sent.
+      return host ? { receiveBytes: host.transmitBytes, transmitBytes: host.receiveBytes } : null;
+    },
     async list() {
       let ns: string[] = [];
       try {

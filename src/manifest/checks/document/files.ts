@@ -8,7 +8,8 @@ import type { FileV1 } from '../../manifest-v1.js';
 import { isCanonicalAbsolute, isWithin, normalizeAbsolute } from '../../posix-path.js';
 import type { DocumentCheck, Report } from '../report.js';
 
-const RESERVED = ['/proc', '/sys', '/dev', FILES_MOUNT];
+const KERNEL_FILESYSTEMS = ['/proc', '/sys', '/dev'];
+const RESERVED = [...KERNEL_FILESYSTEMS, FILES_MOUNT];
 
 type ListName = 'secrets' | 'configFiles';
 
@@ -35,6 +36,9 @@ function checkList(report: Report, list: readonly FileV1[], which: ListName, tar
     else targets.set(target, `\`spec.${which}[${i}]\``);
     if (f.source.file !== undefined && !isCanonicalAbsolute(f.source.file)) {
       report('error', 'MANIFEST_PATH_TRICK', ['spec', which, i, 'source', 'file'], `source file \`${f.source.file}\` is not a canonical absolute path`, { hint: `write \`${normalizeAbsolute(f.source.file)}\` if that is what you mean` });
+    } else if (f.source.file !== undefined && KERNEL_FILESYSTEMS.some((k) => isWithin(f.source.file!, k))) {
+      // /proc/self/environ is corral's own environment, every `source.env` secret in it.
+      report('error', 'MANIFEST_PATH_TRICK', ['spec', which, i, 'source', 'file'], `source file \`${f.source.file}\` is on a kernel filesystem`, { hint: 'name a regular file on the host' });
     }
   });
 }
@@ -52,13 +56,29 @@ export const files: DocumentCheck = {
         return;
       }
       for (const [target, owner] of targets) {
-        if (!isWithin(target, m.target)) continue;
-        report('error', 'MANIFEST_CONFLICT', ['spec', 'mounts', i, 'target'], `${owner} delivers \`${target}\`, at or under this ${m.type} mount`, {
-          detail: 'the file is a symlink written where its target is, which would be inside the host directory or the shared volume',
-          hint: 'give the file a target outside the mount',
-        });
+        if (isWithin(target, m.target)) {
+          report('error', 'MANIFEST_CONFLICT', ['spec', 'mounts', i, 'target'], `${owner} delivers \`${target}\`, at or under this ${m.type} mount`, {
+            detail: 'the file is a symlink written where its target is, which would be inside the host directory or the shared volume',
+            hint: 'give the file a target outside the mount',
+          });
+        } else if (isWithin(m.target, target)) {
+          report('error', 'MANIFEST_CONFLICT', ['spec', 'mounts', i, 'target'], `this ${m.type} mount is under \`${target}\`, which ${owner} delivers as a file`, { hint: 'give one of them another path' });
+        }
       }
     });
+    // One file's target inside another's would need the first to be a directory.
+    const all = [...targets];
+    for (const [a, ownerA] of all) {
+      const outer = all.find(([b]) => b !== a && isWithin(a, b));
+      if (outer) report('error', 'MANIFEST_CONFLICT', ['spec'], `${ownerA} delivers \`${a}\`, under \`${outer[0]}\`, which ${outer[1]} delivers as a file`, { hint: 'give one of them another path' });
+    }
+    // The bridge driver binds these files itself (names of the network, its DNS).
+    if (spec.network?.mode === 'bridge') {
+      for (const managed of ['/etc/hosts', '/etc/resolv.conf']) {
+        const owner = targets.get(managed);
+        if (owner) report('error', 'MANIFEST_CONFLICT', ['spec', 'network', 'mode'], `${owner} delivers \`${managed}\`, which a bridged container gets from corral's network`, { hint: 'use `network.dns` for resolv.conf settings, or another target' });
+      }
+    }
     const secrets = new Set((spec.secrets ?? []).map((s) => s.name));
     const env = spec.env ?? {};
     const entries = Array.isArray(env) ? env.map((e, i) => [i, e.valueFrom?.secret] as const) : Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? undefined : v.valueFrom.secret] as const);
