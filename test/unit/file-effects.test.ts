@@ -46,3 +46,15 @@ describe('new content of a stopped container', () => {
     expect(p.changes[0]).toMatchObject({ action: 'update', reasons: [{ code: 'stopped-by-hand' }, { code: 'manifest-changed' }] });
   });
 });
+
+describe('changes to the files themselves', () => {
+  test('new inline content is planned by onChange; a file added restarts; one taken away recreates', async () => {
+    const before = await desiredOne('app', FILES);
+    const edited = await desiredOne('app', FILES.replace('content: "x"', 'content: "y"'));
+    const refs = (v: string) => ({ 'file:secret/db': 'h:1', 'file:secret/key': 'h:1', 'file:config/conf': v });
+    expect(diffSpecs(before.spec, edited.spec, refs('sha256:1'), refs('sha256:2')).map((x) => [x.path, x.effect])).toEqual([['references.file:config/conf', 'live']]);
+    const added = await desiredOne('app', FILES.replace('configFiles:\n', 'configFiles:\n  - {name: more, source: {content: "z"}, target: /etc/more.conf}\n'));
+    expect(diffSpecs(before.spec, added.spec).filter((x) => x.path === 'files').map((x) => x.effect)).toEqual(['restart']);
+    expect(diffSpecs(added.spec, before.spec).filter((x) => x.path === 'files').map((x) => x.effect)).toEqual(['recreate']);
+  });
+});

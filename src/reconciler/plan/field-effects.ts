@@ -72,17 +72,32 @@ export function diffSpecs(
     }
     if (canonicalJson(a ?? null) !== canonicalJson(b ?? null)) out.push({ path, before: a ?? null, after: b ?? null, effect: effectOf(path) });
   };
-  walk(before, after, '');
+  // Inline content is compared through its digest (references.file:…), planned by its onChange.
+  walk(withoutInlineContent(before), withoutInlineContent(after), '');
   walk({ references: beforeRefs }, { references: afterRefs }, '');
   return out
     // A record from before single-file binds were identified has none: not a change of the source.
     .filter((d) => !(d.path.startsWith(`references.${BIND_REFERENCE}`) && d.before === null))
     .map((d) => {
+      // A file taken away or moved leaves its link, and the image's file it replaced is gone from
+      // the writable layer: only a new layer gives the container its image's file back.
+      if (d.path === 'files') return { ...d, effect: filesRemoved(before, after) ? 'recreate' as const : d.effect };
       if (d.path.startsWith(`references.${FILE_REFERENCE}`)) return { ...d, effect: fileEffect(after, d.path.slice('references.'.length)) };
       // A single-file bind whose source was replaced (a new inode): only a new start binds the new file.
       if (d.path.startsWith(`references.${BIND_REFERENCE}`)) return { ...d, effect: 'restart' as const };
       return d;
     });
+}
+
+function withoutInlineContent(spec: ContainerSpec): ContainerSpec {
+  const files = filesOf(spec);
+  if (!files.some((f) => f.source.kind === 'content')) return spec;
+  return { ...spec, files: files.map((f) => (f.source.kind === 'content' ? { ...f, source: { kind: 'content', text: '' } } : f)) };
+}
+
+function filesRemoved(before: ContainerSpec, after: ContainerSpec): boolean {
+  const targets = new Set(filesOf(after).map((f) => f.target));
+  return filesOf(before).some((f) => !targets.has(f.target));
 }
 
 /**
