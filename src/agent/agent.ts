@@ -65,7 +65,11 @@ export class Agent {
     this.store = new StateStore(layout);
     this.events = new EventLog(eventLogPath(layout));
     this.facts = new OncePerFact();
-    options.metrics?.readStatsWith({ cgroup: (handle) => ports.cgroups.stats(handle), ...(ports.network.stats ? { network: (handle) => ports.network.stats!(handle) } : {}) });
+    options.metrics?.readStatsWith({
+      cgroup: (handle) => ports.cgroups.stats(handle),
+      ...(ports.network.stats ? { network: (handle) => ports.network.stats!(handle) } : {}),
+      ...(ports.rootfs.writableBytes ? { writableBytes: (name) => ports.rootfs.writableBytes!(name) } : {}),
+    });
     this.health = new HealthChecker(ports.runtime, (name, h) => {
       this.pendingHealth.set(name, h);
       this.logger.info(`container ${name} is ${h.status}`, { container: name, failures: h.failures });

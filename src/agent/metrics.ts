@@ -14,6 +14,7 @@ import type { ContainerRecord, Json } from '../state/record.js';
 export interface StatsReader {
   cgroup(handle: Json): Promise<Record<string, number | null>>;
   network?(handle: Json): Promise<{ readonly receiveBytes: number; readonly transmitBytes: number } | null>;
+  writableBytes?(name: string): Promise<number | null>;
 }
 
 const HEALTH_STATES = ['starting', 'healthy', 'unhealthy'] as const;
@@ -70,7 +71,8 @@ export class AgentMetrics {
           if (r.status !== 'running' || r.cgroup === null || this.stats === null) continue;
           const cgroup = await this.stats.cgroup(r.cgroup).catch(() => null);
           const net = r.network !== null ? await this.stats.network?.(r.network).catch(() => null) : null;
-          const s: Record<string, number | null | undefined> = { ...cgroup, networkReceiveBytes: net?.receiveBytes, networkTransmitBytes: net?.transmitBytes };
+          const writable = await this.stats.writableBytes?.(r.name).catch(() => null);
+          const s: Record<string, number | null | undefined> = { ...cgroup, networkReceiveBytes: net?.receiveBytes, networkTransmitBytes: net?.transmitBytes, writableBytes: writable };
           for (const [g, key] of fromCgroup) {
             const v = s?.[key];
             if (typeof v === 'number') g.set({ container: r.name }, v);
@@ -88,6 +90,7 @@ export class AgentMetrics {
     cgroupGauge('corral_container_oom_kills_total', 'Processes of the container the OOM killer killed (its cgroup\'s count)', 'oomKills');
     cgroupGauge('corral_container_network_receive_bytes_total', 'Bytes a bridged container received (its veth\'s count)', 'networkReceiveBytes');
     cgroupGauge('corral_container_network_transmit_bytes_total', 'Bytes a bridged container sent (its veth\'s count)', 'networkTransmitBytes');
+    cgroupGauge('corral_container_writable_layer_bytes', 'Bytes in the container\'s writable layer (measured at most once a minute)', 'writableBytes');
   }
 
   /** Where the cgroup figures come from (the agent's cgroup port). */

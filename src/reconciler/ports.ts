@@ -119,6 +119,8 @@ export interface RootfsPort extends PlanTimeChecks {
    * container's tree, swapped in at once; returns their digests (`file:…`) as written.
    */
   refreshFiles(name: string, spec: ContainerSpec, signal: AbortSignal): Promise<Record<string, string>>;
+  /** Bytes the container's writable layer holds (metrics); null when it has none. Optional. */
+  writableBytes?(name: string): Promise<number | null>;
   /** Deletes the container's writable layer and directories (volumes stay). Idempotent. */
   remove(name: string, signal: AbortSignal): Promise<void>;
   exists(name: string): Promise<boolean>;

@@ -130,6 +130,25 @@ describe('corral agent', () => {
     expect(sb.run('status').code).toBe(3);
   }, 300_000);
 
+  test('each exit of a crash-looping container is one event, however many passes see it', async () => {
+    if (!requireRoot()) return;
+    const sb = sandbox('exits');
+    sandboxes.push(sb);
+    sb.write('crash.yaml', 'apiVersion: corral/v1\nkind: Container\nmetadata: {name: crash}\nspec:\n  rootfs: {host: {}}\n  command: [/bin/sh, -c, "sleep 0.3; exit 3"]\n');
+    // A resync every second: many passes see each recorded exit.
+    const agent = startAgent(sb, '--resync', '1s');
+    const kinds = (): string[] => sb.run('events', '--container', 'crash').stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { kind: string }).kind);
+    try {
+      await until('two exits', () => kinds().filter((k) => k === 'exited').length >= 2, 90_000);
+    } finally {
+      await stopAgent(agent);
+    }
+    const all = kinds();
+    const exits = all.filter((k) => k === 'exited').length;
+    const starts = all.filter((k) => k === 'created' || k === 'started').length;
+    expect(exits === starts || exits === starts - 1).toBe(true);
+  }, 120_000);
+
   test('100 quick writes cause at most 3 reconciles', async () => {
     if (!requireRoot()) return;
     const sb = sandbox('burst');
@@ -141,7 +160,7 @@ describe('corral agent', () => {
     await until('idle', () => agentStatus(sb).reconciles >= 1);
     // Opt-in metrics, on the address given.
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    for (const name of ['corral_containers', 'corral_reconcile_duration_seconds', 'corral_reconcile_total', 'corral_container_restarts_total', 'corral_container_oom_kills_total', 'corral_container_up', 'corral_container_memory_bytes', 'corral_container_cpu_seconds_total', 'corral_container_pids', 'corral_container_start_time_seconds']) expect(metrics).toContain(name);
+    for (const name of ['corral_containers', 'corral_reconcile_duration_seconds', 'corral_reconcile_total', 'corral_container_restarts_total', 'corral_container_oom_kills_total', 'corral_container_up', 'corral_container_memory_bytes', 'corral_container_cpu_seconds_total', 'corral_container_pids', 'corral_container_start_time_seconds', 'corral_container_writable_layer_bytes']) expect(metrics).toContain(name);
     // Read from the container's cgroup at the scrape: a running process uses some memory.
     expect(Number(/corral_container_memory_bytes\{container="[^"]+"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/corral_containers\{status="running"\} 1/);

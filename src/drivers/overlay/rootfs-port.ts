@@ -11,7 +11,7 @@ import type { PreparedRootfs, RootfsLayout, RootfsPort } from '../../reconciler/
 import type { Json } from '../../state/record.js';
 import { layout } from '../../state/layout.js';
 import { prepareRootfs, removeContainerRootfs, resolveRootfs, type ResolvedRootfs, type RootfsOptions } from './container-rootfs.js';
-import { listDir } from './fs-util.js';
+import { diskUsage, listDir } from './fs-util.js';
 import { checkBindSources, fileBindIdentities, fileSourceOverlaps } from './mount-sources.js';
 import { readRootfsRecord } from './rootfs-record.js';
 import { ensureHostRoot, type HostRoot } from './host-root.js';
@@ -104,6 +104,9 @@ async function pullIfWanted(root: string, source: RootfsSource, signal: AbortSig
   return true;
 }
 
+/** How long a writable layer's measured size is reused (metrics scrape often; a walk costs). */
+const WRITABLE_USAGE_TTL_MS = 60_000;
+
 export function overlayRootfsPort(root: string, base: RootfsOptions = {}): RootfsPort {
   let memo: { at: number; host: HostRoot } | undefined;
   const options: RootfsOptions = {
@@ -118,6 +121,7 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
     if (!quotaMemo || Date.now() - quotaMemo.at > QUOTA_PROBE_TTL_MS) quotaMemo = { at: Date.now(), probe: probeQuotaSupport(root) };
     return quotaMemo.probe;
   };
+  const usageMemo = new Map<string, { at: number; bytes: number | null }>();
   return {
     async references(spec: ContainerSpec): Promise<Record<string, string>> {
       // Content digests of secrets and config files: new content is planned by their onChange.
@@ -156,6 +160,16 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
         ...(Object.keys(references).length > 0 ? { references } : {}),
         ...(Object.keys(env).length > 0 ? { secretEnv: env } : {}),
       };
+    },
+
+    async writableBytes(name: string): Promise<number | null> {
+      // A walk of the layer: at most once a minute per container, whatever the scrape interval.
+      const cached = usageMemo.get(name);
+      if (cached && Date.now() - cached.at < WRITABLE_USAGE_TTL_MS) return cached.bytes;
+      const upper = layout(root).container(name).upper;
+      const bytes = existsSync(upper) ? diskUsage(upper) : null;
+      usageMemo.set(name, { at: Date.now(), bytes });
+      return bytes;
     },
 
     async refreshFiles(name: string, spec: ContainerSpec): Promise<Record<string, string>> {
