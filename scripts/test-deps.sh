@@ -10,10 +10,11 @@ set -euo pipefail
 # xfsprogs, e2fsprogs: mkfs.xfs and mkfs.ext4 for the loop-mounted state roots of the
 # writable-layer size tests (test/drivers/overlay/quota-*.test.ts; losetup is in util-linux);
 # nftables, curl: bridge networking and its end-to-end tests (test/drivers/network/);
+# python3-minimal: a Python service under `init: true` (test/cli/init.test.ts);
 # zstd: zstd-compressed layers on Node.js before 22.15 (src/drivers/overlay/images/blob.ts);
 # docker-registry, skopeo, openssl: the registry the pull tests start and push to
 # (test/support/real-registry.ts; never its system service, disabled below).
-PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl zstd docker-registry skopeo openssl)
+PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl zstd docker-registry skopeo openssl python3-minimal)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

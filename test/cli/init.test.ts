@@ -3,6 +3,7 @@
 // reaches the command's handler, `ps` reports the command's own exit (code or signal), `exec`
 // finds the init as PID 1. The same manifests without `init` show the old behaviour beside them.
 
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
@@ -34,6 +35,17 @@ const root = requireRoot();
   });
   afterAll(async () => {
     await sb?.cleanup();
+  });
+
+  test('a Python service (no SIGTERM handler: ignored as PID 1) stops on SIGTERM under the init', () => {
+    // scripts/test-deps.sh installs python3-minimal.
+    expect(existsSync('/usr/bin/python3')).toBe(true);
+    sb.write('py.yaml', manifest('py', '[/usr/bin/python3, -c, "import time; time.sleep(100000)"]', ['init: true', 'stopTimeout: 60s']));
+    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('stop', 'py').code).toBe(0);
+    // Stopped by the signal, not killed after the 60 s stopTimeout.
+    expect(row('py')).toMatchObject({ status: 'stopped', lastExit: { code: null, signal: 'SIGTERM' } });
+    sb.remove('py.yaml');
   });
 
   test('corral stop: SIGTERM reaches a command without a handler through the init, at once; without init it is dropped and the command is killed', async () => {

@@ -124,6 +124,11 @@ int init_run(const struct spec *s, int ready_fd, int status_fd)
     sigprocmask(SIG_SETMASK, &set, NULL);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return fail("init", "become subreaper");
 
+    /* Named before the fork: the command may look at its parent the moment it runs (its execve
+     * gives it its own name). */
+    (void)prctl(PR_SET_NAME, INIT_NAME, 0, 0, 0);
+    proc_title_set(INIT_NAME);
+
     int report[2];
     if (pipe2(report, O_CLOEXEC) < 0) return fail("init", "pipe");
     pid_t child = fork();
@@ -155,8 +160,6 @@ int init_run(const struct spec *s, int ready_fd, int status_fd)
     }
     /* The monitor's error pipe reaches EOF: the container runs. */
     close(ready_fd);
-    (void)prctl(PR_SET_NAME, INIT_NAME, 0, 0, 0);
-    proc_title_set(INIT_NAME);
 
     int status = supervise(child, &set);
     (void)write_all(status_fd, &status, sizeof(status));
