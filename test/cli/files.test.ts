@@ -105,6 +105,9 @@ ${extra}`;
     // PID 1's environment has the secret's value; the state record does not.
     // (read as PID 1's own user: root in the container may not read another user's environ)
     expect(execAs('1000', 'sh', '-c', 'tr "\\0" "\\n" < /proc/1/environ | grep ^TOKEN=')).toBe(`TOKEN=${TOKEN}\n`);
+    // `corral exec` sees it too, as the container has it; `-e` wins.
+    expect(exec('sh', '-c', 'echo "$TOKEN"')).toBe(`${TOKEN}\n`);
+    expect(sb.run('exec', '-e', 'TOKEN=mine', 'app', '--', 'sh', '-c', 'echo "$TOKEN"').stdout).toBe('mine\n');
     const write = sb.run('exec', 'app', '--', 'sh', '-c', 'echo x > /run/corral/files/..data/config/app');
     expect(write.code).not.toBe(0);
     expect(write.stderr).toMatch(/Read-only file system/);

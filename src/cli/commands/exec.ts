@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { CorralError } from '../../errors.js';
 import type { ContainerSpec } from '../../manifest/spec.js';
 import type { ImageDefaults, ProcessUser } from '../../reconciler/ports.js';
+import { currentSecretEnv } from '../../drivers/overlay/file-tree.js';
 import { parseImageUser, type UserRequest } from '../../drivers/overlay/user-lookup.js';
 import { execShim } from '../../drivers/namespaces/shim.js';
 import type { ProcessPlan } from '../../drivers/namespaces/spawn-spec.js';
@@ -111,7 +112,8 @@ export function execCommand(deps: ExecDeps): Command {
       const tty = opts.tty === true && process.stdin.isTTY === true && process.stdout.isTTY === true;
       if (opts.tty && !tty) ctx.logger.debug('no terminal on stdin/stdout: running without a pty', { container: name });
       const spec = buildExecSpec(target.spec, target.image, target.cgroupProcs, {
-        argv, env: parseEnv(opts.env ?? []), ...user, ...(opts.workdir ? { cwd: opts.workdir } : {}), tty,
+        // Variables from secrets as the container has them; `-e` still wins.
+        argv, env: [...currentSecretEnv(ctx.root, name, target.spec), ...parseEnv(opts.env ?? [])], ...user, ...(opts.workdir ? { cwd: opts.workdir } : {}), tty,
       }, process.arch, hostCapabilityMask());
       const missing = missingCommand(name, spec.process, (path) => target.exists(path));
       if (missing) throw missing;

@@ -254,6 +254,25 @@ export function writeFileTree(root: string, name: string, spec: ContainerSpec, e
   }
 }
 
+/**
+ * `NAME=value` for the environment variables of `spec` that come from secrets, as the running
+ * container has them now (its tree's current generation): what `corral exec` adds, as a Docker
+ * exec sees the container's environment. A secret that cannot be read is left out.
+ */
+export function currentSecretEnv(root: string, name: string, spec: ContainerSpec): string[] {
+  const out: string[] = [];
+  for (const e of spec.process.env) {
+    if (e.secret === undefined) continue;
+    try {
+      const bytes = readFileSync(join(layout(root).files(name), DATA, 'secret', e.secret));
+      if (!bytes.includes(0) && isUtf8(bytes)) out.push(`${e.name}=${bytes.toString('utf8')}`);
+    } catch {
+      // Not delivered (yet): the variable is left out, not set empty.
+    }
+  }
+  return out;
+}
+
 /** The current generation's target of `..data`, or null: for tests and `inspect`. */
 export function currentGeneration(root: string, name: string): string | null {
   try {
