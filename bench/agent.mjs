@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
+import { emitResult, row, stats } from './lib/result.mjs';
 
 const EDITS = Number(process.argv[2] ?? 20);
 const IDLE_S = Number(process.argv[3] ?? 60);
@@ -31,11 +32,6 @@ const parent = `corral-bench-${process.pid}`;
 const env = { ...process.env, CORRAL_ROOT: root, CORRAL_MANIFESTS: dir, CORRAL_CGROUP_PARENT: parent, CORRAL_LOG_LEVEL: 'warn' };
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-  return { median: q(0.5), p90: q(0.9) };
-};
 
 function manifest(name, extra = '') {
   return `apiVersion: corral/v1\nkind: Container\nmetadata:\n  name: ${name}\nspec:\n  rootfs: {host: {}}\n  command: [/bin/sleep, "1000000"]\n  stopSignal: SIGKILL\n${extra}`;
@@ -108,6 +104,7 @@ try {
   console.log(`  restart (env change, new process running)                  ${stats(restart).median.toFixed(0).padStart(6)} ${stats(restart).p90.toFixed(0).padStart(7)}`);
 
   // 2 and 3. Idle memory and CPU with 0, 100 and 500 containers.
+  const resultRows = [row('corral agent', 'edit to converged: live update', live), row('corral agent', 'edit to converged: restart', restart)];
   console.log(`\nidle agent, resync 30 s                  containers   agent RSS   agent CPU over ${IDLE_S} s`);
   for (const n of [0, 100, 500]) {
     for (const f of readdirSync(dir)) rmSync(join(dir, f));
@@ -126,8 +123,11 @@ try {
     await sleep(IDLE_S * 1000);
     const cpu = cpuSeconds(agent.pid) - cpu0;
     const wall = (performance.now() - t0) / 1000;
-    console.log(`                                          ${String(n).padStart(10)} ${`${(rssKb(agent.pid) / 1024).toFixed(1)} MiB`.padStart(11)}   ${cpu.toFixed(2)} s (${((cpu / wall) * 100).toFixed(2)} % of a core)`);
+    const rss = rssKb(agent.pid) / 1024;
+    console.log(`                                          ${String(n).padStart(10)} ${`${rss.toFixed(1)} MiB`.padStart(11)}   ${cpu.toFixed(2)} s (${((cpu / wall) * 100).toFixed(2)} % of a core)`);
+    resultRows.push(row('corral agent', `idle RSS, ${n} containers`, rss, { unit: 'MiB' }), row('corral agent', `idle CPU, ${n} containers`, (cpu / wall) * 100, { unit: '% of a core' }));
   }
+  emitResult({ bench: 'agent', unit: 'ms', rows: resultRows, params: { edits: EDITS, idleSeconds: IDLE_S } });
 } finally {
   if (agent && agent.exitCode === null) {
     agent.kill('SIGTERM');

@@ -20,6 +20,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
+import { ensurePackages } from './lib/host.mjs';
+import { emitResult, row } from './lib/result.mjs';
 
 const MB = Number(process.argv[2] ?? 200);
 const LINE = Number(process.argv[3] ?? 100);
@@ -29,16 +31,6 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(REPO, 'bin/corral');
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 if (process.getuid() !== 0) throw new Error('bench/logs needs root');
-
-function ensurePackages() {
-  const missing = ['conmon', 'crun', 'busybox-static'].filter((p) => !spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed'));
-  if (missing.length === 0) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env }).status !== 0) {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
-  }
-}
 
 function makeRootfs(dir) {
   for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(dir, d), { recursive: true });
@@ -204,7 +196,7 @@ function framing() {
 }
 
 try {
-  ensurePackages();
+  ensurePackages(['conmon', 'crun', 'busybox-static']);
   makeRootfs(rootfs);
   writeFileSync(empty, '');
   const results = { corral: [], conmon: [] };
@@ -214,14 +206,20 @@ try {
   }
   console.log(`bench/logs: ${MB} MiB of ${LINE}-byte lines, ${ROUNDS} rounds, medians (kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()})`);
   console.log(`  monitor              MB/s    CPU s per 100 MB   records in the log`);
+  const resultRows = [];
   for (const [name, rs] of Object.entries(results)) {
     const mbps = median(rs.map((r) => MB / r.spanS));
     const cpuPer100 = median(rs.map((r) => (r.cpu / MB) * 100));
+    resultRows.push(row(name, 'throughput', rs.map((r) => MB / r.spanS), { unit: 'MB/s' }), row(name, 'monitor CPU per 100 MB', rs.map((r) => (r.cpu / MB) * 100), { unit: 's' }));
     console.log(`  ${name.padEnd(16)} ${mbps.toFixed(0).padStart(8)} ${cpuPer100.toFixed(3).padStart(18)} ${String(median(rs.map((r) => r.records))).padStart(20)}`);
   }
   console.log(`  (MB = MiB of payload; every line read back whole and in order; CPU from /proc/<pid>/stat of the monitor)`);
   console.log(`\nframing alone, in C (bench/logs-splice.c): CPU s per 100 MB     ${String(LINE).padStart(4)}-byte lines   2-byte lines`);
-  for (const r of framing()) console.log(`  ${r.method.padEnd(60)} ${r[LINE].toFixed(3).padStart(10)} ${r[2].toFixed(3).padStart(14)}`);
+  for (const r of framing()) {
+    console.log(`  ${r.method.padEnd(60)} ${r[LINE].toFixed(3).padStart(10)} ${r[2].toFixed(3).padStart(14)}`);
+    resultRows.push(row(`framing: ${r.method}`, `CPU per 100 MB, ${LINE}-byte lines`, r[LINE], { unit: 's' }), row(`framing: ${r.method}`, 'CPU per 100 MB, 2-byte lines', r[2], { unit: 's' }));
+  }
+  emitResult({ bench: 'logs', unit: 's', rows: resultRows, params: { mib: MB, line: LINE, rounds: ROUNDS } });
 } finally {
   corral('reconcile', '--once', '--allow-empty', '--dir', join(base, 'nothing'));
   await (await openCgroupManager({ parentName: parent })).removeAll().catch(() => undefined);

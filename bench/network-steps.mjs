@@ -23,16 +23,15 @@ if (process.env.CORRAL_BENCH_IN_NETNS !== '1') {
   process.exit(0);
 }
 
-const { createPorts, supportChecks } = await import('../dist/compose.js');
-const { createLogger } = await import('../dist/cli/logging.js');
-const { networkNamesFor } = await import('../dist/cli/open-host.js');
+const { supportChecks } = await import('../dist/compose.js');
 const { directorySource } = await import('../dist/inputs/manifest-source.js');
 const { schemaValidator } = await import('../dist/inputs/schema.js');
 const { loadManifestSet } = await import('../dist/manifest/manifest-set.js');
 const { reconcileOnce } = await import('../dist/reconciler/reconcile.js');
 const { layout } = await import('../dist/state/layout.js');
-const { ensureRootId } = await import('../dist/state/root-id.js');
 const { StateStore } = await import('../dist/state/store.js');
+const { emitResult } = await import('./lib/result.mjs');
+const { benchPorts } = await import('./lib/ports.mjs');
 
 const base = mkdtempSync(join(tmpdir(), 'corral-bench-steps-'));
 const root = join(base, 'root');
@@ -46,8 +45,7 @@ for (const a of ['httpd', 'sleep']) symlinkSync('/bin/busybox', join(rootfs, 'bi
 
 const store = new StateStore(layout(root));
 await store.init();
-const rootId = await ensureRootId(layout(root));
-const ports = await createPorts(layout(root), createLogger('error', false), { cgroupParent: parent, rootId, network: networkNamesFor(root, rootId) });
+const { ports } = await benchPorts(root, parent);
 const times = {};
 for (const [portName, port] of Object.entries(ports)) {
   for (const [method, fn] of Object.entries(port)) {
@@ -91,11 +89,14 @@ try {
   const keys = [...new Set(Object.values(rows).flatMap((r) => Object.keys(r[0])))];
   console.log(`per create, median of ${ROUNDS} rounds (ms; each method's calls in the pass summed)`);
   console.log(`${''.padEnd(28)}${kinds.map(([k]) => k.padStart(28)).join('')}`);
+  const resultRows = [];
   for (const key of keys) {
     const values = kinds.map(([k]) => median(rows[k].map((r) => r[key] ?? 0)));
     if (values.every((v) => v < 0.3)) continue;
     console.log(`${key.padEnd(28)}${values.map((v) => v.toFixed(1).padStart(28)).join('')}`);
+    kinds.forEach(([k], i) => resultRows.push({ tool: `corral, ${k}`, metric: key, median: values[i], p90: values[i], n: ROUNDS }));
   }
+  emitResult({ bench: 'network-steps', unit: 'ms', rows: resultRows, params: { rounds: ROUNDS } });
 } finally {
   rmSync(join(dir, 'anchor.yaml'), { force: true });
   rmSync(join(dir, 'c.yaml'), { force: true });

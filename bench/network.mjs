@@ -33,22 +33,23 @@
 // Everything lives under a temp dir, with cgroup parents of its own, removed at the end.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
-import { createPorts, supportChecks } from '../dist/compose.js';
-import { createLogger } from '../dist/cli/logging.js';
-import { networkNamesFor } from '../dist/cli/open-host.js';
+import { supportChecks } from '../dist/compose.js';
 import { directorySource } from '../dist/inputs/manifest-source.js';
 import { schemaValidator } from '../dist/inputs/schema.js';
 import { loadManifestSet } from '../dist/manifest/manifest-set.js';
 import { reconcileOnce } from '../dist/reconciler/reconcile.js';
 import { layout } from '../dist/state/layout.js';
-import { ensureRootId } from '../dist/state/root-id.js';
 import { StateStore } from '../dist/state/store.js';
+import { ensurePackages, removeCgroupTree } from './lib/host.mjs';
+import { privatePodman } from './lib/podman.mjs';
+import { benchPorts } from './lib/ports.mjs';
+import { emitResult, row, stats } from './lib/result.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const BIN = fileURLToPath(new URL('../bin/corral', import.meta.url));
@@ -61,11 +62,6 @@ const KINDS = [
 const HTTPD = '[/bin/httpd, -f, -p, "80", -h, /www]';
 const SLEEP = '[/bin/sleep, "1000000"]';
 
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-  return { median: q(0.5), p90: q(0.9) };
-};
 
 function manifest(name, rootfs, network, command) {
   return `apiVersion: corral/v1\nkind: Container\nmetadata:\n  name: ${name}\n  labels: {bench: network}\nspec:\n  rootfs: {path: ${rootfs}}\n  command: ${command}\n  readOnlyRootfs: true\n  network: ${network}\n  stopSignal: SIGKILL\n  stopTimeout: 1s\n`;
@@ -75,11 +71,9 @@ function manifest(name, rootfs, network, command) {
 // `ip` and `nft` act in the namespace of the process): prints its timings as JSON.
 if (process.argv[2] === '--in-process') {
   const { root, dir, rootfs, parent, runs } = JSON.parse(process.argv[3]);
-  const l = layout(root);
-  const store = new StateStore(l);
+  const store = new StateStore(layout(root));
   await store.init();
-  const rootId = await ensureRootId(l);
-  const ports = await createPorts(l, createLogger('error', false), { cgroupParent: parent, rootId, network: networkNamesFor(root, rootId) });
+  const { ports } = await benchPorts(root, parent);
   const validator = schemaValidator();
   const pass = async () => {
     const t0 = performance.now();
@@ -108,16 +102,6 @@ if (process.argv[2] === '--in-process') {
 const RUNS = Number(process.argv[2] ?? 30);
 if (process.getuid() !== 0) throw new Error('bench/network needs root');
 
-function ensurePackages() {
-  const missing = ['podman', 'iperf3', 'busybox-static', 'nftables', 'iproute2'].filter((p) => !spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed'));
-  if (missing.length === 0) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env }).status !== 0) {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
-  }
-}
-
 function busybox(dir) {
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'var', 'run', 'home', 'www']) mkdirSync(join(dir, d), { recursive: true });
   chmodSync(join(dir, 'tmp'), 0o1777);
@@ -133,22 +117,6 @@ function newNetns(file) {
   writeFileSync(file, '');
   execFileSync('unshare', [`--net=${file}`, 'true']);
   execFileSync('nsenter', [`--net=${file}`, 'ip', 'link', 'set', 'lo', 'up']);
-}
-
-/** Kills what is left in a cgroup parent of ours (every hierarchy), then removes it, leaves first. */
-function removeCgroupTree(name) {
-  for (const h of readdirSync('/sys/fs/cgroup').map((d) => join('/sys/fs/cgroup', d, name)).filter(existsSync)) {
-    const dirs = [];
-    const walk = (d) => { dirs.push(d); for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name)); };
-    walk(h);
-    for (let k = 0; k < 50; k++) {
-      const pids = dirs.flatMap((d) => { try { return readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean); } catch { return []; } });
-      if (!pids.length) break;
-      for (const p of pids) try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
-      execFileSync('sleep', ['0.05']);
-    }
-    for (const d of dirs.reverse()) try { rmdirSync(d); } catch { /* busy or gone */ }
-  }
 }
 
 function unmountUnder(dir) {
@@ -168,7 +136,6 @@ const nothing = join(base, 'nothing');
 const rootfs = join(base, 'rootfs');
 const env = { ...process.env, CORRAL_CGROUP_PARENT: parent, CORRAL_LOG_LEVEL: 'error' };
 const children = [];
-let helper = null;
 
 function corral(...args) {
   const t0 = performance.now();
@@ -256,49 +223,21 @@ async function listening(netns, port) {
   throw new Error(`nothing listens on port ${port} in ${netns}`);
 }
 
-// podman: its storage, run and network-config dirs under the temp dir, run from a private mount
-// namespace that a helper process holds (`nsenter --mount=/proc/<helper>/ns/mnt`).
-const pod = { dir: join(base, 'podman'), reason: null, backend: null };
-const podGlobal = () => ['--root', join(pod.dir, 'root'), '--runroot', join(pod.dir, 'run'), '--tmpdir', join(pod.dir, 'tmp'), '--network-config-dir', join(pod.dir, 'net'),
-  '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--storage-driver', 'overlay'];
-const podEnv = () => ({ ...process.env, TMPDIR: join(pod.dir, 'vartmp') });
-const NOFILE = execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
-const podRun = () => ['--pull', 'never', '--ulimit', `nofile=${NOFILE}:${NOFILE}`, '--ulimit', 'nproc=4096:4096', '--cgroup-parent', podmanParent];
-function podman(...args) {
-  const t0 = performance.now();
-  const r = spawnSync('nsenter', [`--mount=/proc/${helper.pid}/ns/mnt`, `--net=${podNs}`, 'podman', ...podGlobal(), ...args], { encoding: 'utf8', env: podEnv(), maxBuffer: 1 << 26 });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`podman ${args.join(' ')} exited ${r.status}: ${r.stderr.trim().slice(-1000)}`);
-  return { ms, out: r.stdout.trim() };
-}
+// podman: in a private mount namespace inside the podman-host network namespace (bench/lib/podman.mjs).
+const pod = { dir: join(base, 'podman'), reason: null, backend: null, lib: null };
+const podRun = () => pod.lib.runArgs;
+const podman = (...args) => pod.lib.podman(...args);
 
 async function startPodman() {
-  for (const d of ['root', 'run', 'tmp', 'net', 'vartmp']) mkdirSync(join(pod.dir, d), { recursive: true });
-  const empty = join(pod.dir, 'empty');
-  writeFileSync(empty, '');
-  const ready = join(pod.dir, 'ready');
-  const script = [
-    'set -e',
-    `if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers; fi`,
-    'mount -t tmpfs tmpfs /run', 'mount -t tmpfs tmpfs /dev/shm', 'mount -t tmpfs tmpfs /var/lib',
-    `touch ${ready}`, 'exec sleep 1000000',
-  ].join('\n');
-  helper = spawn('nsenter', [`--net=${podNs}`, 'unshare', '--mount', '--propagation', 'private', 'bash', '-c', script], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !existsSync(ready); i++) await sleep(20);
-  if (!existsSync(ready)) throw new Error('the private mount namespace for podman did not come up');
-  const imp = spawnSync('nsenter', [`--mount=/proc/${helper.pid}/ns/mnt`, `--net=${podNs}`, 'bash', '-c', `tar -C ${rootfs} -c . | podman ${podGlobal().join(' ')} import - corral-bench-busybox`], { encoding: 'utf8', env: podEnv() });
-  if (imp.status !== 0) throw new Error(`podman import failed: ${imp.stderr.trim().slice(-500)}`);
+  pod.lib = await privatePodman({ dir: pod.dir, netns: podNs, cgroupParent: podmanParent });
+  pod.lib.importRootfs(rootfs, 'corral-bench-busybox');
   pod.backend = podman('info', '--format', '{{.Host.NetworkBackend}}, {{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}').out.split('\n')[0];
   // The neighbour, and a first start that fails here rather than in the timed loop.
   podman('run', '-d', '--name', 'anchor', '--network', 'bridge', ...podRun(), 'corral-bench-busybox', '/bin/sleep', '1000000');
 }
 
 function stopPodman() {
-  if (!helper) return;
-  if (helper.exitCode === null) {
-    for (const args of [['rm', '-a', '-f', '-t', '0'], ['rmi', '-a', '-f']]) spawnSync('nsenter', [`--mount=/proc/${helper.pid}/ns/mnt`, `--net=${podNs}`, 'podman', ...podGlobal(), ...args], { stdio: 'ignore', env: podEnv() });
-    helper.kill('SIGKILL');
-  }
+  pod.lib?.stop();
   // conmon outlives `podman rm` only on a failure: our cgroup parent has it.
   removeCgroupTree(podmanParent);
 }
@@ -307,7 +246,7 @@ const line = (label, cells) => console.log(`  ${label.padEnd(52)}${cells.map((c)
 const f1 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
 
 try {
-  ensurePackages();
+  ensurePackages(['podman', 'iperf3', 'busybox-static', 'nftables', 'iproute2']);
   busybox(rootfs);
   CONN = join(base, 'connbench');
   writeFileSync(`${CONN}.c`, CONN_C);
@@ -347,12 +286,19 @@ try {
 
   console.log(`\n1. start-to-running and removal, ${RUNS} runs each (ms); a bridged neighbour runs on each side`);
   console.log(`  ${''.padEnd(52)}${['create', 'p90', 'remove', 'p90'].map((h) => h.padStart(10)).join('')}`);
-  const row = (label, t) => line(label, [f1(stats(t.create).median), f1(stats(t.create).p90), f1(stats(t.remove).median), f1(stats(t.remove).p90)]);
-  for (const k of KINDS) row(`corral reconcile --once, ${k.label}`, { create: cli[k.key].corral.create, remove: [] });
-  row('corral reconcile --once, removing those three', { create: [], remove: removeAll });
-  if (pod.reason === null) for (const k of KINDS) row(`podman run -d / rm -f -t 0, ${k.label}`, cli[k.key].podman);
-  for (const k of KINDS) row(`corral in process, ${k.label}`, inproc[k.key]);
-  row('corral in process, bridge, first on it', inproc.first);
+  const resultRows = [];
+  const row1 = (label, t) => line(label, [f1(stats(t.create).median), f1(stats(t.create).p90), f1(stats(t.remove).median), f1(stats(t.remove).p90)]);
+  const keep = (tool, kind, t) => {
+    if (t.create.length) resultRows.push(row(tool, `create, ${kind}`, t.create));
+    if (t.remove.length) resultRows.push(row(tool, `remove, ${kind}`, t.remove));
+  };
+  for (const k of KINDS) { row1(`corral reconcile --once, ${k.label}`, { create: cli[k.key].corral.create, remove: [] }); keep('corral CLI', k.label, { create: cli[k.key].corral.create, remove: [] }); }
+  row1('corral reconcile --once, removing those three', { create: [], remove: removeAll });
+  keep('corral CLI', 'all three', { create: [], remove: removeAll });
+  if (pod.reason === null) for (const k of KINDS) { row1(`podman run -d / rm -f -t 0, ${k.label}`, cli[k.key].podman); keep('podman', k.label, cli[k.key].podman); }
+  for (const k of KINDS) { row1(`corral in process, ${k.label}`, inproc[k.key]); keep('corral in process', k.label, inproc[k.key]); }
+  row1('corral in process, bridge, first on it', inproc.first);
+  keep('corral in process', 'bridge, first on it', inproc.first);
   // The difference of the medians, and in brackets the median of the differences within a round
   // (the kinds of one round ran seconds apart, so a load drift cancels out there).
   const added = (t, a, b) => {
@@ -410,7 +356,12 @@ try {
   const rates = paths.map((x) => connRate(x.from, x.host, x.conn));
   console.log(`\n3. TCP connections per second, ${SECONDS} s each, 4 at a time (connect, read 1 byte, server closes)`);
   paths.forEach((x, i) => line(x.label, [rates[i].rate.toFixed(0), rates[i].errors ? `${rates[i].errors} err` : '']));
+  for (const [i, x] of paths.entries()) {
+    const [tool, path] = x.label.includes(': ') ? x.label.split(': ') : ['host', x.label];
+    resultRows.push(row(tool, `TCP throughput, ${path}`, tput[i], { unit: 'Gbit/s' }), row(tool, `TCP connections, ${path}`, rates[i].rate, { unit: 'per s' }));
+  }
   if (pod.backend) console.log(`\npodman: ${pod.backend}`);
+  emitResult({ bench: 'network', unit: 'ms', rows: resultRows, params: { runs: RUNS, seconds: SECONDS, podman: pod.backend ?? pod.reason } });
 } finally {
   for (const ch of children) if (ch.exitCode === null) ch.kill('SIGKILL');
   spawnSync('nsenter', [`--net=${hostNs}`, process.execPath, BIN, '--root', root, 'reconcile', '--once', '--allow-empty', '--dir', nothing], { env, stdio: 'ignore' });

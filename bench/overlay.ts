@@ -18,6 +18,7 @@ import { ensureMounted, unmount } from '../src/drivers/overlay/mount-rootfs.js';
 import { mountsAtOrBelow } from '../src/drivers/overlay/mountinfo.js';
 import { overlayMountData, type OverlayMountApi } from '../src/drivers/overlay/overlay-options.js';
 import { layout } from '../src/state/layout.js';
+import type * as Results from './lib/result.mjs';
 
 interface Options {
   clones: number;
@@ -73,6 +74,8 @@ function summary(samples: readonly Sample[]): { median: number; p90: number; mea
 const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
 
 async function main(): Promise<void> {
+  // The shared result module stays in the checkout (this file runs from .scratch/<dir>/bench/; tsc does not copy .mjs files).
+  const { emitResult, row } = (await import(new URL('../../../bench/lib/result.mjs', import.meta.url).href)) as typeof Results;
   const opts = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('the overlay bench needs root (it mounts overlays)');
   const work = mkdtempSync(join(tmpdir(), 'corral-bench-overlay-'));
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
       }
     }
     const rows: string[] = [];
+    const resultRows: Results.ResultRow[] = [];
     for (const [w, way] of ways.entries()) {
       // A clone's disk cost once mounted (overlay creates work/work at mount time).
       const upperWork = layouts[w]!.map((l) => diskUsage(l.upper) + diskUsage(l.work));
@@ -120,6 +124,10 @@ async function main(): Promise<void> {
       const s = summary(samples[w]!);
       const bytes = upperWork.reduce((a, b) => a + b, 0) / upperWork.length;
       const dirBytes = whole.reduce((a, b) => a + b, 0) / whole.length;
+      resultRows.push(
+        { tool: way.label, metric: 'prepare + mount per clone', median: s.median, p90: s.p90, n: samples[w]!.length },
+        row(way.label, 'upper + work per clone', bytes / 1024, { unit: 'KiB' }),
+      );
       rows.push([
         way.label.padEnd(28),
         s.median.toFixed(3).padStart(8), s.p90.toFixed(3).padStart(8), s.mean.toFixed(3).padStart(8),
@@ -137,6 +145,7 @@ async function main(): Promise<void> {
       'targets: <= 1 ms and <= 16 KiB (upper+work) per clone',
       '',
     ].join('\n'));
+    emitResult({ bench: 'overlay', unit: 'ms', rows: resultRows, params: { clones: opts.clones, root: layout(root).root } });
   } finally {
     for (const m of mountsAtOrBelow(work).sort((a, b) => b.mountPoint.length - a.mountPoint.length)) unmount({ target: m.mountPoint });
     rmSync(work, { recursive: true, force: true });

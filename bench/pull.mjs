@@ -25,6 +25,7 @@ import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { pullImage } from '../dist/drivers/overlay/images/registry/pull.js';
 import { parseReference, storeNameOf } from '../dist/manifest/image-reference.js';
+import { emitResult } from './lib/result.mjs';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -110,7 +111,7 @@ try {
     for (const tool of order) {
       const dir = join(tmp, `run-${tool}-${i}`);
       mkdirSync(dir);
-      if (tool === 'corral') times.corral.push(timed(() => run(process.execPath, [CORRAL, '--root', dir, 'image', 'pull', image], { CORRAL_AUTH_FILE: '/nonexistent' })));
+      if (tool === 'corral') times.corral.push(timed(() => run(CORRAL, ['--root', dir, 'image', 'pull', image], { CORRAL_AUTH_FILE: '/nonexistent' })));
       if (tool === 'inProcess') {
         const t = performance.now();
         const ref = parseReference(image);
@@ -142,7 +143,7 @@ try {
   }
   // Bytes: image a into a fresh store, then b, which shares 4 of its 5 layers.
   const store = join(tmp, 'store');
-  const pulled = (ref) => JSON.parse(run(process.execPath, [CORRAL, '--root', store, 'image', 'pull', `${registry.host}/bench/app:${ref}`, '-o', 'json'], { CORRAL_AUTH_FILE: '/nonexistent' }));
+  const pulled = (ref) => JSON.parse(run(CORRAL, ['--root', store, 'image', 'pull', `${registry.host}/bench/app:${ref}`, '-o', 'json'], { CORRAL_AUTH_FILE: '/nonexistent' }));
   const first = pulled('a');
   const afterA = du(join(store, 'layers'));
   const second = pulled('b');
@@ -156,11 +157,14 @@ try {
     console.log(`  ${what.padEnd(38)} ${s.median.toFixed(0).padStart(6)} ${s.p90.toFixed(0).padStart(8)}`);
   }
   if (!podman) console.log('  podman: not installed (apt-get install podman), left out');
+  const resultRows = tools.map((tool) => ({ tool: { inProcess: 'corral in process', skopeoUnpack: 'skopeo + tar -x' }[tool] ?? tool, metric: 'pull a 5-layer image', ...stats(times[tool]), n: times[tool].length }));
   const c = stats(times.corral).median;
   const k = stats(times.skopeo).median;
   const u = stats(times.skopeoUnpack).median;
   console.log(`target (corral <= skopeo at the median): corral ${c.toFixed(0)} ms, skopeo ${k.toFixed(0)} ms: ${c <= k ? 'met' : 'not met'}; against skopeo plus unpacking ${u.toFixed(0)} ms: ${c <= u ? 'met' : 'not met'}`);
   console.log(`second image sharing 4 of 5 layers: ${second.downloaded.length} layer downloaded (${mib(second.downloadedBytes)} MiB), the store grew by ${mib(afterB - afterA)} MiB (its own layer; ${mib(afterA)} MiB if nothing were shared)`);
+  resultRows.push({ tool: 'corral', metric: 'store growth, second image sharing 4 of 5 layers', median: (afterB - afterA) / 2 ** 20, p90: (afterB - afterA) / 2 ** 20, n: 1, unit: 'MiB' });
+  emitResult({ bench: 'pull', unit: 'ms', rows: resultRows, params: { runs: RUNS } });
 } finally {
   registry.stop();
   rmSync(tmp, { recursive: true, force: true });

@@ -9,20 +9,14 @@
 //    runs it (manifest cache, inspect of every container, plan).
 // Everything lives under a temp state root and its own cgroup parent, removed at the end.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
-import { directorySource } from '../dist/inputs/manifest-source.js';
-import { schemaValidator } from '../dist/inputs/schema.js';
-import { ManifestCache, loadManifestSet } from '../dist/manifest/manifest-set.js';
-import { reconcileOnce } from '../dist/reconciler/reconcile.js';
-import { createPorts } from '../dist/compose.js';
-import { createLogger } from '../dist/cli/logging.js';
-import { layout } from '../dist/state/layout.js';
-import { ensureRootId } from '../dist/state/root-id.js';
-import { StateStore } from '../dist/state/store.js';
+import { busyboxRootfs, ensurePackages } from './lib/host.mjs';
+import { warmPasses } from './lib/pass.mjs';
+import { emitResult, row, stats } from './lib/result.mjs';
 
 const CONVERGE = Number(process.argv[2] ?? 100);
 const PLAN = Number(process.argv[3] ?? 1000);
@@ -32,24 +26,6 @@ const BIN = new URL('../bin/corral', import.meta.url).pathname;
 const base = mkdtempSync('/tmp/corral-bench-reconcile-');
 chmodSync(base, 0o755);
 const parent = `corral-bench-${process.pid}`;
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-  return { median: q(0.5), p90: q(0.9) };
-};
-
-function ensurePackages() {
-  const missing = ['crun', 'busybox-static'].filter((p) => !spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed'));
-  if (missing.length) execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-function busybox(dir) {
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'run']) mkdirSync(join(dir, d), { recursive: true });
-  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
-  chmodSync(join(dir, 'bin/busybox'), 0o755);
-  for (const a of execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n')) if (a && a !== 'busybox') symlinkSync('/bin/busybox', join(dir, 'bin', a));
-}
-
 function manifests(dir, n, rootfs) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -60,7 +36,7 @@ function manifests(dir, n, rootfs) {
 
 function corral(env, ...args) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
   const ms = performance.now() - t0;
   if (r.status !== 0 && r.status !== 2) throw new Error(`corral ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
   return ms;
@@ -71,9 +47,9 @@ const none = join(base, 'none');
 mkdirSync(none);
 const env = { CORRAL_ROOT: root, CORRAL_CGROUP_PARENT: parent, CORRAL_LOG_LEVEL: 'error' };
 try {
-  ensurePackages();
+  ensurePackages(['crun', 'busybox-static']);
   const rootfs = join(base, 'rootfs');
-  busybox(rootfs);
+  busyboxRootfs(rootfs);
   const dir = join(base, 'manifests');
 
   // 1. Converge from nothing.
@@ -113,33 +89,28 @@ try {
   const convergeBig = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once');
   const cold = [];
   for (let i = 0; i < 5; i++) cold.push(corral({ ...env, CORRAL_MANIFESTS: dir }, 'plan', '--detailed-exitcode'));
-  const logger = createLogger('error', false);
-  const l = layout(root);
-  const ports = await createPorts(l, logger, { cgroupParent: parent, rootId: await ensureRootId(l) });
-  const store = new StateStore(l);
-  const validator = schemaValidator();
-  const cache = new ManifestCache();
-  const warm = [];
-  const parts = { load: [], pass: [] };
-  for (let i = 0; i < 12; i++) {
-    const a = performance.now();
-    const set = await loadManifestSet(directorySource(dir), { validator, cache });
-    const b = performance.now();
-    const outcome = await reconcileOnce(set, ports, store, { dryRun: true, allowEmpty: false, parallelism: 4, stepTimeoutMs: 60_000 });
-    const c = performance.now();
-    if (outcome.plan.changes.some((ch) => ch.action !== 'none')) throw new Error('warm plan is not empty');
-    if (i >= 2) {
-      warm.push(c - a);
-      parts.load.push(b - a);
-      parts.pass.push(c - b);
-    }
-  }
+  const { pass: warm, load, plan } = await warmPasses({ root, parent, dir, runs: 10 });
+  const { pass: light } = await warmPasses({ root, parent, dir, runs: 10, inspection: 'light' });
+  const parts = { load, pass: plan };
   console.log(`\nplan ${PLAN} manifests, ${PLAN} containers running, nothing to do (ms)   median    p90`);
-  console.log(`  corral plan, fresh process (cold)                      ${stats(cold).median.toFixed(0).padStart(8)} ${stats(cold).p90.toFixed(0).padStart(6)}`);
-  console.log(`  agent pass (warm): manifests + inspect + plan          ${stats(warm).median.toFixed(0).padStart(8)} ${stats(warm).p90.toFixed(0).padStart(6)}`);
+  console.log(`  corral plan, fresh process (manifest cache filled)     ${stats(cold).median.toFixed(0).padStart(8)} ${stats(cold).p90.toFixed(0).padStart(6)}`);
+  console.log(`  agent pass for an event (light inspection)             ${stats(light).median.toFixed(0).padStart(8)} ${stats(light).p90.toFixed(0).padStart(6)}`);
+  console.log(`  agent pass, full inspection (start, SIGHUP; resync ≤100) ${stats(warm).median.toFixed(0).padStart(6)} ${stats(warm).p90.toFixed(0).padStart(6)}`);
   console.log(`    of which manifests (cached)                          ${stats(parts.load).median.toFixed(0).padStart(8)}`);
   console.log(`    of which inspect + refresh + plan                    ${stats(parts.pass).median.toFixed(0).padStart(8)}`);
   console.log(`  (converging the ${PLAN} took ${(convergeBig / 1000).toFixed(1)} s, ${(convergeBig / PLAN).toFixed(1)} ms per container)`);
+  emitResult({
+    bench: 'reconcile', unit: 'ms', params: { converge: CONVERGE, plan: PLAN },
+    rows: [
+      row('corral', `converge ${CONVERGE}, per container`, corralMs / CONVERGE, { total: corralMs }),
+      row('crun', `converge ${CONVERGE}, per container`, crunMs / CONVERGE, { total: crunMs }),
+      row('corral', 'second run, nothing to do', again),
+      row('corral', `plan ${PLAN}, fresh process`, cold),
+      row('corral', `plan ${PLAN}, agent pass (warm, full)`, warm),
+      row('corral', `plan ${PLAN}, agent pass (warm, light)`, light),
+      row('corral', `converge ${PLAN}, per container`, convergeBig / PLAN, { total: convergeBig }),
+    ],
+  });
 } finally {
   spawnSync(process.execPath, [BIN, 'reconcile', '--once', '--allow-empty'], { env: { ...process.env, ...env, CORRAL_MANIFESTS: none }, stdio: 'ignore' });
   await (await openCgroupManager({ parentName: parent })).removeAll().catch(() => undefined);

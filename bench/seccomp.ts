@@ -18,12 +18,15 @@ import { join } from 'node:path';
 import { compileSeccompProfile } from '../src/drivers/namespaces/seccomp-compile.js';
 import { parseSeccompProfile } from '../src/drivers/namespaces/seccomp-profile.js';
 import { SYSCALLS_X86_64 } from '../src/drivers/namespaces/syscalls-x86_64.js';
+import type * as Results from './lib/result.mjs';
 
 const ITERATIONS = Number(process.argv[2] ?? 300_000);
 // Paths from the checkout: this file runs from .scratch/bench/bench/, three levels down.
 const fromCheckout = (path: string): string => new URL(`../../../${path}`, import.meta.url).pathname;
 const PROFILE = fromCheckout('src/drivers/namespaces/seccomp-default.json');
 const nr = (name: string): number => SYSCALLS_X86_64[name]!;
+// The shared result module stays in the checkout (tsc does not copy .mjs files into .scratch/).
+const { emitResult, row } = (await import(fromCheckout('bench/lib/result.mjs'))) as typeof Results;
 
 /** Cheap calls (they fail fast on zero arguments), early and late in the profile's file order. */
 const CALLS: readonly { label: string; nr: number; arg0: bigint }[] = [
@@ -50,12 +53,16 @@ try {
     execFileSync(helper, [filter, String(call.nr), `0x${call.arg0.toString(16)}`, String(ITERATIONS), ...(cache ? [] : ['nocache'])], { encoding: 'utf8' }).trim();
   const columns = Object.keys(filters);
   console.log(`seccomp bench, ns per call (best of 7 x ${ITERATIONS}), kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`);
+  const rows: Results.ResultRow[] = [];
   for (const cache of [true, false]) {
     console.log(`\n${cache ? 'cached (this kernel as is)' : 'uncached (kernels before 5.11)'}`.padEnd(40) + columns.map((c) => c.padStart(20)).join(''));
     for (const call of CALLS) {
-      console.log(`  ${call.label.padEnd(38)}${columns.map((c) => run(filters[c]!, call, cache).padStart(20)).join('')}`);
+      const cells = columns.map((c) => run(filters[c]!, call, cache));
+      console.log(`  ${call.label.padEnd(38)}${cells.map((v) => v.padStart(20)).join('')}`);
+      columns.forEach((c, i) => rows.push(row(c, `${call.label}, ${cache ? 'cached' : 'uncached'}`, Number(cells[i]))));
     }
   }
+  emitResult({ bench: 'seccomp', unit: 'ns per call', rows, params: { iterations: ITERATIONS } });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

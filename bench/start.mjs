@@ -17,7 +17,7 @@
 // unified/cgroup.controllers is covered by an empty file.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +26,8 @@ import { withLaterDefaults } from '../dist/manifest/hash.js';
 import { DEFAULT_DEVICES } from '../dist/manifest/defaults.js';
 import { formatV1Rule } from '../dist/drivers/cgroups/device-rules.js';
 import { start, stop, waitForExit } from '../dist/drivers/namespaces/runtime.js';
+import { busyboxRootfs, ensurePackages } from './lib/host.mjs';
+import { emitResult, row as resultRow, stats } from './lib/result.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const RUNS = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 30);
@@ -33,29 +35,6 @@ const USERNS_BASE = 2000000, USERNS_SIZE = 65536;
 const idMaps = [{ containerID: 0, hostID: USERNS_BASE, size: USERNS_SIZE }];
 const IDLE = 50;
 if (process.getuid() !== 0) throw new Error('bench/start needs root');
-
-function ensurePackages() {
-  const missing = ['crun', ...(QUICK ? [] : ['runc', 'lxc']), 'busybox-static'].filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.indexOf('install ok installed') < 0);
-  if (missing.length === 0) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env }).status !== 0) {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
-  }
-}
-
-function busybox(dir) {
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'run']) mkdirSync(join(dir, d), { recursive: true });
-  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
-  chmodSync(join(dir, 'bin/busybox'), 0o755);
-  for (const a of execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n')) if (a && a !== 'busybox') symlinkSync('/bin/busybox', join(dir, 'bin', a));
-}
-
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-  return { median: q(0.5), p90: q(0.9) };
-};
 
 function ociConfig(args, rootfs, { userns = false, rootMount = null } = {}) {
   const config = {
@@ -109,9 +88,9 @@ const root = mkdtempSync('/tmp/corral-bench-');
 chmodSync(root, 0o755);
 const cgroupDirs = [];
 try {
-  ensurePackages();
+  ensurePackages(['crun', ...(QUICK ? [] : ['runc', 'lxc']), 'busybox-static']);
   const rootfs = join(root, 'rootfs');
-  busybox(rootfs);
+  busyboxRootfs(rootfs);
   const empty = join(root, 'empty');
   writeFileSync(empty, '');
   const crunNs = (s) => ['unshare', '-m', '--propagation', 'private', 'bash', '-c', `mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers && ${s}`];
@@ -259,6 +238,10 @@ try {
   console.log(`corral + init: corral-init (PID 1) VmRSS median ${stats(initRss).median} kB (max ${Math.max(...initRss)} kB; pages shared copy-on-write with its monitor included)`);
   console.log(`host: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cpus, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (deltas of a few ms are noise on a loaded host: rerun with more runs)`);
   for (const [name, e, r] of deltas) console.log(`target (userns adds <= 2 ms at the median): ${name} exit ${d(e).trim()} ms, running ${d(r).trim()} ms: ${Math.max(e, r) <= 2 ? 'met' : 'MISSED'}`);
+  const resultRows = Object.entries({ corral, 'corral + userns': corralU, 'corral + init': corralI, ...peers }).flatMap(([tool, t]) => [resultRow(tool, 'start to exit of true', t.exit), resultRow(tool, 'start to running', t.running)]);
+  resultRows.push(resultRow('corral', 'corral-init VmRSS', initRss, { unit: 'kB' }));
+  const emit = () => emitResult({ bench: 'start', unit: 'ms', rows: resultRows, params: { runs: RUNS, quick: QUICK } });
+  if (QUICK) emit();
   if (!QUICK) {
 
   // Memory: monitor RSS, and MemAvailable drop per idle container (50 of each).
@@ -281,6 +264,8 @@ try {
   inCrunNs(`for i in $(seq 1 ${IDLE}); do crun --root ${crunRoot} delete -f ci-$i >/dev/null 2>&1; done`);
   console.log(`memory: corral monitor VmRSS median ${stats(rss).median} kB (max ${Math.max(...rss)} kB)`);
   console.log(`memory: host MemAvailable drop per idle container (${IDLE} of each): corral ${corralPer.toFixed(0)} kB, crun ${crunPer.toFixed(0)} kB (crun leaves no monitor process; corral's includes its monitor)`);
+  resultRows.push(resultRow('corral', 'monitor VmRSS', rss, { unit: 'kB' }), resultRow('corral', `host memory per idle container (${IDLE})`, corralPer, { unit: 'kB' }), resultRow('crun', `host memory per idle container (${IDLE})`, crunPer, { unit: 'kB' }));
+  emit();
   }
 } finally {
   for (const d of cgroupDirs.reverse()) { try { rmdirSync(d); } catch { /* busy or gone */ } }

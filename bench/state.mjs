@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { normalize } from '../dist/manifest/normalize.js';
 import { layout } from '../dist/state/layout.js';
 import { StateStore } from '../dist/state/store.js';
+import { emitResult, row } from './lib/result.mjs';
 
 const N = Number(process.argv[2] ?? 300);
 const dir = mkdtempSync(join(process.argv[3] ?? '/var/tmp', 'corral-bench-state-'));
@@ -28,6 +29,7 @@ try {
   for (let i = 0; i < N; i++) await new StateStore(layout(dir)).load();
   const load = (performance.now() - t) / N;
   console.log(`state record on ${dir}: put ${put.toFixed(3)} ms, cold load of one record ${load.toFixed(3)} ms (${N} each)`);
+  emitResult({ bench: 'state', unit: 'ms', rows: [row('corral', 'record put (fsync)', put), row('corral', 'cold load of one record', load)], params: { writes: N, dir } });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -11,10 +11,12 @@ set -euo pipefail
 # writable-layer size tests (test/drivers/overlay/quota-*.test.ts; losetup is in util-linux);
 # nftables, curl: bridge networking and its end-to-end tests (test/drivers/network/);
 # python3-minimal: a Python service under `init: true` (test/cli/init.test.ts);
+# git: manifest directories that are git checkouts (test/agent/, test/watch/, test/unit/git-checkout.test.ts);
 # zstd: zstd-compressed layers on Node.js before 22.15 (src/drivers/overlay/images/blob.ts);
 # docker-registry, skopeo, openssl: the registry the pull tests start and push to
-# (test/support/real-registry.ts; never its system service, disabled below).
-PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl zstd docker-registry skopeo openssl python3-minimal)
+# (test/support/real-registry.ts; never its system service, disabled below);
+# podman: `podman kube play` of what `corral export kube` writes (test/cli/export-kube.test.ts).
+PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl zstd docker-registry skopeo openssl python3-minimal git podman)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

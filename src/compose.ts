@@ -23,6 +23,8 @@ export interface HostOptions {
   readonly network: { readonly bridge: string; readonly table: string };
   /** Where corral's subordinate id pool is kept (src/state/subid-pool.ts). */
   readonly subid: SubidConfig;
+  /** Only looking (`ps`, `inspect`): nothing is created on the host (src/drivers/cgroups/manager.ts). */
+  readonly observeOnly?: boolean;
 }
 
 export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
@@ -32,7 +34,7 @@ export async function createPorts(layout: Layout, logger: Logger, options: HostO
     import('./drivers/network/bridge/port.js'),
   ]);
   const store = new StateStore(layout);
-  const cgroups = cgroupPort(await openCgroupManager({ parentName: options.cgroupParent, rootId: options.rootId }), {
+  const cgroups = cgroupPort(await openCgroupManager({ parentName: options.cgroupParent, rootId: options.rootId, createParents: options.observeOnly !== true }), {
     records: { has: (name) => existsSync(layout.record(name)), handle: async (name) => (await store.get(name))?.cgroup ?? null },
     warn: (message, fields) => logger.warn(message, fields),
   });

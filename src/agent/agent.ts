@@ -8,9 +8,13 @@
 // the containers running: they belong to their monitors, not to the agent.
 
 import type { Disposable } from '../errors.js';
+import type { HostFacts } from '../manifest/host-selector.js';
+import type { GitCheckout } from '../inputs/git-checkout.js';
 import type { ManifestSet } from '../manifest/manifest-set.js';
 import type { Logger } from '../logger.js';
 import { reconcileOnce, type ReconcileOutcome } from '../reconciler/reconcile.js';
+import type { InspectScope } from '../reconciler/inspect.js';
+import { resyncBatch } from './resync-batches.js';
 import type { Ports } from '../reconciler/ports.js';
 import { WorkQueue, type HandlerResult } from '../reconciler/queue.js';
 import { countActions, failingChanges } from '../reconciler/plan/plan.js';
@@ -20,7 +24,7 @@ import { procStat } from '../sys/proc.js';
 import { transition, type ContainerRecord, type HealthRecord } from '../state/record.js';
 import { StateStore } from '../state/store.js';
 import { ManifestWatcher } from '../watch/watcher.js';
-import type { SettleOptions } from '../watch/settle.js';
+import { DEFAULT_MAX_HOLD_MS, type SettleOptions } from '../watch/settle.js';
 import { EventLog, eventLogPath, eventsFromPass, OncePerFact, type CorralEvent } from './events.js';
 
 export { eventLogPath } from './events.js';
@@ -47,7 +51,16 @@ export interface AgentOptions {
   readonly metrics: AgentMetrics | null;
   /** Work done once before the first pass (GC of unreferenced layers and writable layers). */
   readonly startup?: (records: readonly ContainerRecord[]) => Promise<void>;
+  /** This host as `spec.hosts` selectors see it: written to the status file for fleet views. */
+  readonly host?: HostFacts;
+  /** The git checkout holding the manifests, read at each pass (null: not in a work tree). */
+  readonly checkout?: () => Promise<GitCheckout | null>;
+  /** True while a git command rewrites the manifest directory: passes and notifications wait. */
+  readonly checkoutBusy?: () => boolean;
 }
+
+/** How often a pass that found a checkout in progress looks again. */
+const CHECKOUT_RECHECK_MS = 100;
 
 export { agentStatusPath } from './status-file.js';
 
@@ -60,6 +73,18 @@ export class Agent {
   private readonly health: HealthChecker;
   private readonly pendingHealth = new Map<string, HealthRecord>();
   private status: AgentStatus;
+  /**
+   * The next pass looks at everything (src/reconciler/inspect.ts): at start, at each resync, on
+   * SIGHUP and after a failed pass. Passes for events (an edit, an exit, a health change) are light.
+   */
+  private fullPassDue = true;
+  /** The next pass is a resync's: it reads one batch of cgroups (resyncScope). */
+  private resyncDue = false;
+  private resyncs = 0;
+  /** Containers the last pass left, to size the resync batches. */
+  private lastCount = 0;
+  /** When a pass first found a git checkout in progress (null: it did not). */
+  private busySince: number | null = null;
 
   constructor(private readonly ports: Ports, private readonly layout: Layout, private readonly logger: Logger, private readonly options: AgentOptions) {
     this.store = new StateStore(layout);
@@ -88,11 +113,22 @@ export class Agent {
     this.status = {
       pid: process.pid, pidStartTime: procStat(process.pid)?.startTime ?? null, version: options.version, startedAt: new Date().toISOString(),
       manifestDir: options.manifestDir, lastReconcile: null, pendingErrors: [], reconciles: 0,
+      ...(options.host ? { host: { name: options.host.hostname, labels: options.host.labels } } : {}),
+      repository: null, containers: {},
     };
   }
 
   /** Reconcile now (SIGHUP). */
   trigger(reason: string): void {
+    this.fullPass(reason);
+  }
+
+  private resyncScope(): InspectScope {
+    return resyncBatch(this.resyncs++, this.lastCount);
+  }
+
+  private fullPass(reason: string): void {
+    this.fullPassDue = true;
     this.queue.add(KEY, reason);
   }
 
@@ -111,7 +147,7 @@ export class Agent {
     await writeAgentStatus(agentStatusPath(this.layout), this.status);
     await this.events.append([{ time: new Date().toISOString(), kind: 'agent-started', message: `agent ${process.pid} started, watching ${this.options.manifestDir}` }]);
     const watcher = new ManifestWatcher(this.options.manifestDir, (n) => this.queue.add(KEY, `manifests changed (${n} events)`), {
-      settle: this.options.settle,
+      settle: this.options.checkoutBusy ? { ...this.options.settle, hold: this.options.checkoutBusy } : this.options.settle,
       onError: (err) => this.logger.warn(`watching ${this.options.manifestDir}: ${err.message}`),
     });
     // The first pass waits for the watcher's initial scan (so no edit falls between the two), but
@@ -128,10 +164,13 @@ export class Agent {
     clearTimeout(waited);
     if (!watching) {
       this.logger.warn(`watching ${this.options.manifestDir} has not started after ${WATCH_START_WAIT_MS / 1000}s; converging without it, edits are picked up by the resync until it does`);
-      void ready.then(() => { if (watching) this.queue.add(KEY, 'watching the manifests'); });
+      void ready.then(() => { if (watching) this.fullPass('watching the manifests'); });
     }
-    const resync = setInterval(() => this.queue.add(KEY, 'resync'), this.options.resyncMs);
-    this.queue.add(KEY, 'agent started');
+    const resync = setInterval(() => {
+      this.resyncDue = true;
+      this.queue.add(KEY, 'resync');
+    }, this.options.resyncMs);
+    this.fullPass('agent started');
     this.logger.info('agent started', { manifestDir: this.options.manifestDir, resyncMs: this.options.resyncMs, pid: process.pid });
     try {
       await this.queue.run(signal);
@@ -148,14 +187,30 @@ export class Agent {
   }
 
   private async pass(signal: AbortSignal): Promise<HandlerResult> {
+    // Half of a `git pull` is no state to converge to: wait until git has written the last file
+    // (a resync or an exit can come in the middle of one), but not for a lock git left behind.
+    if (this.options.checkoutBusy?.()) {
+      this.busySince ??= Date.now();
+      if (Date.now() - this.busySince < (this.options.settle.maxHoldMs ?? DEFAULT_MAX_HOLD_MS)) return { kind: 'after', ms: CHECKOUT_RECHECK_MS };
+      this.logger.warn(`a git command has held the index lock of ${this.options.manifestDir} for ${Math.round((Date.now() - this.busySince) / 1000)}s; reconciling anyway (remove a stale index.lock)`);
+    }
+    this.busySince = null;
     const started = Date.now();
     const lock = await acquireLock(this.layout.lockFile, 'corral agent', this.options.lockTimeoutMs, signal);
     let outcome: ReconcileOutcome;
+    let repository: GitCheckout | null = null;
     try {
       await this.flushHealth();
+      // Read before the manifests: a commit that lands in between is seen by the next pass.
+      repository = (await this.options.checkout?.().catch(() => null)) ?? null;
       const set = await this.options.loadManifests();
+      const inspection = this.fullPassDue ? 'full' : this.resyncDue ? this.resyncScope() : 'light';
+      // Cleared before the pass: a resync arriving during it asks for the next one. A pass that
+      // fails asks for a full one (below), whatever it was.
+      this.fullPassDue = false;
+      this.resyncDue = false;
       outcome = await reconcileOnce(set, this.ports, this.store, {
-        dryRun: false, allowEmpty: this.options.allowEmpty, parallelism: this.options.parallelism, stepTimeoutMs: this.options.stepTimeoutMs,
+        dryRun: false, allowEmpty: this.options.allowEmpty, parallelism: this.options.parallelism, stepTimeoutMs: this.options.stepTimeoutMs, inspection,
       }, {
         postApply: (change, result) => {
           const line = `${change.action} ${change.name}: ${result.ok ? 'ok' : result.error?.summary ?? 'failed'}`;
@@ -163,17 +218,23 @@ export class Agent {
           else this.logger.error(line, { container: change.name, reasons: change.reasons });
         },
       }, signal);
+    } catch (err) {
+      this.fullPassDue = true;
+      throw err;
     } finally {
       lock.dispose();
     }
+    // A step that failed may have left something half made that only a full look finds.
+    if (outcome.failures || outcome.plan.errored) this.fullPassDue = true;
     const durationMs = Date.now() - started;
     const records = outcome.applied ? [...outcome.applied.records.values()] : (await this.store.load()).records;
     const live = records.filter((r): r is ContainerRecord => r !== null);
-    await this.afterPass(outcome, live, durationMs);
+    this.lastCount = live.length;
+    await this.afterPass(outcome, live, durationMs, repository);
     return nextWake(live, outcome);
   }
 
-  private async afterPass(outcome: ReconcileOutcome, records: ContainerRecord[], durationMs: number): Promise<void> {
+  private async afterPass(outcome: ReconcileOutcome, records: ContainerRecord[], durationMs: number, repository: GitCheckout | null): Promise<void> {
     const now = new Date();
     const events: CorralEvent[] = this.facts.filter(eventsFromPass(outcome.plan, outcome.applied?.results ?? null, outcome.diagnostics, now, outcome.exits, outcome.applied?.networks ?? []));
     await this.events.append(events);
@@ -193,6 +254,8 @@ export class Agent {
         failing,
       },
       pendingErrors: outcome.diagnostics.filter((d) => d.severity === 'error'),
+      repository: repository && { commit: repository.commit, ref: repository.ref, dirty: repository.dirty, workTree: repository.workTree, path: repository.path },
+      containers: countByStatus(records),
     };
     await writeAgentStatus(agentStatusPath(this.layout), this.status);
     this.watchExits(records);
@@ -247,6 +310,13 @@ export class Agent {
       lock.dispose();
     }
   }
+}
+
+/** How many containers are in each status, as the pass left them. */
+function countByStatus(records: readonly ContainerRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of records) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  return counts;
 }
 
 /** The next time a pass is due by itself: the earliest restart backoff or `notBefore`. */

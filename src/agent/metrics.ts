@@ -3,6 +3,10 @@
 // last exit, start time and health, and the cgroup's memory, CPU, pids and OOM kills read at
 // scrape time; per pass, its duration and outcome. A restart is counted once, where `ps` counts
 // it (the record's `restarts`): a start after the container's process exited.
+//
+// Every series carries `host="NAME"` (the host name selectors see, `--host-name` or the kernel's):
+// a fleet scrape merges many agents, and a sum by host must not depend on how each target was
+// relabelled. Several agents of one machine keep their series apart by it too.
 
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -30,7 +34,8 @@ export class AgentMetrics {
   });
   private readonly passes = new Counter({ name: 'corral_reconcile_total', help: 'Reconcile passes by outcome (ok, failed, error)', labelNames: ['result'], registers: [this.registry] });
 
-  constructor() {
+  constructor(options: { readonly host?: string } = {}) {
+    if (options.host) this.registry.setDefaultLabels({ host: options.host });
     const records = (): readonly ContainerRecord[] => this.records;
     const perContainer = (name: string, help: string, value: (r: ContainerRecord) => number | null): void => {
       new Gauge({

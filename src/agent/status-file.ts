@@ -31,6 +31,20 @@ export interface AgentStatus {
   } | null;
   readonly pendingErrors: readonly Diagnostic[];
   readonly reconciles: number;
+  /** This host as selectors see it: name (`--host-name` or the kernel's) and labels (absent in files of older agents). */
+  readonly host?: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
+  /** The git checkout the last pass read its manifests from; null when not in one (absent in older files). */
+  readonly repository?: AgentRepository | null;
+  /** Containers by status after the last pass (absent in older files). */
+  readonly containers?: Readonly<Record<string, number>>;
+}
+
+export interface AgentRepository {
+  readonly commit: string | null;
+  readonly ref: string | null;
+  readonly dirty: boolean | null;
+  readonly workTree: string;
+  readonly path: string;
 }
 
 export async function writeAgentStatus(path: string, status: AgentStatus): Promise<void> {

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CorralError } from '../errors.js';
 import { DEFAULT_STATE_ROOT } from '../manifest/defaults.js';
-import { hostFacts } from '../inputs/host-facts.js';
+import { hostFacts, hostNameOption, HOST_LABELS_FILE } from '../inputs/host-facts.js';
 import type { HostFacts } from '../manifest/host-selector.js';
 import type { LogFields, Logger, LogLevel } from '../logger.js';
 import { createLogger, LOG_LEVELS } from './logging.js';
@@ -29,6 +29,7 @@ export interface GlobalOptions {
   dir?: string;
   logLevel?: string;
   hostLabel?: string[];
+  hostName?: string;
 }
 
 export function contextFrom(command: Command): CliContext {
@@ -42,7 +43,9 @@ export function contextFrom(command: Command): CliContext {
     root: resolve(opts.root ?? process.env['CORRAL_ROOT'] ?? DEFAULT_ROOT),
     manifestDir: resolve(opts.dir ?? process.env['CORRAL_MANIFESTS'] ?? 'manifests'),
     logger: lazyLogger(level as LogLevel, () => createLogger(level as LogLevel)),
-    host: () => (facts ??= hostFacts(opts.hostLabel ?? [])),
+    // The name `spec.hosts.hostnames` is matched against: several agents on one machine (a test
+    // fleet, one agent per tenant) each need a name of their own.
+    host: () => (facts ??= hostFacts(opts.hostLabel ?? [], HOST_LABELS_FILE, hostNameOption(opts.hostName ?? process.env['CORRAL_HOST_NAME']))),
     style: styler(process.stdout),
     out: (text) => {
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

@@ -11,6 +11,7 @@ import { LOG_LEVELS } from './logging.js';
 import { styler } from './style.js';
 import { renderDiagnostic } from './views/diagnostics.js';
 import { environmentError } from './environment.js';
+import { installNativeSha256 } from '../sys/native-sha256.js';
 
 export { VERSION };
 
@@ -21,6 +22,7 @@ export { VERSION };
  */
 const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
   ['validate', async () => (await import('./commands/validate.js')).validateCommand()],
+  ['export', async () => (await import('./commands/export.js')).exportCommand()],
   ['plan', async () => (await import('./commands/plan.js')).planCommand()],
   ['reconcile', async () => (await import('./commands/reconcile.js')).reconcileCommand()],
   ['ps', async () => (await import('./commands/ps.js')).psCommand()],
@@ -51,7 +53,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
 export const COMMAND_NAMES: readonly string[] = COMMANDS.map(([name]) => name);
 
 /** Global options that take a value: the word after them is not the command's name. */
-const VALUED_GLOBALS = new Set(['--root', '--dir', '--log-level', '--host-label']);
+const VALUED_GLOBALS = new Set(['--root', '--dir', '--log-level', '--host-label', '--host-name']);
 
 /**
  * The commands an argument vector needs: the one it names; none for a bare `--version`; all of
@@ -81,6 +83,7 @@ export async function buildProgram(only: readonly string[] = COMMAND_NAMES): Pro
     .option('--dir <dir>', 'manifest directory (env CORRAL_MANIFESTS, default ./manifests)')
     .addOption(new Option('--log-level <level>', 'log detail on stderr (env CORRAL_LOG_LEVEL, default info)').choices(LOG_LEVELS))
     .option('--host-label <key=value>', 'a label of this host for `spec.hosts` selectors (repeatable; adds to /etc/corral/host-labels)', collect)
+    .option('--host-name <name>', 'the host name `spec.hosts.hostnames` is matched against, and that status and metrics report (env CORRAL_HOST_NAME, default the kernel\'s)')
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions(false);
   const wanted = COMMANDS.filter(([name]) => only.includes(name));
@@ -96,6 +99,7 @@ function overrideExits(command: Command): void {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  installNativeSha256();
   const program = await buildProgram(commandsFor(argv.slice(2)));
   overrideExits(program);
   // `corral logs x | head`: a reader that went away ends the output quietly, as for cat.

@@ -9,7 +9,7 @@ import { directorySource } from '../inputs/manifest-source.js';
 import type { ManifestCache, ManifestSet } from '../manifest/manifest-set.js';
 import { parseDurationMs } from '../manifest/duration.js';
 import { Option } from 'commander';
-import { inspect } from '../reconciler/inspect.js';
+import { inspect, type InspectScope } from '../reconciler/inspect.js';
 import type { Actual } from '../reconciler/plan/types.js';
 import type { Ports } from '../reconciler/ports.js';
 import { CorralError } from '../errors.js';
@@ -17,6 +17,8 @@ import { layout, type Layout } from '../state/layout.js';
 import { acquireLock, type HeldLock } from '../state/lock.js';
 import { ensureRootId, shortRootId } from '../state/root-id.js';
 import { StateStore, type LoadedState } from '../state/store.js';
+import { ManifestCacheFile } from '../state/manifest-cache.js';
+import { buildId } from '../inputs/build-id.js';
 import { DEFAULT_ROOT, type CliContext } from './context.js';
 
 export const DEFAULT_PARALLELISM = 2 * cpus().length;
@@ -54,19 +56,23 @@ export function networkNamesFor(root: string, rootId: string): { bridge: string;
   return { bridge: `cr-${id}`, table: `corral_${id}` };
 }
 
-export async function openHost(ctx: CliContext): Promise<OpenHost> {
+/** observeOnly: for commands that only look, which create no cgroup parent (src/compose.ts). */
+export async function openHost(ctx: CliContext, { observeOnly = false } = {}): Promise<OpenHost> {
   const l = layout(ctx.root);
   const store = new StateStore(l);
   await store.init();
   const rootId = await ensureRootId(l);
   const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
-  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId), subid: subidConfig(process.env) }), rootId, cgroupParent };
+  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId), subid: subidConfig(process.env), observeOnly }), rootId, cgroupParent };
 }
 
-/** The records and what the host runs for them, as `ps` and `state check` show it (read only). */
-export async function observe(host: OpenHost): Promise<{ loaded: LoadedState; actual: Actual }> {
+/**
+ * The records and what the host runs for them, as `ps` (light: processes and exits, no knob or
+ * orphan) and `state check` (full) show it. Read only.
+ */
+export async function observe(host: OpenHost, scope: InspectScope = 'full'): Promise<{ loaded: LoadedState; actual: Actual }> {
   const loaded = await host.store.load();
-  const actual = await inspect(loaded.records, loaded.serial, host.ports, loaded.unknown.map((u) => u.name));
+  const actual = await inspect(loaded.records, loaded.serial, host.ports, loaded.unknown.map((u) => u.name), scope);
   return { loaded, actual };
 }
 
@@ -76,11 +82,15 @@ export function lockTimeoutOption(fallback = '60s', what = 'how long to wait for
 }
 
 /** The manifest set for this host; the agent passes a cache so unchanged files are not re-read. */
-export async function loadDesired(ctx: CliContext, cache?: ManifestCache): Promise<ManifestSet> {
+export async function loadDesired(ctx: CliContext, cache?: ManifestCache, persistIn?: Layout): Promise<ManifestSet> {
   // Loaded here: YAML and the schema validator are start-up that `ps`, `exec` and `logs` never need.
   const [{ loadManifestSet }, { loadSchemaValidator }] = await Promise.all([import('../manifest/manifest-set.js'), import('../inputs/prebuilt-schema.js')]);
   const source = directorySource(ctx.manifestDir, (path, reason) => ctx.logger.debug('ignored file', { path, reason }));
-  return loadManifestSet(source, { validator: await loadSchemaValidator(), host: ctx.host(), supports: supportChecks(), ...(cache ? { cache } : {}) });
+  const version = persistIn ? buildId() : null;
+  const persisted = version === null ? undefined : await ManifestCacheFile.open(persistIn!.manifestCache, version);
+  const set = await loadManifestSet(source, { validator: await loadSchemaValidator(), host: ctx.host(), supports: supportChecks(), ...(cache ? { cache } : {}), ...(persisted ? { persisted } : {}) });
+  await persisted?.save().catch((err: unknown) => ctx.logger.debug('manifest cache not written', { path: persistIn!.manifestCache, error: (err as Error)?.message ?? String(err) }));
+  return set;
 }
 
 export function lock(ctx: CliContext, command: string, timeout: string | undefined): Promise<HeldLock> {

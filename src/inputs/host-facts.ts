@@ -1,6 +1,6 @@
 // What a manifest's `spec.hosts` selector is matched against: this host's name and labels.
 // Labels come from /etc/corral/host-labels (`key=value` lines, `#` comments) and --host-label flags,
-// the flags winning.
+// the flags winning. The name is the kernel's unless --host-name (CORRAL_HOST_NAME) gives another.
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -19,6 +19,19 @@ export function parseLabelLines(text: string, origin: string): Record<string, st
     labels[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
   });
   return labels;
+}
+
+/**
+ * The host name to match selectors against: `--host-name` or `CORRAL_HOST_NAME` when given (not
+ * empty), else the kernel's (uname). Only corral's view changes; the machine's name is untouched.
+ */
+export function hostNameOption(given: string | undefined): string {
+  if (given === undefined || given === '') return hostname();
+  const name = given.trim();
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(name)) {
+    throw new CorralError('CLI_USAGE', `host name \`${given}\` is not a host name (letters, digits, \`.\` and \`-\`, at most 253 characters)`);
+  }
+  return name;
 }
 
 export function hostFacts(flags: readonly string[] = [], labelsFile = HOST_LABELS_FILE, name = hostname()): HostFacts {

@@ -4,7 +4,7 @@
 
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { runDocumentChecks, runSetChecks, type CheckedDocument } from './checks/index.js';
-import { runNetworkDocumentChecks, runNetworkSetChecks, type CheckedNetwork } from './checks/networks.js';
+import { runNetworkDocumentChecks, runNetworkSetChecks } from './checks/networks.js';
 import { parsePath } from './field-path.js';
 import { specHash } from './hash.js';
 import { selectsHost, type HostFacts } from './host-selector.js';
@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, loadManifestText, type LoadedDocument, type LoadLimits 
 import { kindOf, type AnyManifestV1 } from './manifest-v1.js';
 import { networkHash, normalizeNetwork, type NetworkDefinition } from './network.js';
 import { networkNamespace, normalize } from './normalize.js';
+import { fromPersisted, persistedKey, toPersisted, type FreshDocument, type PersistedFiles } from './persisted-files.js';
 import type { ContainerSpec, SpecOrigin } from './spec.js';
 import type { SchemaValidator } from './validate.js';
 
@@ -73,6 +74,8 @@ export interface LoadOptions {
   readonly limits?: LoadLimits;
   /** Reuses the work done for files whose stamp did not change (the agent keeps one). */
   readonly cache?: ManifestCache;
+  /** Reuses the work of an earlier process for files whose bytes did not change (`plan`, `reconcile`). */
+  readonly persisted?: PersistedFiles;
   /**
    * What the wired drivers implement (src/compose.ts `supportChecks`): fields they do not are
    * refused here, located in the file, so `validate` and `plan` say so before anything runs.
@@ -86,10 +89,7 @@ function locateField(doc: LoadedDocument, d: Diagnostic): Diagnostic {
   return { ...d, container: d.container ?? doc.name ?? undefined, source: doc.locate(path, false) };
 }
 
-type DocumentWork =
-  | { readonly doc: LoadedDocument; readonly problems: Diagnostic[]; readonly kind: null }
-  | { readonly doc: LoadedDocument; readonly problems: Diagnostic[]; readonly kind: 'Container'; readonly checked: CheckedDocument; readonly spec: ContainerSpec; readonly hash: string }
-  | { readonly doc: LoadedDocument; readonly problems: Diagnostic[]; readonly kind: 'Network'; readonly checked: CheckedNetwork; readonly network: NetworkDefinition; readonly hash: string };
+type DocumentWork = FreshDocument;
 
 interface FileWork {
   readonly stamp: string;
@@ -119,7 +119,7 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
       work.push(cached);
       continue;
     }
-    const done = await loadFile(source, file, limits, options.validator);
+    const done = await loadFile(source, file, limits, options.validator, options.persisted);
     if (file.stamp !== undefined) options.cache?.files.set(file.path, done);
     work.push(done);
   }
@@ -189,7 +189,7 @@ export async function loadManifestSet(source: ManifestSource, options: LoadOptio
 }
 
 /** Everything that depends on one file alone: read, parse, validate, check, normalize, hash. */
-async function loadFile(source: ManifestSource, file: SourceFile, limits: LoadLimits, validator: SchemaValidator): Promise<FileWork> {
+async function loadFile(source: ManifestSource, file: SourceFile, limits: LoadLimits, validator: SchemaValidator, persisted?: PersistedFiles): Promise<FileWork> {
   const stamp = file.stamp ?? '';
   if (file.size > limits.maxFileBytes) {
     // Refused before reading, so a huge file costs nothing.
@@ -207,12 +207,24 @@ async function loadFile(source: ManifestSource, file: SourceFile, limits: LoadLi
   } catch (err) {
     return { stamp, docs: [], diagnostics: [diagnostic('error', 'MANIFEST_READ_FAILED', `cannot read file: ${(err as Error)?.message ?? String(err)}`, { source: { file: file.path, line: 1, column: 1 } })] };
   }
+  const key = persisted ? keyOf(persisted.version, file.path, bytes) : null;
+  const stored = key === null ? undefined : persisted!.get(key);
+  const reused = stored ? fromPersisted(file.path, stored, () => loadManifestText(file.path, bytes, limits).docs) : null;
+  if (reused) return { stamp, diagnostics: stored!.diagnostics, docs: reused };
   const result = loadManifestText(file.path, bytes, limits);
-  return {
-    stamp,
-    diagnostics: result.diagnostics,
-    docs: result.docs.map((doc) => checkDocument(doc, validator.validate(doc))),
-  };
+  const docs = result.docs.map((doc) => checkDocument(doc, validator.validate(doc)));
+  const storable = key === null ? null : toPersisted(result.diagnostics, docs);
+  if (storable) persisted!.set(key!, storable);
+  return { stamp, diagnostics: result.diagnostics, docs };
+}
+
+/** null for bytes that are not UTF-8: such a file is an error, parsed (and reported) every time. */
+function keyOf(version: string, path: string, bytes: Uint8Array): string | null {
+  try {
+    return persistedKey(version, path, new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
+  } catch {
+    return null;
+  }
 }
 
 function checkDocument(doc: LoadedDocument, validated: { manifest: AnyManifestV1 | null; problems: readonly Diagnostic[] }): DocumentWork {

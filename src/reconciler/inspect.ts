@@ -6,12 +6,26 @@ import type { Actual, ActualContainer, Orphan } from './plan/types.js';
 import type { Ports } from './ports.js';
 import type { ContainerRecord } from '../state/record.js';
 
+/**
+ * How much to look at. `full`: everything, every cgroup knob and every orphan. `light`: what can
+ * change without the agent hearing of it through an event is left to a later pass (a limit
+ * written behind corral's back, a cgroup a crash left): the processes, exits and roots are still
+ * read. A `batch` reads the knobs of the containers it names, and looks for orphans if asked.
+ * The agent runs light passes for its events (a manifest edit, an exit, a health change), full
+ * ones at start, on SIGHUP and after a failure, and spreads the knobs over its resyncs in
+ * batches: with 1,000 containers, reading every knob and ownership mark was most of a pass.
+ */
+export type InspectScope = 'full' | 'light' | { readonly drift: (name: string) => boolean; readonly orphans: boolean };
+
 /** `unknown`: names whose record is unreadable; what the host has of them is not an orphan. */
-export async function inspect(records: readonly ContainerRecord[], serial: number, ports: Ports, unknown: readonly string[] = []): Promise<Actual> {
+export async function inspect(records: readonly ContainerRecord[], serial: number, ports: Ports, unknown: readonly string[] = [], scope: InspectScope = 'full'): Promise<Actual> {
+  const driftOf = scope === 'full' ? () => true : scope === 'light' ? () => false : scope.drift;
+  const orphansToo = scope === 'full' || (scope !== 'light' && scope.orphans);
   const containers: ActualContainer[] = await Promise.all(records.map(async (record): Promise<ActualContainer> => {
     const [status, drift, rootfsPresent] = await Promise.all([
       ports.runtime.status(record.name, record.runtime),
-      record.cgroup === null ? Promise.resolve(null) : ports.cgroups.drift(record.cgroup, record.spec.resources, record.spec.devices),
+      // Light: the cgroup the record names is taken as there, as it was set.
+      record.cgroup === null ? Promise.resolve(null) : driftOf(record.name) ? ports.cgroups.drift(record.cgroup, record.spec.resources, record.spec.devices) : Promise.resolve([]),
       ports.rootfs.exists(record.name),
     ]);
     // Whether an exit was an OOM kill is the monitor's to say: it compares the memory cgroup's
@@ -32,7 +46,7 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
   }));
 
   const known = new Set([...records.map((r) => r.name), ...unknown]);
-  const [shims, networks, cgroups, dirs, named] = await Promise.all([ports.runtime.list(), ports.network.list(), ports.cgroups.list(), ports.rootfs.list(), ports.network.networks()]);
+  const [shims, networks, cgroups, dirs, named] = await Promise.all([ports.runtime.list(), ports.network.list(), orphansToo ? ports.cgroups.list() : Promise.resolve([]), ports.rootfs.list(), ports.network.networks()]);
   const orphan = (kind: Orphan['kind'], detail: string) => (name: string): Orphan => ({ kind, name, detail });
   // In teardown order (apply/steps.ts): a monitor goes before the cgroup it sits in.
   const orphans: Orphan[] = [

@@ -8,7 +8,7 @@ import { canonicalJson } from '../manifest/hash.js';
 import type { StateStore } from '../state/store.js';
 import type { ContainerRecord, ExitRecord } from '../state/record.js';
 import { apply, type ApplyHooks, type ApplyResult } from './apply.js';
-import { inspect } from './inspect.js';
+import { inspect, type InspectScope } from './inspect.js';
 import { hasChanges, plan as makePlan } from './plan/plan.js';
 import { refresh } from './plan/refresh.js';
 import type { Desired, DesiredContainer, DesiredNetwork, Plan } from './plan/types.js';
@@ -21,6 +21,8 @@ export interface ReconcileOptions {
   readonly parallelism: number;
   readonly stepTimeoutMs: number;
   readonly now?: () => Date;
+  /** How much of the host to look at (inspect.ts); `full` unless the agent knows what changed. */
+  readonly inspection?: InspectScope;
 }
 
 /** An exit this pass was the first to record (refresh): the one moment it is an event. */
@@ -90,7 +92,7 @@ export async function reconcileOnce(
   const now = options.now ?? (() => new Date());
   const desired = await desiredFrom(set, ports);
   const loaded = await store.load();
-  const first = await inspect(loaded.records, loaded.serial, ports, loaded.unknown.map((u) => u.name));
+  const first = await inspect(loaded.records, loaded.serial, ports, loaded.unknown.map((u) => u.name), options.inspection ?? 'full');
 
   // Fold observed exits and adoptions into the records before planning (written unless dry run).
   const refreshed: ContainerRecord[] = [];

@@ -32,6 +32,8 @@
 //                               network's subnet), leases/<name>.json (addresses, atomic writes),
 //                               ns/<name> (network namespace files, bind mounts), table.nft and
 //                               table.listed (the nftables table as applied and as listed)
+//     cache/manifests.json      per-file results of manifest loading, by content digest, so a fresh
+//                               `plan` skips unchanged files' parsing (state/manifest-cache.ts)
 //     tmp/                      staging for imports and atomic writes; emptied by GC
 
 import { join } from 'node:path';
@@ -48,6 +50,7 @@ export interface Layout {
   readonly volumesDir: string;
   readonly hostRootDir: string;
   readonly tmpDir: string;
+  readonly manifestCache: string;
   /** Secrets and config files: one small tmpfs per container (src/drivers/overlay/file-tree.ts). */
   readonly filesDir: string;
   files(name: string): string;
@@ -86,6 +89,7 @@ export function layout(root: string): Layout {
     volumesDir: join(root, 'volumes'),
     hostRootDir: join(root, 'hostroot'),
     tmpDir: join(root, 'tmp'),
+    manifestCache: join(root, 'cache', 'manifests.json'),
     filesDir: join(root, 'files'),
     files: (name) => join(root, 'files', name),
     secretsKey: join(root, 'secrets.key'),

@@ -162,8 +162,9 @@ describe('corral agent', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     for (const name of ['corral_containers', 'corral_reconcile_duration_seconds', 'corral_reconcile_total', 'corral_container_restarts_total', 'corral_container_oom_kills_total', 'corral_container_up', 'corral_container_memory_bytes', 'corral_container_cpu_seconds_total', 'corral_container_pids', 'corral_container_start_time_seconds', 'corral_container_writable_layer_bytes']) expect(metrics).toContain(name);
     // Read from the container's cgroup at the scrape: a running process uses some memory.
-    expect(Number(/corral_container_memory_bytes\{container="[^"]+"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
-    expect(metrics).toMatch(/corral_containers\{status="running"\} 1/);
+    // Every series carries the host (the kernel's name here: no --host-name).
+    expect(Number(/corral_container_memory_bytes\{container="[^"]+",host="[^"]+"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/corral_containers\{status="running",host="[^"]+"\} 1/);
     // SIGHUP: a pass right now.
     const hupBefore = agentStatus(sb).reconciles;
     agent.kill('SIGHUP');

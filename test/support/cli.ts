@@ -21,9 +21,10 @@ export interface CorralOptions {
 }
 
 export function corral(args: readonly string[], options: CorralOptions = {}): CliResult {
+  // BIN itself, as a user runs it: through its shell part and the startup snapshot (bin/corral).
   const [file, argv] = options.netns === undefined
-    ? [process.execPath, [BIN, ...args]]
-    : ['nsenter', [`--net=${options.netns}`, process.execPath, BIN, ...args]];
+    ? [BIN, [...args]]
+    : ['nsenter', [`--net=${options.netns}`, BIN, ...args]];
   const r = spawnSync(file, argv, {
     cwd: options.cwd ?? REPO,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', ...options.env },

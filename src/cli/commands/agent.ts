@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { Agent } from '../../agent/agent.js';
 import { AgentMetrics } from '../../agent/metrics.js';
 import { ManifestCache } from '../../manifest/manifest-set.js';
+import { checkoutInProgress, findGitDirs, gitCheckout } from '../../inputs/git-checkout.js';
 import { DEFAULT_SETTLE } from '../../watch/settle.js';
 import { contextFrom } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -28,7 +29,7 @@ export function agentCommand(): Command {
     }, command: Command) => {
       const ctx = contextFrom(command);
       const host = await openHost(ctx);
-      const metrics = opts.metrics ? new AgentMetrics() : null;
+      const metrics = opts.metrics ? new AgentMetrics({ host: ctx.host().hostname }) : null;
       if (metrics && opts.metrics) ctx.logger.info(`metrics at http://${await metrics.listen(opts.metrics)}/metrics`);
       const cache = new ManifestCache();
       const agent = new Agent(host.ports, host.layout, ctx.logger, {
@@ -44,6 +45,13 @@ export function agentCommand(): Command {
         stopContainersOnExit: opts.stopContainersOnExit ?? false,
         version: VERSION,
         metrics,
+        host: ctx.host(),
+        checkout: () => gitCheckout(ctx.manifestDir),
+        // Looked up each time: the directory may become a checkout (a clone into place) while the agent runs.
+        checkoutBusy: () => {
+          const dirs = findGitDirs(ctx.manifestDir);
+          return dirs !== null && checkoutInProgress(dirs);
+        },
         startup: async (records) => {
           // What no record references any more (layers of removed images, writable layers of
           // containers removed while corral was down) goes before the first pass.

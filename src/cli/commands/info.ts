@@ -48,6 +48,8 @@ export interface InfoReport {
     readonly cpus: number;
     readonly memoryBytes: number;
     readonly node: string;
+    /** How this command started: from the CLI's startup snapshot (bin/corral), or module by module. */
+    readonly cliStart: 'snapshot' | 'modules';
   };
   /** Whether `spec.storage.size` can be enforced on this state root (project quotas), and why not. */
   readonly storage: QuotaSupport;
@@ -140,6 +142,7 @@ export async function buildInfo(ctx: CliContext, parentOption?: string): Promise
       cpus: availableParallelism(),
       memoryBytes: totalmem(),
       node: process.version,
+      cliStart: process.execArgv.includes('--snapshot-blob') ? 'snapshot' : 'modules',
     },
     storage: storageLimitSupport(ctx.root),
     userNamespaces: await userNamespaceInfo(ctx.root),
@@ -201,7 +204,7 @@ export function renderInfo(r: InfoReport, style: CliContext['style']): string {
     style('bold', 'host'),
     `  hostname   ${r.host.hostname}${Object.keys(r.host.labels).length ? `  (${Object.entries(r.host.labels).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}`,
     `  kernel     ${r.host.kernel} (${r.host.arch}), ${r.host.cpus} CPUs, ${gib(r.host.memoryBytes)}`,
-    `  node       ${r.host.node}`,
+    `  node       ${r.host.node} (CLI started ${r.host.cliStart === 'snapshot' ? 'from its startup snapshot' : 'module by module'})`,
     `  storage    writable-layer size limits: ${r.storage.available ? `${style('green', 'yes')}, ${summarizeSupport(r.storage)}` : `${style('red', 'no')}: ${summarizeSupport(r.storage)}; ${r.storage.hint}`}`,
     style('bold', 'user namespaces'),
     `  available  ${r.userNamespaces.available ? style('green', 'yes') : style('red', 'no')}: ${r.userNamespaces.detail}`,

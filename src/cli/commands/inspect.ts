@@ -14,7 +14,7 @@ export function inspectCommand(): Command {
     .action(async (rawName: string, _opts: unknown, command: Command) => {
       const name = checkName(rawName);
       const ctx = contextFrom(command);
-      const host = await openHost(ctx);
+      const host = await openHost(ctx, { observeOnly: true });
       const record = await host.store.get(name);
       if (!record) throw new CorralError('CONTAINER_NOT_FOUND', `no container \`${name}\` in \`${host.layout.stateDir}\``, { hint: 'see `corral ps`' });
       const actual = await inspectHost([record], 0, host.ports);

@@ -26,7 +26,7 @@ export function planCommand(): Command {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
       const host = await openHost(ctx);
-      const set = await loadDesired(ctx);
+      const set = await loadDesired(ctx, undefined, host.layout);
       const outcome = await reconcileOnce(set, host.ports, host.store, {
         dryRun: true, allowEmpty: opts.allowEmpty ?? false, parallelism: DEFAULT_PARALLELISM, stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS,
       });

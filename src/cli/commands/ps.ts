@@ -77,8 +77,8 @@ export function psCommand(): Command {
     .action(async (opts: { output?: string }, command: Command) => {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
-      const host = await openHost(ctx);
-      const { loaded, actual } = await observe(host);
+      const host = await openHost(ctx, { observeOnly: true });
+      const { loaded, actual } = await observe(host, 'light');
       const now = new Date();
       const agentRuns = (await readAgentStatus(agentStatusPath(host.layout)))?.alive ?? false;
       const rows: PsRow[] = await Promise.all(actual.containers.map(async (a): Promise<PsRow> => {

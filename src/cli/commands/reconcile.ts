@@ -54,7 +54,7 @@ export function reconcileCommand(): Command {
       const host = await openHost(ctx);
       let held = opts.dryRun ? null : await lock(ctx, 'corral reconcile --once', opts.lockTimeout);
       try {
-        const set = await loadDesired(ctx);
+        const set = await loadDesired(ctx, undefined, host.layout);
         const outcome = await reconcileOnce(set, host.ports, host.store, {
           dryRun: opts.dryRun ?? false,
           allowEmpty: opts.allowEmpty ?? false,

@@ -32,7 +32,7 @@ function checkCommand(): Command {
     .action(async (opts: { output?: string }, command: Command) => {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
-      const host = await openHost(ctx);
+      const host = await openHost(ctx, { observeOnly: true });
       const { loaded, actual } = await observe(host);
       const recovered = new Set(loaded.diagnostics.filter((d) => d.severity === 'warning' && d.container).map((d) => d.container!));
       const now = new Date();

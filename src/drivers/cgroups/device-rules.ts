@@ -4,6 +4,7 @@
 
 import { CorralError } from '../../errors.js';
 import type { DevicePolicy, DeviceRule } from './types.js';
+import { compareText } from './compare-text.js';
 
 const ACCESS_ORDER = ['r', 'w', 'm'] as const;
 
@@ -41,7 +42,7 @@ export function normalizeRules(rules: readonly DeviceRule[]): DeviceRule[] {
     byKey.set(key(r), { type: r.type, major: r.major, minor: r.minor, access: canonicalAccess([...(had?.access ?? ''), ...r.access]) });
   }
   const n = (x: number | null): number => (x === null ? -1 : x);
-  return [...byKey.values()].sort((a, b) => a.type.localeCompare(b.type) || n(a.major) - n(b.major) || n(a.minor) - n(b.minor));
+  return [...byKey.values()].sort((a, b) => compareText(a.type, b.type) || n(a.major) - n(b.major) || n(a.minor) - n(b.minor));
 }
 
 /** A v1 `devices.allow`/`devices.list` line: `c 1:3 rwm`, `c 136:* rwm`. */

@@ -6,6 +6,7 @@ import type { ResourcesSpec } from '../../manifest/spec.js';
 import { RESOURCE_FIELDS } from './check.js';
 import { canonicalIdList, CPU_WEIGHT, IO_WEIGHT } from './convert.js';
 import type { AppliedResources } from './types.js';
+import { compareText } from './compare-text.js';
 
 export interface ResourceDrift {
   readonly field: keyof ResourcesSpec;
@@ -35,7 +36,7 @@ export function resourcesDrift(desired: ResourcesSpec, applied: AppliedResources
   if (resolveDevice) {
     const want = desired.ioLimits
       .map((l) => ({ device: resolveDevice(l.device), readBps: l.readBps, writeBps: l.writeBps, readIops: l.readIops, writeIops: l.writeIops }))
-      .sort((a, b) => a.device.localeCompare(b.device));
+      .sort((a, b) => compareText(a.device, b.device));
     differ('ioLimits', want, applied.ioLimits);
   }
   return out;

@@ -153,6 +153,8 @@ export async function listHandles(parents: CgroupParents, backend: CgroupBackend
   const parentDirs = [...new Set([...Object.values(parents.v1), ...(parents.unified ? [parents.unified] : [])])];
   const names = new Set<string>();
   for (const p of parentDirs) {
+    // No parent yet (nothing ever ran, or `ps` before the first start): no xattr to read.
+    if (!existsSync(p)) continue;
     const claim = owner.claim(p, 'parent');
     if (claim === 'own' || claim === 'unsupported') for (const n of await childCgroups(p)) names.add(n);
   }

@@ -36,6 +36,11 @@ export interface CgroupManagerOptions {
   /** Instead of this process's /proc/self/cgroup and xattrs: tests of the delegation rule. */
   readonly delegationFacts?: DelegationFacts;
   readonly resolveDevice?: DeviceResolver;
+  /**
+   * false: the parents are neither created nor changed, for commands that only look (`ps`,
+   * `inspect`): they must leave no cgroup behind on a host that runs nothing, and skip the cost.
+   */
+  readonly createParents?: boolean;
 }
 
 export function backendFor(layout: CgroupLayout): CgroupBackend {
@@ -76,10 +81,12 @@ export async function openCgroupManager(opts: CgroupManagerOptions = {}): Promis
     case 'none':
       return new NoneManager(layout, parents, first.capabilities, owner.rootId);
     case 'v1': {
+      if (opts.createParents === false) return new V1Manager(layout, parents, first.capabilities, opts.resolveDevice, owner);
       await new V1Manager(layout, parents, first.capabilities, opts.resolveDevice, owner).ensureParents();
       return new V1Manager(layout, parents, detectCapabilities(layout, parents, backend), opts.resolveDevice, owner);
     }
     case 'v2': {
+      if (opts.createParents === false) return new V2Manager(layout, parents, first.capabilities, opts.resolveDevice, owner);
       await new V2Manager(layout, parents, first.capabilities, opts.resolveDevice, owner).ensureParents();
       return new V2Manager(layout, parents, detectCapabilities(layout, parents, backend), opts.resolveDevice, owner);
     }

@@ -20,10 +20,27 @@ function isDefaultShaped(user: UserNamespace | null): boolean {
   return user === null || (user.kind === 'auto' && user.size === DEFAULTS.userNamespaceSize);
 }
 
+/**
+ * Hashes already made, by the hash of the spec as written and the user namespace settled: the
+ * agent settles every container at every pass, and hashing 1,000 specs again was a fifth of a
+ * pass that found nothing to do. Bounded: cleared when it grows past any plausible host.
+ */
+const settledHashes = new Map<string, string>();
+const SETTLED_HASHES_MAX = 20_000;
+
 function withUser(d: DesiredContainer, user: UserNamespace | null): DesiredContainer {
-  if (canonicalJson(user) === canonicalJson(d.spec.namespaces.user)) return d;
+  const userJson = canonicalJson(user);
+  if (userJson === canonicalJson(d.spec.namespaces.user)) return d;
   const spec: ContainerSpec = { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
-  return { ...d, spec, hash: specHash(spec, d.references) };
+  // d.hash covers the spec and its references: with the user namespace it decides the new hash.
+  const key = `${d.hash}\n${userJson}`;
+  let hash = settledHashes.get(key);
+  if (hash === undefined) {
+    if (settledHashes.size >= SETTLED_HASHES_MAX) settledHashes.clear();
+    hash = specHash(spec, d.references);
+    settledHashes.set(key, hash);
+  }
+  return { ...d, spec, hash };
 }
 
 /**

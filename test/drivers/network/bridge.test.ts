@@ -168,7 +168,7 @@ describe('bridge networking', () => {
     try {
       await waitFor(() => curl(net.host, 'http://127.0.0.1:8080/') === 'hello from web\n' && sb.run('status').code === 0, 'the agent to run');
       // The web container's veth counts what it served (the metrics are read in the agent's namespace).
-      const sent = (): number => Number(/corral_container_network_transmit_bytes_total\{container="web"\} (\d+)/.exec(curl(net.host, 'http://127.0.0.1:9464/metrics'))?.[1] ?? 0);
+      const sent = (): number => Number(/corral_container_network_transmit_bytes_total\{container="web",host="[^"]+"\} (\d+)/.exec(curl(net.host, 'http://127.0.0.1:9464/metrics'))?.[1] ?? 0);
       await waitFor(() => sent() > 0, 'network metrics of web');
       net.exec(net.host, ['nft', 'flush', 'ruleset']);
       await waitFor(() => curl(net.host, 'http://127.0.0.1:8080/') === 'hello from web\n', 'the published port to answer again');

@@ -9,6 +9,7 @@ import { BLKIO_WEIGHT, blkioWeightToIoWeight, ioWeightToBlkioWeight, parseV1Thro
 import { readOptionalKnob, writeKnob } from '../knob.js';
 import type { AppliedIoLimit } from '../types.js';
 import type { V1Context, V1Subsystem } from './subsystem.js';
+import { compareText } from '../compare-text.js';
 
 const THROTTLES = [
   ['readBps', 'blkio.throttle.read_bps_device'],
@@ -55,6 +56,6 @@ export const blkio: V1Subsystem = {
         byDevice.set(device, entry);
       }
     }
-    into.ioLimits = [...byDevice.values()].sort((a, b) => a.device.localeCompare(b.device));
+    into.ioLimits = [...byDevice.values()].sort((a, b) => compareText(a.device, b.device));
   },
 };

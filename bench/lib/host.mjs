@@ -1,0 +1,44 @@
+// Host chores the benches share: Debian packages a bench needs, the busybox root every runtime is
+// given, and removing a cgroup tree a bench made for a peer (corral removes its own through its
+// cgroups driver; crun and podman leave their parents behind).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+const installed = (p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed');
+
+/** Installs the Debian packages that are missing (apt-get update only when a first try fails). */
+export function ensurePackages(packages) {
+  const missing = packages.filter((p) => !installed(p));
+  if (missing.length === 0) return;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env }).status !== 0) {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
+  }
+}
+
+/** A busybox root in `dir`: the static binary and a link per applet (busybox-static must be installed). */
+export function busyboxRootfs(dir) {
+  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'run']) mkdirSync(join(dir, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  chmodSync(join(dir, 'bin/busybox'), 0o755);
+  for (const a of execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n')) if (a && a !== 'busybox') symlinkSync('/bin/busybox', join(dir, 'bin', a));
+}
+
+/** Kills what is left in a cgroup parent of ours (every hierarchy), then removes it, leaves first. */
+export function removeCgroupTree(name) {
+  for (const h of readdirSync('/sys/fs/cgroup').map((d) => join('/sys/fs/cgroup', d, name)).filter(existsSync)) {
+    const dirs = [];
+    const walk = (d) => { dirs.push(d); for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name)); };
+    walk(h);
+    for (let k = 0; k < 50; k++) {
+      const pids = dirs.flatMap((d) => { try { return readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean); } catch { return []; } });
+      if (!pids.length) break;
+      for (const p of pids) try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+      execFileSync('sleep', ['0.05']);
+    }
+    for (const d of dirs.reverse()) try { rmdirSync(d); } catch { /* busy or gone */ }
+  }
+}

@@ -1,0 +1,84 @@
+// Builds dist/corral.blob, the startup snapshot bin/corral starts from (src/cli/snapshot-entry.ts
+// says why). Run by `npm run build` after tsc and gen-validator:
+//   1. esbuild bundles dist/cli/snapshot-entry.js and everything it can reach into one CommonJS
+//      file (a snapshot is built from a single script);
+//   2. `node --build-snapshot` runs that file and writes the heap to dist/corral.blob;
+//   3. dist/build-id: a digest of the compiled code, so that caches of corral's own results
+//      (src/inputs/build-id.ts) are never reused by another build;
+//   4. dist/corral.blob.root records the checkout it was built in: every path the bundle holds
+//      (the shim, the schema, package.json) is absolute, so bin/corral uses the blob only there.
+// Without the blob (a failed build, another Node binary) bin/corral loads dist/ as plain modules.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const dist = join(root, 'dist');
+const bundle = join(dist, 'corral-snapshot.cjs');
+
+const blob = join(dist, 'corral.blob');
+
+/**
+ * Source rewrites the bundle needs, each checked so that a refactor cannot drop one silently:
+ * every `import.meta.url` becomes the module's own file URL, and the one dynamic import of a
+ * computed path (the prebuilt schema check) becomes a literal esbuild can follow.
+ */
+const rewrites = {
+  name: 'corral-snapshot',
+  setup(b) {
+    b.onLoad({ filter: /[/\\]dist[/\\].*\.js$/ }, (args) => {
+      let text = readFileSync(args.path, 'utf8');
+      if (args.path.endsWith(join('inputs', 'prebuilt-schema.js'))) text = replaceOnce(text, 'import(PREBUILT.href)', "import('../manifest/schema-check.js')", args.path);
+      if (args.path.endsWith(join('manifest', 'schema-check.js'))) {
+        // ajv's runtime helpers: plain require() calls that esbuild can bundle.
+        text = replaceOnce(text, 'const require = createRequire(import.meta.url);', '', args.path);
+      }
+      text = text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href));
+      return { contents: text, loader: 'js' };
+    });
+  },
+};
+
+function replaceOnce(text, from, to, file) {
+  if (!text.includes(from)) throw new Error(`scripts/bundle.mjs: ${file} no longer contains ${JSON.stringify(from)}; update the rewrite`);
+  return text.replace(from, to);
+}
+
+function buildId() {
+  const hash = createHash('sha256');
+  const files = readdirSync(dist, { recursive: true }).filter((f) => f.endsWith('.js')).sort();
+  for (const f of files) hash.update(`${f}\0`).update(readFileSync(join(dist, f))).update('\0');
+  return hash.digest('hex').slice(0, 32);
+}
+
+rmSync(`${blob}.root`, { force: true });
+writeFileSync(join(dist, 'build-id'), `${buildId()}\n`);
+await build({
+  entryPoints: [join(dist, 'cli', 'snapshot-entry.js')],
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  outfile: bundle,
+  // koffi is a native addon: src/sys/libc.ts loads it with createRequire when first needed.
+  external: ['koffi'],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  plugins: [rewrites],
+});
+
+const made = spawnSync(process.execPath, ['--snapshot-blob', `${blob}.tmp`, '--build-snapshot', bundle], { encoding: 'utf8' });
+// V8 refuses a snapshot built under other V8 flags (--max-old-space-size, say): bin/corral never
+// uses it when NODE_OPTIONS is set. Node warns that some built-in modules are "not yet fully verified" in snapshots; the CLI's
+// tests run through the blob, so those warnings are noise here unless the build fails.
+if (made.status !== 0) {
+  process.stderr.write(made.stderr);
+  throw new Error(`scripts/bundle.mjs: node --build-snapshot failed (exit ${made.status})`);
+}
+renameSync(`${blob}.tmp`, blob);
+writeFileSync(`${blob}.root`, `${root}\n`);

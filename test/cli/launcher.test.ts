@@ -1,0 +1,87 @@
+// bin/corral: a shell script that starts Node from the CLI's startup snapshot, and the same file as
+// an ES module when Node runs it or the snapshot cannot be used (scripts/bundle.mjs, src/cli/snapshot-entry.ts).
+
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { BIN, REPO } from '../support/cli.js';
+
+const BLOB_ROOT = join(REPO, 'dist/corral.blob.root');
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function run(file: string, args: readonly string[], cwd = REPO, env: Record<string, string> = {}): Run {
+  const r = spawnSync(file, args, { cwd, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: '/root', CORRAL_ROOT: join(dir, 'root'), ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function cliStart(r: Run): string {
+  return (JSON.parse(r.stdout) as { host: { cliStart: string } }).host.cliStart;
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'corral-launcher-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+
+test('run as a program, it starts from the snapshot the build made for this checkout', () => {
+  expect(readFileSync(BLOB_ROOT, 'utf8').trim()).toBe(REPO);
+  const info = run(BIN, ['info', '-o', 'json']);
+  expect(info.code).toBe(0);
+  expect(cliStart(info)).toBe('snapshot');
+  // Arguments reach corral, not Node: `--version` is corral's, options after the command are the command's.
+  expect(run(BIN, ['--version']).stdout.trim()).toBe(VERSION);
+  expect(run(BIN, ['validate', '--help']).stdout).toContain('Usage: corral validate');
+});
+
+test('through a symlink elsewhere (an installation in /usr/local/bin) it finds its checkout', () => {
+  const link = join(dir, 'corral');
+  symlinkSync(BIN, link);
+  const info = run(link, ['info', '-o', 'json'], dir);
+  expect(info.code).toBe(0);
+  expect(cliStart(info)).toBe('snapshot');
+});
+
+test('`node bin/corral` runs the module part, with the same answers', () => {
+  const info = run(process.execPath, [BIN, 'info', '-o', 'json']);
+  expect(info.code).toBe(0);
+  expect(cliStart(info)).toBe('modules');
+  expect(run(process.execPath, [BIN, '--version']).stdout.trim()).toBe(VERSION);
+});
+
+test('with NODE_OPTIONS (V8 flags a snapshot refuses to load under), modules instead', () => {
+  const info = run(BIN, ['info', '-o', 'json'], REPO, { NODE_OPTIONS: '--max-old-space-size=512' });
+  expect(info.code).toBe(0);
+  expect(cliStart(info)).toBe('modules');
+});
+
+test('a snapshot built for another checkout is not used (its paths would be wrong): modules instead', () => {
+  const saved = readFileSync(BLOB_ROOT);
+  try {
+    writeFileSync(BLOB_ROOT, '/somewhere/else\n');
+    const info = run(BIN, ['info', '-o', 'json']);
+    expect(info.code).toBe(0);
+    expect(cliStart(info)).toBe('modules');
+  } finally {
+    writeFileSync(BLOB_ROOT, saved);
+  }
+});
+
+test('a checkout without a snapshot (a build that stopped after tsc) still runs', () => {
+  const copy = join(dir, 'no-blob-root');
+  copyFileSync(BLOB_ROOT, copy);
+  try {
+    rmSync(BLOB_ROOT);
+    const r = run(BIN, ['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(VERSION);
+    expect(r.stderr).toBe('');
+  } finally {
+    copyFileSync(copy, BLOB_ROOT);
+  }
+});
