@@ -55,6 +55,8 @@ function buildId() {
 }
 
 rmSync(`${blob}.root`, { force: true });
+// What bin/corral learnt of the old blob (loads here, refused here) says nothing of the new one.
+for (const f of readdirSync(dist)) if (/^corral\.blob\.(loads|refused)\./.test(f)) rmSync(join(dist, f), { force: true });
 writeFileSync(join(dist, 'build-id'), `${buildId()}\n`);
 await build({
   entryPoints: [join(dist, 'cli', 'snapshot-entry.js')],

@@ -2,7 +2,7 @@
 // an ES module when Node runs it or the snapshot cannot be used (scripts/bundle.mjs, src/cli/snapshot-entry.ts).
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
@@ -85,3 +85,23 @@ test('a checkout without a snapshot (a build that stopped after tsc) still runs'
     copyFileSync(copy, BLOB_ROOT);
   }
 });
+
+test('a snapshot this machine refuses (another CPU, as in a VM sharing the checkout): tried once, then modules', () => {
+  // A checkout of its own whose dist/ is the real one but for a blob V8 cannot load.
+  const fake = join(dir, 'refusing');
+  mkdirSync(join(fake, 'bin'), { recursive: true });
+  mkdirSync(join(fake, 'dist'));
+  copyFileSync(BIN, join(fake, 'bin/corral'));
+  for (const f of readdirSync(join(REPO, 'dist'))) if (!f.startsWith('corral.blob')) symlinkSync(join(REPO, 'dist', f), join(fake, 'dist', f));
+  writeFileSync(join(fake, 'dist/corral.blob'), 'not a snapshot');
+  writeFileSync(join(fake, 'dist/corral.blob.root'), `${fake}\n`);
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  for (let i = 0; i < 2; i++) {
+    const r = run(join(fake, 'bin/corral'), ['--version'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(VERSION);
+    expect(r.stderr).toBe('');
+    expect(existsSync(join(fake, `dist/corral.blob.refused.${boot}`))).toBe(true);
+  }
+});
+

@@ -147,16 +147,21 @@ function leavesOf(dirs: readonly string[]): Leaves | undefined {
  * Handles of the container cgroups under corral's parents: any name found in any hierarchy (a
  * crash can leave a cgroup in some hierarchies only) whose directories all carry a container
  * mark, `own` ones (this root's, or any for an unscoped owner) or `legacy` ones (no root id).
- * A cgroup of another root, or one with a foreign directory, is never listed.
+ * A cgroup of another root, or one with a foreign directory, is never listed. `only`: that name's
+ * cgroup alone, with the same checks (the start and teardown of one container among 1,000 read
+ * its own marks, not everyone's).
  */
-export async function listHandles(parents: CgroupParents, backend: CgroupBackend, owner: Owner, which: 'own' | 'legacy'): Promise<CgroupHandle[]> {
+export async function listHandles(parents: CgroupParents, backend: CgroupBackend, owner: Owner, which: 'own' | 'legacy', only?: string): Promise<CgroupHandle[]> {
+  if (only !== undefined && (only === '' || only === '.' || only === '..' || only.includes('/'))) return [];
   const parentDirs = [...new Set([...Object.values(parents.v1), ...(parents.unified ? [parents.unified] : [])])];
   const names = new Set<string>();
   for (const p of parentDirs) {
     // No parent yet (nothing ever ran, or `ps` before the first start): no xattr to read.
     if (!existsSync(p)) continue;
     const claim = owner.claim(p, 'parent');
-    if (claim === 'own' || claim === 'unsupported') for (const n of await childCgroups(p)) names.add(n);
+    if (claim !== 'own' && claim !== 'unsupported') continue;
+    if (only === undefined) for (const n of await childCgroups(p)) names.add(n);
+    else if (existsSync(join(p, only))) names.add(only);
   }
   const out: CgroupHandle[] = [];
   for (const name of [...names].sort()) {

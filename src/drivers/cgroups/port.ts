@@ -70,10 +70,10 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
 
   const handlesOf = async (name: string): Promise<CgroupHandle[]> => {
     const out: CgroupHandle[] = [];
-    const own = (await manager.list()).find((h) => h.name === name);
+    const own = (await manager.list(name)).find((h) => h.name === name);
     if (own) out.push(own);
     if (!deps.records.has(name)) return out;
-    const unattributed = (await manager.listWithoutRootId()).find((h) => h.name === name);
+    const unattributed = (await manager.listWithoutRootId(name)).find((h) => h.name === name);
     if (unattributed) out.push(unattributed);
     const stored = await storedHandle(name);
     if (stored && !out.some((h) => sameDirs(h, stored))) out.push(stored);

@@ -225,13 +225,14 @@ export interface CgroupManager {
   destroy(handle: CgroupHandle): Promise<void>;
 
   /** The container cgroups this root owns under its parent (marked with its id), from any earlier run too. */
-  list(): Promise<CgroupHandle[]>;
+  /** `name`: that container's cgroup only (a start or a teardown must not read every container's marks). */
+  list(name?: string): Promise<CgroupHandle[]>;
   /**
    * Container cgroups under the parent marked by a corral from before root ids: whose they are is
    * for the caller to tell (a state record of this root naming one). Empty for a manager without
    * a root id, whose `list` has them.
    */
-  listWithoutRootId(): Promise<CgroupHandle[]>;
+  listWithoutRootId(name?: string): Promise<CgroupHandle[]>;
   /** Stamps this root's id on a handle's directories that carry a mark without one. */
   adopt(handle: CgroupHandle): Promise<void>;
   /** Kills and destroys every cgroup this root owns under its parent, then the parent if empty (tests, uninstall). */

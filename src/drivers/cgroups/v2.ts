@@ -186,12 +186,12 @@ export class V2Manager implements CgroupManager {
     await destroyHandle(handle, this.owner);
   }
 
-  list(): Promise<CgroupHandle[]> {
-    return listHandles(this.parents, 'v2', this.owner, 'own');
+  list(name?: string): Promise<CgroupHandle[]> {
+    return listHandles(this.parents, 'v2', this.owner, 'own', name);
   }
 
-  async listWithoutRootId(): Promise<CgroupHandle[]> {
-    return this.owner.rootId === null ? [] : listHandles(this.parents, 'v2', this.owner, 'legacy');
+  async listWithoutRootId(name?: string): Promise<CgroupHandle[]> {
+    return this.owner.rootId === null ? [] : listHandles(this.parents, 'v2', this.owner, 'legacy', name);
   }
 
   async adopt(handle: CgroupHandle): Promise<void> {

@@ -140,6 +140,11 @@ maybe('state roots on one parent', () => {
     expect(readMark(join(handleDirs(one)[0]!, 'payload'))).toEqual({ role: 'leaf', rootId: A });
     expect((await a.list()).map((h) => h.name)).toEqual(['one']);
     expect((await b.list()).map((h) => h.name)).toEqual(['two']);
+    // One name alone (a start or a teardown among many): the same answer, the same ownership rules.
+    expect(await a.list('one')).toEqual((await a.list()).filter((h) => h.name === 'one'));
+    expect(await a.list('two')).toEqual([]);
+    expect((await b.list('two')).map((h) => h.name)).toEqual(['two']);
+    for (const trick of ['..', '.', '', 'one/payload']) expect(await a.list(trick)).toEqual([]);
 
     // Another root's cgroup: never killed, removed or taken over.
     for (const attempt of [a.kill(two), a.destroy(two), a.set(two, limits({ pids: 5 })), a.create('two', limits({}), DEFAULT_POLICY)]) {

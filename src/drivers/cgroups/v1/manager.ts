@@ -275,12 +275,12 @@ export class V1Manager implements CgroupManager {
     await destroyHandle(full, this.owner);
   }
 
-  list(): Promise<CgroupHandle[]> {
-    return listHandles(this.parents, 'v1', this.owner, 'own');
+  list(name?: string): Promise<CgroupHandle[]> {
+    return listHandles(this.parents, 'v1', this.owner, 'own', name);
   }
 
-  async listWithoutRootId(): Promise<CgroupHandle[]> {
-    return this.owner.rootId === null ? [] : listHandles(this.parents, 'v1', this.owner, 'legacy');
+  async listWithoutRootId(name?: string): Promise<CgroupHandle[]> {
+    return this.owner.rootId === null ? [] : listHandles(this.parents, 'v1', this.owner, 'legacy', name);
   }
 
   async adopt(handle: CgroupHandle): Promise<void> {
