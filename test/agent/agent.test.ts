@@ -9,6 +9,7 @@ import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { BIN } from '../support/cli.js';
 import { requireRoot } from '../support/root.js';
 import { psJson, sandbox, sleeper, type Sandbox } from '../support/host-sandbox.js';
+import { until as waitUntil } from '../support/until.js';
 
 const sandboxes: Sandbox[] = [];
 const agents: ChildProcess[] = [];
@@ -43,20 +44,8 @@ function stopAgent(child: ChildProcess): Promise<void> {
   });
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = probe();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${String(last)})\n${agentLogTail()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  return waitUntil(what, probe, timeoutMs, () => agentLogTail());
 }
 
 function cmdline(pid: string): string {

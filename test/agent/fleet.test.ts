@@ -19,6 +19,7 @@ import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { BIN, REPO } from '../support/cli.js';
 import { requireRoot } from '../support/root.js';
 import { psJson, sandbox, sleeper, type Sandbox } from '../support/host-sandbox.js';
+import { until as waitUntil } from '../support/until.js';
 
 const Ajv2020 = Ajv2020Module.default;
 
@@ -126,20 +127,8 @@ function runningOn(m: Member): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 45_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = probe();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${String(last)})\n${fleet.map((m) => `--- ${m.name}:\n${m.log.slice(-2500)}`).join('\n')}`);
-    await sleep(200);
-  }
+function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 45_000): Promise<T> {
+  return waitUntil(what, probe, timeoutMs, () => fleet.map((m) => `--- ${m.name}:\n${m.log.slice(-2500)}`).join('\n'));
 }
 
 describe('a fleet of corral agents following one git repository', () => {
