@@ -3,7 +3,8 @@
 //
 // 1. Converge N containers from nothing with `corral reconcile --once` (wall time of the command,
 //    and per container), against crun creating the same N containers in a loop (`crun run -d`),
-//    both on one shared busybox rootfs, each container running `sleep`.
+//    both on one shared busybox rootfs, each container running `sleep`. Twice: with a user
+//    namespace (corral's default; crun gets the same mapping) and without (`enabled: false`).
 // 2. Plan with nothing to do for M manifests whose M containers all run: `corral plan` as a fresh
 //    process (cold: Node start, schema compile, every file parsed), and a warm pass as the agent
 //    runs it (manifest cache, inspect of every container, plan).
@@ -26,11 +27,13 @@ const BIN = new URL('../bin/corral', import.meta.url).pathname;
 const base = mkdtempSync('/tmp/corral-bench-reconcile-');
 chmodSync(base, 0o755);
 const parent = `corral-bench-${process.pid}`;
-function manifests(dir, n, rootfs) {
+/** `userns: false` turns off the user namespace corral gives a container by default. */
+function manifests(dir, n, rootfs, { userns = true } = {}) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  const ns = userns ? '' : '  namespaces: {user: {enabled: false}}\n';
   for (let i = 0; i < n; i++) {
-    writeFileSync(join(dir, `c${i}.yaml`), `apiVersion: corral/v1\nkind: Container\nmetadata:\n  name: c${i}\n  labels: {bench: reconcile}\nspec:\n  rootfs: {path: ${rootfs}}\n  command: [/bin/sleep, "1000000"]\n  readOnlyRootfs: true\n  env: {N: "${i}"}\n  resources: {memory: 16Mi, pids: 16}\n  stopSignal: SIGKILL\n  stopTimeout: 1s\n`);
+    writeFileSync(join(dir, `c${i}.yaml`), `apiVersion: corral/v1\nkind: Container\nmetadata:\n  name: c${i}\n  labels: {bench: reconcile}\nspec:\n  rootfs: {path: ${rootfs}}\n  command: [/bin/sleep, "1000000"]\n  readOnlyRootfs: true\n  env: {N: "${i}"}\n  resources: {memory: 16Mi, pids: 16}\n${ns}  stopSignal: SIGKILL\n  stopTimeout: 1s\n`);
   }
 }
 
@@ -52,37 +55,71 @@ try {
   busyboxRootfs(rootfs);
   const dir = join(base, 'manifests');
 
-  // 1. Converge from nothing.
-  manifests(dir, CONVERGE, rootfs);
-  const corralMs = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once');
-  const again = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once', '--detailed-exitcode');
-  corral({ ...env, CORRAL_MANIFESTS: none }, 'reconcile', '--once', '--allow-empty');
+  // 1. Converge from nothing: corral with its default user namespace (`auto`, from its pool) and
+  // without one, crun with one (a copy of the rootfs chowned to the mapped root, since crun 1.8
+  // cannot idmap a rootfs) and without. Each run follows the previous one's teardown: on this
+  // host's ext4 (no journal) a new inode skips every inode deleted within the last minute, which
+  // charges each run a little for the run before it.
+  const converge = (userns) => {
+    manifests(dir, CONVERGE, rootfs, { userns });
+    const ms = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once');
+    const again = corral({ ...env, CORRAL_MANIFESTS: dir }, 'reconcile', '--once', '--detailed-exitcode');
+    corral({ ...env, CORRAL_MANIFESTS: none }, 'reconcile', '--once', '--allow-empty');
+    return { ms, again };
+  };
 
-  const bundle = join(base, 'bundle');
-  mkdirSync(bundle);
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
-    ociVersion: '1.0.2',
-    process: { user: { uid: 0, gid: 0 }, args: ['/bin/sleep', '1000000'], env: ['PATH=/bin'], cwd: '/', noNewPrivileges: true },
-    root: { path: rootfs, readonly: true },
-    hostname: 'bench',
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
-    linux: { namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })), resources: { pids: { limit: 16 }, memory: { limit: 16 * 2 ** 20 } } },
-  }));
+  const USERNS_BASE = 2000000, USERNS_SIZE = 65536;
+  const bundle = (name, root, userns) => {
+    const b = join(base, name);
+    mkdirSync(b);
+    const idMaps = [{ containerID: 0, hostID: USERNS_BASE, size: USERNS_SIZE }];
+    writeFileSync(join(b, 'config.json'), JSON.stringify({
+      ociVersion: '1.0.2',
+      process: { user: { uid: 0, gid: 0 }, args: ['/bin/sleep', '1000000'], env: ['PATH=/bin'], cwd: '/', noNewPrivileges: true },
+      root: { path: root, readonly: true },
+      hostname: 'bench',
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
+      linux: {
+        namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup', ...(userns ? ['user'] : [])].map((type) => ({ type })),
+        ...(userns ? { uidMappings: idMaps, gidMappings: idMaps } : {}),
+        resources: { pids: { limit: 16 }, memory: { limit: 16 * 2 ** 20 } },
+      },
+    }));
+    return b;
+  };
+  const usernsRootfs = join(base, 'rootfs-userns');
+  spawnSync('cp', ['-a', rootfs, usernsRootfs]);
+  spawnSync('chown', ['-hR', `${USERNS_BASE}:${USERNS_BASE}`, usernsRootfs]);
   const empty = join(base, 'empty');
   writeFileSync(empty, '');
   const crunRoot = join(base, 'crun');
   // crun refuses hybrid hosts: hide the cgroup2 controllers file in a private mount namespace.
   const inNs = (script) => spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', `mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; ${script}`], { encoding: 'utf8' });
-  const t0 = performance.now();
-  const crun = inNs(`for i in $(seq 1 ${CONVERGE}); do crun --root ${crunRoot} run -d --bundle ${bundle} b$i </dev/null >/dev/null 2>&1 || echo FAIL >&2; done`);
-  const crunMs = performance.now() - t0;
-  inNs(`for i in $(seq 1 ${CONVERGE}); do crun --root ${crunRoot} delete -f b$i >/dev/null 2>&1; done`);
-  if (crun.stderr.includes('FAIL')) console.log('  (some crun starts failed)');
+  const crunLoop = (b) => {
+    const t0 = performance.now();
+    const r = inNs(`for i in $(seq 1 ${CONVERGE}); do crun --root ${crunRoot} run -d --bundle ${b} b$i </dev/null >/dev/null 2>&1 || echo FAIL >&2; done`);
+    const ms = performance.now() - t0;
+    inNs(`for i in $(seq 1 ${CONVERGE}); do crun --root ${crunRoot} delete -f b$i >/dev/null 2>&1; done`);
+    if (r.stderr.includes('FAIL')) console.log('  (some crun starts failed)');
+    return ms;
+  };
+  const corralUserns = converge(true);
+  const crunUsernsMs = crunLoop(bundle('bundle-userns', usernsRootfs, true));
+  const corralPlain = converge(false);
+  const crunMs = crunLoop(bundle('bundle', rootfs, false));
+  const corralMs = corralUserns.ms;
+  const again = corralUserns.again;
 
-  console.log(`converge ${CONVERGE} containers from nothing (ms)        total   per container`);
-  console.log(`  corral reconcile --once (parallel ${2 * (await import('node:os')).cpus().length})   ${corralMs.toFixed(0).padStart(8)} ${(corralMs / CONVERGE).toFixed(1).padStart(10)}`);
-  console.log(`  crun run -d, in a loop                  ${crunMs.toFixed(0).padStart(8)} ${(crunMs / CONVERGE).toFixed(1).padStart(10)}`);
-  console.log(`  corral second run (nothing to do)       ${again.toFixed(0).padStart(8)}`);
+  const parallel = 2 * (await import('node:os')).cpus().length;
+  const line = (label, ms) => console.log(`  ${label.padEnd(44)} ${ms.toFixed(0).padStart(8)} ${(ms / CONVERGE).toFixed(1).padStart(10)}`);
+  console.log(`converge ${CONVERGE} containers from nothing (ms)             total   per container`);
+  console.log('  with a user namespace (corral\'s default):');
+  line(`corral reconcile --once (parallel ${parallel})`, corralMs);
+  line('crun run -d, in a loop', crunUsernsMs);
+  console.log('  without one:');
+  line(`corral reconcile --once (parallel ${parallel})`, corralPlain.ms);
+  line('crun run -d, in a loop', crunMs);
+  console.log(`  corral second run (nothing to do)            ${again.toFixed(0).padStart(8)}`);
 
   // 2. Plan with nothing to do.
   manifests(dir, PLAN, rootfs);
@@ -103,6 +140,8 @@ try {
     bench: 'reconcile', unit: 'ms', params: { converge: CONVERGE, plan: PLAN },
     rows: [
       row('corral', `converge ${CONVERGE}, per container`, corralMs / CONVERGE, { total: corralMs }),
+      row('crun + userns', `converge ${CONVERGE}, per container`, crunUsernsMs / CONVERGE, { total: crunUsernsMs }),
+      row('corral, no userns', `converge ${CONVERGE}, per container`, corralPlain.ms / CONVERGE, { total: corralPlain.ms }),
       row('crun', `converge ${CONVERGE}, per container`, crunMs / CONVERGE, { total: crunMs }),
       row('corral', 'second run, nothing to do', again),
       row('corral', `plan ${PLAN}, fresh process`, cold),

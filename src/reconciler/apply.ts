@@ -117,6 +117,7 @@ export async function apply(
     throw new CorralError('PLAN_STALE', `the state changed since the plan was made (serial ${plan.stateSerial}, now ${store.currentSerial})`, { hint: 'plan again' });
   }
   const ctx = { ports, signal, stepTimeoutMs: options.stepTimeoutMs };
+  ports.userRanges?.beginPass?.();
   const actions = new Actions(records, ctx, store, options.now, ports.userRanges);
   const diagnostics: Diagnostic[] = [];
 

@@ -144,6 +144,8 @@ export interface UserRangeAllocator {
   release(name: string): Promise<void>;
   /** The pool as the files hold it now, without appending to them; null: none yet (or unreadable). */
   existingPool?(): Promise<IdPool | null>;
+  /** A pass starts (under the state lock): what the allocator read before may have changed since. */
+  beginPass?(): void;
 }
 
 export const slotsFor = (size: number): number => Math.ceil(size / SLOT_SIZE);

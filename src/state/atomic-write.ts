@@ -55,13 +55,50 @@ async function keepAsPrevious(path: string): Promise<void> {
   await rename(temp, `${path}.prev`);
 }
 
-export async function syncDirectory(dir: string): Promise<void> {
+let directoryFsyncs = 0;
+
+/** Directory fsyncs issued by this process (the group commit's test looks at it). */
+export const directoryFsyncsIssued = (): number => directoryFsyncs;
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  directoryFsyncs++;
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
+}
+
+/** Per directory: the fsync in flight, and the one queued behind it that later callers share. */
+const directorySyncs = new Map<string, { running: Promise<void>; next: Promise<void> | null }>();
+
+/**
+ * Makes the renames done in `dir` so far durable. Group commit: callers share an fsync that starts
+ * after their call (apply writes the records of several containers at once into one directory),
+ * so N concurrent writers cost at most two directory fsyncs instead of N.
+ */
+export function syncDirectory(dir: string): Promise<void> {
+  const state = directorySyncs.get(dir);
+  if (!state) {
+    const running = fsyncDirectory(dir).finally(() => promote(dir));
+    directorySyncs.set(dir, { running, next: null });
+    return running;
+  }
+  // The running fsync may have started before this caller's rename: wait for the next one.
+  state.next ??= state.running.catch(() => undefined).then(() => fsyncDirectory(dir)).finally(() => promote(dir));
+  return state.next;
+}
+
+function promote(dir: string): void {
+  const state = directorySyncs.get(dir);
+  if (!state) return;
+  if (state.next === null) {
+    directorySyncs.delete(dir);
+    return;
+  }
+  // The queued fsync starts now: callers from here on need the one after it.
+  directorySyncs.set(dir, { running: state.next, next: null });
 }
 
 /** The pid a temp file's name carries (`.<name>.tmp-<pid>-<random>`), null for another form. */

@@ -151,6 +151,7 @@ function decodeSlot(text: string): SlotAssignment | null {
 export class UserRangeSlots implements UserRangeAllocator {
   private queue: Promise<unknown> = Promise.resolve();
   private pool: Promise<IdPool> | null = null;
+  private cache: Map<string, SlotAssignment> | null = null;
 
   constructor(readonly dir: string, private readonly resolvePool: () => Promise<IdPool>, private readonly peekPool: () => Promise<IdPool | null> = async () => null) {}
 
@@ -201,11 +202,10 @@ export class UserRangeSlots implements UserRangeAllocator {
     return this.serialized(async () => {
       const path = slotPath(this.dir, name);
       const pool = await this.poolOnce();
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      await removeStaleTemps(this.dir);
-      const own = decodeSlot(await readText(path));
-      const stored = [...(await this.listOthers(name)).values()];
-      const taken = [...others, ...stored.map((s) => ({ hostId: s.hostId, size: s.size }))];
+      const slots = await this.passSlots(name);
+      const own = slots.get(name) ?? null;
+      const stored = [...slots].flatMap(([n, s]) => (n === name ? [] : [{ hostId: s.hostId, size: s.size }]));
+      const taken = [...others, ...stored];
       const previous = own && slotFits(pool, own) ? own : null;
       const chosen = chooseSlot(pool, size, taken, previous);
       if (!chosen) {
@@ -215,28 +215,43 @@ export class UserRangeSlots implements UserRangeAllocator {
       }
       if (!own || own.hostId !== chosen.hostId || own.size !== chosen.size || own.slot !== chosen.slot) {
         await writeFileAtomic(path, `${JSON.stringify(chosen)}\n`, 0o600);
+        slots.set(name, chosen);
       }
       return { hostId: chosen.hostId, size: chosen.size };
     });
   }
 
-  private async listOthers(name: string): Promise<Map<string, SlotAssignment>> {
+  /**
+   * Every stored slot, read once per pass: a pass holds the state lock, so only this allocator
+   * writes the directory until beginPass() (apply starting 1,000 containers otherwise reads
+   * 500,000 slot files). `name`'s own damaged file is removed (its slot is chosen again); another's
+   * stops the allocation.
+   */
+  private async passSlots(name: string): Promise<Map<string, SlotAssignment>> {
+    if (this.cache) return this.cache;
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await removeStaleTemps(this.dir);
     const all = await this.list().catch((err: unknown) => {
-      // Its own damaged file is rewritten; another's stops the allocation.
-      if (err instanceof CorralError && err.container === name) return null;
+      if (err instanceof CorralError && err.code === 'STATE_CORRUPT' && err.container === name) return null;
       throw err;
     });
     if (all === null) {
       await rm(slotPath(this.dir, name), { force: true });
-      return this.listOthers(name);
+      return this.passSlots(name);
     }
-    all.delete(name);
+    this.cache = all;
     return all;
+  }
+
+  /** A new pass: the next allocation reads the directory again (another process may have written it). */
+  beginPass(): void {
+    this.cache = null;
   }
 
   release(name: string): Promise<void> {
     return this.serialized(async () => {
       const path = slotPath(this.dir, name);
+      this.cache?.delete(name);
       try {
         await rm(path);
       } catch (err) {
@@ -250,6 +265,7 @@ export class UserRangeSlots implements UserRangeAllocator {
   /** Frees the slots of containers that have no record (a create that crashed before its record). */
   prune(keep: ReadonlySet<string>): Promise<string[]> {
     return this.serialized(async () => {
+      this.cache = null;
       const freed: string[] = [];
       for (const name of (await this.list().catch(() => new Map<string, SlotAssignment>())).keys()) {
         if (keep.has(name)) continue;

@@ -107,9 +107,22 @@ describe('slots in the state root', () => {
     const s = slots();
     await s.allocate('a', 1, []);
     writeFileSync(join(s.dir, 'a.json'), '{"hostId":');
+    s.beginPass();
     expect(await s.allocate('a', 1, [])).toEqual({ hostId: POOL.start, size: 1 });
     writeFileSync(join(s.dir, 'a.json'), 'nope');
+    s.beginPass();
     await expect(s.allocate('b', 1, [])).rejects.toMatchObject({ code: 'STATE_CORRUPT', container: 'a' });
+  });
+
+  test('one pass reads the directory once; the next pass reads it again', async () => {
+    const s = slots();
+    await s.allocate('a', 1, []);
+    // Within a pass the state lock keeps other writers out, so the pass does not read every slot
+    // file again for each container it starts. A damaged file shows when it is read: next pass.
+    writeFileSync(join(s.dir, 'x.json'), 'nope');
+    expect(await s.allocate('b', 1, [])).toEqual({ hostId: POOL.start + SLOT_SIZE, size: 1 });
+    s.beginPass();
+    await expect(s.allocate('c', 1, [])).rejects.toMatchObject({ code: 'STATE_CORRUPT', container: 'x' });
   });
 
   test('prune frees the slots of containers without a record', async () => {

@@ -192,6 +192,8 @@ export class Owner {
    * corral makes directories beside a container's leaves. True when it marked anything.
    */
   adoptLeftover(dir: string, leaves: readonly string[] = []): boolean {
+    // A container's first start has no directory yet: one syscall says so.
+    if (readMark(dir) === 'missing') return false;
     let adopted = false;
     if (this.isAdoptable(dir)) {
       this.mark(dir, 'container');

@@ -104,8 +104,9 @@ export class V2Manager implements CgroupManager {
     const created = await this.owner.ensureDir(handle.unified!, 'container');
     try {
       // Limits and the device program on the directory apply to every cgroup below it.
-      await this.set(handle, resources);
-      await this.setDevices(handle, devices);
+      // The directory was just made or claimed by ensureDir: no ownership check again.
+      for (const step of SET_SEQUENCE) await step(handle.unified!, resources, this.ctx);
+      this.writeDevices(handle.unified!, devices);
       for (const leaf of leafDirs(handle)) await this.owner.ensureDir(leaf, 'leaf');
     } catch (err) {
       if (created) await removeCgroupDir(handle.unified!).catch(() => undefined);
@@ -123,8 +124,12 @@ export class V2Manager implements CgroupManager {
   async setDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<CgroupHandle> {
     const dir = this.dir(handle);
     assertHandleOwned(handle, this.owner);
-    if (shouldWrite(this.capabilities, 'devices', devices.allowAll, describePolicy(devices))) applyDeviceProgram(dir, devices);
+    this.writeDevices(dir, devices);
     return handle;
+  }
+
+  private writeDevices(dir: string, devices: DevicePolicy): void {
+    if (shouldWrite(this.capabilities, 'devices', devices.allowAll, describePolicy(devices))) applyDeviceProgram(dir, devices);
   }
 
   async checkDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<DeviceCheck> {

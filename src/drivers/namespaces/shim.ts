@@ -1,17 +1,21 @@
 // Spawning the shim, the execa way: typed failures (ShimError), AbortSignal cancellation, and
 // SIGTERM escalating to SIGKILL. The spec goes to fd 3, status lines come back on fd 4, the shim's
-// own JSON log lines on stderr are forwarded to the logger.
+// own JSON log lines on stderr are forwarded to the logger. `run` starts it with posix_spawn
+// (no fork of the agent); `exec` with Node's spawn, whose ChildProcess its caller drives.
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { CorralError } from '../../errors.js';
 import { sameProcess } from '../../sys/proc.js';
 import { sealedCopy } from '../../sys/memfd.js';
-import { closeFd, pidfdOpen } from '../../sys/pidfd.js';
+import { closeFd, pidfdOpen, pidfdSendSignal, waitPidfd } from '../../sys/pidfd.js';
+import { pipe, posixSpawn } from '../../sys/posix-spawn.js';
 import { encodeSpawnSpec, parseStatusLine, type StatusMessage } from './protocol.js';
 import { SHIM_EXIT, SHIM_FD } from './protocol-fields.js';
 import { ShimError } from './shim-error.js';
@@ -92,11 +96,21 @@ export function openTarget(target: JoinTarget, container: string): number {
 }
 
 interface Exchange {
-  readonly child: ChildProcess;
   readonly messages: StatusMessage[];
   readonly stderr: string[];
   readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly kill: (signal: NodeJS.Signals) => void;
   canceled: boolean;
+}
+
+/** The shim's end of one exchange, however it was started. */
+interface ShimPipes {
+  readonly status: Readable | null;
+  readonly stderr: Readable | null;
+  readonly spec: Writable | null;
+  /** Resolves when the shim process has ended (and is reaped); rejects when it could not start. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly kill: (signal: NodeJS.Signals) => void;
 }
 
 function forwardLogs(stream: Readable | null, sink: string[], logger: ShimLogger | undefined, name: string): void {
@@ -113,37 +127,32 @@ function forwardLogs(stream: Readable | null, sink: string[], logger: ShimLogger
   });
 }
 
-function exchange(spec: SpawnSpec, mode: 'run' | 'exec', stdio: StdioOptions, opts: ShimOptions): Exchange {
-  const path = opts.shim ?? shimPath();
-  checkShim(path);
-  const payload = encodeSpawnSpec(spec);
-  // The shim gets no environment of ours; only sanitizer settings pass, for the ASan test run.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'ASAN_OPTIONS' || k === 'UBSAN_OPTIONS'));
-  // An exec helper stays in the caller's process group, so a terminal's job control applies to it
-  // (stopped with ^Z, SIGTTIN when it reads in the background). It leaves the signals a terminal
-  // generates to its parent, which passes on what it gets (shim/relay.h).
-  const child = spawn(sealedShimPath(path), [mode], { stdio, env, argv0: 'corral-shim' });
+/** The shim gets no environment of ours; only sanitizer settings pass, for the ASan test run. */
+function shimEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => (e[0] === 'ASAN_OPTIONS' || e[0] === 'UBSAN_OPTIONS') && e[1] !== undefined));
+}
+
+/** Sends the spec, collects status lines and log lines, and settles once the shim ended and its status pipe closed. */
+function converse(spec: SpawnSpec, pipes: ShimPipes, opts: ShimOptions): Exchange {
   const messages: StatusMessage[] = [];
   const stderr: string[] = [];
   const ex: Exchange = {
-    child, messages, stderr, canceled: false,
+    messages, stderr, canceled: false, kill: pipes.kill,
     done: new Promise((resolve, reject) => {
       let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
       let statusClosed = false;
       const finish = (): void => {
         if (exit && statusClosed) resolve(exit);
       };
-      child.once('error', (err) => reject(new ShimError('SHIM_MISSING', { stage: 'spawn', detail: path, container: spec.name, cause: err })));
-      child.once('exit', (code, signal) => {
-        exit = { code, signal };
+      pipes.exited.then((e) => {
+        exit = e;
         finish();
-      });
-      const status = child.stdio[SHIM_FD.status] as Readable | null;
-      if (!status) {
+      }, reject);
+      if (!pipes.status) {
         statusClosed = true;
         return;
       }
-      const rl = createInterface({ input: status });
+      const rl = createInterface({ input: pipes.status });
       rl.on('line', (line) => {
         try {
           messages.push(parseStatusLine(line));
@@ -157,23 +166,107 @@ function exchange(spec: SpawnSpec, mode: 'run' | 'exec', stdio: StdioOptions, op
       });
     }),
   };
-  forwardLogs(child.stderr, stderr, opts.logger, spec.name);
-  const specPipe = child.stdio[SHIM_FD.spec] as Writable | null;
+  forwardLogs(pipes.stderr, stderr, opts.logger, spec.name);
   // The shim reads exactly header + body; EPIPE here means it died first, which `done` reports.
-  specPipe?.on('error', () => undefined);
-  specPipe?.end(payload);
+  pipes.spec?.on('error', () => undefined);
+  pipes.spec?.end(encodeSpawnSpec(spec));
 
   if (opts.signal) {
     const onAbort = (): void => {
       ex.canceled = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), opts.forceKillAfterMs ?? 5000).unref();
+      pipes.kill('SIGTERM');
+      setTimeout(() => pipes.kill('SIGKILL'), opts.forceKillAfterMs ?? 5000).unref();
     };
     if (opts.signal.aborted) onAbort();
     else opts.signal.addEventListener('abort', onAbort, { once: true });
     void ex.done.finally(() => opts.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
   }
   return ex;
+}
+
+/** `exec`: through Node's spawn, whose ChildProcess the caller drives (stdin, a terminal's job control). */
+function spawnExec(spec: SpawnSpec, stdio: StdioOptions, path: string): { child: ChildProcess; pipes: ShimPipes } {
+  // An exec helper stays in the caller's process group, so a terminal's job control applies to it
+  // (stopped with ^Z, SIGTTIN when it reads in the background). It leaves the signals a terminal
+  // generates to its parent, which passes on what it gets (shim/relay.h).
+  const child = spawn(sealedShimPath(path), ['exec'], { stdio, env: shimEnv(), argv0: 'corral-shim' });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', (err) => reject(new ShimError('SHIM_MISSING', { stage: 'spawn', detail: path, container: spec.name, cause: err })));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    child,
+    pipes: {
+      status: child.stdio[SHIM_FD.status] as Readable | null, stderr: child.stderr, spec: child.stdio[SHIM_FD.spec] as Writable | null,
+      exited, kill: (signal) => child.kill(signal),
+    },
+  };
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+/** Polls a child that is about to end (its status pipe closed): waitid(WNOHANG) on its pidfd, never a blocking wait. */
+async function reap(pidfd: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    const exit = waitPidfd(pidfd);
+    if (exit) {
+      closeFd(pidfd);
+      return { code: exit.code, signal: exit.signal === null ? null : SIGNAL_NAMES.get(exit.signal) ?? null };
+    }
+    await sleep(delay);
+  }
+}
+
+/**
+ * `run`: through posix_spawn (src/sys/posix-spawn.ts), which does not copy the agent's page
+ * tables as Node's fork does. stdin and stdout are /dev/null; stderr, the spec and the status
+ * are pipes; `extraFd`, when given, becomes fd 5.
+ */
+function spawnRun(spec: SpawnSpec, path: string, extraFd: number | null): ShimPipes {
+  const [stderrRead, stderrWrite] = pipe();
+  const [specRead, specWrite] = pipe();
+  const [statusRead, statusWrite] = pipe();
+  const theirs = [stderrWrite, specRead, statusWrite];
+  let spawned;
+  try {
+    spawned = posixSpawn(sealedShimPath(path), ['corral-shim', 'run'], shimEnv(), ['null', 'null', stderrWrite, specRead, statusWrite, ...(extraFd === null ? [] : [extraFd])]);
+  } catch (err) {
+    for (const fd of [...theirs, stderrRead, specWrite, statusRead]) closeFd(fd);
+    const e = Promise.reject(new ShimError('SHIM_MISSING', { stage: 'spawn', detail: path, container: spec.name, cause: err }));
+    e.catch(() => undefined);
+    return { status: null, stderr: null, spec: null, exited: e, kill: () => undefined };
+  }
+  for (const fd of theirs) closeFd(fd);
+  const { pidfd } = spawned;
+  let reaped = false;
+  let reaping: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null = null;
+  let startReaping: () => void = () => undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    startReaping = () => {
+      reaping ??= reap(pidfd).finally(() => {
+        reaped = true;
+      });
+      resolve(reaping);
+    };
+  });
+  // The launcher forks the monitor and ends before the status pipe closes: reaping starts then,
+  // or at a kill (a monitor stuck before `ready` holds the pipe open).
+  const status = new Socket({ fd: statusRead, readable: true, writable: false });
+  status.once('close', () => startReaping());
+  return {
+    status,
+    stderr: new Socket({ fd: stderrRead, readable: true, writable: false }),
+    spec: new Socket({ fd: specWrite, readable: false, writable: true }),
+    exited,
+    // Through the pidfd, and never once reaped: the number may name another process by then.
+    kill: (signal) => {
+      if (reaped) return;
+      try {
+        pidfdSendSignal(pidfd, osConstants.signals[signal]);
+      } catch { /* already gone */ }
+      startReaping();
+    },
+  };
 }
 
 /**
@@ -207,11 +300,11 @@ export interface ShimReady {
 
 /** Starts a container; resolves once its command runs (execve succeeded). */
 export async function runShim(spec: RunSpawnSpec, opts: ShimOptions = {}): Promise<ShimReady> {
+  const path = opts.shim ?? shimPath();
+  checkShim(path);
   const join = spec.joinNetwork ? openNetworkJoin(spec.joinNetwork, spec.name) : null;
   try {
-    const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'];
-    if (join !== null) stdio.push(join);
-    const ex = exchange(spec, 'run', stdio, opts);
+    const ex = converse(spec, spawnRun(spec, path, join), opts);
     const exit = await ex.done;
     const ready = ex.messages.find((m) => m.type === 'ready');
     if (ready && ready.type === 'ready' && ready.monitorPid && ready.initPid) {
@@ -252,8 +345,11 @@ export async function execShim(spec: ExecSpawnSpec, target: JoinTarget, opts: Ex
     const io = typeof s === 'string' ? [s, s, s] : [...s];
     // The shim's own log lines share stderr with the command here: with 'inherit' they go to the
     // caller's terminal, which is where an exec failure belongs.
-    const ex = exchange(spec, 'exec', [...io, 'pipe', 'pipe', pidfd] as StdioOptions, { ...opts, logger: undefined });
-    opts.onSpawn?.(ex.child);
+    const path = opts.shim ?? shimPath();
+    checkShim(path);
+    const { child, pipes } = spawnExec(spec, [...io, 'pipe', 'pipe', pidfd] as StdioOptions, path);
+    const ex = converse(spec, pipes, { ...opts, logger: undefined });
+    opts.onSpawn?.(child);
     const exit = await ex.done;
     const exited = ex.messages.find((m) => m.type === 'exited');
     const ready = ex.messages.find((m) => m.type === 'ready');

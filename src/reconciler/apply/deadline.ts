@@ -12,10 +12,15 @@ export async function withDeadline<T>(
   container: string,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new CorralError('TIMEOUT', `${what} took longer than ${Math.round(ms / 1000)}s`, { container })), ms);
+  // One controller fed by the pass and the timer, not AbortSignal.any: Node 20 keeps every signal
+  // that any() derives from a long-lived one (the agent's pass) until that one is collected.
+  const step = new AbortController();
+  const timer = setTimeout(() => step.abort(new CorralError('TIMEOUT', `${what} took longer than ${Math.round(ms / 1000)}s`, { container })), ms);
   timer.unref();
-  const signal = AbortSignal.any([pass, deadline.signal]);
+  const onPassAbort = (): void => step.abort(pass.reason);
+  if (pass.aborted) onPassAbort();
+  else pass.addEventListener('abort', onPassAbort, { once: true });
+  const signal = step.signal;
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason instanceof CorralError ? signal.reason : new CorralError('ABORTED', `${what} was aborted`, { container }));
@@ -28,6 +33,7 @@ export async function withDeadline<T>(
     return await Promise.race([work(signal), aborted]);
   } finally {
     clearTimeout(timer);
+    pass.removeEventListener('abort', onPassAbort);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }

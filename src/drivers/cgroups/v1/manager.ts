@@ -121,11 +121,12 @@ export class V1Manager implements CgroupManager {
       for (const dir of handleDirs(handle)) if (await this.owner.ensureDir(dir, 'container')) created.push(dir);
       for (const [sub, dir] of this.subsystems(handle)) await sub.apply?.(dir, dirname(dir));
       for (const leaf of leafDirs(handle)) if (existsSync(leaf) && (await treePids(leaf)).length === 0) await removeCgroupDir(leaf);
-      await this.setDevices({ ...handle, leaves: undefined }, devicePolicy);
+      // Every directory was just made or claimed by ensureDir: no ownership check again below.
+      await this.writeDevices({ ...handle, leaves: undefined }, devicePolicy);
       for (const leaf of leafDirs(handle)) await this.owner.ensureDir(leaf, 'leaf');
       for (const [sub, dir] of this.subsystems(handle)) for (const leaf of leavesIn(handle, dir)) await sub.apply?.(leaf, dir);
-      await this.set(handle, resources);
-      await this.setDevices(handle, devicePolicy);
+      await this.writeLimits(handle, resources);
+      await this.writeDevices(handle, devicePolicy);
     } catch (err) {
       // Leave nothing half-made behind; directories adopted from an earlier run stay.
       for (const dir of created.reverse()) await removeCgroupDir(dir).catch(() => undefined);
@@ -137,6 +138,10 @@ export class V1Manager implements CgroupManager {
   async set(handle: CgroupHandle, resources: ResourcesSpec): Promise<void> {
     checkHandle(handle, 'v1');
     assertHandleOwned(handle, this.owner);
+    await this.writeLimits(handle, resources);
+  }
+
+  private async writeLimits(handle: CgroupHandle, resources: ResourcesSpec): Promise<void> {
     for (const [sub, dir] of this.subsystems(handle)) await sub.set?.(dir, resources, this.ctx, dirname(dir), leavesIn(handle, dir));
   }
 
@@ -167,6 +172,10 @@ export class V1Manager implements CgroupManager {
   async setDevices(handle: CgroupHandle, policy: DevicePolicy): Promise<CgroupHandle> {
     checkHandle(handle, 'v1');
     assertHandleOwned(handle, this.owner);
+    return this.writeDevices(handle, policy);
+  }
+
+  private async writeDevices(handle: CgroupHandle, policy: DevicePolicy): Promise<CgroupHandle> {
     if (!shouldWrite(this.capabilities, 'devices', policy.allowAll, describePolicy(policy))) return handle;
     const dir = this.devicesDir(handle);
     if (dir === null) {
