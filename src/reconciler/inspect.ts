@@ -46,7 +46,7 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
   }));
 
   const known = new Set([...records.map((r) => r.name), ...unknown]);
-  const [shims, networks, cgroups, dirs, named] = await Promise.all([ports.runtime.list(), ports.network.list(), orphansToo ? ports.cgroups.list() : Promise.resolve([]), ports.rootfs.list(), ports.network.networks()]);
+  const [shims, networks, cgroups, dirs, named] = await Promise.all([ports.runtime.list(), ports.network.list(), orphansToo ? ports.cgroups.list(known) : Promise.resolve([]), ports.rootfs.list(), ports.network.networks()]);
   const orphan = (kind: Orphan['kind'], detail: string) => (name: string): Orphan => ({ kind, name, detail });
   // In teardown order (apply/steps.ts): a monitor goes before the cgroup it sits in.
   const orphans: Orphan[] = [

@@ -158,8 +158,12 @@ export interface CgroupPort extends PlanTimeChecks {
   kill(name: string): Promise<void>;
   /** Kills what is left and removes the cgroups. Idempotent. */
   destroy(name: string, signal: AbortSignal): Promise<void>;
-  /** Container names with a cgroup under corral's parent. */
-  list(): Promise<string[]>;
+  /**
+   * Container names with a cgroup under corral's parent. `except`: names left out without a look
+   * at their cgroups (orphan detection passes the names it has records for: 1,000 containers'
+   * ownership marks are 27,000 reads on a v1 host).
+   */
+  list(except?: ReadonlySet<string>): Promise<string[]>;
   /** OOM kills counted in the container's cgroup so far. */
   oomKills(handle: Json): Promise<number>;
   stats(handle: Json): Promise<Record<string, number | null>>;

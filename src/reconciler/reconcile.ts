@@ -100,6 +100,12 @@ export async function reconcileOnce(
   const exits: ObservedExit[] = [];
   for (const a of first.containers) {
     const r = refresh(a, now());
+    // refresh returns the record itself when nothing was observed: no serialization of 500
+    // records on every resync of an idle agent.
+    if (r === a.record) {
+      refreshed.push(r);
+      continue;
+    }
     if (r.lastExit !== null && canonicalJson(r.lastExit) !== canonicalJson(a.record.lastExit)) exits.push({ name: r.name, exit: r.lastExit });
     if (options.dryRun || canonicalJson(r) === canonicalJson(a.record)) {
       refreshed.push(r);

@@ -74,7 +74,19 @@ export interface ContainerPaths {
   readonly rootfsRecord: string;
 }
 
+const layouts = new Map<string, Layout>();
+
+/** The paths of a state root; one object per root, since the agent asks for them per container on every pass. */
 export function layout(root: string): Layout {
+  let l = layouts.get(root);
+  if (!l) {
+    l = buildLayout(root);
+    layouts.set(root, l);
+  }
+  return l;
+}
+
+function buildLayout(root: string): Layout {
   const containersDir = join(root, 'containers');
   const stateDir = join(root, 'state');
   return {

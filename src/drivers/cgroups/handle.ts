@@ -12,7 +12,7 @@ import { CorralError, isCorralError } from '../../errors.js';
 import { childCgroups, readPids } from './knob.js';
 import { type Owner, UNSCOPED } from './mark.js';
 import { removeCgroupDir } from './remove.js';
-import type { CgroupBackend, CgroupHandle, CgroupParents, Leaves } from './types.js';
+import type { CgroupBackend, CgroupHandle, CgroupListFilter, CgroupParents, Leaves } from './types.js';
 
 /** The leaves of every container cgroup corral creates from now on (systemd-nspawn's names for the same split). */
 export const LEAVES: Leaves = { monitor: 'monitor', payload: 'payload' };
@@ -147,11 +147,13 @@ function leavesOf(dirs: readonly string[]): Leaves | undefined {
  * Handles of the container cgroups under corral's parents: any name found in any hierarchy (a
  * crash can leave a cgroup in some hierarchies only) whose directories all carry a container
  * mark, `own` ones (this root's, or any for an unscoped owner) or `legacy` ones (no root id).
- * A cgroup of another root, or one with a foreign directory, is never listed. `only`: that name's
+ * A cgroup of another root, or one with a foreign directory, is never listed. `filter`: one name's
  * cgroup alone, with the same checks (the start and teardown of one container among 1,000 read
- * its own marks, not everyone's).
+ * its own marks, not everyone's), or every name but some (types.ts › CgroupListFilter).
  */
-export async function listHandles(parents: CgroupParents, backend: CgroupBackend, owner: Owner, which: 'own' | 'legacy', only?: string): Promise<CgroupHandle[]> {
+export async function listHandles(parents: CgroupParents, backend: CgroupBackend, owner: Owner, which: 'own' | 'legacy', filter?: CgroupListFilter): Promise<CgroupHandle[]> {
+  const only = typeof filter === 'string' ? filter : undefined;
+  const except = typeof filter === 'object' ? filter.except : null;
   if (only !== undefined && (only === '' || only === '.' || only === '..' || only.includes('/'))) return [];
   const parentDirs = [...new Set([...Object.values(parents.v1), ...(parents.unified ? [parents.unified] : [])])];
   const names = new Set<string>();
@@ -160,8 +162,11 @@ export async function listHandles(parents: CgroupParents, backend: CgroupBackend
     if (!existsSync(p)) continue;
     const claim = owner.claim(p, 'parent');
     if (claim !== 'own' && claim !== 'unsupported') continue;
-    if (only === undefined) for (const n of await childCgroups(p)) names.add(n);
-    else if (existsSync(join(p, only))) names.add(only);
+    if (only === undefined) {
+      for (const n of await childCgroups(p)) if (!except?.has(n)) names.add(n);
+    } else if (existsSync(join(p, only))) {
+      names.add(only);
+    }
   }
   const out: CgroupHandle[] = [];
   for (const name of [...names].sort()) {

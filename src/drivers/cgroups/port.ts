@@ -145,9 +145,10 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       adoptLeftovers(name);
       for (const h of await handlesOf(name)) await manager.destroy(h);
     },
-    async list() {
-      const names = new Set((await manager.list()).map((h) => h.name));
-      for (const h of await manager.listWithoutRootId()) {
+    async list(except) {
+      const filter = except ? { except } : undefined;
+      const names = new Set((await manager.list(filter)).map((h) => h.name));
+      for (const h of await manager.listWithoutRootId(filter)) {
         if (deps.records.has(h.name)) {
           names.add(h.name);
         } else if (!warned.has(h.name)) {

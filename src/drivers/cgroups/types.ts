@@ -170,6 +170,13 @@ export interface Disposable {
  * manager. Every method refuses a cgroup corral did not create, or another state root did
  * (CGROUP_NOT_OWNED).
  */
+/**
+ * Which container cgroups a listing reads the marks of: a name, that container's only (a start or
+ * a teardown must not read every container's marks); `except`, all but those (orphan detection
+ * skips the names it has records for, whatever their cgroups are).
+ */
+export type CgroupListFilter = string | { readonly except: ReadonlySet<string> };
+
 export interface CgroupManager {
   readonly backend: CgroupBackend;
   /** The state root this manager acts for (mark.ts); null: every root's cgroups under the parent (tests, benches). */
@@ -225,14 +232,13 @@ export interface CgroupManager {
   destroy(handle: CgroupHandle): Promise<void>;
 
   /** The container cgroups this root owns under its parent (marked with its id), from any earlier run too. */
-  /** `name`: that container's cgroup only (a start or a teardown must not read every container's marks). */
-  list(name?: string): Promise<CgroupHandle[]>;
+  list(filter?: CgroupListFilter): Promise<CgroupHandle[]>;
   /**
    * Container cgroups under the parent marked by a corral from before root ids: whose they are is
    * for the caller to tell (a state record of this root naming one). Empty for a manager without
    * a root id, whose `list` has them.
    */
-  listWithoutRootId(name?: string): Promise<CgroupHandle[]>;
+  listWithoutRootId(filter?: CgroupListFilter): Promise<CgroupHandle[]>;
   /** Stamps this root's id on a handle's directories that carry a mark without one. */
   adopt(handle: CgroupHandle): Promise<void>;
   /** Kills and destroys every cgroup this root owns under its parent, then the parent if empty (tests, uninstall). */

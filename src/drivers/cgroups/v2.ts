@@ -22,7 +22,7 @@ import { watchOomV2 } from './oom.js';
 import { checkCgroupName } from './owner.js';
 import { removeCgroupDir } from './remove.js';
 import type {
-  AppliedResources, CgroupHandle, CgroupLayout, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
+  AppliedResources, CgroupHandle, CgroupLayout, CgroupListFilter, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
   HostCgroupCapabilities, OomEvent,
 } from './types.js';
 import { freezeUnified, isPopulated, killUnified, thawUnified } from './unified.js';
@@ -191,12 +191,12 @@ export class V2Manager implements CgroupManager {
     await destroyHandle(handle, this.owner);
   }
 
-  list(name?: string): Promise<CgroupHandle[]> {
-    return listHandles(this.parents, 'v2', this.owner, 'own', name);
+  list(filter?: CgroupListFilter): Promise<CgroupHandle[]> {
+    return listHandles(this.parents, 'v2', this.owner, 'own', filter);
   }
 
-  async listWithoutRootId(name?: string): Promise<CgroupHandle[]> {
-    return this.owner.rootId === null ? [] : listHandles(this.parents, 'v2', this.owner, 'legacy', name);
+  async listWithoutRootId(filter?: CgroupListFilter): Promise<CgroupHandle[]> {
+    return this.owner.rootId === null ? [] : listHandles(this.parents, 'v2', this.owner, 'legacy', filter);
   }
 
   async adopt(handle: CgroupHandle): Promise<void> {

@@ -5,6 +5,7 @@
 import { BACKOFF, nextBackoff, transition, unknownExit, type ContainerRecord } from '../../state/record.js';
 import type { ActualContainer } from './types.js';
 
+/** The record itself, the same object, when nothing observed changes it (reconcile relies on that). */
 export function refresh({ record, live: observed }: ActualContainer, now: Date): ContainerRecord {
   // A process without a monitor still runs: nothing about the record changes until it is
   // restarted under a new monitor (plan.ts).

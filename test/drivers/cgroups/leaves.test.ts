@@ -145,6 +145,11 @@ maybe('state roots on one parent', () => {
     expect(await a.list('two')).toEqual([]);
     expect((await b.list('two')).map((h) => h.name)).toEqual(['two']);
     for (const trick of ['..', '.', '', 'one/payload']) expect(await a.list(trick)).toEqual([]);
+    // All but some (orphan detection leaves out the names it has records for).
+    const three = await a.create('three', limits({}), DEFAULT_POLICY);
+    expect((await a.list({ except: new Set(['one']) })).map((h) => h.name)).toEqual(['three']);
+    expect((await a.list({ except: new Set(['one', 'three']) }))).toEqual([]);
+    await a.destroy(three);
 
     // Another root's cgroup: never killed, removed or taken over.
     for (const attempt of [a.kill(two), a.destroy(two), a.set(two, limits({ pids: 5 })), a.create('two', limits({}), DEFAULT_POLICY)]) {
