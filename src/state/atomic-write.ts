@@ -18,16 +18,22 @@ export interface AtomicWriteOptions {
    * never disappears), so a reader that finds the current one damaged can fall back to it.
    */
   readonly keepPrevious?: boolean;
+  /**
+   * false: no fsync of the file or the directory. Still atomic for readers, and after a SIGKILL
+   * (the page cache survives it); after a power cut the old file, the new one or an empty one
+   * may be found. Only for what can be rebuilt, such as a cache.
+   */
+  readonly durable?: boolean;
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
-  const { mode = 0o600, keepPrevious = false } = typeof options === 'number' ? { mode: options } : options;
+  const { mode = 0o600, keepPrevious = false, durable = true } = typeof options === 'number' ? { mode: options } : options;
   const dir = dirname(path);
   const temp = tempName(path);
   const file = await open(temp, 'wx', mode);
   try {
     await file.writeFile(data);
-    await file.sync();
+    if (durable) await file.sync();
   } catch (err) {
     await file.close();
     await rm(temp, { force: true });
@@ -41,7 +47,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await rm(temp, { force: true });
     throw err;
   }
-  await syncDirectory(dir);
+  if (durable) await syncDirectory(dir);
 }
 
 async function keepAsPrevious(path: string): Promise<void> {

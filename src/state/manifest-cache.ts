@@ -53,7 +53,8 @@ export class ManifestCacheFile implements PersistedFiles {
     const unused = [...this.older].filter(([key]) => !this.used.has(key)).slice(-KEEP_UNUSED);
     const stored: Stored = { format: FILE_FORMAT, version: this.version, entries: [...unused, ...this.used] };
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.path, JSON.stringify(stored));
+    // A cache: a damaged or missing file is read as empty (the files are parsed again), so no fsync.
+    await writeFileAtomic(this.path, JSON.stringify(stored), { durable: false });
     this.changed = false;
   }
 }

@@ -42,3 +42,11 @@ test('a directory that cannot be synced fails every caller that shares the fsync
   // The failure is not remembered.
   await expect(syncDirectory(dir)).resolves.toBeUndefined();
 });
+
+test('a write that need not be durable (a cache) issues no directory fsync and is still atomic', async () => {
+  const before = directoryFsyncsIssued();
+  await writeFileAtomic(join(dir, 'cache.json'), '{"v":1}', { durable: false });
+  await writeFileAtomic(join(dir, 'cache.json'), '{"v":2}', { durable: false });
+  expect(directoryFsyncsIssued() - before).toBe(0);
+  expect(readFileSync(join(dir, 'cache.json'), 'utf8')).toBe('{"v":2}');
+});

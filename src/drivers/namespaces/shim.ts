@@ -203,7 +203,9 @@ function spawnExec(spec: SpawnSpec, stdio: StdioOptions, path: string): { child:
   };
 }
 
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+/** Number to name, the first name of each number (SIGABRT, not its alias SIGIOT), as Node's own 'exit' event says. */
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
+for (const [name, n] of Object.entries(osConstants.signals)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals);
 
 /** Polls a child that is about to end (its status pipe closed): waitid(WNOHANG) on its pidfd, never a blocking wait. */
 async function reap(pidfd: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
