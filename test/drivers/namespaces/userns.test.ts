@@ -3,12 +3,13 @@
 // and what a container writes lands on the host as its own mapped ids.
 
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { start, stop, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
 import { requireRoot } from '../../support/root.js';
+import { until } from '../../support/until.js';
 import { execIn, makeHarness, mountsLeaked, specOf, type Harness } from './harness.js';
 
 /** Every entry of a tree with its owner, mode and content digest: what "never modified" means. */
@@ -61,6 +62,8 @@ const root = requireRoot();
       expect(inside.trim().split('\n')).toEqual([`0 ${host} 65536`, '0', '0:0', '0:0']);
     }
     for (const [i, host] of RANGES.entries()) {
+      // The start returns once the command runs; its writes come after. The volume file is its last.
+      await until(`uns-${i} to finish writing`, () => existsSync(join(vol, `from-${i}`)), 10_000);
       const upper = h.fs.layout(`uns-${i}`).upper;
       for (const f of ['made-by-root', 'etc/passwd']) {
         const st = statSync(join(upper, f));
