@@ -38,6 +38,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
 import { busyboxRootfs, ensurePackages, removeCgroupTree } from './lib/host.mjs';
+import { sleepConfig } from './lib/crun.mjs';
 import { privatePodman } from './lib/podman.mjs';
 import { loadAverage } from './lib/machine.mjs';
 import { warmPasses } from './lib/pass.mjs';
@@ -204,18 +205,7 @@ async function runCrun() {
   const bundles = join(base, 'crun-bundles');
   for (let i = 1; i <= N; i++) {
     mkdirSync(join(bundles, `b${i}`), { recursive: true });
-    writeFileSync(join(bundles, `b${i}`, 'config.json'), JSON.stringify({
-      ociVersion: '1.0.2',
-      process: { user: { uid: 0, gid: 0 }, args: ['/bin/sleep', '1000000'], env: ['PATH=/bin'], cwd: '/', noNewPrivileges: true },
-      root: { path: rootfs, readonly: true },
-      hostname: 'bench',
-      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
-      linux: {
-        namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })),
-        resources: { pids: { limit: 16 }, memory: { limit: 16 * 2 ** 20 } },
-        cgroupsPath: `/${crunParent}/b${i}`,
-      },
-    }));
+    writeFileSync(join(bundles, `b${i}`, 'config.json'), JSON.stringify(sleepConfig(rootfs, { cgroupsPath: `/${crunParent}/b${i}` })));
   }
   const before = await settledMemory();
   checkpoint();

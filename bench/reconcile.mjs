@@ -15,6 +15,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCgroupManager } from '../dist/drivers/cgroups/index.js';
+import { sleepConfig, USERNS_BASE } from './lib/crun.mjs';
 import { busyboxRootfs, ensurePackages } from './lib/host.mjs';
 import { warmPasses } from './lib/pass.mjs';
 import { emitResult, row, stats } from './lib/result.mjs';
@@ -68,23 +69,10 @@ try {
     return { ms, again };
   };
 
-  const USERNS_BASE = 2000000, USERNS_SIZE = 65536;
   const bundle = (name, root, userns) => {
     const b = join(base, name);
     mkdirSync(b);
-    const idMaps = [{ containerID: 0, hostID: USERNS_BASE, size: USERNS_SIZE }];
-    writeFileSync(join(b, 'config.json'), JSON.stringify({
-      ociVersion: '1.0.2',
-      process: { user: { uid: 0, gid: 0 }, args: ['/bin/sleep', '1000000'], env: ['PATH=/bin'], cwd: '/', noNewPrivileges: true },
-      root: { path: root, readonly: true },
-      hostname: 'bench',
-      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
-      linux: {
-        namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup', ...(userns ? ['user'] : [])].map((type) => ({ type })),
-        ...(userns ? { uidMappings: idMaps, gidMappings: idMaps } : {}),
-        resources: { pids: { limit: 16 }, memory: { limit: 16 * 2 ** 20 } },
-      },
-    }));
+    writeFileSync(join(b, 'config.json'), JSON.stringify(sleepConfig(root, { userns })));
     return b;
   };
   const usernsRootfs = join(base, 'rootfs-userns');

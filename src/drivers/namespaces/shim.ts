@@ -95,10 +95,13 @@ export function openTarget(target: JoinTarget, container: string): number {
   return fd;
 }
 
+/** How the shim process ended. */
+type ShimExit = { code: number | null; signal: NodeJS.Signals | null };
+
 interface Exchange {
   readonly messages: StatusMessage[];
   readonly stderr: string[];
-  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly done: Promise<ShimExit>;
   readonly kill: (signal: NodeJS.Signals) => void;
   canceled: boolean;
 }
@@ -109,7 +112,7 @@ interface ShimPipes {
   readonly stderr: Readable | null;
   readonly spec: Writable | null;
   /** Resolves when the shim process has ended (and is reaped); rejects when it could not start. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<ShimExit>;
   readonly kill: (signal: NodeJS.Signals) => void;
 }
 
@@ -139,7 +142,7 @@ function converse(spec: SpawnSpec, pipes: ShimPipes, opts: ShimOptions): Exchang
   const ex: Exchange = {
     messages, stderr, canceled: false, kill: pipes.kill,
     done: new Promise((resolve, reject) => {
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let exit: ShimExit | undefined;
       let statusClosed = false;
       const finish = (): void => {
         if (exit && statusClosed) resolve(exit);
@@ -190,7 +193,7 @@ function spawnExec(spec: SpawnSpec, stdio: StdioOptions, path: string): { child:
   // (stopped with ^Z, SIGTTIN when it reads in the background). It leaves the signals a terminal
   // generates to its parent, which passes on what it gets (shim/relay.h).
   const child = spawn(sealedShimPath(path), ['exec'], { stdio, env: shimEnv(), argv0: 'corral-shim' });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+  const exited = new Promise<ShimExit>((resolve, reject) => {
     child.once('error', (err) => reject(new ShimError('SHIM_MISSING', { stage: 'spawn', detail: path, container: spec.name, cause: err })));
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -207,16 +210,23 @@ function spawnExec(spec: SpawnSpec, stdio: StdioOptions, path: string): { child:
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
 for (const [name, n] of Object.entries(osConstants.signals)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals);
 
+/** The launcher's pidfd until it is reaped; null after, when its number may already name another fd. */
+interface Launcher {
+  pidfd: number | null;
+}
+
 /** Polls a child that is about to end (its status pipe closed): waitid(WNOHANG) on its pidfd, never a blocking wait. */
-async function reap(pidfd: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-    const exit = waitPidfd(pidfd);
+async function reap(launcher: Launcher): Promise<ShimExit> {
+  for (let delay = 1; launcher.pidfd !== null; delay = Math.min(delay * 2, 50)) {
+    const exit = waitPidfd(launcher.pidfd);
     if (exit) {
-      closeFd(pidfd);
+      closeFd(launcher.pidfd);
+      launcher.pidfd = null;
       return { code: exit.code, signal: exit.signal === null ? null : SIGNAL_NAMES.get(exit.signal) ?? null };
     }
     await sleep(delay);
   }
+  throw new Error('reaped twice');
 }
 
 /**
@@ -239,34 +249,25 @@ function spawnRun(spec: SpawnSpec, path: string, extraFd: number | null): ShimPi
     return { status: null, stderr: null, spec: null, exited: e, kill: () => undefined };
   }
   for (const fd of theirs) closeFd(fd);
-  const { pidfd } = spawned;
-  let reaped = false;
-  let reaping: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null = null;
-  let startReaping: () => void = () => undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    startReaping = () => {
-      reaping ??= reap(pidfd).finally(() => {
-        reaped = true;
-      });
-      resolve(reaping);
-    };
-  });
+  const launcher: Launcher = { pidfd: spawned.pidfd };
+  let reaping: Promise<ShimExit> | null = null;
+  const startReaping = (): Promise<ShimExit> => (reaping ??= reap(launcher));
   // The launcher forks the monitor and ends before the status pipe closes: reaping starts then,
   // or at a kill (a monitor stuck before `ready` holds the pipe open).
   const status = new Socket({ fd: statusRead, readable: true, writable: false });
-  status.once('close', () => startReaping());
+  const exited = new Promise<ShimExit>((resolve) => status.once('close', () => resolve(startReaping())));
   return {
     status,
     stderr: new Socket({ fd: stderrRead, readable: true, writable: false }),
     spec: new Socket({ fd: specWrite, readable: false, writable: true }),
     exited,
-    // Through the pidfd, and never once reaped: the number may name another process by then.
+    // Through the pidfd, and never once reaped.
     kill: (signal) => {
-      if (reaped) return;
+      if (launcher.pidfd === null) return;
       try {
-        pidfdSendSignal(pidfd, osConstants.signals[signal]);
+        pidfdSendSignal(launcher.pidfd, osConstants.signals[signal]);
       } catch { /* already gone */ }
-      startReaping();
+      void startReaping();
     },
   };
 }
@@ -281,7 +282,7 @@ function isUnsafePath(stage: string, errno: number): boolean {
   return stage === 'mask-source' || stage === 'ptmx';
 }
 
-function failure(spec: SpawnSpec, ex: Exchange, exit: { code: number | null; signal: NodeJS.Signals | null }, setupCode: 'CONTAINER_SETUP_FAILED' | 'EXEC_FAILED'): ShimError {
+function failure(spec: SpawnSpec, ex: Exchange, exit: ShimExit, setupCode: 'CONTAINER_SETUP_FAILED' | 'EXEC_FAILED'): ShimError {
   const err = ex.messages.find((m): m is Extract<StatusMessage, { type: 'error' }> => m.type === 'error');
   const base = { exitCode: exit.code, signal: exit.signal, stderr: ex.stderr.join('\n'), container: spec.name, isCanceled: ex.canceled };
   if (err) {

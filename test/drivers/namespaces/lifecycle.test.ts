@@ -40,6 +40,21 @@ const root = requireRoot();
     expect(isAlive(record.monitor)).toBe(false);
   });
 
+  test('a start aborted before its command runs fails typed, and leaves no shim behind (none unreaped)', async () => {
+    const spec = await specOf('aborted', 'command: [/bin/sleep, "1000"]');
+    const ac = new AbortController();
+    ac.abort();
+    await expect(start(h.spawnSpec(spec), { signal: ac.signal, forceKillAfterMs: 200 })).rejects.toMatchObject({ code: 'CONTAINER_SETUP_FAILED' });
+    // The launcher was killed through its pidfd and reaped: no child of ours is left, not even a zombie.
+    const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const left = children.filter((pid) => {
+      const state = procStat(Number(pid))?.state;
+      // A zombie has no cmdline any more: its state says it.
+      return state === 'Z' || readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('corral-shim');
+    });
+    expect(left).toEqual([]);
+  });
+
   test('stop: the stop signal reaches a PID 1 that handles it, and its exit code is recorded', async () => {
     const spec = await specOf('trapper', 'stopSignal: SIGUSR1\ncommand: [/bin/sh, -c, "trap \'echo bye; exit 42\' USR1; echo ready; while true; do sleep 0.05; done"]');
     const record = await start(h.spawnSpec(spec));
