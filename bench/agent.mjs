@@ -21,6 +21,9 @@ const IDLE_S = Number(process.argv[3] ?? 60);
 if (process.getuid() !== 0) throw new Error('bench/agent needs root');
 
 const BIN = new URL('../bin/corral', import.meta.url).pathname;
+// The agent as the service unit runs it, with the unit's Node flags (contrib/corral.service).
+const UNIT = readFileSync(new URL('../contrib/corral.service', import.meta.url), 'utf8');
+const NODE_FLAGS = (/^ExecStart=(?:\S*\benv )?\S*\bnode((?: --\S+)*) \S*\/bin\/corral agent\b/m.exec(UNIT)?.[1] ?? '').split(' ').filter(Boolean);
 const base = mkdtempSync('/tmp/corral-bench-agent-');
 chmodSync(base, 0o755);
 const root = join(base, 'root');
@@ -75,7 +78,7 @@ const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/s
 let agent;
 try {
   writeFileSync(join(dir, 'web.yaml'), manifest('web', '  resources: {memory: 32Mi}\n  env: {V: "0"}\n'));
-  agent = spawn(process.execPath, [BIN, 'agent', '--resync', '30s'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  agent = spawn(process.execPath, [...NODE_FLAGS, BIN, 'agent', '--resync', '30s'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   await until('web running', () => record('web')?.status === 'running', 60_000, 20);
   const handle = record('web').cgroup;
   const limitFile = handle.v1.memory ? join(handle.v1.memory, 'memory.limit_in_bytes') : join(handle.unified, 'memory.max');
@@ -114,7 +117,7 @@ try {
       agent.kill('SIGTERM');
       await new Promise((r) => agent.once('exit', r));
       spawnSync(process.execPath, [BIN, 'reconcile', '--once', '--allow-empty'], { env, stdio: 'ignore' });
-      agent = spawn(process.execPath, [BIN, 'agent', '--resync', '30s', '--allow-empty'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      agent = spawn(process.execPath, [...NODE_FLAGS, BIN, 'agent', '--resync', '30s', '--allow-empty'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     }
     await until(`${n} running`, () => runningCount() === n && readdirSync(join(root, 'state')).filter((f) => f.endsWith('.json') && f !== 'meta.json').length === n, 600_000, 200);
     await sleep(5000);

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { directorySource } from '../../dist/inputs/manifest-source.js';
 import { schemaValidator } from '../../dist/inputs/schema.js';
 import { ManifestCache, loadManifestSet } from '../../dist/manifest/manifest-set.js';
+import { HostCheckMemo } from '../../dist/reconciler/host-checks.js';
 import { reconcileOnce } from '../../dist/reconciler/reconcile.js';
 import { layout } from '../../dist/state/layout.js';
 import { StateStore } from '../../dist/state/store.js';
@@ -16,7 +17,9 @@ import { benchPorts } from './ports.mjs';
  * Runs `warmup + runs` passes over the manifests in `dir` against the state root `root` and the
  * cgroup parent `parent`; returns the timings (ms) of the last `runs`: whole pass, the manifest
  * part and the inspect + refresh + plan part. `inspection`: `full` (a resync of a small host, SIGHUP:
- * every cgroup knob and ownership mark read) or `light` (a pass for an event: src/reconciler/inspect.ts).
+ * every cgroup knob and ownership mark read) or `light`: a pass for an event as the agent runs it
+ * (src/agent/agent.ts), no knob read, and every running container vouched for by a silent exit
+ * watch (the steady state: nothing exited), its host checks kept from the pass before.
  */
 export async function warmPasses({ root, parent, dir, runs, warmup = 2, inspection = 'full' }) {
   // As the agent's process has it (src/cli/main.ts installs Node's sha256 for the change hash).
@@ -26,11 +29,13 @@ export async function warmPasses({ root, parent, dir, runs, warmup = 2, inspecti
   const validator = schemaValidator();
   const cache = new ManifestCache();
   const out = { pass: [], load: [], plan: [] };
+  const scope = inspection === 'light' ? { drift: () => false, orphans: false, vouched: (r) => r.status === 'running' } : inspection;
+  const hostChecks = inspection === 'light' ? new HostCheckMemo() : undefined;
   for (let i = 0; i < warmup + runs; i++) {
     const a = performance.now();
     const set = await loadManifestSet(directorySource(dir), { validator, cache });
     const b = performance.now();
-    const outcome = await reconcileOnce(set, ports, store, { dryRun: true, allowEmpty: false, parallelism: 4, stepTimeoutMs: 60_000, inspection });
+    const outcome = await reconcileOnce(set, ports, store, { dryRun: true, allowEmpty: false, parallelism: 4, stepTimeoutMs: 60_000, inspection: scope, hostChecks });
     const c = performance.now();
     if (outcome.plan.changes.some((ch) => ch.action !== 'none')) throw new Error('warm plan is not empty');
     if (i >= warmup) {

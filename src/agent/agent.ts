@@ -14,6 +14,7 @@ import type { ManifestSet } from '../manifest/manifest-set.js';
 import type { Logger } from '../logger.js';
 import { reconcileOnce, type ReconcileOutcome } from '../reconciler/reconcile.js';
 import type { InspectScope } from '../reconciler/inspect.js';
+import { HostCheckMemo } from '../reconciler/host-checks.js';
 import { resyncBatch } from './resync-batches.js';
 import type { Ports } from '../reconciler/ports.js';
 import { WorkQueue, type HandlerResult } from '../reconciler/queue.js';
@@ -69,13 +70,15 @@ export class Agent {
   private readonly events: EventLog;
   private readonly facts: OncePerFact;
   private readonly store: StateStore;
-  private readonly exitWatches = new Map<string, { key: string; watch: Disposable }>();
+  private readonly exitWatches = new Map<string, ExitWatch>();
   private readonly health: HealthChecker;
   private readonly pendingHealth = new Map<string, HealthRecord>();
+  private readonly hostChecks = new HostCheckMemo();
   private status: AgentStatus;
   /**
    * The next pass looks at everything (src/reconciler/inspect.ts): at start, at each resync, on
-   * SIGHUP and after a failed pass. Passes for events (an edit, an exit, a health change) are light.
+   * SIGHUP and after a failed pass. Passes for events (an edit, an exit, a health change) read no
+   * cgroup knobs (inspection()).
    */
   private fullPassDue = true;
   /** The next pass is a resync's: it reads one batch of cgroups (resyncScope). */
@@ -123,8 +126,22 @@ export class Agent {
     this.fullPass(reason);
   }
 
-  private resyncScope(): InspectScope {
-    return resyncBatch(this.resyncs++, this.lastCount);
+  /**
+   * A resync reads one batch of cgroups and processes in full; a pass for an event reads no
+   * cgroup. Either way, a container whose exit watch is armed for its current start and silent
+   * is vouched for (src/reconciler/inspect.ts): a resync round still reads each one in turn.
+   */
+  private inspection(): InspectScope {
+    if (this.fullPassDue) return 'full';
+    if (!this.resyncDue) return { drift: () => false, orphans: false, vouched: (r) => this.watchedSilent(r) };
+    const batch = resyncBatch(this.resyncs++, this.lastCount);
+    if (batch === 'full') return batch;
+    return { ...batch, vouched: (r) => !batch.drift(r.name) && this.watchedSilent(r) };
+  }
+
+  private watchedSilent(record: ContainerRecord): boolean {
+    const w = this.exitWatches.get(record.name);
+    return w !== undefined && !w.fired && record.status === 'running' && w.key === `${record.startedAt}`;
   }
 
   private fullPass(reason: string): void {
@@ -178,7 +195,7 @@ export class Agent {
       clearInterval(resync);
       watcher.dispose();
       this.health.dispose();
-      for (const w of this.exitWatches.values()) w.watch.dispose();
+      for (const w of this.exitWatches.values()) w.watch?.dispose();
       this.options.metrics?.close();
       if (this.options.stopContainersOnExit) await this.stopAll();
       await this.events.append([{ time: new Date().toISOString(), kind: 'agent-stopped', message: `agent ${process.pid} stopped${this.options.stopContainersOnExit ? ' and stopped its containers' : '; containers keep running'}` }]);
@@ -204,13 +221,14 @@ export class Agent {
       // Read before the manifests: a commit that lands in between is seen by the next pass.
       repository = (await this.options.checkout?.().catch(() => null)) ?? null;
       const set = await this.options.loadManifests();
-      const inspection = this.fullPassDue ? 'full' : this.resyncDue ? this.resyncScope() : 'light';
+      const inspection = this.inspection();
       // Cleared before the pass: a resync arriving during it asks for the next one. A pass that
       // fails asks for a full one (below), whatever it was.
       this.fullPassDue = false;
       this.resyncDue = false;
       outcome = await reconcileOnce(set, this.ports, this.store, {
         dryRun: false, allowEmpty: this.options.allowEmpty, parallelism: this.options.parallelism, stepTimeoutMs: this.options.stepTimeoutMs, inspection,
+        hostChecks: this.hostChecks,
       }, {
         postApply: (change, result) => {
           const line = `${change.action} ${change.name}: ${result.ok ? 'ok' : result.error?.summary ?? 'failed'}`;
@@ -268,15 +286,20 @@ export class Agent {
     for (const [name, w] of this.exitWatches) {
       const r = running.get(name);
       if (!r || w.key !== `${r.startedAt}`) {
-        w.watch.dispose();
+        w.watch?.dispose();
         this.exitWatches.delete(name);
       }
     }
     for (const [name, r] of running) {
       if (this.exitWatches.has(name)) continue;
+      // Marked before the pass it asks for, which must then read this container afresh.
+      const entry: ExitWatch = { key: `${r.startedAt}`, fired: false, watch: null };
       try {
-        const watch = this.ports.runtime.watchExit(name, r.runtime!, () => this.queue.add(KEY, `container ${name} exited`));
-        this.exitWatches.set(name, { key: `${r.startedAt}`, watch });
+        entry.watch = this.ports.runtime.watchExit(name, r.runtime!, () => {
+          entry.fired = true;
+          this.queue.add(KEY, `container ${name} exited`);
+        });
+        this.exitWatches.set(name, entry);
       } catch (err) {
         this.logger.warn(`cannot watch ${name} for exits: ${(err as Error).message}; the resync will notice`, { container: name });
       }
@@ -310,6 +333,13 @@ export class Agent {
       lock.dispose();
     }
   }
+}
+
+/** The exit watch of one start of a container (`key`: its startedAt); `fired` once the monitor ended. */
+interface ExitWatch {
+  readonly key: string;
+  fired: boolean;
+  watch: Disposable | null;
 }
 
 /** How many containers are in each status, as the pass left them. */

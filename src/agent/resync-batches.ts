@@ -1,7 +1,7 @@
 // Which cgroups a resync reads (src/reconciler/inspect.ts): reading every knob and ownership mark
 // of 1,000 containers took over a second, so a large host spreads them over its resyncs.
 
-import type { InspectScope } from '../reconciler/inspect.js';
+import type { InspectBatch } from '../reconciler/inspect.js';
 
 /**
  * What a resync reads of the cgroups: all of them up to RESYNC_BATCH containers; beyond, one of
@@ -10,7 +10,7 @@ import type { InspectScope } from '../reconciler/inspect.js';
  */
 const RESYNC_BATCH = 100;
 
-export function resyncBatch(resync: number, containers: number): InspectScope {
+export function resyncBatch(resync: number, containers: number): 'full' | InspectBatch {
   const batches = Math.max(1, Math.ceil(containers / RESYNC_BATCH));
   if (batches === 1) return 'full';
   const batch = resync % batches;

@@ -72,7 +72,7 @@ export function loadManifestText(file: string, bytes: Uint8Array, limits: LoadLi
   };
   let parsed: Document.Parsed[];
   try {
-    parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true, version: '1.2' }) as Document.Parsed[];
+    parsed = parseYaml(text, lineCounter);
   } catch (err) {
     // The parser is iterative, but a pathological input may still exhaust the stack.
     return fail(diagnostic('error', 'MANIFEST_DEPTH_LIMIT', `the YAML parser gave up: ${String((err as Error)?.message ?? err)}`, { source: at() }));
@@ -126,10 +126,32 @@ export function loadManifestText(file: string, bytes: Uint8Array, limits: LoadLi
       index,
       value: record,
       name: typeof name === 'string' ? name : undefined,
-      locate: (path, key = false) => position(locateOffset(doc, path, key)),
+      locate: documentLocator(file, text, index),
     });
   });
   return { docs, diagnostics };
+}
+
+function parseYaml(text: string, lineCounter: LineCounter): Document.Parsed[] {
+  return parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true, version: '1.2' }) as Document.Parsed[];
+}
+
+/**
+ * Where a field of document INDEX of TEXT is written. The YAML tree is not kept once the value is
+ * read: a loaded document lives as long as its file is unchanged (the agent's manifest cache), and
+ * 500 such trees were a fifth of an idle agent's heap. A diagnostic that needs a position re-parses
+ * the text, once; the text gives the same tree again.
+ */
+function documentLocator(file: string, text: string, index: number): LoadedDocument['locate'] {
+  let parsed: { doc: Document.Parsed; lines: LineCounter } | null = null;
+  return (path, key = false) => {
+    if (parsed === null) {
+      const lines = new LineCounter();
+      parsed = { doc: parseYaml(text, lines)[index]!, lines };
+    }
+    const { line, col } = parsed.lines.linePos(locateOffset(parsed.doc, path, key));
+    return { file, line, column: col };
+  };
 }
 
 function fail(d: Diagnostic): LoadResult {

@@ -15,18 +15,38 @@ import type { ContainerRecord } from '../state/record.js';
  * ones at start, on SIGHUP and after a failure, and spreads the knobs over its resyncs in
  * batches: with 1,000 containers, reading every knob and ownership mark was most of a pass.
  */
-export type InspectScope = 'full' | 'light' | { readonly drift: (name: string) => boolean; readonly orphans: boolean };
+export type InspectScope = 'full' | 'light' | InspectBatch;
+
+export interface InspectBatch {
+  /** Whose cgroup knobs are read. */
+  readonly drift: (name: string) => boolean;
+  /** Whether orphans are looked for (cgroups, monitors, directories and networks no record explains). */
+  readonly orphans: boolean;
+  /**
+   * Whose process and root are not read: the agent's exit watch on the monitor of that very
+   * start has been armed and silent since (src/agent/agent.ts). Any end of the monitor, the
+   * container's own or a kill of the monitor, closes the FIFO the watch waits on, so a silent
+   * watch means the process runs as recorded; its root is taken as there, as a light pass takes
+   * its cgroup. With 500 containers, reading every process at every pass was most of an idle
+   * agent's CPU.
+   */
+  readonly vouched?: (record: ContainerRecord) => boolean;
+}
 
 /** `unknown`: names whose record is unreadable; what the host has of them is not an orphan. */
 export async function inspect(records: readonly ContainerRecord[], serial: number, ports: Ports, unknown: readonly string[] = [], scope: InspectScope = 'full'): Promise<Actual> {
   const driftOf = scope === 'full' ? () => true : scope === 'light' ? () => false : scope.drift;
   const orphansToo = scope === 'full' || (scope !== 'light' && scope.orphans);
+  // The CLI's light look (`ps`) still lists monitors and directories; the agent's batches say.
+  const listedOrphans = typeof scope === 'string' || scope.orphans;
+  const vouched = typeof scope === 'string' ? () => false : scope.vouched ?? (() => false);
   const containers: ActualContainer[] = await Promise.all(records.map(async (record): Promise<ActualContainer> => {
+    const trusted = record.status === 'running' && record.runtime !== null && vouched(record);
     const [status, drift, rootfsPresent] = await Promise.all([
-      ports.runtime.status(record.name, record.runtime),
+      trusted ? Promise.resolve({ process: 'running' as const, exit: null, runtime: record.runtime, startedAt: record.startedAt }) : ports.runtime.status(record.name, record.runtime),
       // Light: the cgroup the record names is taken as there, as it was set.
       record.cgroup === null ? Promise.resolve(null) : driftOf(record.name) ? ports.cgroups.drift(record.cgroup, record.spec.resources, record.spec.devices) : Promise.resolve([]),
-      ports.rootfs.exists(record.name),
+      trusted || ports.rootfs.exists(record.name),
     ]);
     // Whether an exit was an OOM kill is the monitor's to say: it compares the memory cgroup's
     // counter across the container's own lifetime, which the cumulative counter here cannot.
@@ -46,7 +66,10 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
   }));
 
   const known = new Set([...records.map((r) => r.name), ...unknown]);
-  const [shims, networks, cgroups, dirs, named] = await Promise.all([ports.runtime.list(), ports.network.list(), orphansToo ? ports.cgroups.list(known) : Promise.resolve([]), ports.rootfs.list(), ports.network.networks()]);
+  const none = Promise.resolve([] as string[]);
+  const [shims, networks, cgroups, dirs, named] = await Promise.all([
+    listedOrphans ? ports.runtime.list() : none, listedOrphans ? ports.network.list() : none, orphansToo ? ports.cgroups.list(known) : none, listedOrphans ? ports.rootfs.list() : none, ports.network.networks(),
+  ]);
   const orphan = (kind: Orphan['kind'], detail: string) => (name: string): Orphan => ({ kind, name, detail });
   // In teardown order (apply/steps.ts): a monitor goes before the cgroup it sits in.
   const orphans: Orphan[] = [

@@ -9,6 +9,7 @@ import type { StateStore } from '../state/store.js';
 import type { ContainerRecord, ExitRecord } from '../state/record.js';
 import { apply, type ApplyHooks, type ApplyResult } from './apply.js';
 import { inspect, type InspectScope } from './inspect.js';
+import type { HostCheckMemo, HostCheckReuse } from './host-checks.js';
 import { hasChanges, plan as makePlan } from './plan/plan.js';
 import { refresh } from './plan/refresh.js';
 import type { Desired, DesiredContainer, DesiredNetwork, Plan } from './plan/types.js';
@@ -23,6 +24,8 @@ export interface ReconcileOptions {
   readonly now?: () => Date;
   /** How much of the host to look at (inspect.ts); `full` unless the agent knows what changed. */
   readonly inspection?: InspectScope;
+  /** The agent's host checks of earlier passes (host-checks.ts): reused outside the cgroups the inspection reads. */
+  readonly hostChecks?: HostCheckMemo;
 }
 
 /** An exit this pass was the first to record (refresh): the one moment it is an event. */
@@ -46,8 +49,9 @@ export interface ReconcileOutcome {
 }
 
 /** Manifest set → Desired: referenced digests into the hash, every port's host checks as plan-time errors. */
-export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desired> {
+export async function desiredFrom(set: ManifestSet, ports: Ports, reuse?: HostCheckReuse): Promise<Desired> {
   const checkers = [ports.rootfs, ports.cgroups, ports.network, ports.runtime];
+  reuse?.memo.keepOnly(new Set(set.containers.map((c) => c.spec.name)));
   const containers = await Promise.all(set.containers.map(async (entry): Promise<DesiredContainer> => {
     const hostDiagnostics: Diagnostic[] = [];
     const references: Record<string, string> = {};
@@ -60,7 +64,15 @@ export async function desiredFrom(set: ManifestSet, ports: Ports): Promise<Desir
           : diagnostic('error', 'INTERNAL', `digest of what \`${entry.spec.name}\` references: ${String(err)}`, { container: entry.spec.name }));
       }
     }
-    for (const port of checkers) hostDiagnostics.push(...(await port.check(entry.spec)).map((d) => ({ ...d, container: entry.spec.name })));
+    const name = entry.spec.name;
+    const reused = reuse && !reuse.fresh(name) ? reuse.memo.reusable(name, entry.hash) : null;
+    if (reused) hostDiagnostics.push(...reused);
+    else {
+      const found: Diagnostic[] = [];
+      for (const port of checkers) found.push(...(await port.check(entry.spec)).map((d) => ({ ...d, container: name })));
+      reuse?.memo.remember(name, entry.hash, found);
+      hostDiagnostics.push(...found);
+    }
     // The manifest's own hash already covers a spec without references (host and path roots).
     const hash = Object.keys(references).length === 0 ? entry.hash : specHash(entry.spec, references);
     return { spec: entry.spec, hash, references, origin: entry.origin, hostDiagnostics, userNamespaceByDefault: entry.userNamespaceByDefault };
@@ -90,9 +102,11 @@ export async function reconcileOnce(
   signal: AbortSignal = new AbortController().signal,
 ): Promise<ReconcileOutcome> {
   const now = options.now ?? (() => new Date());
-  const desired = await desiredFrom(set, ports);
+  const inspection = options.inspection ?? 'full';
+  const fresh = inspection === 'full' ? () => true : inspection === 'light' ? () => false : inspection.drift;
+  const desired = await desiredFrom(set, ports, options.hostChecks ? { memo: options.hostChecks, fresh } : undefined);
   const loaded = await store.load();
-  const first = await inspect(loaded.records, loaded.serial, ports, loaded.unknown.map((u) => u.name), options.inspection ?? 'full');
+  const first = await inspect(loaded.records, loaded.serial, ports, loaded.unknown.map((u) => u.name), inspection);
 
   // Fold observed exits and adoptions into the records before planning (written unless dry run).
   const refreshed: ContainerRecord[] = [];

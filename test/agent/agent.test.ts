@@ -119,6 +119,35 @@ describe('corral agent', () => {
     expect(sb.run('status').code).toBe(3);
   }, 300_000);
 
+  test('between resyncs, a pass trusts silent exit watches and reads afresh the container whose watch fired', async () => {
+    if (!requireRoot()) return;
+    const sb = sandbox('agent-vouch');
+    sandboxes.push(sb);
+    sb.write('a.yaml', sleeper('a'));
+    sb.write('b.yaml', sleeper('b'));
+    // No resync within the test: only the exit watches and the manifest watch start passes.
+    const agent = startAgent(sb, '--resync', '1h');
+    const a = await until('a running', () => running(sb, 'a'));
+    const b = await until('b running', () => running(sb, 'b'));
+    await until('exit watches armed', () => agentStatus(sb).reconciles > 0);
+    await new Promise((r) => setTimeout(r, 500));
+
+    // Its monitor killed, `a` runs on unwatched: the watch fires, and the pass it starts reads `a`
+    // (a silent watch would vouch that it runs as recorded) and restarts it under a new monitor.
+    const monitorOf = (name: string) => (JSON.parse(readFileSync(join(sb.root, 'state', `${name}.json`), 'utf8')) as { runtime: { monitor: { pid: number } } }).runtime.monitor.pid;
+    process.kill(monitorOf('a'), 'SIGKILL');
+    const restarted = await until('a restarted under a new monitor', () => { const c = running(sb, 'a'); return c && c.pid !== a.pid && c; }, 30_000);
+    expect(events(sb).some((e) => e.container === 'a' && JSON.stringify(e).includes('monitor-lost'))).toBe(true);
+    // `b`, vouched for meanwhile, was left alone.
+    expect(running(sb, 'b')!.pid).toBe(b.pid);
+
+    // An edit's pass also trusts `b`'s silent watch, and still converges the edit.
+    sb.write('b.yaml', sleeper('b', 'env: {V: "2"}'));
+    await until('b restarted for its edit', () => { const c = running(sb, 'b'); return c && c.pid !== b.pid && c; });
+    expect(running(sb, 'a')!.pid).toBe(restarted.pid);
+    await stopAgent(agent);
+  }, 120_000);
+
   test('each exit of a crash-looping container is one event, however many passes see it', async () => {
     if (!requireRoot()) return;
     const sb = sandbox('exits');

@@ -17,6 +17,16 @@ describe('contrib/corral.service', () => {
     expect(text).toMatch(/^ExecReload=.*-HUP/m);
   });
 
+  test('its command line, Node flags included, runs this checkout', () => {
+    const m = /^ExecStart=\/usr\/bin\/env node((?: --\S+)*) \/opt\/corral\/bin\/corral (agent .*)$/m.exec(text);
+    expect(m).not.toBeNull();
+    const flags = m![1]!.split(' ').filter(Boolean);
+    const bin = join(import.meta.dirname, '../../bin/corral');
+    const r = spawnSync(process.execPath, [...flags, bin, '--version'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   test('systemd-analyze verify accepts it', () => {
     const r = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8' });
     if (r.error && process.env['CI'] !== 'true') return;
