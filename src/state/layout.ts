@@ -34,6 +34,8 @@
 //                               table.listed (the nftables table as applied and as listed)
 //     cache/manifests.json      per-file results of manifest loading, by content digest, so a fresh
 //                               `plan` skips unchanged files' parsing (state/manifest-cache.ts)
+//     cache/idmap-probe.json    whether an idmapped overlay builds on this root, as the shim found
+//                               it, for this boot, kernel, root and shim (drivers/namespaces/idmap-probe.ts)
 //     tmp/                      staging for imports and atomic writes; emptied by GC
 
 import { join } from 'node:path';
@@ -51,6 +53,7 @@ export interface Layout {
   readonly hostRootDir: string;
   readonly tmpDir: string;
   readonly manifestCache: string;
+  readonly idmapProbe: string;
   /** Secrets and config files: one small tmpfs per container (src/drivers/overlay/file-tree.ts). */
   readonly filesDir: string;
   files(name: string): string;
@@ -102,6 +105,7 @@ function buildLayout(root: string): Layout {
     hostRootDir: join(root, 'hostroot'),
     tmpDir: join(root, 'tmp'),
     manifestCache: join(root, 'cache', 'manifests.json'),
+    idmapProbe: join(root, 'cache', 'idmap-probe.json'),
     filesDir: join(root, 'files'),
     files: (name) => join(root, 'files', name),
     secretsKey: join(root, 'secrets.key'),

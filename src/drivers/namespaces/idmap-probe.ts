@@ -3,12 +3,14 @@
 // (`corral-shim probe-idmap`, shim/probe.c), on a scratch directory under <root>/tmp, so the
 // filesystem that holds the layers and the writable layers is the one tested. The kernel release
 // (idmap-support.ts) is checked first: an older kernel is not asked. One probe per state root per
-// process; a few milliseconds.
+// process, and its answer kept in the root for this boot, kernel, root directory and shim binary:
+// a few milliseconds alone, the probe took 450 ms of a 100-container converge on a loaded host (its
+// mounts wait on the kernel's mount locks), and every `plan` paid it.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { layout } from '../../state/layout.js';
 import { pidAlive } from '../../sys/proc.js';
 import { IDMAP_MIN_KERNEL, idmapSupported } from './idmap-support.js';
@@ -55,13 +57,55 @@ function runProbe(root: string, shim: string): IdmapProbe {
   }
 }
 
-/** The probe's answer for `root`, computed once per process. */
+/**
+ * What decides the answer: this boot (kernel and mounts as booted), the kernel release, the root
+ * directory itself (another filesystem mounted there is another inode) and the shim that probes.
+ */
+function probeKey(root: string, shim: string): string | null {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const r = statSync(root);
+    const s = statSync(shim);
+    return `${boot} ${release()} ${r.dev}:${r.ino} ${s.size}:${s.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+function readKept(file: string, key: string): IdmapProbe | null {
+  try {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as { key?: unknown; ok?: unknown; detail?: unknown };
+    return kept.key === key && typeof kept.ok === 'boolean' && typeof kept.detail === 'string' ? { ok: kept.ok, detail: kept.detail } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Kept without fsync: a lost or torn file is only probed again. */
+function keep(file: string, key: string, probe: IdmapProbe): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ key, ...probe }), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // A read-only or full root: the next process probes again.
+  }
+}
+
+/** The probe's answer for `root`: once per process, and kept in the root while its key holds. */
 export function probeIdmap(root: string, shim = shimPath()): IdmapProbe {
-  let r = memo.get(root);
+  const known = memo.get(root);
+  if (known) return known;
+  // "Not probed yet" is not an answer to keep: the root appears at first use.
+  if (!existsSync(root)) return runProbe(root, shim);
+  const file = layout(root).idmapProbe;
+  const key = probeKey(root, shim);
+  let r = key === null ? null : readKept(file, key);
   if (!r) {
     r = runProbe(root, shim);
-    // "Not probed yet" is not an answer to keep: the root appears at first use.
-    if (existsSync(root)) memo.set(root, r);
+    if (key !== null) keep(file, key, r);
   }
+  memo.set(root, r);
   return r;
 }

@@ -3,7 +3,7 @@
 // own directory so that no symlink reaches the host. And the idmap probe's refusal path.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -105,5 +105,27 @@ describe('probeIdmap', () => {
     expect(r.ok).toBe(false);
     expect(r.detail).toMatch(/idmap/);
     expect(execFileSync('ls', ['-A', join(root, 'tmp')]).toString()).toBe('');
+  });
+
+  test('the answer is kept in the root for later processes, until the shim changes', () => {
+    if (!requireRoot()) return;
+    const root = dir('probe-kept');
+    const runs = join(base, 'probe-runs');
+    const wrapper = join(base, 'shim-counting.sh');
+    const shim = process.env['CORRAL_SHIM'] ?? join(process.cwd(), 'src/drivers/namespaces/shim/build/corral-shim');
+    writeFileSync(wrapper, `#!/bin/sh\necho run >> ${runs}\nexec ${shim} "$@"\n`, { mode: 0o755 });
+    // Each probe in a process of its own, as each `corral` command is.
+    const probeInNewProcess = (): { ok: boolean } => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e',
+      `import { probeIdmap } from ${JSON.stringify(join(process.cwd(), 'dist/drivers/namespaces/idmap-probe.js'))};
+       process.stdout.write(JSON.stringify(probeIdmap(${JSON.stringify(root)}, ${JSON.stringify(wrapper)})));`]).toString());
+    const count = () => readFileSync(runs, 'utf8').split('\n').filter(Boolean).length;
+    const first = probeInNewProcess();
+    expect(count()).toBe(1);
+    expect(probeInNewProcess()).toEqual(first);
+    expect(count()).toBe(1);
+    // Another shim (an upgrade) asks the kernel again.
+    writeFileSync(wrapper, `#!/bin/sh\necho run >> ${runs}\nexec ${shim} "$@" # upgraded\n`, { mode: 0o755 });
+    expect(probeInNewProcess()).toEqual(first);
+    expect(count()).toBe(2);
   });
 });
