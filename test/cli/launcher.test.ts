@@ -39,6 +39,18 @@ test('run as a program, it starts from the snapshot the build made for this chec
   expect(run(BIN, ['validate', '--help']).stdout).toContain('Usage: corral validate');
 });
 
+test('NODE_EXTRA_CA_CERTS reaches only the commands that may open a TLS connection', () => {
+  // Node reads the file as it starts and warns when it cannot: the warning says who got it.
+  const env = { NODE_EXTRA_CA_CERTS: join(dir, 'no-such-bundle.pem') };
+  const loaded = (r: Run) => r.stderr.includes('Ignoring extra certs');
+  for (const args of [['--version'], ['ps'], ['validate', join(REPO, 'manifests')], ['info', '-o', 'json'], ['logs', '--help']]) {
+    const r = run(BIN, args, REPO, env);
+    expect({ args, code: r.code, loaded: loaded(r) }).toEqual({ args, code: 0, loaded: false });
+  }
+  // A command that may pull an image keeps it (a registry behind a private CA).
+  for (const args of [['image', '--help'], ['reconcile', '--help'], ['agent', '--help']]) expect({ args, loaded: loaded(run(BIN, args, REPO, env)) }).toEqual({ args, loaded: true });
+});
+
 test('through a symlink elsewhere (an installation in /usr/local/bin) it finds its checkout', () => {
   const link = join(dir, 'corral');
   symlinkSync(BIN, link);
