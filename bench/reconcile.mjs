@@ -116,10 +116,12 @@ try {
   for (let i = 0; i < 5; i++) cold.push(corral({ ...env, CORRAL_MANIFESTS: dir }, 'plan', '--detailed-exitcode'));
   const { pass: warm, load, plan } = await warmPasses({ root, parent, dir, runs: 10 });
   const { pass: light } = await warmPasses({ root, parent, dir, runs: 10, inspection: 'light' });
+  const { pass: resync } = await warmPasses({ root, parent, dir, runs: 10, inspection: 'resync' });
   const parts = { load, pass: plan };
   console.log(`\nplan ${PLAN} manifests, ${PLAN} containers running, nothing to do (ms)   median    p90`);
   console.log(`  corral plan, fresh process (manifest cache filled)     ${stats(cold).median.toFixed(0).padStart(8)} ${stats(cold).p90.toFixed(0).padStart(6)}`);
   console.log(`  agent pass for an event (light inspection)             ${stats(light).median.toFixed(0).padStart(8)} ${stats(light).p90.toFixed(0).padStart(6)}`);
+  console.log(`  agent resync (one batch of 100 read in full)           ${stats(resync).median.toFixed(0).padStart(8)} ${stats(resync).p90.toFixed(0).padStart(6)}`);
   console.log(`  agent pass, full inspection (start, SIGHUP; resync ≤100) ${stats(warm).median.toFixed(0).padStart(6)} ${stats(warm).p90.toFixed(0).padStart(6)}`);
   console.log(`    of which manifests (cached)                          ${stats(parts.load).median.toFixed(0).padStart(8)}`);
   console.log(`    of which inspect + refresh + plan                    ${stats(parts.pass).median.toFixed(0).padStart(8)}`);
@@ -135,6 +137,7 @@ try {
       row('corral', `plan ${PLAN}, fresh process`, cold),
       row('corral', `plan ${PLAN}, agent pass (warm, full)`, warm),
       row('corral', `plan ${PLAN}, agent pass (warm, light)`, light),
+      row('corral', `plan ${PLAN}, agent resync (warm, one batch)`, resync),
       row('corral', `converge ${PLAN}, per container`, convergeBig / PLAN, { total: convergeBig }),
     ],
   });

@@ -6,8 +6,10 @@
 
 import { startupSnapshot } from 'node:v8';
 import { main } from './main.js';
+import { warmUpForSnapshot } from './snapshot-warm-up.js';
 
 if (startupSnapshot.isBuildingSnapshot()) {
+  warmUpForSnapshot();
   startupSnapshot.setDeserializeMainFunction(() => {
     // bin/corral runs `node --snapshot-blob BLOB -- ARGS...`: process.argv holds no script name.
     const [execPath = process.execPath, ...args] = process.argv;
