@@ -81,7 +81,7 @@ export class Agent {
    * cgroup knobs (inspection()).
    */
   private fullPassDue = true;
-  /** The next pass is a resync's: it reads one batch of cgroups (resyncScope). */
+  /** The next pass is a resync's: it reads one batch of containers in full (inspection()). */
   private resyncDue = false;
   private resyncs = 0;
   /** Containers the last pass left, to size the resync batches. */

@@ -139,7 +139,7 @@ function parseYaml(text: string, lineCounter: LineCounter): Document.Parsed[] {
 /**
  * Where a field of document INDEX of TEXT is written. The YAML tree is not kept once the value is
  * read: a loaded document lives as long as its file is unchanged (the agent's manifest cache), and
- * 500 such trees were a fifth of an idle agent's heap. A diagnostic that needs a position re-parses
+ * 500 such trees held 4.1 MiB of an idle agent's 28.2 MiB heap. A diagnostic that needs a position re-parses
  * the text, once; the text gives the same tree again.
  */
 function documentLocator(file: string, text: string, index: number): LoadedDocument['locate'] {

@@ -3,7 +3,7 @@
 // own directory so that no symlink reaches the host. And the idmap probe's refusal path.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -127,5 +127,15 @@ describe('probeIdmap', () => {
     writeFileSync(wrapper, `#!/bin/sh\necho run >> ${runs}\nexec ${shim} "$@" # upgraded\n`, { mode: 0o755 });
     expect(probeInNewProcess()).toEqual(first);
     expect(count()).toBe(2);
+    // A torn file, or one whose answer has the wrong type, is no answer: the kernel is asked again.
+    const kept = join(root, 'cache', 'idmap-probe.json');
+    const key = (JSON.parse(readFileSync(kept, 'utf8')) as { key: string }).key;
+    writeFileSync(kept, '{"key": "');
+    expect(probeInNewProcess()).toEqual(first);
+    expect(count()).toBe(3);
+    writeFileSync(kept, JSON.stringify({ key, ok: 'yes', detail: 'forged' }));
+    expect(probeInNewProcess()).toEqual(first);
+    expect(count()).toBe(4);
+    expect(readdirSync(join(root, 'cache'))).toEqual(['idmap-probe.json']);
   });
 });
