@@ -16,9 +16,9 @@ import { installNativeSha256 } from '../sys/native-sha256.js';
 export { VERSION };
 
 /**
- * Every subcommand, in the order `--help` lists them, each loaded only when asked for: a command's
- * module pulls in what it needs (ajv for `validate`, prom-client for `agent`, koffi for `exec`),
- * and `corral ps` should not pay for the others' start-up.
+ * Every subcommand, in the order `--help` lists them, each loaded only when asked for: run as
+ * plain modules (no startup snapshot), `corral ps` should not pay for the others' modules. The
+ * snapshot holds them all evaluated but `agent`'s (src/cli/snapshot-warm-up.ts).
  */
 const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
   ['validate', async () => (await import('./commands/validate.js')).validateCommand()],

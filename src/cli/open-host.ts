@@ -21,7 +21,8 @@ import { ManifestCacheFile } from '../state/manifest-cache.js';
 import { buildId } from '../inputs/build-id.js';
 import { DEFAULT_ROOT, type CliContext } from './context.js';
 
-export const DEFAULT_PARALLELISM = 2 * cpus().length;
+/** Read when asked, not at load: dist/corral.blob evaluates this module on the build machine. */
+export const defaultParallelism = (): number => 2 * cpus().length;
 export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 
 export interface OpenHost {

@@ -22,6 +22,14 @@ export function loadSchemaValidator(): Promise<SchemaValidator> {
   return cached;
 }
 
+/**
+ * Drops the validator loaded while dist/corral.blob was built (src/cli/snapshot-warm-up.ts): each
+ * run reads the schema file again and checks it against the prebuilt check's digest.
+ */
+export function forgetSchemaValidator(): void {
+  cached = undefined;
+}
+
 async function load(): Promise<SchemaValidator> {
   const text = readSchemaText();
   const prebuilt = await import(PREBUILT.href).then((m: PrebuiltModule) => m, () => null);

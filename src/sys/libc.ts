@@ -8,6 +8,7 @@
 //   shim's job;
 // - never waitpid(-1): it steals libuv's children.
 
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type * as koffiTypes from 'koffi';
@@ -19,13 +20,50 @@ type Koffi = typeof koffiTypes;
 
 let koffiLoaded: Koffi | undefined;
 
+/** Written by `npm run build` (scripts/locate-koffi.mjs): the addon koffi's loader picks here. */
+const ADDON_RECORD = new URL('../koffi-addon.json', import.meta.url);
+
+interface AddonRecord {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly version: string;
+}
+
 /**
- * koffi itself, loaded when first needed: its native addon costs ~25 ms at start, which commands
- * that never call libc (`validate`, a pull of a layer without whiteouts) should not pay.
+ * koffi itself, loaded when first needed, so that commands that never call libc (`validate`, a
+ * pull of a layer without whiteouts) do not pay for it.
  */
 export function koffi(): Koffi {
-  koffiLoaded ??= createRequire(import.meta.url)('koffi') as Koffi;
+  koffiLoaded ??= loadKoffi();
   return koffiLoaded;
+}
+
+/**
+ * The addon the build recorded, opened directly when it is still the same file: koffi's loader
+ * (two packages resolved, the node binary's ELF read to tell glibc from musl) cost 15 ms of a
+ * `corral image pull`. Its JS adds nothing corral calls. Anything amiss: koffi's own loader.
+ */
+export function loadKoffi(record: URL = ADDON_RECORD): Koffi {
+  return recordedAddon(record) ?? (createRequire(import.meta.url)('koffi') as Koffi);
+}
+
+function recordedAddon(record: URL): Koffi | null {
+  let addon: AddonRecord;
+  try {
+    addon = JSON.parse(readFileSync(record, 'utf8')) as AddonRecord;
+    const st = statSync(addon.path);
+    if (st.size !== addon.size || st.mtimeMs !== addon.mtimeMs) return null;
+  } catch {
+    return null;
+  }
+  const module = { exports: {} as Partial<Koffi> };
+  try {
+    process.dlopen(module, addon.path);
+  } catch {
+    return null;
+  }
+  return module.exports.version === addon.version ? (module.exports as Koffi) : null;
 }
 
 let handle: LibraryHandle | undefined;

@@ -8,7 +8,7 @@ import { checkoutInProgress, findGitDirs, gitCheckout } from '../../inputs/git-c
 import { DEFAULT_SETTLE } from '../../watch/settle.js';
 import { contextFrom } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { DEFAULT_PARALLELISM, durationOption, loadDesired, lockTimeoutOption, openHost, positiveInt } from '../open-host.js';
+import { defaultParallelism, durationOption, loadDesired, lockTimeoutOption, openHost, positiveInt } from '../open-host.js';
 import { VERSION } from '../version.js';
 
 export function agentCommand(): Command {
@@ -20,7 +20,7 @@ export function agentCommand(): Command {
     .option('--stop-containers-on-exit', 'stop the containers when the agent stops (default: leave them running)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)')
     .addOption(lockTimeoutOption('5m', 'how long a pass waits for another corral holding the state lock'))
-    .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
+    .option('--parallel <n>', 'containers worked on at once (default: twice the number of CPUs)')
     .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
     .addHelpText('after', '\nSignals: SIGTERM/SIGINT finish the step in flight and exit 0, containers keep running; SIGHUP reconciles now.')
     .action(async (opts: {
@@ -38,7 +38,7 @@ export function agentCommand(): Command {
         resyncMs: durationOption('--resync', opts.resync),
         settle: { quietMs: durationOption('--settle', opts.settle), maxWaitMs: DEFAULT_SETTLE.maxWaitMs },
         allowEmpty: opts.allowEmpty ?? false,
-        parallelism: positiveInt('--parallel', opts.parallel, DEFAULT_PARALLELISM),
+        parallelism: positiveInt('--parallel', opts.parallel, defaultParallelism()),
         stepTimeoutMs: durationOption('--step-timeout', opts.stepTimeout),
         lockTimeoutMs: durationOption('--lock-timeout', opts.lockTimeout),
         passTimeoutMs: 30 * 60_000,

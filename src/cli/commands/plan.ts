@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { reconcileOnce } from '../../reconciler/reconcile.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { DEFAULT_PARALLELISM, DEFAULT_STEP_TIMEOUT_MS, loadDesired, openHost } from '../open-host.js';
+import { defaultParallelism, DEFAULT_STEP_TIMEOUT_MS, loadDesired, openHost } from '../open-host.js';
 import { renderReport } from '../views/plan-human.js';
 import { buildReport } from '../views/plan-json.js';
 
@@ -28,7 +28,7 @@ export function planCommand(): Command {
       const host = await openHost(ctx);
       const set = await loadDesired(ctx, undefined, host.layout);
       const outcome = await reconcileOnce(set, host.ports, host.store, {
-        dryRun: true, allowEmpty: opts.allowEmpty ?? false, parallelism: DEFAULT_PARALLELISM, stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS,
+        dryRun: true, allowEmpty: opts.allowEmpty ?? false, parallelism: defaultParallelism(), stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS,
       });
       const report = buildReport('plan', outcome.plan, outcome.diagnostics, null);
       ctx.out(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report, ctx.style, opts.verbose ?? false));

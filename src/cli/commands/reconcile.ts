@@ -14,7 +14,7 @@ import type { ContainerRecord } from '../../state/record.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { filesystemOf, HOST_FAILURE_HINTS } from '../environment.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { DEFAULT_PARALLELISM, durationOption, loadDesired, lock, lockTimeoutOption, openHost, positiveInt, type OpenHost } from '../open-host.js';
+import { defaultParallelism, durationOption, loadDesired, lock, lockTimeoutOption, openHost, positiveInt, type OpenHost } from '../open-host.js';
 import type { Styler } from '../style.js';
 import { renderReport } from '../views/plan-human.js';
 import { buildReport } from '../views/plan-json.js';
@@ -29,7 +29,7 @@ export function reconcileCommand(): Command {
     .option('--detailed-exitcode', 'exit 0: no changes and nothing failing, 2: changes applied, 4: failures, 6: changes and failures, 1: error')
     .option('--allow-empty', 'remove every container when the manifest set is empty or missing')
     .addOption(lockTimeoutOption())
-    .option('--parallel <n>', `containers worked on at once (default ${DEFAULT_PARALLELISM})`)
+    .option('--parallel <n>', 'containers worked on at once (default: twice the number of CPUs)')
     .option('--step-timeout <duration>', 'deadline of one driver step', '120s')
     .option('--wait', 'after starting containers that have a healthcheck, run it until each is healthy or unhealthy (no agent needed); unhealthy or still starting at --wait-timeout is a failure')
     .option('--wait-timeout <duration>', 'how long --wait waits for health', '5m')
@@ -58,7 +58,7 @@ export function reconcileCommand(): Command {
         const outcome = await reconcileOnce(set, host.ports, host.store, {
           dryRun: opts.dryRun ?? false,
           allowEmpty: opts.allowEmpty ?? false,
-          parallelism: positiveInt('--parallel', opts.parallel, DEFAULT_PARALLELISM),
+          parallelism: positiveInt('--parallel', opts.parallel, defaultParallelism()),
           stepTimeoutMs: durationOption('--step-timeout', opts.stepTimeout ?? '120s'),
         }, format === 'text' ? progressHooks(process.stderr, ctx.logger) : {});
         if (!opts.dryRun) {

@@ -42,7 +42,10 @@ export const hostProbe: Probe = {
       return [];
     }
   },
-  kernel: release(),
+  // A getter: dist/corral.blob evaluates this module where it is built, maybe under another kernel.
+  get kernel() {
+    return release();
+  },
   deviceProgram: deviceProgramUnsupported,
 };
 

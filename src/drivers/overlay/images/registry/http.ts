@@ -5,8 +5,9 @@
 // the time limits are the ones a download needs: one until the headers arrive, then one for a
 // body that stops moving, never one for the whole body (a big layer on a slow link is fine).
 
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
+import { createRequire } from 'node:module';
 
 export interface HttpBody extends AsyncIterable<Uint8Array> {
   /** Stops reading and closes the connection. */
@@ -31,8 +32,36 @@ export interface HttpRequest {
 
 export type HttpGet = (url: URL, init: HttpRequest) => Promise<HttpResponse>;
 
-/** Connections are kept for the requests of one pull; idle ones never hold the process open. */
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
+interface Transport {
+  readonly request: (url: URL, options: http.RequestOptions) => http.ClientRequest;
+  /** Connections are kept for the requests of one pull; idle ones never hold the process open. */
+  readonly agent: http.Agent;
+}
+
+interface Transports {
+  readonly http: Transport;
+  readonly https: Transport;
+}
+
+let transports: Transports | null = null;
+
+/**
+ * node:http and node:https load at the first request, not with this module: dist/corral.blob
+ * evaluates the CLI's modules while it is built, and Node 20 cannot load these two there. With
+ * require: a script started from a snapshot has no dynamic import().
+ */
+function loadTransports(): Transports {
+  if (transports === null) {
+    const load = createRequire(import.meta.url);
+    const h = load('node:http') as typeof http;
+    const s = load('node:https') as typeof https;
+    transports = {
+      http: { request: h.request, agent: new h.Agent({ keepAlive: true, maxSockets: 8 }) },
+      https: { request: s.request, agent: new s.Agent({ keepAlive: true, maxSockets: 8 }) },
+    };
+  }
+  return transports;
+}
 
 function wrap(res: http.IncomingMessage): HttpResponse {
   return {
@@ -53,14 +82,18 @@ function wrap(res: http.IncomingMessage): HttpResponse {
   };
 }
 
-export const nodeHttpGet: HttpGet = (url, init) => new Promise((resolve, reject) => {
+export const nodeHttpGet: HttpGet = (url, init) => {
+  const loaded = loadTransports();
+  return request(url.protocol === 'https:' ? loaded.https : loaded.http, url, init);
+};
+
+const request = (transport: Transport, url: URL, init: HttpRequest): Promise<HttpResponse> => new Promise((resolve, reject) => {
   if (init.signal?.aborted) {
     reject(init.signal.reason);
     return;
   }
-  const secure = url.protocol === 'https:';
-  const req = (secure ? https : http).request(url, {
-    method: 'GET', headers: { ...init.headers }, agent: secure ? agents.https : agents.http, ...(init.signal ? { signal: init.signal } : {}),
+  const req = transport.request(url, {
+    method: 'GET', headers: { ...init.headers }, agent: transport.agent, ...(init.signal ? { signal: init.signal } : {}),
   });
   const timer = setTimeout(() => req.destroy(new Error(`no answer from ${url.host} within ${init.timeoutMs} ms`)), init.timeoutMs);
   req.once('response', (res) => {
