@@ -106,7 +106,7 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     expect(sb.run('image', 'pull', `${reg.host}/team/app:1`, '--name', 'app:again').stderr).toMatch(/^layer [0-9a-f]{12} already in the store$/m);
 
     sb.write('run.yaml', 'apiVersion: corral/v1\nkind: Container\nmetadata: {name: pulled}\nspec:\n  rootfs: {image: "app:pinned"}\n  command: [/bin/cat, /etc/app.conf]\n  restartPolicy: Never\n');
-    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('reconcile', '--once')).toMatchObject({ code: 0 });
     expect(await logsWhenExited(sb, 'pulled')).toBe('pulled from a registry');
     sb.remove('run.yaml');
   });
@@ -121,7 +121,7 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     expect(plan.stdout).toContain(`  ⇣ pull     ${reg.host}/team/svc:1 (image, for svc)\n        not in the store\n`);
     expect(plan.stderr).toBe('');
     expect((JSON.parse(sb.run('plan', '-o', 'json').stdout) as { pulls: unknown[] }).pulls).toEqual([{ reference: `${reg.host}/team/svc:1`, reason: { code: 'not-in-store', text: 'not in the store' }, containers: ['svc'] }]);
-    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('reconcile', '--once')).toMatchObject({ code: 0 });
     expect(psJson(sb).find((c) => c.name === 'svc')).toMatchObject({ status: 'running' });
     // What was pulled is what the record says: the next pass has nothing to do.
     expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
@@ -130,7 +130,7 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     expect(svc).toMatchObject({ tag: '1', usedBy: ['svc'] });
     // Pinned by digest: the same image, under its digest.
     sb.write('svc.yaml', image(`${reg.host}/team/svc@${svc.digest}`));
-    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('reconcile', '--once')).toMatchObject({ code: 0 });
     expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
     // `Never`: only the store counts.
     sb.write('never.yaml', image(`${reg.host}/team/missing:1`, ', pullPolicy: Never').replace('name: svc', 'name: never'));
@@ -146,13 +146,13 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     reg.push(join(work, 'layout'), 'single', 'team/moving:1');
     const manifest = (env: string): string => `apiVersion: corral/v1\nkind: Container\nmetadata: {name: moving}\nspec:\n  rootfs: {image: "${reg.host}/team/moving:1", pullPolicy: Always}\n  command: [/bin/cat, /etc/app.conf]\n  env: {RUN: "${env}"}\n  restartPolicy: Never\n`;
     sb.write('moving.yaml', manifest('1'));
-    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('reconcile', '--once')).toMatchObject({ code: 0 });
     expect(await logsWhenExited(sb, 'moving')).toBe('pulled from a registry');
     reg.push(join(work, 'layout'), 'next', 'team/moving:1');
     // Nothing starts, nothing is pulled: the tag's new digest waits for the next start.
     expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
     sb.write('moving.yaml', manifest('2'));
-    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('reconcile', '--once')).toMatchObject({ code: 0 });
     expect((await logsWhenExited(sb, 'moving')).split('\n').pop()).toBe('version two');
     expect(sb.run('plan', '--detailed-exitcode').code).toBe(0);
     sb.remove('moving.yaml');
@@ -163,7 +163,7 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     registries.push(reg);
     reg.push(join(work, 'layout'), 'single', 'team/steady:1');
     sb.write('steady.yaml', `apiVersion: corral/v1\nkind: Container\nmetadata: {name: steady}\nspec:\n  rootfs: {image: "${reg.host}/team/steady:1"}\n  command: [/bin/cat, /etc/app.conf]\n  restartPolicy: Never\n`);
-    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('reconcile', '--once')).toMatchObject({ code: 0 });
     expect(await logsWhenExited(sb, 'steady')).toBe('pulled from a registry');
     reg.push(join(work, 'layout'), 'next', 'team/steady:1');
     // Resyncs never ask the registry: the store's digest is what counts.
@@ -173,7 +173,7 @@ if (root && !tools && process.env['CI'] === 'true') throw new Error('docker-regi
     const steady = plan.actions.find((a) => a.name === 'steady')!;
     expect(steady.action).toBe('recreate');
     expect(steady.reasons.map((r) => r.text).join('\n')).toMatch(/image/);
-    expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(sb.run('reconcile', '--once')).toMatchObject({ code: 0 });
     expect((await logsWhenExited(sb, 'steady')).split('\n').pop()).toBe('version two');
     sb.remove('steady.yaml');
   });
