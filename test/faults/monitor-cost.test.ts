@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { monitorDirs, openCgroupManager, payloadDirs, type CgroupHandle } from '../../src/drivers/cgroups/index.js';
+import { monitorDirs, openCgroupManager, payloadOnlyDirs, type CgroupHandle } from '../../src/drivers/cgroups/index.js';
 import { readPids } from '../../src/drivers/cgroups/knob.js';
 import { psJson, sandbox, type Sandbox } from '../support/host-sandbox.js';
 import { requireRoot } from '../support/root.js';
@@ -46,7 +46,7 @@ spec:
     const { monitor, init } = record.runtime;
     expect(record.cgroup.leaves).toEqual({ monitor: 'monitor', payload: 'payload' });
     for (const dir of monitorDirs(record.cgroup)) expect(await readPids(dir)).toEqual([monitor.pid]);
-    for (const dir of payloadDirs(record.cgroup)) expect(await readPids(dir)).toEqual([init.pid]);
+    for (const dir of payloadOnlyDirs(record.cgroup)) expect(await readPids(dir)).toEqual([init.pid]);
 
     const manager = await openCgroupManager({ parentName: sb.cgroupParent });
     const u0 = (await manager.stats(record.cgroup)).cpu.usageUsec!;

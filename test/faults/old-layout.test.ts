@@ -7,7 +7,7 @@
 import { readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { handleDirs, leafDirs, payloadDirs } from '../../src/drivers/cgroups/handle.js';
+import { handleDirs, leafDirs, payloadOnlyDirs } from '../../src/drivers/cgroups/handle.js';
 import { readMark, type CgroupHandle } from '../../src/drivers/cgroups/index.js';
 import { readPids } from '../../src/drivers/cgroups/knob.js';
 import { OWNER_XATTR } from '../../src/drivers/cgroups/mark.js';
@@ -76,7 +76,7 @@ describe('a container started before leaves and root ids', () => {
     expect(sb.run('start', 'svc').code).toBe(0);
     const now = JSON.parse(sb.run('inspect', 'svc').stdout) as Rec;
     expect(now.cgroup.leaves).toEqual({ monitor: 'monitor', payload: 'payload' });
-    for (const dir of payloadDirs(now.cgroup)) expect(await readPids(dir)).toEqual([now.runtime.init.pid]);
+    for (const dir of payloadOnlyDirs(now.cgroup)) expect(await readPids(dir)).toEqual([now.runtime.init.pid]);
 
     sb.remove('svc.yaml');
     expect(sb.run('reconcile', '--once', '--allow-empty').code).toBe(0);

@@ -114,6 +114,8 @@ describe('driver handles', () => {
     expect(decodeCgroupHandle(encodeCgroupHandle(h))).toEqual(h);
     const { formatVersion: _v, leaves: _l, ...old } = h;
     expect(decodeCgroupHandle(old)).toEqual({ ...old, formatVersion: 1 });
+    const hybrid = { formatVersion: 1 as const, backend: 'v1' as const, name: 'web', v1: { freezer: '/f/web', memory: '/m/web' }, unified: '/u/web', leaves: h.leaves, leavesUnder: ['/f/web', '/u/web'] };
+    expect(decodeCgroupHandle(encodeCgroupHandle(hybrid))).toEqual(hybrid);
   });
 
   test('a damaged handle is STATE_CORRUPT naming the field, never cast', () => {
@@ -122,6 +124,7 @@ describe('driver handles', () => {
     expect(bad({ backend: 'v2', name: 'web', v1: { memory: 7 }, unified: null })).toMatch(/`v1.memory`/);
     expect(bad({ formatVersion: 9, backend: 'v2', name: 'web', v1: {}, unified: null })).toMatch(/format version 9/);
     expect(bad('web')).toMatch(/STATE_CORRUPT/);
+    expect(bad({ backend: 'v1', name: 'web', v1: {}, unified: null, leaves: { monitor: 'monitor', payload: 'payload' }, leavesUnder: '/f/web' })).toMatch(/`leavesUnder`/);
   });
 
   test('a runtime handle keeps pids with their start times', () => {

@@ -1,5 +1,6 @@
 // The cgroup handle as the state record stores it (formatVersion 1; handles from before leaves
-// have none, and keep working until the container's next start). Read back field by field.
+// have none, and keep working until the container's next start; handles from before
+// `leavesUnder` have the leaves in every directory). Read back field by field.
 
 import { HandleReader } from '../../state/handle-reader.js';
 import type { Json } from '../../state/record.js';
@@ -15,6 +16,7 @@ export function encodeCgroupHandle(h: CgroupHandle): Json {
     v1: { ...h.v1 },
     unified: h.unified,
     ...(h.leaves ? { leaves: { monitor: h.leaves.monitor, payload: h.leaves.payload } } : {}),
+    ...(h.leavesUnder ? { leavesUnder: [...h.leavesUnder] } : {}),
   };
 }
 
@@ -30,5 +32,6 @@ export function decodeCgroupHandle(json: Json): CgroupHandle {
     v1: r.stringMap(o, 'v1'),
     unified: r.stringOrNull(o, 'unified'),
     ...(leaves ? { leaves: { monitor: r.string(leaves, 'monitor'), payload: r.string(leaves, 'payload') } } : {}),
+    ...(o['leavesUnder'] === undefined ? {} : { leavesUnder: r.strings(o, 'leavesUnder') }),
   };
 }

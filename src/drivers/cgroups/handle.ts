@@ -1,10 +1,11 @@
 // What can be done with a handle alone, whatever manager made it: the directories it spans, its
-// two leaves (the monitor's and the payload's), the `cgroup.procs` files a process must be written
-// into (the C shim does it while the child waits), the cgroup2 directory for
-// clone3(CLONE_INTO_CGROUP), listing and removal. Destroy needs nothing but the handle, so a cgroup
-// is removed by the rules of the backend that created it. A handle without `leaves` (stored by an
-// older corral) keeps its processes in the directories themselves: every function here reads it
-// that way.
+// two leaves (the monitor's and the payload's) in the directories that hold them, the
+// `cgroup.procs` files a process must be written into (the C shim does it while the child
+// waits), the cgroup2 directory for clone3(CLONE_INTO_CGROUP), listing and removal. Destroy needs
+// nothing but the handle, so a cgroup is removed by the rules of the backend that created it. A
+// handle without `leaves` (stored by an older corral) keeps its processes in the directories
+// themselves, and one without `leavesUnder` has the leaves in every directory: every function
+// here reads them that way.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,26 +29,50 @@ export function handleDirs(handle: CgroupHandle): string[] {
   return dirs;
 }
 
-/** Where the container's processes live inside one of the handle's directories. */
-export function payloadDir(handle: CgroupHandle, dir: string): string {
-  return handle.leaves ? join(dir, handle.leaves.payload) : dir;
+/** Whether one of the handle's directories holds the two leaves. */
+export function holdsLeaves(handle: CgroupHandle, dir: string): boolean {
+  return handle.leaves !== undefined && (handle.leavesUnder === undefined || handle.leavesUnder.includes(dir));
 }
 
-/** The directories of the container's processes: the payload leaves, or the directories of a handle without leaves. */
+/** `handle` with the leaves in those of its directories that `holds` accepts (`leavesUnder` left out when that is all of them). */
+export function withLeavesIn(handle: CgroupHandle, holds: (dir: string) => boolean): CgroupHandle {
+  const { leaves: _leaves, leavesUnder: _under, ...base } = handle;
+  const dirs = handleDirs(base);
+  const under = dirs.filter(holds);
+  if (under.length === 0) return base;
+  return under.length === dirs.length ? { ...base, leaves: LEAVES } : { ...base, leaves: LEAVES, leavesUnder: under };
+}
+
+/** The directories that hold the leaves, in handleDirs order; none for a handle without leaves. */
+export function splitDirs(handle: CgroupHandle): string[] {
+  return handleDirs(handle).filter((d) => holdsLeaves(handle, d));
+}
+
+/** Where the container's processes are placed inside one of the handle's directories (shared with the monitor where it holds no leaves). */
+export function payloadDir(handle: CgroupHandle, dir: string): string {
+  return handle.leaves && holdsLeaves(handle, dir) ? join(dir, handle.leaves.payload) : dir;
+}
+
+/** Where the container's processes are placed: the payload leaves, and the directories without leaves. */
 export function payloadDirs(handle: CgroupHandle): string[] {
   return handleDirs(handle).map((d) => payloadDir(handle, d));
+}
+
+/** The directories that hold the container's processes and nothing else: its payload leaves, or every directory of a handle without leaves. */
+export function payloadOnlyDirs(handle: CgroupHandle): string[] {
+  return handle.leaves ? splitDirs(handle).map((d) => payloadDir(handle, d)) : handleDirs(handle);
 }
 
 /** The monitor's leaves; none for a handle without leaves (its monitor runs outside the cgroup). */
 export function monitorDirs(handle: CgroupHandle): string[] {
   const leaves = handle.leaves;
-  return leaves ? handleDirs(handle).map((d) => join(d, leaves.monitor)) : [];
+  return leaves ? splitDirs(handle).map((d) => join(d, leaves.monitor)) : [];
 }
 
-/** Both leaves of every directory. */
+/** Both leaves of every directory that holds them. */
 export function leafDirs(handle: CgroupHandle): string[] {
   const leaves = handle.leaves;
-  return leaves ? handleDirs(handle).flatMap((d) => [join(d, leaves.monitor), join(d, leaves.payload)]) : [];
+  return leaves ? splitDirs(handle).flatMap((d) => [join(d, leaves.monitor), join(d, leaves.payload)]) : [];
 }
 
 /**
@@ -66,10 +91,17 @@ export function procsFiles(handle: CgroupHandle): string[] {
   return procsOf(handle, (d) => payloadDir(handle, d));
 }
 
-/** The `cgroup.procs` files the monitor writes itself into when it starts; none for a handle without leaves. */
+/**
+ * The `cgroup.procs` files the monitor writes itself into when it starts; none for a handle
+ * without leaves. Its leaves come first: a process found in a directory without leaves is then
+ * the monitor only if it is already in a monitor leaf (allHandlePids relies on it).
+ */
 export function monitorProcsFiles(handle: CgroupHandle): string[] {
   const leaves = handle.leaves;
-  return leaves ? procsOf(handle, (d) => join(d, leaves.monitor)) : [];
+  if (!leaves) return [];
+  const leafFiles = new Set(splitDirs(handle).map((d) => join(d, leaves.monitor, 'cgroup.procs')));
+  const files = procsOf(handle, (d) => (holdsLeaves(handle, d) ? join(d, leaves.monitor) : d));
+  return [...files.filter((f) => leafFiles.has(f)), ...files.filter((f) => !leafFiles.has(f))];
 }
 
 /**
@@ -84,7 +116,8 @@ export function cloneIntoCgroupDir(handle: CgroupHandle): string | null {
 /**
  * A file with an `oom_kill N` line counting the kills of the container's processes, for the
  * monitor to tell an OOM kill from another SIGKILL. v1 counts a kill only in the victim's own
- * memory cgroup (memory.oom_control is not hierarchical there): the payload leaf's. v2's
+ * memory cgroup (memory.oom_control is not hierarchical there): the container's directory, or
+ * the payload leaf in a handle whose memory directory holds leaves. v2's
  * memory.events is hierarchical, and the leaves have no memory files of their own (no controller
  * is enabled below the container's cgroup): the container's.
  */
@@ -113,10 +146,13 @@ export async function destroyHandle(handle: CgroupHandle, owner: Owner = UNSCOPE
   for (const dir of handleDirs(handle)) await removeCgroupDir(dir);
 }
 
-/** Pids of the container's processes in the first payload directory that exists (every hierarchy holds the same ones). */
+/**
+ * Pids of the container's processes in the first payload leaf that exists (every hierarchy holds
+ * the same ones); for a cgroup whose leaves are all gone, what allHandlePids finds.
+ */
 export async function handlePids(handle: CgroupHandle): Promise<number[]> {
-  for (const dir of payloadDirs(handle)) if (existsSync(dir)) return readPids(dir);
-  return [];
+  for (const dir of payloadOnlyDirs(handle)) if (existsSync(dir)) return readPids(dir);
+  return handle.leaves ? allHandlePids(handle) : [];
 }
 
 /** Pids in a cgroup and every cgroup below it. */
@@ -132,15 +168,20 @@ export async function treePids(dir: string): Promise<number[]> {
  */
 export async function allHandlePids(handle: CgroupHandle, scope: 'payload' | 'tree' = 'payload'): Promise<number[]> {
   const all = new Set<number>();
-  for (const dir of scope === 'payload' ? payloadDirs(handle) : handleDirs(handle)) {
-    for (const pid of scope === 'payload' ? await readPids(dir) : await treePids(dir)) all.add(pid);
+  if (scope === 'tree') {
+    for (const dir of handleDirs(handle)) for (const pid of await treePids(dir)) all.add(pid);
+    return [...all].sort((a, b) => a - b);
   }
+  const split = splitDirs(handle);
+  // Directories without leaves hold the monitor too. Read before the monitor leaves: the monitor
+  // joins those first (monitorProcsFiles), so if it is seen here it is seen there.
+  const shared: number[] = [];
+  for (const dir of handleDirs(handle)) if (!split.includes(dir)) shared.push(...await readPids(dir));
+  const monitor = new Set<number>();
+  for (const dir of monitorDirs(handle)) for (const pid of await readPids(dir)) monitor.add(pid);
+  for (const dir of split) for (const pid of await readPids(payloadDir(handle, dir))) all.add(pid);
+  for (const pid of shared) if (!monitor.has(pid)) all.add(pid);
   return [...all].sort((a, b) => a - b);
-}
-
-/** Whether a container cgroup of the parent has leaves (in any hierarchy: a crash can leave them in some only). */
-function leavesOf(dirs: readonly string[]): Leaves | undefined {
-  return dirs.some((d) => existsSync(join(d, LEAVES.monitor)) || existsSync(join(d, LEAVES.payload))) ? LEAVES : undefined;
 }
 
 /**
@@ -179,8 +220,8 @@ export async function listHandles(parents: CgroupParents, backend: CgroupBackend
     if (dirs.length === 0 || claims.some((c) => c !== 'own' && c !== 'legacy' && c !== 'unsupported')) continue;
     const legacy = claims.includes('legacy') && !claims.includes('own');
     if (legacy !== (which === 'legacy')) continue;
-    const leaves = leavesOf(dirs);
-    out.push(leaves ? { ...base, leaves } : base);
+    // Leaves where they are found: a crash can leave them in some directories only.
+    out.push(withLeavesIn(base, (d) => existsSync(join(d, LEAVES.monitor)) || existsSync(join(d, LEAVES.payload))));
   }
   return out;
 }

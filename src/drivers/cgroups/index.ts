@@ -19,7 +19,7 @@ export type {
 export { backendFor, destroyHandle, inspectCgroups, killHandle, openCgroupManager, type CgroupInspection, type CgroupManagerOptions } from './manager.js';
 export { checkResources, RESOURCE_FIELDS, type CheckOptions } from './check.js';
 export { resourcesDrift, type ResourceDrift } from './drift.js';
-export { cloneIntoCgroupDir, handleDirs, LEAVES, monitorDirs, monitorProcsFiles, oomEventsFile, payloadDirs, procsFiles } from './handle.js';
+export { cloneIntoCgroupDir, handleDirs, LEAVES, monitorDirs, monitorProcsFiles, oomEventsFile, payloadDirs, payloadOnlyDirs, procsFiles } from './handle.js';
 export { detectLayout, withoutUnified, withoutV1 } from './detect.js';
 export { detectCapabilities } from './capabilities.js';
 export { resolveBlockDevice } from './device.js';

@@ -51,13 +51,20 @@ export interface CgroupHandle {
   /** The cgroup2 directory: the whole cgroup on v2, the joined cgroup2 twin on a hybrid host. */
   readonly unified: string | null;
   /**
-   * The two leaf cgroups inside each of the directories above: the monitor's, and the payload's
+   * The two leaf cgroups inside the directories of `leavesUnder`: the monitor's, and the payload's
    * (the container's processes). Limits, stats and OOM events are the directories' (so the
-   * monitor shares the container's limits); processes live only in the leaves (cgroup2's
-   * no-internal-process rule). Absent in a handle stored by a corral from before leaves: the
-   * processes are in the directories themselves, until the container's next start.
+   * monitor shares the container's limits). Absent in a handle stored by a corral from before
+   * leaves: the processes are in the directories themselves, until the container's next start.
    */
   readonly leaves?: Leaves;
+  /**
+   * The directories that hold the leaves; absent: all of them (handles stored before this field).
+   * Only the hierarchies that act on the payload alone need them: the cgroup2 directory (freeze,
+   * kill; its no-internal-process rule) and the v1 freezer. In every other v1 hierarchy monitor and
+   * payload share the container's directory, as they share its limits: a leaf there cost a cgroup
+   * (a memcg, a CFS group…) per container for nothing (bench/density.mjs, slab per container).
+   */
+  readonly leavesUnder?: readonly string[];
 }
 
 /** Names of a container cgroup's two leaves (relative to each of its directories). */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
   detectLayout, openCgroupManager, procsFiles, withoutV1, type CgroupHandle, type CgroupLayout, type CgroupManager, type DevicePolicy,
 } from '../../../src/drivers/cgroups/index.js';
-import { leafDirs } from '../../../src/drivers/cgroups/handle.js';
+import { leafDirs, payloadDir } from '../../../src/drivers/cgroups/handle.js';
 import { hasCode } from '../../../src/errors.js';
 import { DEVICE_PROGRAM_NAME, deviceProgramBytes, programTags } from '../../../src/drivers/cgroups/device-program.js';
 import {
@@ -76,7 +76,7 @@ maybe.each(variants())('device allow-list: %s', (_label, layout) => {
 
   test('default rules: null, zero, urandom open; host devices and mknod outside the list are EPERM', async () => {
     const handle = await cg.create('default', limits({}), DEFAULT_POLICY);
-    if (handle.v1['devices'] !== undefined) expect(procsFiles(handle)).toContain(join(handle.v1['devices'], 'payload', 'cgroup.procs'));
+    if (handle.v1['devices'] !== undefined) expect(procsFiles(handle)).toContain(join(payloadDir(handle, handle.v1['devices']), 'cgroup.procs'));
     const m = mknods();
     const got = await probe!.run(cg, handle, [...opens(ALLOWED), ...opens(DENIED), ...Object.values(m)]);
     for (const n of ALLOWED) expect([n, got.get(`open:r:${probe!.path(n)}`)]).toEqual([n, 'ok']);

@@ -1,18 +1,22 @@
 // A container cgroup holds its limits and two leaves: `monitor` for the container's monitor and
-// `payload` for its processes. "The container's processes" (placement, pids, freeze, kill) mean
-// the payload; destroy takes both, depth-first. A handle stored before leaves keeps working, and a
-// manager with a root id acts on its own root's cgroups only. Runs on whatever layout the host has.
+// `payload` for its processes, in the directories that act on the payload alone (the cgroup2 one,
+// the v1 freezer); in the other v1 hierarchies both share the container's directory. "The
+// container's processes" (placement, pids, freeze, kill) mean the payload; destroy takes both,
+// depth-first. Handles stored before leaves, and before `leavesUnder` (leaves everywhere), keep
+// working, and a manager with a root id acts on its own root's cgroups only. Runs on whatever
+// layout the host has.
 
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import {
-  cloneIntoCgroupDir, handleDirs, monitorDirs, monitorProcsFiles, oomEventsFile, openCgroupManager, payloadDirs, procsFiles, readMark, resourcesDrift,
+  cloneIntoCgroupDir, handleDirs, monitorDirs, monitorProcsFiles, oomEventsFile, openCgroupManager, payloadDirs, payloadOnlyDirs, procsFiles, readMark, resourcesDrift,
   type CgroupHandle, type CgroupManager,
 } from '../../../src/drivers/cgroups/index.js';
-import { leafDirs } from '../../../src/drivers/cgroups/handle.js';
+import { leafDirs, payloadDir, splitDirs } from '../../../src/drivers/cgroups/handle.js';
 import { readPids } from '../../../src/drivers/cgroups/knob.js';
+import { UNSCOPED } from '../../../src/drivers/cgroups/mark.js';
 import { hasCode } from '../../../src/errors.js';
 import { requireRoot } from '../../support/root.js';
 import { DEFAULT_POLICY, eventually, killSpawned, limits, spawnWaiting, testParentName, within } from './support.js';
@@ -34,27 +38,36 @@ afterAll(async () => {
 
 /** A process placed in the monitor's leaf, as the shim's monitor places itself. */
 async function standInMonitor(handle: CgroupHandle) {
-  const proc = await spawnWaiting('sleep 1000');
+  const proc = await spawnWaiting('exec sleep 1000');
   for (const file of monitorProcsFiles(handle)) writeFileSync(file, String(proc.pid));
   proc.go();
   return proc;
 }
 
 maybe('container cgroup leaves', () => {
-  test('every hierarchy has a monitor leaf and a payload leaf, marked; the shim\'s files point into them', async () => {
+  test('the cgroup2 directory and the v1 freezer hold a monitor leaf and a payload leaf, marked; the others none; the shim\'s files point into them', async () => {
     const cg = await open(testParentName());
     const handle = await cg.create('layout', limits({ pids: 16 }), DEFAULT_POLICY);
     expect(handle.leaves).toEqual({ monitor: 'monitor', payload: 'payload' });
+    const split = handleDirs(handle).filter((d) => d === handle.unified || d === handle.v1['freezer']);
+    expect(splitDirs(handle)).toEqual(split.length > 0 ? split : handleDirs(handle));
     for (const dir of handleDirs(handle)) {
       expect(readMark(dir)).toEqual({ role: 'container', rootId: null });
-      for (const leaf of ['monitor', 'payload']) expect(readMark(join(dir, leaf))).toEqual({ role: 'leaf', rootId: null });
+      for (const leaf of ['monitor', 'payload']) {
+        if (splitDirs(handle).includes(dir)) expect(readMark(join(dir, leaf))).toEqual({ role: 'leaf', rootId: null });
+        else expect(existsSync(join(dir, leaf))).toBe(false);
+      }
     }
-    for (const f of procsFiles(handle)) expect(f).toMatch(/\/layout\/payload\/cgroup\.procs$/);
-    for (const f of monitorProcsFiles(handle)) expect(f).toMatch(/\/layout\/monitor\/cgroup\.procs$/);
-    expect(procsFiles(handle).length).toBe(handleDirs(handle).length);
+    // Where a directory holds leaves the payload goes to its leaf, elsewhere to the directory.
+    const inDir = (dir: string, leaf: string): string => join(splitDirs(handle).includes(dir) ? join(dir, leaf) : dir, 'cgroup.procs');
+    expect([...procsFiles(handle)].sort()).toEqual(handleDirs(handle).map((d) => inDir(d, 'payload')).sort());
+    // The monitor joins its leaves first (allHandlePids relies on that order).
+    const monitorFiles = monitorProcsFiles(handle);
+    expect([...monitorFiles].sort()).toEqual(handleDirs(handle).map((d) => inDir(d, 'monitor')).sort());
+    expect(monitorFiles.slice(0, splitDirs(handle).length).every((f) => f.endsWith('/monitor/cgroup.procs'))).toBe(true);
     expect(cloneIntoCgroupDir(handle)).toBe(handle.backend === 'v2' ? join(handle.unified!, 'payload') : null);
     const oom = oomEventsFile(handle);
-    if (oom !== null) expect(oom).toBe(handle.backend === 'v2' ? join(handle.unified!, 'memory.events') : join(handle.v1['memory']!, 'payload', 'memory.oom_control'));
+    if (oom !== null) expect(oom).toBe(handle.backend === 'v2' ? join(handle.unified!, 'memory.events') : join(payloadDir(handle, handle.v1['memory']!), 'memory.oom_control'));
     // The listed handle is the created one.
     expect((await cg.list()).find((h) => h.name === 'layout')).toEqual(handle);
     await cg.destroy(handle);
@@ -68,8 +81,10 @@ maybe('container cgroup leaves', () => {
     await cg.addProc(handle, payload.pid);
     payload.go();
     await eventually(async () => (await cg.pids(handle)).length === 2, 'the payload shell and its sleep');
-    for (const dir of payloadDirs(handle)) expect(await readPids(dir)).not.toContain(monitor.pid);
-    // pids.current counts both leaves: the limit is the container's, the monitor's share included.
+    // The payload's leaves hold no monitor; the directories without leaves hold both.
+    for (const dir of payloadOnlyDirs(handle)) expect(await readPids(dir)).not.toContain(monitor.pid);
+    for (const dir of handleDirs(handle)) if (!splitDirs(handle).includes(dir)) expect(await readPids(dir)).toEqual(expect.arrayContaining([monitor.pid, payload.pid]));
+    // pids.current counts the monitor too: the limit is the container's, the monitor's share included.
     if (cg.capabilities.features.pids.available) expect((await cg.stats(handle)).pids.current).toBeGreaterThanOrEqual(3);
     await cg.freeze(handle);
     await cg.thaw(handle);
@@ -77,6 +92,10 @@ maybe('container cgroup leaves', () => {
     expect((await within(payload.exit, 'the payload to die')).signal).toBe('SIGKILL');
     expect(await cg.pids(handle)).toEqual([]);
     for (const dir of monitorDirs(handle)) expect(await readPids(dir)).toContain(monitor.pid);
+    for (const dir of handleDirs(handle)) {
+      if (!splitDirs(handle).includes(dir)) expect(await readPids(dir)).toEqual(expect.arrayContaining([monitor.pid]));
+      expect(await readPids(dir)).not.toContain(payload.pid);
+    }
     await cg.destroy(handle);
     expect((await within(monitor.exit, 'the stand-in monitor to die')).signal).toBe('SIGKILL');
     for (const dir of [...leafDirs(handle), ...handleDirs(handle)]) expect(existsSync(dir)).toBe(false);
@@ -105,7 +124,7 @@ maybe('container cgroup leaves', () => {
     const made = await cg.create('old', r, DEFAULT_POLICY);
     // What an older corral made and stored: no leaves.
     for (const leaf of leafDirs(made)) rmdirSync(leaf);
-    const { leaves: _none, ...old } = made;
+    const { leaves: _none, leavesUnder: _under, ...old } = made;
     const proc = await spawnWaiting('sleep 1000');
     await cg.addProc(old, proc.pid);
     for (const dir of handleDirs(old)) expect(await readPids(dir)).toEqual([proc.pid]);
@@ -125,6 +144,47 @@ maybe('container cgroup leaves', () => {
   });
 });
 
+maybe('container cgroup leaves, stored before leavesUnder', () => {
+  test('a handle with leaves in every directory still places, kills the payload alone and destroys; the next create keeps leaves where they are needed only', async () => {
+    const cg = await open(testParentName());
+    const made = await cg.create('every', limits({ pids: 16 }), DEFAULT_POLICY);
+    if (made.leavesUnder === undefined) {
+      process.stderr.write('note: every directory holds leaves on this host (v2, or v1 without freezer and cgroup2)\n');
+      await cg.destroy(made);
+      return;
+    }
+    // What a corral from before leavesUnder made and stored: the two leaves in every directory.
+    const { leavesUnder: _under, ...every } = made;
+    for (const dir of handleDirs(every)) {
+      for (const leaf of ['monitor', 'payload']) {
+        if (existsSync(join(dir, leaf))) continue;
+        mkdirSync(join(dir, leaf));
+        UNSCOPED.mark(join(dir, leaf), 'leaf');
+      }
+    }
+    expect(leafDirs(every)).toHaveLength(2 * handleDirs(every).length);
+    expect((await cg.list()).find((h) => h.name === 'every')).toEqual(every);
+    const monitor = await standInMonitor(every);
+    for (const dir of monitorDirs(every)) expect(await readPids(dir)).toContain(monitor.pid);
+    const payload = await spawnWaiting('sleep 1000');
+    await cg.addProc(every, payload.pid);
+    for (const dir of payloadDirs(every)) expect(await readPids(dir)).toEqual([payload.pid]);
+    expect(await cg.pids(every)).toEqual([payload.pid]);
+    payload.go();
+    await cg.kill(every);
+    expect((await within(payload.exit, 'the payload to die')).signal).toBe('SIGKILL');
+    for (const dir of monitorDirs(every)) expect(await readPids(dir)).toContain(monitor.pid);
+    monitor.child.kill('SIGKILL');
+    await within(monitor.exit, 'the stand-in monitor to die');
+    // The next start: the idle leaves of the directories that need none are removed.
+    const again = await cg.create('every', limits({ pids: 16 }), DEFAULT_POLICY);
+    expect(again).toEqual(made);
+    for (const dir of handleDirs(again)) for (const leaf of ['monitor', 'payload']) expect(existsSync(join(dir, leaf))).toBe(splitDirs(again).includes(dir));
+    await cg.destroy(again);
+    for (const dir of handleDirs(again)) expect(existsSync(dir)).toBe(false);
+  });
+});
+
 maybe('state roots on one parent', () => {
   const A = 'a'.repeat(32);
   const B = 'b'.repeat(32);
@@ -137,7 +197,7 @@ maybe('state roots on one parent', () => {
     const one = await a.create('one', limits({}), DEFAULT_POLICY);
     const two = await b.create('two', limits({}), DEFAULT_POLICY);
     expect(readMark(handleDirs(one)[0]!)).toEqual({ role: 'container', rootId: A });
-    expect(readMark(join(handleDirs(one)[0]!, 'payload'))).toEqual({ role: 'leaf', rootId: A });
+    expect(readMark(join(splitDirs(one)[0]!, 'payload'))).toEqual({ role: 'leaf', rootId: A });
     expect((await a.list()).map((h) => h.name)).toEqual(['one']);
     expect((await b.list()).map((h) => h.name)).toEqual(['two']);
     // One name alone (a start or a teardown among many): the same answer, the same ownership rules.

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
-  cloneIntoCgroupDir, monitorDirs, monitorProcsFiles, oomEventsFile, openCgroupManager, payloadDirs, procsFiles, type CgroupHandle, type CgroupManager,
+  cloneIntoCgroupDir, monitorDirs, monitorProcsFiles, oomEventsFile, openCgroupManager, payloadDirs, payloadOnlyDirs, procsFiles, type CgroupHandle, type CgroupManager,
 } from '../../../src/drivers/cgroups/index.js';
 import { devicePolicy } from '../../../src/drivers/cgroups/device-policy.js';
 import { readPids } from '../../../src/drivers/cgroups/knob.js';
@@ -62,9 +62,11 @@ const cpuUsec = (pid: number): number => {
       monitorCgroupProcs: monitorProcsFiles(handle), shimDir: paths.shim, logDir: paths.logs, volumes: {}, arch: process.arch, hostCapabilities: hostCapabilityMask(),
     }));
 
-    // Placement: the monitor in its leaf of every hierarchy, the container's process in the other.
+    // Placement: the monitor in its leaves, the container's process in the others; both in the
+    // directories without leaves.
     for (const dir of monitorDirs(handle)) expect(await readPids(dir)).toEqual([record.monitor.pid]);
-    for (const dir of payloadDirs(handle)) expect(await readPids(dir)).toEqual([record.init.pid]);
+    for (const dir of payloadOnlyDirs(handle)) expect(await readPids(dir)).toEqual([record.init.pid]);
+    for (const dir of payloadDirs(handle)) if (!payloadOnlyDirs(handle).includes(dir)) expect((await readPids(dir)).sort((a, b) => a - b)).toEqual([record.init.pid, record.monitor.pid].sort((a, b) => a - b));
     expect(await cg.pids(handle)).toEqual([record.init.pid]);
 
     // A file may be rotated away between the listing and the stat.

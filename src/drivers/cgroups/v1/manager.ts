@@ -2,8 +2,9 @@
 // On a hybrid host the container also gets a twin in the cgroup2 tree, which has no controllers
 // there but freezes and kills atomically (cgroup.freeze, cgroup.kill), so freeze and kill go
 // through it; a v1-only host uses the freezer. Devices go through the v1 `devices` hierarchy, or,
-// on a hybrid host without one, through a device program on the cgroup2 twin. Every directory of a
-// container gets the two leaves (handle.ts › LEAVES), the cgroup2 twin included.
+// on a hybrid host without one, through a device program on the cgroup2 twin. The cgroup2 twin and
+// the freezer directory get the two leaves (handle.ts › LEAVES): they are the ones that freeze or
+// kill the payload alone. In the other hierarchies monitor and payload share the directory.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,8 +16,8 @@ import { resolveBlockDevice, type DeviceResolver } from '../device.js';
 import { applyDeviceProgram, checkDeviceProgram } from '../device-bpf.js';
 import { describePolicy } from '../device-rules.js';
 import {
-  allHandlePids, assertHandleOwned, checkHandle, destroyHandle, handleDirs, handlePids, leafDirs, LEAVES, listHandles, payloadDir,
-  payloadDirs, removeAllUnder, stampHandle, treePids,
+  allHandlePids, assertHandleOwned, checkHandle, destroyHandle, handleDirs, handlePids, holdsLeaves, leafDirs, LEAVES, listHandles, payloadDir,
+  payloadDirs, removeAllUnder, stampHandle, treePids, withLeavesIn,
 } from '../handle.js';
 import { readPids, writeKnob } from '../knob.js';
 import { type Owner, UNSCOPED } from '../mark.js';
@@ -44,10 +45,10 @@ export { killV1 };
 /** Fixed order: cpuset first so that a cgroup is joinable as early as possible. */
 const SUBSYSTEMS: readonly V1Subsystem[] = [cpuset, memory, cpu, cpuacct, pids, blkio, devices, freezer];
 
-/** The leaves inside one of a handle's directories that exist (none for a handle without leaves). */
+/** The leaves inside one of a handle's directories that exist (none where it holds no leaves). */
 function leavesIn(handle: CgroupHandle, dir: string): string[] {
   const l = handle.leaves;
-  return l ? [join(dir, l.monitor), join(dir, l.payload)].filter((d) => existsSync(d)) : [];
+  return l && holdsLeaves(handle, dir) ? [join(dir, l.monitor), join(dir, l.payload)].filter((d) => existsSync(d)) : [];
 }
 
 export class V1Manager implements CgroupManager {
@@ -98,7 +99,11 @@ export class V1Manager implements CgroupManager {
   private handleFor(name: string): CgroupHandle {
     const v1: Record<string, string> = {};
     for (const [c, p] of Object.entries(this.parents.v1)) v1[c] = join(p, name);
-    return { formatVersion: 1, backend: 'v1', name, v1, unified: this.parents.unified === null ? null : join(this.parents.unified, name), leaves: LEAVES };
+    const unified = this.parents.unified === null ? null : join(this.parents.unified, name);
+    const base: CgroupHandle = { formatVersion: 1, backend: 'v1', name, v1, unified };
+    // No cgroup2 tree and no freezer: leaves everywhere, as before `leavesUnder`.
+    if (unified === null && v1['freezer'] === undefined) return { ...base, leaves: LEAVES };
+    return withLeavesIn(base, (d) => d === unified || d === v1['freezer']);
   }
 
   /** Each subsystem with the directory it acts on in this handle. */
@@ -110,8 +115,10 @@ export class V1Manager implements CgroupManager {
    * Directories first (each filled from its parent), then the device policy, then the leaves
    * (filled from their directory: v1 copies a devices list into a child at mkdir), then the
    * limits: all before any process can join. A cgroup of an earlier run (a crash before the state
-   * record, or a container started before leaves) is adopted; its idle leaves are made again,
-   * since v1 refuses to switch a devices cgroup between allow-all and a list while it has children.
+   * record, or a container started before leaves) is adopted; its idle leaves are made again where
+   * the handle has leaves and removed elsewhere (a corral from before `leavesUnder` made them in
+   * every hierarchy), since v1 refuses to switch a devices cgroup between allow-all and a list
+   * while it has children.
    */
   async create(name: string, resources: ResourcesSpec, devicePolicy: DevicePolicy): Promise<CgroupHandle> {
     checkCgroupName(name, 'container name');
@@ -120,7 +127,9 @@ export class V1Manager implements CgroupManager {
     try {
       for (const dir of handleDirs(handle)) if (await this.owner.ensureDir(dir, 'container')) created.push(dir);
       for (const [sub, dir] of this.subsystems(handle)) await sub.apply?.(dir, dirname(dir));
-      for (const leaf of leafDirs(handle)) if (existsSync(leaf) && (await treePids(leaf)).length === 0) await removeCgroupDir(leaf);
+      for (const dir of handleDirs(handle)) {
+        for (const leaf of [LEAVES.monitor, LEAVES.payload].map((l) => join(dir, l))) if (existsSync(leaf) && (await treePids(leaf)).length === 0) await removeCgroupDir(leaf);
+      }
       // Every directory was just made or claimed by ensureDir: no ownership check again below.
       await this.writeDevices({ ...handle, leaves: undefined }, devicePolicy);
       for (const leaf of leafDirs(handle)) await this.owner.ensureDir(leaf, 'leaf');
@@ -189,7 +198,7 @@ export class V1Manager implements CgroupManager {
     const created = await this.owner.ensureDir(dir, 'container');
     await setDevicesTree(dir, leavesIn(handle, dir), policy, handle.name);
     // A leaf made now copies the list just written.
-    const l = handle.leaves;
+    const l = holdsLeaves(handle, dir) ? handle.leaves : undefined;
     if (l) for (const leaf of [l.monitor, l.payload]) await this.owner.ensureDir(join(dir, leaf), 'leaf');
     if (created || handle.v1['devices'] === undefined) {
       const others = handleDirs(handle).filter((d) => d !== dir);
@@ -197,7 +206,8 @@ export class V1Manager implements CgroupManager {
         await joinDevicesCgroup(join(dir, l.payload), async () => (await Promise.all(others.map((d) => readPids(join(d, l.payload))))).flat(), handle.name);
         await joinDevicesCgroup(join(dir, l.monitor), async () => (await Promise.all(others.map((d) => readPids(join(d, l.monitor))))).flat(), handle.name);
       } else {
-        await joinDevicesCgroup(dir, () => allHandlePids(handle), handle.name);
+        // The monitor shares this directory when the handle has leaves elsewhere.
+        await joinDevicesCgroup(dir, () => allHandlePids(handle, handle.leaves ? 'tree' : 'payload'), handle.name);
       }
     }
     return handle.v1['devices'] === dir ? handle : { ...handle, v1: { ...handle.v1, devices: dir } };
