@@ -173,12 +173,18 @@ export async function allHandlePids(handle: CgroupHandle, scope: 'payload' | 'tr
     return [...all].sort((a, b) => a - b);
   }
   const split = splitDirs(handle);
-  // Directories without leaves hold the monitor too. Read before the monitor leaves: the monitor
-  // joins those first (monitorProcsFiles), so if it is seen here it is seen there.
+  // Directories without leaves hold the monitor too. The monitor leaves are read before them and
+  // after: a monitor seen there was in its leaf at one of the two reads, whether it was joining
+  // (it joins its leaves first, monitorProcsFiles) or leaving, as it does the moment its payload
+  // dies. One read on either side would take a monitor passing by for a payload process.
+  const monitor = new Set<number>();
+  const readMonitors = async (): Promise<void> => {
+    for (const dir of monitorDirs(handle)) for (const pid of await readPids(dir)) monitor.add(pid);
+  };
+  await readMonitors();
   const shared: number[] = [];
   for (const dir of handleDirs(handle)) if (!split.includes(dir)) shared.push(...await readPids(dir));
-  const monitor = new Set<number>();
-  for (const dir of monitorDirs(handle)) for (const pid of await readPids(dir)) monitor.add(pid);
+  if (shared.length > 0) await readMonitors();
   for (const dir of split) for (const pid of await readPids(payloadDir(handle, dir))) all.add(pid);
   for (const pid of shared) if (!monitor.has(pid)) all.add(pid);
   return [...all].sort((a, b) => a - b);

@@ -14,7 +14,7 @@ import {
   cloneIntoCgroupDir, handleDirs, monitorDirs, monitorProcsFiles, oomEventsFile, openCgroupManager, payloadDirs, payloadOnlyDirs, procsFiles, readMark, resourcesDrift,
   type CgroupHandle, type CgroupManager,
 } from '../../../src/drivers/cgroups/index.js';
-import { leafDirs, payloadDir, splitDirs } from '../../../src/drivers/cgroups/handle.js';
+import { allHandlePids, leafDirs, payloadDir, splitDirs } from '../../../src/drivers/cgroups/handle.js';
 import { readPids } from '../../../src/drivers/cgroups/knob.js';
 import { UNSCOPED } from '../../../src/drivers/cgroups/mark.js';
 import { hasCode } from '../../../src/errors.js';
@@ -101,6 +101,27 @@ maybe('container cgroup leaves', () => {
     for (const dir of [...leafDirs(handle), ...handleDirs(handle)]) expect(existsSync(dir)).toBe(false);
   });
 
+  test('a monitor exiting while the container\'s processes are listed is never taken for one of them', async () => {
+    // The monitor leaves its leaves and the shared directories at once when it exits, which it
+    // does the moment its payload dies: exactly when a kill lists what is left.
+    const cg = await open(testParentName());
+    const handle = await cg.create('exiting', limits({ pids: 16 }), DEFAULT_POLICY);
+    const seen: number[] = [];
+    for (let round = 0; round < 30; round++) {
+      const monitor = await standInMonitor(handle);
+      let exited = false;
+      void monitor.exit.then(() => { exited = true; });
+      for (let read = 0; !exited; read++) {
+        if (read === round % 5) monitor.child.kill('SIGKILL');
+        seen.push(...await allHandlePids(handle, 'payload'));
+        // The knob reads are synchronous underneath: let the exit event through.
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    expect(seen).toEqual([]);
+    await cg.destroy(handle);
+  });
+
   test('limits live on the container cgroup, for both leaves; v1 cpusets nest through a live change', async () => {
     const cg = await open(testParentName());
     const cpuset = cg.capabilities.features.cpuset.available && cpus().length >= 2;
@@ -160,6 +181,8 @@ maybe('container cgroup leaves, stored before leavesUnder', () => {
         if (existsSync(join(dir, leaf))) continue;
         mkdirSync(join(dir, leaf));
         UNSCOPED.mark(join(dir, leaf), 'leaf');
+        // A new v1 cpuset starts empty and takes no process until filled, as corral filled it.
+        if (dir === every.v1['cpuset']) for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(dir, leaf, f), readFileSync(join(dir, f)));
       }
     }
     expect(leafDirs(every)).toHaveLength(2 * handleDirs(every).length);
