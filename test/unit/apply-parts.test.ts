@@ -4,6 +4,7 @@
 
 import { describe, expect, test } from '@jest/globals';
 import { decodeCgroupHandle, encodeCgroupHandle } from '../../src/drivers/cgroups/handle-codec.js';
+import { leafDirs, monitorProcsFiles, procsFiles } from '../../src/drivers/cgroups/handle.js';
 import { decodeRuntimeHandle, encodeRuntimeHandle } from '../../src/drivers/namespaces/runtime-handle.js';
 import { nullNetworkPort } from '../../src/drivers/network/port.js';
 import { isCorralError } from '../../src/errors.js';
@@ -125,6 +126,19 @@ describe('driver handles', () => {
     expect(bad({ formatVersion: 9, backend: 'v2', name: 'web', v1: {}, unified: null })).toMatch(/format version 9/);
     expect(bad('web')).toMatch(/STATE_CORRUPT/);
     expect(bad({ backend: 'v1', name: 'web', v1: {}, unified: null, leaves: { monitor: 'monitor', payload: 'payload' }, leavesUnder: '/f/web' })).toMatch(/`leavesUnder`/);
+  });
+
+  test('a forged `leavesUnder` naming directories outside the handle places no leaf and no procs file there', () => {
+    const dirs = ['/f/web', '/m/web', '/u/web'];
+    const forged = decodeCgroupHandle({
+      backend: 'v1', name: 'web', v1: { freezer: '/f/web', memory: '/m/web' }, unified: '/u/web',
+      leaves: { monitor: 'monitor', payload: 'payload' }, leavesUnder: ['/etc', '/f/web/../../etc', '/f/web'],
+    });
+    const inside = (file: string) => dirs.some((d) => file === d || file.startsWith(`${d}/`)) && !file.split('/').includes('..');
+    const files = [...leafDirs(forged), ...monitorProcsFiles(forged), ...procsFiles(forged)];
+    expect(files.filter((f) => !inside(f))).toEqual([]);
+    // Only the one real directory it names holds leaves.
+    expect(leafDirs(forged)).toEqual(['/f/web/monitor', '/f/web/payload']);
   });
 
   test('a runtime handle keeps pids with their start times', () => {

@@ -229,8 +229,10 @@ describe('bridge networking', () => {
       expect(bridges).toContain(`cr-${sb.rootId()!.slice(0, 8)}`);
       expect(bridges).toContain(`cr-${other.rootId()!.slice(0, 8)}`);
       const empty = mkdtempSync(join(tmpdir(), 'corral-bridge-empty-'));
-      other.run('reconcile', '--once', '--allow-empty', '--dir', empty);
+      const teardown = other.run('reconcile', '--once', '--allow-empty', '--dir', empty, '--output', 'json');
       rmSync(empty, { recursive: true });
+      // The whole result on failure: a bridge left behind says nothing of why by itself.
+      expect(teardown).toMatchObject({ code: 0 });
       expect(net.exec(net.host, ['ip', '-o', 'link', 'show', 'type', 'bridge'])).not.toContain(`cr-${other.rootId()!.slice(0, 8)}`);
     } finally {
       // Its containers, monitors and cgroup parent go even when an expectation failed.
@@ -245,9 +247,11 @@ describe('bridge networking', () => {
     }
     for (const delay of [150, 400]) {
       const child = spawn('nsenter', [`--net=${net.host}`, process.execPath, BIN, 'reconcile', '--once'], { env: { ...process.env, ...sb.env }, stdio: 'ignore' });
+      // Listened for from the start: a run that finishes before the kill has already exited.
+      const exited = new Promise((r) => child.once('exit', r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
     }
     // A lock left held would show as an error here, not as a test timeout.
     const run = sb.run('reconcile', '--once', '--output', 'json', '--lock-timeout', '20s');
