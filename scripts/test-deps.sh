@@ -15,8 +15,9 @@ set -euo pipefail
 # zstd: zstd-compressed layers on Node.js before 22.15 (src/drivers/overlay/images/blob.ts);
 # docker-registry, skopeo, openssl: the registry the pull tests start and push to
 # (test/support/real-registry.ts; never its system service, disabled below);
-# podman: `podman kube play` of what `corral export kube` writes (test/cli/export-kube.test.ts).
-PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl zstd docker-registry skopeo openssl python3-minimal git podman)
+# podman, runc: `podman kube play` of what `corral export kube` writes (test/cli/export-kube.test.ts);
+# podman pulls crun only, which refuses this host's hybrid cgroup layout.
+PACKAGES=(busybox-static iproute2 procps util-linux gcc libc6-dev make musl-tools xfsprogs e2fsprogs nftables curl zstd docker-registry skopeo openssl python3-minimal git podman runc)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
