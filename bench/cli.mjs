@@ -2,7 +2,7 @@
 // same run (the floor any Node CLI pays).
 //   npm run build && node bench/cli.mjs [runs=20] [manifests=1000]     (root, for ps and plan)
 //
-// Rows: `corral --version`, `corral ps` (with the three bundled containers running),
+// Rows: `corral --version`, `corral --help`, `corral ps` (with the three bundled containers running),
 // `corral validate` of the bundled manifests, `corral plan` of 1,000 manifests whose containers
 // are not running, on a busybox root (the first run fills the manifest cache, the timed ones use it, as a
 // config-management run after the first would), each through bin/corral as a user runs it (the
@@ -64,6 +64,9 @@ try {
   spawnSync(BIN, ['reconcile', '--once'], { env, stdio: 'ignore' });
   for (const [how, file, pre] of [['bin/corral', BIN, []], ['node bin/corral', process.execPath, [BIN]]]) {
     measure(`${how} --version`, file, [...pre, '--version']);
+    // What every command pays before it does anything: Node and the snapshot (--version is
+    // answered by the shell part of bin/corral, without Node).
+    measure(`${how} --help`, file, [...pre, '--help']);
     measure(`${how} ps (3 running)`, file, [...pre, 'ps']);
     measure(`${how} validate (bundled)`, file, [...pre, 'validate']);
     measure(`${how} plan (${MANIFESTS} unchanged)`, file, [...pre, 'plan'], { CORRAL_MANIFESTS: many });

@@ -5,7 +5,8 @@
 //   2. `node --build-snapshot` runs that file and writes the heap to dist/corral.blob;
 //   3. dist/build-id: a digest of the compiled code, so that caches of corral's own results
 //      (src/inputs/build-id.ts) are never reused by another build;
-//   4. dist/corral.blob.root records the checkout it was built in: every path the bundle holds
+//   4. dist/version, what `corral --version` prints, which bin/corral answers without Node;
+//   5. dist/corral.blob.root records the checkout it was built in: every path the bundle holds
 //      (the shim, the schema, package.json) is absolute, so bin/corral uses the blob only there.
 // Without the blob (a failed build, another Node binary) bin/corral loads dist/ as plain modules.
 import { spawnSync } from 'node:child_process';
@@ -55,6 +56,7 @@ function buildId() {
 }
 
 rmSync(`${blob}.root`, { force: true });
+rmSync(join(dist, 'version'), { force: true });
 // What bin/corral learnt of the old blob (loads here, refused here) says nothing of the new one.
 for (const f of readdirSync(dist)) if (/^corral\.blob\.(loads|refused)\./.test(f)) rmSync(join(dist, f), { force: true });
 writeFileSync(join(dist, 'build-id'), `${buildId()}\n`);
@@ -83,4 +85,6 @@ if (made.status !== 0) {
   throw new Error(`scripts/bundle.mjs: node --build-snapshot failed (exit ${made.status})`);
 }
 renameSync(`${blob}.tmp`, blob);
+// What `corral --version` prints, for bin/corral to answer without starting Node.
+writeFileSync(join(dist, 'version'), `${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}\n`);
 writeFileSync(`${blob}.root`, `${root}\n`);

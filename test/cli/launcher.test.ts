@@ -34,9 +34,18 @@ test('run as a program, it starts from the snapshot the build made for this chec
   const info = run(BIN, ['info', '-o', 'json']);
   expect(info.code).toBe(0);
   expect(cliStart(info)).toBe('snapshot');
-  // Arguments reach corral, not Node: `--version` is corral's, options after the command are the command's.
-  expect(run(BIN, ['--version']).stdout.trim()).toBe(VERSION);
+  // Arguments reach corral, not Node: `--help` is corral's, options after the command are the command's.
+  expect(run(BIN, ['--help']).stdout).toContain('Usage: corral');
   expect(run(BIN, ['validate', '--help']).stdout).toContain('Usage: corral validate');
+});
+
+test('a bare `--version` is answered without starting Node, as the snapshot and the modules answer it', () => {
+  // No node on PATH: the launcher would fail to start it.
+  for (const flag of ['--version', '-V']) expect(run(BIN, [flag], REPO, { PATH: dir })).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  expect(run(process.execPath, [BIN, '--version']).stdout).toBe(`${VERSION}\n`);
+  expect(spawnSync(process.execPath, ['--snapshot-blob', join(REPO, 'dist/corral.blob'), '--', '--version'], { encoding: 'utf8' }).stdout).toBe(`${VERSION}\n`);
+  // With anything else on the line, Node answers (and finds the mistake).
+  expect(run(BIN, ['--version', 'extra'], REPO, { PATH: dir }).stderr).toContain('node is not on PATH');
 });
 
 test('NODE_EXTRA_CA_CERTS reaches only the commands that may open a TLS connection', () => {
@@ -109,9 +118,9 @@ test('a snapshot this machine refuses (another CPU, as in a VM sharing the check
   writeFileSync(join(fake, 'dist/corral.blob.root'), `${fake}\n`);
   const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   for (let i = 0; i < 2; i++) {
-    const r = run(join(fake, 'bin/corral'), ['--version'], dir);
+    const r = run(join(fake, 'bin/corral'), ['info', '-o', 'json'], dir);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(VERSION);
+    expect(cliStart(r)).toBe('modules');
     expect(r.stderr).toBe('');
     expect(existsSync(join(fake, `dist/corral.blob.refused.${boot}`))).toBe(true);
   }
