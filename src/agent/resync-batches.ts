@@ -1,20 +1,23 @@
 // Which cgroups a resync reads (src/reconciler/inspect.ts): reading every knob and ownership mark
-// of 1,000 containers took over a second, so a large host spreads them over its resyncs.
+// of 1,000 containers took over a second, and with 500 the knobs and processes read at each
+// resync were most of what an idle agent cost, so a large host spreads them over its resyncs.
 
 import type { InspectBatch } from '../reconciler/inspect.js';
 
+/** Up to this many containers, every resync reads them all. */
+const FULL_UP_TO = 50;
 /**
- * What a resync reads of the cgroups: all of them up to RESYNC_BATCH containers; beyond, one of
- * ceil(n / RESYNC_BATCH) batches in turn (by a stable hash of the name), orphans with the first.
- * With 1,000 containers and a 30 s resync, every container's knobs are read every 5 minutes.
+ * Beyond, a round of this many resyncs reads each container once: a knob written behind corral's
+ * back is put right within five minutes at the default resync of 30 s, whatever the host's size,
+ * and a resync reads a tenth of the containers.
  */
-const RESYNC_BATCH = 100;
+const ROUND = 10;
 
+/** What a resync reads of the cgroups: everything, or its batch of the round (by a stable hash of the name), orphans with the first. */
 export function resyncBatch(resync: number, containers: number): 'full' | InspectBatch {
-  const batches = Math.max(1, Math.ceil(containers / RESYNC_BATCH));
-  if (batches === 1) return 'full';
-  const batch = resync % batches;
-  return { drift: (name) => nameBucket(name, batches) === batch, orphans: batch === 0 };
+  if (containers <= FULL_UP_TO) return 'full';
+  const batch = resync % ROUND;
+  return { drift: (name) => nameBucket(name, ROUND) === batch, orphans: batch === 0 };
 }
 
 /** FNV-1a of the name, modulo n: the same batch for a name from pass to pass. */

@@ -2,7 +2,7 @@
 // or an explicit list of files (taken as given, whatever their extension, like `kubectl -f`).
 
 import { readFileSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { classifyManifestPath, skipDirectory } from '../manifest/files.js';
 import type { ManifestSource, SourceFile, SourceListing } from '../manifest/manifest-set.js';
@@ -26,7 +26,8 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
       const visited = new Set<string>();
       // Synchronous fs calls: a directory of small files is read in a few ms this way, several
       // times faster than one promise round-trip per stat and read.
-      const walk = (dirPath: string): void => {
+      // `rel`: the directory's path below the root, `/`-separated ('' for the root itself).
+      const walk = (dirPath: string, relDir: string): void => {
         let real = dirPath;
         try {
           real = realpathSync(dirPath);
@@ -39,7 +40,7 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
         entries.sort((a, b) => (a.name < b.name ? -1 : 1));
         for (const entry of entries) {
           const full = `${dirPath}${sep}${entry.name}`;
-          const rel = relative(root, full).split(sep).join('/');
+          const rel = relDir === '' ? entry.name : `${relDir}/${entry.name}`;
           let isDir = entry.isDirectory();
           let isFile = entry.isFile();
           if (entry.isSymbolicLink()) {
@@ -54,7 +55,7 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
           }
           if (isDir) {
             if (skipDirectory(entry.name)) onIgnored?.(rel, 'dot directory');
-            else walk(full);
+            else walk(full, rel);
             continue;
           }
           if (!isFile) continue;
@@ -72,7 +73,7 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
         }
       };
       try {
-        walk(root);
+        walk(root, '');
       } catch (err) {
         diagnostics.push(diagnostic('error', 'MANIFEST_READ_FAILED', `cannot read manifest directory \`${root}\`: ${(err as Error).message}`));
       }

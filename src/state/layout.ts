@@ -89,8 +89,12 @@ export function layout(root: string): Layout {
   return l;
 }
 
+/** Kept per name: an agent's pass asks for them several times per container. Bounded. */
+const CONTAINER_PATHS_MAX = 10_000;
+
 function buildLayout(root: string): Layout {
   const containersDir = join(root, 'containers');
+  const containerPaths = new Map<string, ContainerPaths>();
   const stateDir = join(root, 'state');
   return {
     root,
@@ -111,8 +115,14 @@ function buildLayout(root: string): Layout {
     secretsKey: join(root, 'secrets.key'),
     record: (name) => join(stateDir, `${name}.json`),
     container: (name) => {
-      const dir = join(containersDir, name);
-      return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs'), rootfsRecord: join(dir, 'rootfs.json') };
+      let paths = containerPaths.get(name);
+      if (paths === undefined) {
+        const dir = join(containersDir, name);
+        paths = { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs'), rootfsRecord: join(dir, 'rootfs.json') };
+        if (containerPaths.size >= CONTAINER_PATHS_MAX) containerPaths.clear();
+        containerPaths.set(name, paths);
+      }
+      return paths;
     },
     volume: (name) => join(root, 'volumes', name, 'data'),
     layer: (digest) => join(root, 'layers', digest.replace(/^sha256:/, 'sha256-')),

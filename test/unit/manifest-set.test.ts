@@ -164,6 +164,32 @@ describe('the manifest cache', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('an unchanged directory gives the same set; a new file, an edit or another host does not', async () => {
+    const { ManifestCache } = await import('../../src/manifest/manifest-set.js');
+    const dir = mkdtempSync(join(tmpdir(), 'corral-cache-'));
+    try {
+      writeFileSync(join(dir, 'a.yaml'), manifest('a', 'hosts: {hostnames: [one]}'));
+      const cache = new ManifestCache();
+      const host = { hostname: 'one', labels: {} };
+      const first = await loadManifestSet(directorySource(dir), { validator, cache, host });
+      expect(await loadManifestSet(directorySource(dir), { validator, cache, host: { ...host } })).toBe(first);
+      // The same host facts, read again, give the same set; others select again.
+      const elsewhere = await loadManifestSet(directorySource(dir), { validator, cache, host: { hostname: 'two', labels: {} } });
+      expect([elsewhere.containers.length, elsewhere.elsewhere.length]).toEqual([0, 1]);
+      // A set check across files runs again when a file comes: here a duplicate name.
+      writeFileSync(join(dir, 'b.yaml'), manifest('a', 'hosts: {hostnames: [one]}'));
+      const duplicate = await loadManifestSet(directorySource(dir), { validator, cache, host });
+      expect(duplicate.diagnostics.some((d) => d.code === 'MANIFEST_DUPLICATE_NAME')).toBe(true);
+      rmSync(join(dir, 'b.yaml'));
+      writeFileSync(join(dir, 'a.yaml'), manifest('a', 'hosts: {hostnames: [one]}\nenv: {X: "1"}'));
+      const edited = await loadManifestSet(directorySource(dir), { validator, cache, host });
+      expect(edited).not.toBe(first);
+      expect(edited.containers.map((c) => c.spec.process.env.length)).toEqual([1]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('one root cause', () => {

@@ -9,6 +9,8 @@ import type { DevicePolicy, HostCgroupCapabilities } from './types.js';
 
 export function devicePolicy(devices: DevicesSpec, resolve: (hostPath: string) => DeviceNode = statDeviceNode): DevicePolicy {
   if (devices.allowAll) return { allowAll: true };
+  // The spec's own list when nothing is added: its normalized form is then remembered (device-rules.ts).
+  if (devices.host.length === 0) return { allowAll: false, rules: devices.allow };
   return {
     allowAll: false,
     rules: [

@@ -52,13 +52,26 @@ export async function readKnob(dir: string, file: string): Promise<string> {
   }
 }
 
+/**
+ * Knob names found missing: a knob the kernel lacks is missing from every cgroup of the host
+ * (`blkio.weight` without the BFQ scheduler), and the ENOENT a read throws (an error and its
+ * stack) cost more than asking first, for every container a resync reads. Asking first is only a
+ * shortcut: a knob that appears later (a scheduler loaded) is read again.
+ */
+const missingKnobs = new Set<string>();
+
 /** Like readKnob, but null when the file does not exist (a knob this kernel lacks). */
 export async function readOptionalKnob(dir: string, file: string): Promise<string | null> {
+  const path = join(dir, file);
+  if (missingKnobs.has(file) && !existsSync(path)) return null;
   try {
-    return readFileSync(join(dir, file), 'utf8').replace(/\n$/, '');
+    return readFileSync(path, 'utf8').replace(/\n$/, '');
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENODEV') return null;
-    throw new CorralError('CGROUP_READ_FAILED', `read \`${join(dir, file)}\`: ${describe(err)}`, { cause: err });
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENODEV') {
+      if (errnoOf(err) === 'ENOENT') missingKnobs.add(file);
+      return null;
+    }
+    throw new CorralError('CGROUP_READ_FAILED', `read \`${path}\`: ${describe(err)}`, { cause: err });
   }
 }
 

@@ -2,7 +2,7 @@
 // when it has ended (both atomic: temp, fsync, rename), and alive.fifo, whose last writer is the
 // monitor. Readers here never throw on a missing file: absence is an answer.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
 import { signalName } from '../../manifest/signal.js';
@@ -39,6 +39,9 @@ export interface ShimExitRecord {
 }
 
 function readJson(path: string): unknown {
+  // Asked first: exit.json is absent while a container runs, and a thrown ENOENT (an error and its
+  // stack) cost more than the lookup, for every container an agent's resync reads.
+  if (!existsSync(path)) return undefined;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -139,6 +139,24 @@ describe('v1 device lines', () => {
     expect(describePolicy({ allowAll: true })).toBe('a *:* rwm');
   });
 
+  test('comparisons remembered from earlier ones answer as a fresh comparison would', () => {
+    // The same lists over and over (as a resync compares them), then lists that differ only in
+    // what a careless key would merge: a wildcard against 0, the access letters, the type.
+    const asked = list(rule('c', 1, 3, 'rwm'), rule('c', 136, null, 'rw'));
+    for (let i = 0; i < 3; i++) {
+      expect(samePolicy(parseV1List('c 136:* rw\nc 1:3 rwm'), asked)).toBe(true);
+      expect(describePolicy(asked)).toBe('2 rules');
+    }
+    expect(samePolicy(parseV1List('c 136:0 rw\nc 1:3 rwm'), asked)).toBe(false);
+    expect(samePolicy(parseV1List('c 136:* r\nc 1:3 rwm'), asked)).toBe(false);
+    expect(samePolicy(parseV1List('b 136:* rw\nc 1:3 rwm'), asked)).toBe(false);
+    expect(samePolicy(list(rule('c', 1, 3, 'rwm'), rule('c', 136, 0, 'rw')), asked)).toBe(false);
+    // An invalid list is refused every time, not only the first.
+    const invalid = list(rule('c', 1, 3, 'x'));
+    for (let i = 0; i < 2; i++) expect(() => samePolicy(invalid, asked)).toThrow(/not valid/);
+    expect(describePolicy(list(rule('c', 1, 3, 'r'), rule('c', 1, 3, 'w')))).toBe('1 rule');
+  });
+
   test('writes: deny-all then allows from allow-all; allows before denies between lists; allow a to open up', () => {
     expect(v1Writes({ allowAll: true }, list(rule('c', 1, 3, 'rwm'), rule('c', 136, null, 'rw')))).toEqual([
       { file: 'devices.deny', value: 'a' },

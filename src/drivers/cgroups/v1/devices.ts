@@ -15,8 +15,23 @@ export const devices: V1Subsystem = { name: 'devices' };
 /** Rounds of moving processes into a new devices cgroup before giving up (a fork bomb). */
 const JOIN_ROUNDS = 20;
 
+/**
+ * Policies by the `devices.list` text they were parsed from. Every container of a host usually
+ * lists the same few texts, and a resync reads them all: the same policy object each time lets
+ * its normalized form be remembered (device-rules.ts). Bounded.
+ */
+const parsedLists = new Map<string, DevicePolicy>();
+const PARSED_LISTS_MAX = 256;
+
 export async function readDevicesV1(dir: string): Promise<DevicePolicy> {
-  return parseV1List(await readKnob(dir, 'devices.list'));
+  const text = await readKnob(dir, 'devices.list');
+  let policy = parsedLists.get(text);
+  if (policy === undefined) {
+    policy = parseV1List(text);
+    if (parsedLists.size >= PARSED_LISTS_MAX) parsedLists.clear();
+    parsedLists.set(text, policy);
+  }
+  return policy;
 }
 
 /** Takes the cgroup from what it enforces now to `policy`, in the order v1Writes explains. */

@@ -218,11 +218,13 @@ export class V1Manager implements CgroupManager {
     const dir = this.devicesDir(handle);
     if (dir !== null) {
       // The processes' own list is the one the kernel checks (v1 does not look up the tree).
+      let own: DeviceCheck | null = null;
       for (const d of [dir, ...leavesIn(handle, dir)]) {
         const check = await checkDevicesV1(d, policy);
         if (!check.enforced) return check;
+        own ??= check;
       }
-      return checkDevicesV1(dir, policy);
+      return own!;
     }
     if (this.capabilities.features.devices.available && handle.unified !== null) return checkDeviceProgram(handle.unified, policy);
     return { enforced: policy.allowAll, current: 'not restricted (no device control on this host)' };
