@@ -35,7 +35,7 @@ const BENCHES = [
   { name: 'cli', about: 'how long a command takes to answer, as a fresh process, beside node -e 0', full: [NODE, 'bench/cli.mjs', '20', '1000'], quick: [NODE, 'bench/cli.mjs', '5', '100'], root: true },
   { name: 'reconcile', about: 'converge N from nothing, plan M with nothing to do', full: [NODE, 'bench/reconcile.mjs', '100', '1000'], quick: [NODE, 'bench/reconcile.mjs', '20', '100'], root: true },
   { name: 'density', about: 'N idle containers: converge, memory, agent pass, teardown; crun, podman', full: [NODE, 'bench/density.mjs', '1000'], quick: [NODE, 'bench/density.mjs', '50', '--passes=3'], root: true },
-  { name: 'agent', about: 'edit-to-converged latency, idle agent memory and CPU', full: [NODE, 'bench/agent.mjs', '20', '60'], quick: [NODE, 'bench/agent.mjs', '3', '5'], root: true },
+  { name: 'agent', about: 'edit-to-converged latency, idle agent memory and CPU', full: [NODE, 'bench/agent.mjs', '20', '60'], quick: [NODE, 'bench/agent.mjs', '3', '5', '5'], root: true },
   { name: 'state', about: 'state record write and cold load', full: [NODE, 'bench/state.mjs', '300'], quick: [NODE, 'bench/state.mjs', '50'], root: false },
   { name: 'logs', about: 'log throughput and monitor CPU: corral, conmon', full: [NODE, 'bench/logs.mjs', '200', '100', '3'], quick: [NODE, 'bench/logs.mjs', '20', '100', '1'], root: true, needs: ['cc'] },
   { name: 'network', about: 'bridge networking: create cost, throughput, connections; podman', full: [NODE, 'bench/network.mjs', '30'], quick: [NODE, 'bench/network.mjs', '3'], root: true, needs: ['cc', 'ip', 'nsenter'] },
