@@ -111,13 +111,16 @@ maybe.each(variants())('device allow-list: %s', (_label, layout) => {
     expect((await probe!.run(cg, handle, [loop])).get(loop)).toBe('EPERM');
     expect((await cg.checkDevices(handle, DEFAULT_POLICY)).enforced).toBe(true);
 
-    // A process opening /dev/null in a loop while the list flips 20 times between the two.
+    // A process opening /dev/null in a loop while the list flips between the two: at least 20
+    // times and for at least 250 ms, so that a probe the scheduler left waiting for a moment (two
+    // cores, a VM beside) still opens while the list changes.
     const stop = probe!.freshPath('stop');
     const ready = probe!.freshPath('ready');
     const spin = `until:${stop}:${ready}:r:/dev/null`;
     const running = probe!.run(cg, handle, [spin]);
     await eventually(() => existsSync(ready), 'the spinning probe to start', 120_000);
-    for (let i = 0; i < 20; i++) await cg.setDevices(handle, i % 2 === 0 ? WITH_LOOP : DEFAULT_POLICY);
+    const flipping = Date.now();
+    for (let i = 0; i < 20 || Date.now() - flipping < 250 || i % 2 === 1; i++) await cg.setDevices(handle, i % 2 === 0 ? WITH_LOOP : DEFAULT_POLICY);
     writeFileSync(stop, '');
     const result = (await running).get(spin)!;
     process.stderr.write(`note: /dev/null opened while the list flipped: ${result}\n`);
