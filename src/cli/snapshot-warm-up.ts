@@ -3,7 +3,7 @@
 // - the modules of the commands, evaluated (lazy module evaluation was 27 ms of a 94 ms `corral
 //   ps` here). That is only sound while no module reads the host, the environment or the clock
 //   when it loads: test/cli/snapshot-modules.test.ts holds them to it. `agent` is left out: it
-//   runs for days, and chokidar and prom-client need not be in every command's heap;
+//   runs for days, and its watcher and prom-client need not be in every command's heap;
 // - the bytecode of the functions that ran: the YAML parser and the schema check that `validate`,
 //   `plan` and `reconcile` use are not compiled again at every start (the parser alone was 20 ms
 //   of a 110 ms `corral validate`).

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
@@ -19,14 +19,15 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-async function watched(name: string): Promise<{ dir: string; bursts: number[] }> {
+async function watched(name: string, prepare?: (dir: string) => void): Promise<{ dir: string; bursts: number[]; watcher: ManifestWatcher }> {
   const dir = join(base, name);
-  mkdirSync(dir, { recursive: true });
+  if (prepare) prepare(dir);
+  else mkdirSync(dir, { recursive: true });
   const bursts: number[] = [];
   const w = new ManifestWatcher(dir, (n) => bursts.push(n), { settle: { quietMs: 150, maxWaitMs: 3000 } });
   watchers.push(w);
   await w.start();
-  return { dir, bursts };
+  return { dir, bursts, watcher: w };
 }
 
 describe('manifest watcher', () => {
@@ -97,5 +98,66 @@ describe('manifest watcher', () => {
     await until(() => bursts.length > before);
     await sleep(600);
     expect(bursts.length - before).toBeLessThanOrEqual(2);
+  });
+
+  test('one watch per directory, none per file: 300 manifests in 3 directories are 3 watches', async () => {
+    const { dir, bursts, watcher } = await watched('many', (d) => {
+      for (const sub of ['', 'a', 'a/b']) {
+        mkdirSync(join(d, sub), { recursive: true });
+        for (let i = 0; i < 100; i++) writeFileSync(join(d, sub, `c${i}.yaml`), `# ${i}\n`);
+      }
+    });
+    expect(watcher.watchCount).toBe(3);
+    writeFileSync(join(dir, 'a', 'b', 'c7.yaml'), '# edited\n');
+    await until(() => bursts.length === 1);
+  });
+
+  test('a directory made after the start is watched, and one removed is let go', async () => {
+    const { dir, bursts, watcher } = await watched('late-dir');
+    mkdirSync(join(dir, 'team', 'web'), { recursive: true });
+    await until(() => bursts.length === 1);
+    await sleep(200);
+    expect(watcher.watchCount).toBe(3);
+    writeFileSync(join(dir, 'team', 'web', 'web.yaml'), 'a: 1\n');
+    await until(() => bursts.length === 2);
+    rmSync(join(dir, 'team'), { recursive: true });
+    await until(() => bursts.length === 3);
+    expect(watcher.watchCount).toBe(1);
+  });
+
+  test('a symlinked manifest is noticed when the file it leads to changes, wherever it lives', async () => {
+    const outside = join(base, 'outside');
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'shared.yaml'), 'a: 1\n');
+    const { bursts } = await watched('linked-file', (d) => {
+      mkdirSync(d, { recursive: true });
+      symlinkSync(join(outside, 'shared.yaml'), join(d, 'shared.yaml'));
+    });
+    writeFileSync(join(outside, 'shared.yaml'), 'a: 2\n');
+    await until(() => bursts.length === 1);
+  });
+
+  test('the directory as a symlink flipped to another checkout (ln -sfn): noticed, and the new one watched', async () => {
+    const releases = join(base, 'releases');
+    mkdirSync(join(releases, 'r1'), { recursive: true });
+    mkdirSync(join(releases, 'r2'), { recursive: true });
+    writeFileSync(join(releases, 'r1', 'web.yaml'), 'a: 1\n');
+    writeFileSync(join(releases, 'r2', 'web.yaml'), 'a: 2\n');
+    const { dir, bursts } = await watched('current', (d) => symlinkSync(join(releases, 'r1'), d));
+    symlinkSync(join(releases, 'r2'), `${dir}.tmp`);
+    renameSync(`${dir}.tmp`, dir);
+    await until(() => bursts.length === 1);
+    await sleep(300);
+    writeFileSync(join(releases, 'r2', 'web.yaml'), 'a: 3\n');
+    await until(() => bursts.length === 2);
+    writeFileSync(join(releases, 'r1', 'web.yaml'), 'a: 4\n');
+    await sleep(600);
+    expect(bursts.length).toBe(2);
+  });
+
+  test('a parent that does not exist is an error the caller sees', async () => {
+    const w = new ManifestWatcher(join(base, 'no', 'such', 'dir'), () => undefined);
+    watchers.push(w);
+    await expect(w.start()).rejects.toThrow(/cannot watch/);
   });
 });
