@@ -88,6 +88,9 @@ export class Agent {
   private lastCount = 0;
   /** When a pass first found a git checkout in progress (null: it did not). */
   private busySince: number | null = null;
+  private watcher: ManifestWatcher | null = null;
+  /** The last manifest set read, and the watch's generation just before it was read. */
+  private lastSet: { readonly generation: number; readonly set: ManifestSet } | null = null;
 
   constructor(private readonly ports: Ports, private readonly layout: Layout, private readonly logger: Logger, private readonly options: AgentOptions) {
     this.store = new StateStore(layout);
@@ -139,6 +142,20 @@ export class Agent {
     return { ...batch, vouched: (r) => !batch.drift(r.name) && this.watchedSilent(r) };
   }
 
+  /**
+   * The manifest set. While the watch vouches that nothing changed in the tree since the last
+   * read, that read stands (no walk and stat of every file); a full pass, and a resync round's
+   * first pass (every five minutes at the default resync), read the directory whatever the watch
+   * says, the net under an event it could not see (a filesystem that reports none).
+   */
+  private async manifests(readAnyway: boolean): Promise<ManifestSet> {
+    const generation = this.watcher?.generation ?? null;
+    if (!readAnyway && generation !== null && this.lastSet?.generation === generation) return this.lastSet.set;
+    const set = await this.options.loadManifests();
+    this.lastSet = generation === null ? null : { generation, set };
+    return set;
+  }
+
   private watchedSilent(record: ContainerRecord): boolean {
     const w = this.exitWatches.get(record.name);
     return w !== undefined && !w.fired && record.status === 'running' && w.key === `${record.startedAt}`;
@@ -165,8 +182,9 @@ export class Agent {
     await this.events.append([{ time: new Date().toISOString(), kind: 'agent-started', message: `agent ${process.pid} started, watching ${this.options.manifestDir}` }]);
     const watcher = new ManifestWatcher(this.options.manifestDir, (n) => this.queue.add(KEY, `manifests changed (${n} events)`), {
       settle: this.options.checkoutBusy ? { ...this.options.settle, hold: this.options.checkoutBusy } : this.options.settle,
-      onError: (err) => this.logger.warn(`watching ${this.options.manifestDir}: ${err.message}`),
+      onError: (err) => this.logger.warn(`watching ${this.options.manifestDir}: ${err.message}; every pass reads the directory from now on`),
     });
+    this.watcher = watcher;
     // The first pass waits for the watcher's initial scan (so no edit falls between the two), but
     // only so long: a slow or failing watch (a huge tree, inotify limits reached) must not keep
     // the host from converging. Then the pass runs at once, and runs again when the watch is ready.
@@ -220,8 +238,8 @@ export class Agent {
       await this.flushHealth();
       // Read before the manifests: a commit that lands in between is seen by the next pass.
       repository = (await this.options.checkout?.().catch(() => null)) ?? null;
-      const set = await this.options.loadManifests();
       const inspection = this.inspection();
+      const set = await this.manifests(inspection === 'full' || (typeof inspection === 'object' && inspection.orphans));
       // Cleared before the pass: a resync arriving during it asks for the next one. A pass that
       // fails asks for a full one (below), whatever it was.
       this.fullPassDue = false;

@@ -39,6 +39,16 @@ export interface LoadedState {
 const FREEING: ReadonlySet<ContainerRecord['status']> = new Set(['stopping', 'stopped', 'removing']);
 
 /**
+ * How much older than a full read the state directory's mtime must be for that read to stand in
+ * for the next ones. The kernel stamps files from a coarse clock (a few ms per tick): a rename made
+ * just after the read, in the tick of a change made just before it, would leave the mtime as it
+ * was. A second leaves room for that and for a clock stepped back a little (git's racy-clean rule).
+ */
+const SETTLED_MS = 1000;
+/** The longest a directory-level shortcut is trusted before every record's own stamp is looked at again. */
+const RECHECK_MS = 5 * 60_000;
+
+/**
  * Space set aside, as a few files of real blocks, for the records of stopping and removing
  * containers on a full filesystem: each refused write gives one back and tries again, so a full
  * state root can be emptied a container at a time. Recreated once there is room again.
@@ -82,6 +92,11 @@ export class StateStore {
    * store never looked at, or whose record is unreadable, is not checked (`state repair`).
    */
   private readonly statuses = new Map<string, ContainerStatus | null>();
+  /**
+   * The last full read that found nothing damaged, with the state directory's identity and mtime
+   * at its start: while those hold, no record was written, renamed or removed since (see `load`).
+   */
+  private lastRead: { readonly dir: string; readonly at: number; readonly loaded: LoadedState } | null = null;
 
   constructor(readonly layout: Layout) {}
 
@@ -110,7 +125,31 @@ export class StateStore {
     }
   }
 
+  /**
+   * Every record, read again only where its file changed. Records are only ever replaced by a
+   * rename into the state directory (writeFileAtomic), and meta.json, the reserve and temp files
+   * too, so a directory whose mtime has not moved since a full read holds what that read found:
+   * then not even the records' own stamps are looked at (an agent's resync with 500 containers
+   * saves 500 stat calls this way). A full read still runs at least every RECHECK_MS.
+   */
   async load(): Promise<LoadedState> {
+    const dir = directoryStamp(this.layout.stateDir);
+    const last = this.lastRead;
+    if (last && dir !== null && last.dir === dir.stamp && last.at - dir.mtimeMs > SETTLED_MS && Date.now() - last.at < RECHECK_MS) {
+      this.statuses.clear();
+      for (const r of last.loaded.records) this.statuses.set(r.name, r.status);
+      this.serial = last.loaded.serial;
+      return { ...last.loaded, records: [...last.loaded.records] };
+    }
+    const startedAt = Date.now();
+    const loaded = await this.loadAll();
+    this.lastRead = dir !== null && loaded.diagnostics.length === 0 && loaded.unknown.length === 0
+      ? { dir: dir.stamp, at: startedAt, loaded: { ...loaded, records: [...loaded.records] } }
+      : null;
+    return loaded;
+  }
+
+  private async loadAll(): Promise<LoadedState> {
     await this.init();
     const diagnostics: Diagnostic[] = [];
     const records: ContainerRecord[] = [];
@@ -211,6 +250,16 @@ export class StateStore {
     await rm(`${this.layout.record(name)}.prev`, { force: true });
     await syncDirectory(this.layout.stateDir);
     this.statuses.set(name, null);
+  }
+}
+
+/** The directory's inode and mtime (null when it cannot be looked at: then nothing is assumed). */
+function directoryStamp(dir: string): { stamp: string; mtimeMs: number } | null {
+  try {
+    const info = statSync(dir);
+    return { stamp: `${info.dev}:${info.ino}:${info.mtimeMs}`, mtimeMs: info.mtimeMs };
+  } catch {
+    return null;
   }
 }
 

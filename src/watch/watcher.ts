@@ -28,6 +28,10 @@ export class ManifestWatcher implements Disposable {
   private readonly watches = new Map<string, { readonly watcher: FSWatcher; readonly real: string }>();
   private readonly settler: Settler;
   private closed = false;
+  private started = false;
+  /** A watch failed (other than a directory vanishing under it): events may be missed from now on. */
+  private failed = false;
+  private changes = 0;
 
   /** @param onChange called once per settled burst, with the number of events in it */
   constructor(private readonly dir: string, onChange: (events: number) => void, private readonly options: WatchOptions = {}) {
@@ -43,10 +47,25 @@ export class ManifestWatcher implements Disposable {
       // Created, removed, renamed into place or a symlink flipped: the tree is rebuilt either way.
       this.closeTree();
       this.watchTree(this.dir, new Set());
-      this.settler.poke();
+      this.poke();
     });
     if (!this.parent) throw new Error(`cannot watch \`${parentDir}\` for the manifest directory appearing or going`);
     this.watchTree(this.dir, new Set());
+    this.started = true;
+  }
+
+  /**
+   * A number that moves whenever an event that may matter arrives (before its burst settles), or
+   * null while the watch cannot vouch for the tree (not started, closed, or a watch failed). Equal
+   * values at two moments mean nothing this watch can see changed in between.
+   */
+  get generation(): number | null {
+    return this.started && !this.closed && !this.failed ? this.changes : null;
+  }
+
+  private poke(): void {
+    this.changes++;
+    this.settler.poke();
   }
 
   /** Watches `path` and every directory below it that the loader would read (symlinks followed once). */
@@ -89,14 +108,14 @@ export class ManifestWatcher implements Disposable {
     }
     if (!eventMatters(this.dir, path, isDirectory) || this.watches.has(path)) return;
     if (isDirectory) return this.watchTree(path, seen);
-    const watcher = this.open(path, () => this.settler.poke());
+    const watcher = this.open(path, () => this.poke());
     if (watcher) this.watches.set(path, { watcher, real: path });
   }
 
   /** An event inside watched directory `dir`; `entry` is the name it concerns (null: unknown). */
   private onEntry(dir: string, entry: string | null): void {
     if (entry === null) {
-      this.settler.poke();
+      this.poke();
       return;
     }
     const path = join(dir, entry);
@@ -112,7 +131,7 @@ export class ManifestWatcher implements Disposable {
     if (!exists) this.closeBelow(path);
     else if (isDirectory) this.watchTree(path, new Set([...this.watches.values()].map((w) => w.real)));
     else this.watchLinkIfAny(path);
-    this.settler.poke();
+    this.poke();
   }
 
   private watchLinkIfAny(path: string): void {
@@ -133,6 +152,7 @@ export class ManifestWatcher implements Disposable {
     try {
       const watcher = watch(path, { persistent: true }, (event, entry) => listener(event, entry));
       watcher.on('error', (err) => {
+        this.failed = true;
         this.options.onError?.(err);
         watcher.close();
         for (const [p, w] of this.watches) if (w.watcher === watcher) this.watches.delete(p);
@@ -141,7 +161,10 @@ export class ManifestWatcher implements Disposable {
     } catch (err) {
       // ENOENT is a race with a removal (its parent's event follows); anything else (ENOSPC: the
       // inotify watch limit) is worth an operator's attention. The resync still picks edits up.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.options.onError?.(err as Error);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.failed = true;
+        this.options.onError?.(err as Error);
+      }
       return undefined;
     }
   }

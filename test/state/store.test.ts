@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
@@ -86,6 +86,61 @@ describe('state store', () => {
     expect(() => transition(record, 'running')).toThrow(/cannot go from `removing` to `running`/);
     expect(transition(recordFor(await desiredOne('web')), 'stopping').status).toBe('stopping');
   });
+
+  describe('a state directory unchanged since a full read', () => {
+    // The directory's mtime set back by hand stands for "nothing was renamed into it for a while".
+    const settle = (dir: string): void => utimesSync(dir, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+
+    test('is not read again record by record, and whatever is renamed into it is seen at once', async () => {
+      const l = layout(join(root, 'settled'));
+      const store = new StateStore(l);
+      await store.load();
+      const web = await store.put(recordFor(await desiredOne('web')));
+      settle(l.stateDir);
+      expect((await store.load()).records).toEqual([web]);
+      // Damaged in place (no rename, so the directory's mtime stays): the shortcut trusts the
+      // directory, which is what shows that the record files themselves were not looked at.
+      writeFileSync(l.record('web'), '{"format": 1, "name": "we');
+      expect((await store.load()).records).toEqual([web]);
+      // Another corral writing the way every writer does (temp file, rename): the next load reads
+      // every record again, and finds the damage too.
+      const other = new StateStore(l);
+      await other.load();
+      const db = await other.put(recordFor(await desiredOne('db')));
+      const loaded = await store.load();
+      expect(loaded.records.map((r) => r.name)).toEqual(['db']);
+      expect(loaded.unknown.map((u) => u.name)).toEqual(['web']);
+      expect(loaded.serial).toBe(db.serial);
+      await other.remove('db');
+      settle(l.stateDir);
+      expect((await store.load()).records).toEqual([]);
+    });
+
+    test('a read right after a change is not taken as settled', async () => {
+      const l = layout(join(root, 'racy'));
+      const store = new StateStore(l);
+      await store.load();
+      await store.put(recordFor(await desiredOne('web')));
+      await store.load(); // the directory changed within the last second: no shortcut from this read
+      writeFileSync(l.record('web'), '{"format": 1, "name": "we');
+      expect((await store.load()).unknown.map((u) => u.name)).toEqual(['web']);
+    });
+
+    test('a damaged record is never served from the shortcut: it is reported at every load', async () => {
+      const l = layout(join(root, 'damaged'));
+      const store = new StateStore(l);
+      await store.load();
+      await store.put(recordFor(await desiredOne('web')));
+      writeFileSync(l.record('torn'), '{"format": 1, "name": "to');
+      settle(l.stateDir);
+      for (let i = 0; i < 2; i++) {
+        const loaded = await store.load();
+        expect(loaded.unknown.map((u) => u.name)).toEqual(['torn']);
+        expect(loaded.diagnostics.some((d) => d.code === 'STATE_CORRUPT')).toBe(true);
+        settle(l.stateDir);
+      }
+    });
+  });
 });
 
 describe('state lock', () => {
@@ -125,4 +180,5 @@ describe('state lock', () => {
     const lock = await acquireLock(lockPath, 'test', 1000);
     lock.dispose();
   });
+
 });

@@ -160,4 +160,26 @@ describe('manifest watcher', () => {
     watchers.push(w);
     await expect(w.start()).rejects.toThrow(/cannot watch/);
   });
+
+  test('its generation moves with every event that may matter, and only then; null when it cannot vouch', async () => {
+    const dir = join(base, 'generation');
+    mkdirSync(dir, { recursive: true });
+    const w = new ManifestWatcher(dir, () => undefined, { settle: { quietMs: 50, maxWaitMs: 1000 } });
+    watchers.push(w);
+    expect(w.generation).toBeNull();
+    await w.start();
+    const g0 = w.generation;
+    expect(typeof g0).toBe('number');
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    writeFileSync(join(dir, '.web.yaml.swp'), 'x');
+    await sleep(300);
+    expect(w.generation).toBe(g0);
+    writeFileSync(join(dir, 'web.yaml'), 'a: 1\n');
+    await until(() => w.generation !== g0);
+    const g1 = w.generation;
+    await sleep(300);
+    expect(w.generation).toBe(g1);
+    w.dispose();
+    expect(w.generation).toBeNull();
+  });
 });
