@@ -85,4 +85,16 @@ describe('the default user namespace', () => {
     const built = builtWith(d, manual);
     expect(planOne(d, actualOf({ record: recordFor(built), live: RUNNING }), AUTO)).toMatchObject({ action: 'recreate', after: { namespaces: { user: AUTO } } });
   });
+
+  test('passes over the same manifest share the settled spec and its hash; another setting gets its own', async () => {
+    const d = await desiredOne('web');
+    const again = { ...d, hostDiagnostics: [] };
+    const first = planOne(d, actualOf(), AUTO);
+    const second = planOne(again, actualOf(), AUTO);
+    expect(second.after).toBe(first.after);
+    expect(second.afterHash).toBe(first.afterHash);
+    const bigger = planOne(d, actualOf(), { kind: 'auto', size: 131072 });
+    expect(bigger.after).toMatchObject({ namespaces: { user: { kind: 'auto', size: 131072 } } });
+    expect(bigger.afterHash).not.toBe(first.afterHash);
+  });
 });

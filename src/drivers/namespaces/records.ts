@@ -2,7 +2,7 @@
 // when it has ended (both atomic: temp, fsync, rename), and alive.fifo, whose last writer is the
 // monitor. Readers here never throw on a missing file: absence is an answer.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
 import { signalName } from '../../manifest/signal.js';
@@ -56,9 +56,29 @@ function readJson(path: string): unknown {
   }
 }
 
+/**
+ * state.json as last parsed, by path, with the file's stamp: it is written once per start (a
+ * rename, so a new inode), and an agent's resync asks for it for every container it reads in full.
+ * Bounded: cleared when it grows past any plausible host.
+ */
+const shimStates = new Map<string, { readonly stamp: string; readonly state: ShimState }>();
+const SHIM_STATES_MAX = 10_000;
+
 export function readShimState(shimDir: string): ShimState | null {
-  const v = readJson(join(shimDir, SHIM_FILES.state)) as ShimState | undefined;
-  return v ?? null;
+  const path = join(shimDir, SHIM_FILES.state);
+  const info = statSync(path, { throwIfNoEntry: false });
+  if (!info) {
+    shimStates.delete(path);
+    return null;
+  }
+  const stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
+  const known = shimStates.get(path);
+  if (known?.stamp === stamp) return known.state;
+  const v = readJson(path) as ShimState | undefined;
+  if (!v) return null;
+  if (shimStates.size >= SHIM_STATES_MAX) shimStates.clear();
+  shimStates.set(path, { stamp, state: v });
+  return v;
 }
 
 export function readShimExitRecord(shimDir: string): ShimExitRecord | null {

@@ -21,26 +21,34 @@ function isDefaultShaped(user: UserNamespace | null): boolean {
 }
 
 /**
- * Hashes already made, by the hash of the spec as written and the user namespace settled: the
- * agent settles every container at every pass, and hashing 1,000 specs again was a fifth of a
- * pass that found nothing to do. Bounded: cleared when it grows past any plausible host.
+ * Settled specs and their hashes, by the hash of the spec as written and the user namespace
+ * settled: the agent settles every container at every pass, and hashing 1,000 specs again was a
+ * fifth of a pass that found nothing to do (an equal hash is an equal spec, so the settled one is
+ * shared). Bounded: cleared when it grows past any plausible host.
  */
-const settledHashes = new Map<string, string>();
-const SETTLED_HASHES_MAX = 20_000;
+const settled = new Map<string, { readonly spec: ContainerSpec; readonly hash: string }>();
+const SETTLED_MAX = 20_000;
+
+/** A user namespace as text, equal for equal ones; the common shapes without a canonical JSON (a sort per object). */
+function userKey(user: UserNamespace | null): string {
+  if (user === null) return 'null';
+  return user.kind === 'auto' ? `auto ${user.size}` : canonicalJson(user);
+}
 
 function withUser(d: DesiredContainer, user: UserNamespace | null): DesiredContainer {
-  const userJson = canonicalJson(user);
-  if (userJson === canonicalJson(d.spec.namespaces.user)) return d;
-  const spec: ContainerSpec = { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
+  if (user === d.spec.namespaces.user) return d;
+  const userText = userKey(user);
+  if (userText === userKey(d.spec.namespaces.user)) return d;
   // d.hash covers the spec and its references: with the user namespace it decides the new hash.
-  const key = `${d.hash}\n${userJson}`;
-  let hash = settledHashes.get(key);
-  if (hash === undefined) {
-    if (settledHashes.size >= SETTLED_HASHES_MAX) settledHashes.clear();
-    hash = specHash(spec, d.references);
-    settledHashes.set(key, hash);
+  const key = `${d.hash}\n${userText}`;
+  let known = settled.get(key);
+  if (known === undefined) {
+    if (settled.size >= SETTLED_MAX) settled.clear();
+    const spec: ContainerSpec = { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
+    known = { spec, hash: specHash(spec, d.references) };
+    settled.set(key, known);
   }
-  return { ...d, spec, hash };
+  return { ...d, spec: known.spec, hash: known.hash };
 }
 
 /**
