@@ -67,42 +67,47 @@ export function parseV1List(text: string): DevicePolicy {
   return { allowAll: false, rules };
 }
 
+/** The rules as the kernel stores them, one `devices.list` line each (equal texts allow the same), and how many. */
+interface NormalizedRules {
+  readonly text: string;
+  readonly count: number;
+}
+
 /**
  * Normalized texts by the rules as given (their JSON): a resync compares the same few policies for
  * every container it reads, and normalizing them each time was a quarter of what an idle agent
  * allocated with 500 containers. Bounded: cleared when it grows past any plausible host.
  */
-const normalizedTexts = new Map<string, string>();
+const normalizedTexts = new Map<string, NormalizedRules>();
 const NORMALIZED_TEXTS_MAX = 256;
 /** The same, by the list itself: a spec's list and a parsed `devices.list` are kept from pass to pass. */
-const textsByList = new WeakMap<readonly DeviceRule[], string>();
+const textsByList = new WeakMap<readonly DeviceRule[], NormalizedRules>();
 
-/** The rules as the kernel stores them, one `devices.list` line each: equal texts allow the same. */
-function rulesText(rules: readonly DeviceRule[]): string {
+function normalized(rules: readonly DeviceRule[]): NormalizedRules {
   const known = textsByList.get(rules);
   if (known !== undefined) return known;
   const given = JSON.stringify(rules);
-  let text = normalizedTexts.get(given);
-  if (text === undefined) {
-    text = normalizeRules(rules).map(formatV1Rule).join('\n');
+  let found = normalizedTexts.get(given);
+  if (found === undefined) {
+    const lines = normalizeRules(rules).map(formatV1Rule);
+    found = { text: lines.join('\n'), count: lines.length };
     if (normalizedTexts.size >= NORMALIZED_TEXTS_MAX) normalizedTexts.clear();
-    normalizedTexts.set(given, text);
+    normalizedTexts.set(given, found);
   }
-  textsByList.set(rules, text);
-  return text;
+  textsByList.set(rules, found);
+  return found;
 }
 
 /** Whether two policies allow exactly the same (rules compared as the kernel stores them). */
 export function samePolicy(a: DevicePolicy, b: DevicePolicy): boolean {
   if (a.allowAll || b.allowAll) return a.allowAll === b.allowAll;
-  return rulesText(a.rules) === rulesText(b.rules);
+  return normalized(a.rules).text === normalized(b.rules).text;
 }
 
 /** A short summary for drift reports and messages: `a *:* rwm`, `8 rules`. */
 export function describePolicy(p: DevicePolicy): string {
   if (p.allowAll) return 'a *:* rwm';
-  const text = rulesText(p.rules);
-  const n = text === '' ? 0 : text.split('\n').length;
+  const n = normalized(p.rules).count;
   return n === 0 ? 'no device allowed' : `${n} rule${n === 1 ? '' : 's'}`;
 }
 

@@ -67,8 +67,11 @@ export async function readOptionalKnob(dir: string, file: string): Promise<strin
   try {
     return readFileSync(path, 'utf8').replace(/\n$/, '');
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENODEV') {
-      if (errnoOf(err) === 'ENOENT') missingKnobs.add(file);
+    const errno = errnoOf(err);
+    if (errno === 'ENOENT' || errno === 'ENODEV') {
+      // Learnt only from a cgroup that exists: a directory removed under the read says nothing
+      // of which knobs this kernel has.
+      if (errno === 'ENOENT' && existsSync(dir)) missingKnobs.add(file);
       return null;
     }
     throw new CorralError('CGROUP_READ_FAILED', `read \`${path}\`: ${describe(err)}`, { cause: err });
