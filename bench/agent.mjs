@@ -4,7 +4,9 @@
 // 1. Edit-to-converged latency, settling included: a manifest edit changing the memory limit
 //    (applied live) until the kernel enforces the new limit, and an edit changing the environment
 //    (a restart) until the new process runs. p50 and p90.
-// 2. Agent resident memory when idle with 0, 100 and 500 containers.
+// 2. Agent resident memory when idle with 0, 100 and 500 containers: at the end of the first
+//    window, and the median and largest of samples every 10 s through the second (V8 gives pages
+//    back and takes them again as it collects: one sample varied by 5 MiB from minute to minute).
 // 3. CPU the agent uses while idle (its own utime + stime over a window that includes resyncs):
 //    the first window starts 5 s after the containers run, the second right after it. The first
 //    includes what follows a large converge (V8 collecting the garbage of 400 starts); the second
@@ -114,7 +116,7 @@ try {
 
   // 2 and 3. Idle memory and CPU with 0, 100 and 500 containers.
   const resultRows = [row('corral agent', 'edit to converged: live update', live), row('corral agent', 'edit to converged: restart', restart)];
-  console.log(`\nidle agent, resync 30 s                  containers   agent RSS   agent CPU, ${IDLE_S} s from 5 s   the ${STEADY_S} s after`);
+  console.log(`\nidle agent, resync 30 s                  containers   agent RSS   agent CPU, ${IDLE_S} s from 5 s   the ${STEADY_S} s after   RSS then, median / max`);
   for (const n of [0, 100, 500]) {
     for (const f of readdirSync(dir)) rmSync(join(dir, f));
     for (let i = 0; i < n; i++) writeFileSync(join(dir, `c${i}.yaml`), manifest(`c${i}`, '  resources: {memory: 16Mi, pids: 16}\n'));
@@ -127,19 +129,26 @@ try {
     }
     await until(`${n} running`, () => runningCount() === n && readdirSync(join(root, 'state')).filter((f) => f.endsWith('.json') && f !== 'meta.json').length === n, 600_000, 200);
     await sleep(5000);
-    const window = async (seconds) => {
+    const rssSamples = [];
+    const window = async (seconds, sampleRss = false) => {
       const cpu0 = cpuSeconds(agent.pid);
       const t0 = performance.now();
-      await sleep(seconds * 1000);
+      for (let left = seconds * 1000; left > 0; left -= 10_000) {
+        await sleep(Math.min(left, 10_000));
+        if (sampleRss) rssSamples.push(rssKb(agent.pid) / 1024);
+      }
       return ((cpuSeconds(agent.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
     };
     const first = await window(IDLE_S);
     const rss = rssKb(agent.pid) / 1024;
-    const steady = await window(STEADY_S);
+    const steady = await window(STEADY_S, true);
+    const steadyRss = stats(rssSamples);
+    const maxRss = Math.max(...rssSamples);
     const pct = (x) => `${x.toFixed(2)} % of a core`.padStart(18);
-    console.log(`                                          ${String(n).padStart(10)} ${`${rss.toFixed(1)} MiB`.padStart(11)}   ${pct(first)}   ${pct(steady)}`);
+    console.log(`                                          ${String(n).padStart(10)} ${`${rss.toFixed(1)} MiB`.padStart(11)}   ${pct(first)}   ${pct(steady)}   ${`${steadyRss.median.toFixed(1)} / ${maxRss.toFixed(1)} MiB`.padStart(20)}`);
     resultRows.push(
       row('corral agent', `idle RSS, ${n} containers`, rss, { unit: 'MiB' }),
+      row('corral agent', `idle RSS, ${n} containers, second window`, rssSamples, { unit: 'MiB' }),
       row('corral agent', `idle CPU, ${n} containers`, first, { unit: '% of a core' }),
       row('corral agent', `idle CPU, ${n} containers, second window`, steady, { unit: '% of a core' }),
     );
