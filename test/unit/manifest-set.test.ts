@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { directorySource } from '../../src/inputs/manifest-source.js';
 import { classifyManifestPath } from '../../src/manifest/files.js';
 import { loadManifestText } from '../../src/manifest/load.js';
@@ -21,7 +21,12 @@ describe('which files count', () => {
 });
 
 describe('a manifest directory on disk', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-manifests-'));
+  // Made in beforeAll, not when the file is collected: a run that filters these tests out
+  // (`-t`) runs no afterAll either, and left the directory behind.
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-manifests-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('walks recursively, follows symlinks once, ignores dot dirs and editor files', async () => {
