@@ -39,6 +39,7 @@
 //     tmp/                      staging for imports and atomic writes; emptied by GC
 
 import { join } from 'node:path';
+import { BoundedMemo } from '../bounded-memo.js';
 
 export interface Layout {
   readonly root: string;
@@ -89,12 +90,10 @@ export function layout(root: string): Layout {
   return l;
 }
 
-/** Kept per name: an agent's pass asks for them several times per container. Bounded. */
-const CONTAINER_PATHS_MAX = 10_000;
-
 function buildLayout(root: string): Layout {
   const containersDir = join(root, 'containers');
-  const containerPaths = new Map<string, ContainerPaths>();
+  // Kept per name: an agent's pass asks for them several times per container.
+  const containerPaths = new BoundedMemo<string, ContainerPaths>(10_000);
   const stateDir = join(root, 'state');
   return {
     root,
@@ -115,14 +114,10 @@ function buildLayout(root: string): Layout {
     secretsKey: join(root, 'secrets.key'),
     record: (name) => join(stateDir, `${name}.json`),
     container: (name) => {
-      let paths = containerPaths.get(name);
-      if (paths === undefined) {
+      return containerPaths.getOrMake(name, () => {
         const dir = join(containersDir, name);
-        paths = { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs'), rootfsRecord: join(dir, 'rootfs.json') };
-        if (containerPaths.size >= CONTAINER_PATHS_MAX) containerPaths.clear();
-        containerPaths.set(name, paths);
-      }
-      return paths;
+        return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs'), rootfsRecord: join(dir, 'rootfs.json') };
+      });
     },
     volume: (name) => join(root, 'volumes', name, 'data'),
     layer: (digest) => join(root, 'layers', digest.replace(/^sha256:/, 'sha256-')),

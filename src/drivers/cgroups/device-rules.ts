@@ -2,6 +2,7 @@
 // v1 `devices.*` line format, and the order of writes that updates a live v1 cgroup without
 // denying, even for a moment, a device that stays allowed. Pure.
 
+import { BoundedMemo } from '../../bounded-memo.js';
 import { CorralError } from '../../errors.js';
 import type { DevicePolicy, DeviceRule } from './types.js';
 import { compareText } from './compare-text.js';
@@ -76,24 +77,19 @@ interface NormalizedRules {
 /**
  * Normalized texts by the rules as given (their JSON): a resync compares the same few policies for
  * every container it reads, and normalizing them each time was a quarter of what an idle agent
- * allocated with 500 containers. Bounded: cleared when it grows past any plausible host.
+ * allocated with 500 containers.
  */
-const normalizedTexts = new Map<string, NormalizedRules>();
-const NORMALIZED_TEXTS_MAX = 256;
+const normalizedTexts = new BoundedMemo<string, NormalizedRules>(256);
 /** The same, by the list itself: a spec's list and a parsed `devices.list` are kept from pass to pass. */
 const textsByList = new WeakMap<readonly DeviceRule[], NormalizedRules>();
 
 function normalized(rules: readonly DeviceRule[]): NormalizedRules {
   const known = textsByList.get(rules);
   if (known !== undefined) return known;
-  const given = JSON.stringify(rules);
-  let found = normalizedTexts.get(given);
-  if (found === undefined) {
+  const found = normalizedTexts.getOrMake(JSON.stringify(rules), () => {
     const lines = normalizeRules(rules).map(formatV1Rule);
-    found = { text: lines.join('\n'), count: lines.length };
-    if (normalizedTexts.size >= NORMALIZED_TEXTS_MAX) normalizedTexts.clear();
-    normalizedTexts.set(given, found);
-  }
+    return { text: lines.join('\n'), count: lines.length };
+  });
   textsByList.set(rules, found);
   return found;
 }

@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { BoundedMemo } from '../../bounded-memo.js';
 import { CorralError } from '../../errors.js';
 import { signalName } from '../../manifest/signal.js';
 import { SHIM_FILES } from './protocol-fields.js';
@@ -59,10 +60,8 @@ function readJson(path: string): unknown {
 /**
  * state.json as last parsed, by path, with the file's stamp: it is written once per start (a
  * rename, so a new inode), and an agent's resync asks for it for every container it reads in full.
- * Bounded: cleared when it grows past any plausible host.
  */
-const shimStates = new Map<string, { readonly stamp: string; readonly state: ShimState }>();
-const SHIM_STATES_MAX = 10_000;
+const shimStates = new BoundedMemo<string, { readonly stamp: string; readonly state: ShimState }>(10_000);
 
 export function readShimState(shimDir: string): ShimState | null {
   const path = join(shimDir, SHIM_FILES.state);
@@ -76,7 +75,6 @@ export function readShimState(shimDir: string): ShimState | null {
   if (known?.stamp === stamp) return known.state;
   const v = readJson(path) as ShimState | undefined;
   if (!v) return null;
-  if (shimStates.size >= SHIM_STATES_MAX) shimStates.clear();
   shimStates.set(path, { stamp, state: v });
   return v;
 }

@@ -10,6 +10,7 @@
 // without a user namespace unless their manifest asks for one.
 
 import { DEFAULTS } from '../../manifest/defaults.js';
+import { BoundedMemo } from '../../bounded-memo.js';
 import { canonicalJson, specHash } from '../../manifest/hash.js';
 import type { ContainerSpec, UserNamespace } from '../../manifest/spec.js';
 import type { ContainerRecord } from '../../state/record.js';
@@ -24,10 +25,9 @@ function isDefaultShaped(user: UserNamespace | null): boolean {
  * Settled specs and their hashes, by the hash of the spec as written and the user namespace
  * settled: the agent settles every container at every pass, and hashing 1,000 specs again was a
  * fifth of a pass that found nothing to do (an equal hash is an equal spec, so the settled one is
- * shared). Bounded: cleared when it grows past any plausible host.
+ * shared).
  */
-const settled = new Map<string, { readonly spec: ContainerSpec; readonly hash: string }>();
-const SETTLED_MAX = 20_000;
+const settled = new BoundedMemo<string, { readonly spec: ContainerSpec; readonly hash: string }>(20_000);
 
 /** A user namespace as text, equal for equal ones; the common shapes without a canonical JSON (a sort per object). */
 function userKey(user: UserNamespace | null): string {
@@ -41,13 +41,10 @@ function withUser(d: DesiredContainer, user: UserNamespace | null): DesiredConta
   if (userText === userKey(d.spec.namespaces.user)) return d;
   // d.hash covers the spec and its references: with the user namespace it decides the new hash.
   const key = `${d.hash}\n${userText}`;
-  let known = settled.get(key);
-  if (known === undefined) {
-    if (settled.size >= SETTLED_MAX) settled.clear();
+  const known = settled.getOrMake(key, () => {
     const spec: ContainerSpec = { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
-    known = { spec, hash: specHash(spec, d.references) };
-    settled.set(key, known);
-  }
+    return { spec, hash: specHash(spec, d.references) };
+  });
   return { ...d, spec: known.spec, hash: known.hash };
 }
 

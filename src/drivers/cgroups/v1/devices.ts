@@ -4,6 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { CorralError } from '../../../errors.js';
+import { BoundedMemo } from '../../../bounded-memo.js';
 import { describePolicy, parseV1List, samePolicy, v1Writes } from '../device-rules.js';
 import { childCgroups, errnoOf, readKnob, readPids, writeKnob } from '../knob.js';
 import type { DeviceCheck, DevicePolicy } from '../types.js';
@@ -20,18 +21,11 @@ const JOIN_ROUNDS = 20;
  * lists the same few texts, and a resync reads them all: the same policy object each time lets
  * its normalized form be remembered (device-rules.ts). Bounded.
  */
-const parsedLists = new Map<string, DevicePolicy>();
-const PARSED_LISTS_MAX = 256;
+const parsedLists = new BoundedMemo<string, DevicePolicy>(256);
 
 export async function readDevicesV1(dir: string): Promise<DevicePolicy> {
   const text = await readKnob(dir, 'devices.list');
-  let policy = parsedLists.get(text);
-  if (policy === undefined) {
-    policy = parseV1List(text);
-    if (parsedLists.size >= PARSED_LISTS_MAX) parsedLists.clear();
-    parsedLists.set(text, policy);
-  }
-  return policy;
+  return parsedLists.getOrMake(text, () => parseV1List(text));
 }
 
 /** Takes the cgroup from what it enforces now to `policy`, in the order v1Writes explains. */
