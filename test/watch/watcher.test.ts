@@ -182,4 +182,19 @@ describe('manifest watcher', () => {
     w.dispose();
     expect(w.generation).toBeNull();
   });
+
+  test('a symlink loop in the tree is followed once: the start ends, one watch per real directory', async () => {
+    const { dir, bursts, watcher } = await watched('loop', (d) => {
+      mkdirSync(join(d, 'team', 'nested'), { recursive: true });
+      symlinkSync(join(d, 'team'), join(d, 'team', 'nested', 'back'));
+      symlinkSync(d, join(d, 'root-again'));
+    });
+    expect(watcher.watchCount).toBe(3);
+    // A new loop made while watching is followed once too.
+    symlinkSync(join(dir, 'team'), join(dir, 'team', 'again'));
+    await until(() => bursts.length === 1);
+    expect(watcher.watchCount).toBe(3);
+    writeFileSync(join(dir, 'team', 'nested', 'web.yaml'), 'a: 1\n');
+    await until(() => bursts.length === 2);
+  });
 });
