@@ -59,6 +59,9 @@ const root = requireRoot();
     const spec = await specOf('trapper', 'stopSignal: SIGUSR1\ncommand: [/bin/sh, -c, "trap \'echo bye; exit 42\' USR1; echo ready; while true; do sleep 0.05; done"]');
     const record = await start(h.spawnSpec(spec));
     started.push(record);
+    // PID 1 of a pid namespace ignores a signal it has no handler for: stopping before the shell
+    // has set its trap (it prints `ready` after) would wait out the timeout (CI48 did, once).
+    for (const end = Date.now() + 10_000; !readLogs(record.logDir).stdout.includes('ready') && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     const r = await stop(record, { timeoutMs: 20_000, killAll: h.cg.killAll });
     expect(r.forced).toBe(false);
     expect(r.exit?.exitCode).toBe(42);
