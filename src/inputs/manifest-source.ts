@@ -6,6 +6,7 @@ import { resolve, sep } from 'node:path';
 import { diagnostic, type Diagnostic } from '../errors.js';
 import { classifyManifestPath, skipDirectory } from '../manifest/files.js';
 import type { ManifestSource, SourceFile, SourceListing } from '../manifest/manifest-set.js';
+import { flat } from '../flat-string.js';
 
 export const MAX_FILES = 10_000;
 
@@ -69,7 +70,7 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
             return;
           }
           const info = statSync(full);
-          files.push({ path: full, size: info.size, stamp: `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` });
+          files.push({ path: full, size: info.size, stamp: flat(`${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`) });
         }
       };
       try {

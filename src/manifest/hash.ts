@@ -12,6 +12,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { DEFAULT_DEVICES } from './defaults.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
+import { flat } from '../flat-string.js';
 
 export const HASH_FORMAT = 'corral.spec.v1';
 
@@ -45,7 +46,7 @@ export function sha256Hex(text: string): string {
  * @param references digests of referenced content, by role: `{image: 'sha256:…', seccomp: 'sha256:…'}`
  */
 export function specHash(spec: ContainerSpec, references: Readonly<Record<string, string>> = {}): string {
-  return `sha256:${sha256Hex(canonicalJson({ format: HASH_FORMAT, spec: hashedForm(spec), references }))}`;
+  return flat(`sha256:${sha256Hex(canonicalJson({ format: HASH_FORMAT, spec: hashedForm(spec), references }))}`);
 }
 
 /**

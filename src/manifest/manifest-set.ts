@@ -13,6 +13,7 @@ import { kindOf, type AnyManifestV1 } from './manifest-v1.js';
 import { networkHash, normalizeNetwork, type NetworkDefinition } from './network.js';
 import { networkNamespace, normalize } from './normalize.js';
 import { fromPersisted, persistedKey, toPersisted, type FreshDocument, type PersistedFiles } from './persisted-files.js';
+import { poolSpec, withSharedParts } from './spec-pool.js';
 import type { ContainerSpec, SpecOrigin } from './spec.js';
 import type { SchemaValidator } from './validate.js';
 
@@ -260,8 +261,9 @@ function checkDocument(doc: LoadedDocument, validated: { manifest: AnyManifestV1
   const checkedDoc = { doc, manifest };
   const problems = runDocumentChecks(checkedDoc);
   if (problems.some((p) => p.severity === 'error')) return { doc, problems, kind: null };
-  const spec = normalize(manifest, doc.file);
-  return { doc, problems, kind: 'Container', checked: checkedDoc, spec, hash: specHash(spec) };
+  const spec = withSharedParts(normalize(manifest, doc.file));
+  const hash = specHash(spec);
+  return { doc, problems, kind: 'Container', checked: checkedDoc, spec: poolSpec(hash, spec), hash };
 }
 
 export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {

@@ -10,6 +10,7 @@ import { sha256Hex } from './hash.js';
 import type { LoadedDocument } from './load.js';
 import type { AnyManifestV1, ManifestV1, NetworkManifestV1 } from './manifest-v1.js';
 import type { NetworkDefinition } from './network.js';
+import { poolSpec } from './spec-pool.js';
 import type { ContainerSpec } from './spec.js';
 
 /** Bump when the shape of a stored entry changes. */
@@ -79,7 +80,7 @@ export function fromPersisted(file: string, stored: PersistedFile, reparse: () =
         return again ? again.locate(path, key) : { file, line: 1, column: 1 };
       },
     };
-    if (d.kind === 'Container' && manifest.kind === 'Container') out.push({ doc, problems: d.problems, kind: 'Container', checked: { doc, manifest }, spec: d.spec, hash: d.hash });
+    if (d.kind === 'Container' && manifest.kind === 'Container') out.push({ doc, problems: d.problems, kind: 'Container', checked: { doc, manifest }, spec: poolSpec(d.hash, d.spec), hash: d.hash });
     else if (d.kind === 'Network' && manifest.kind === 'Network') out.push({ doc, problems: d.problems, kind: 'Network', checked: { doc, manifest }, network: d.network, hash: d.hash });
   }
   return out;

@@ -4,6 +4,7 @@
 import { diagnostic, environmentCode, isCorralError, type Diagnostic } from '../errors.js';
 import { specHash } from '../manifest/hash.js';
 import type { ManifestSet } from '../manifest/manifest-set.js';
+import { poolSpec } from '../manifest/spec-pool.js';
 import { canonicalJson } from '../manifest/hash.js';
 import type { StateStore } from '../state/store.js';
 import type { ContainerRecord, ExitRecord } from '../state/record.js';
@@ -75,7 +76,7 @@ export async function desiredFrom(set: ManifestSet, ports: Ports, reuse?: HostCh
     }
     // The manifest's own hash already covers a spec without references (host and path roots).
     const hash = Object.keys(references).length === 0 ? entry.hash : specHash(entry.spec, references);
-    return { spec: entry.spec, hash, references, origin: entry.origin, hostDiagnostics, userNamespaceByDefault: entry.userNamespaceByDefault };
+    return { spec: poolSpec(hash, entry.spec), hash, references, origin: entry.origin, hostDiagnostics, userNamespaceByDefault: entry.userNamespaceByDefault };
   }));
   const networks = await Promise.all(set.networks.map(async (entry): Promise<DesiredNetwork> => ({
     ...entry,

@@ -40,6 +40,7 @@
 
 import { join } from 'node:path';
 import { BoundedMemo } from '../bounded-memo.js';
+import { flat } from '../flat-string.js';
 
 export interface Layout {
   readonly root: string;
@@ -116,7 +117,8 @@ function buildLayout(root: string): Layout {
     container: (name) => {
       return containerPaths.getOrMake(name, () => {
         const dir = join(containersDir, name);
-        return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), shim: join(dir, 'shim'), logs: join(dir, 'logs'), rootfsRecord: join(dir, 'rootfs.json') };
+        const at = (file: string): string => flat(join(dir, file));
+        return { dir: flat(dir), upper: at('upper'), work: at('work'), rootfs: at('rootfs'), shim: at('shim'), logs: at('logs'), rootfsRecord: at('rootfs.json') };
       });
     },
     volume: (name) => join(root, 'volumes', name, 'data'),

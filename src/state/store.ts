@@ -11,6 +11,8 @@ import type { Layout } from './layout.js';
 import { encodeRecord, decodeRecord } from './record-file.js';
 import { assertTransition, type ContainerRecord, type ContainerStatus } from './record.js';
 import { withLaterDefaults } from '../manifest/hash.js';
+import { pooledSpec } from '../manifest/spec-pool.js';
+import { flat } from '../flat-string.js';
 
 interface Meta {
   readonly serial: number;
@@ -137,7 +139,19 @@ export class StateStore {
     const last = this.lastRead;
     if (last && dir !== null && last.dir === dir.stamp && last.at - dir.mtimeMs > SETTLED_MS && Date.now() - last.at < RECHECK_MS) {
       this.statuses.clear();
-      for (const r of last.loaded.records) this.statuses.set(r.name, r.status);
+      const records = last.loaded.records as ContainerRecord[];
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        this.statuses.set(r.name, r.status);
+        // A spec made since the full read (the first pass's manifests) is shared from now on.
+        const shared = withPooledSpec(r);
+        if (shared !== r) {
+          records[i] = shared;
+          const path = join(this.layout.stateDir, `${r.name}.json`);
+          const cached = this.cache.get(path);
+          if (cached?.record === r) this.cache.set(path, { stamp: cached.stamp, record: shared });
+        }
+      }
       this.serial = last.loaded.serial;
       return { ...last.loaded, records: [...last.loaded.records] };
     }
@@ -170,14 +184,16 @@ export class StateStore {
       let stamp: string;
       try {
         const info = statSync(path);
-        stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
+        stamp = flat(`${info.ino}:${info.size}:${info.mtimeMs}`);
       } catch {
         continue; // removed meanwhile
       }
       const cached = this.cache.get(path);
       if (cached?.stamp === stamp) {
-        records.push(cached.record);
-        serial = Math.max(serial, cached.record.serial);
+        const record = withPooledSpec(cached.record);
+        if (record !== cached.record) this.cache.set(path, { stamp, record });
+        records.push(record);
+        serial = Math.max(serial, record.serial);
         continue;
       }
       const read = readVerified(path, name);
@@ -194,11 +210,11 @@ export class StateStore {
         diagnostics.push(diagnostic('warning', 'STATE_CORRUPT', `state record \`${path}\` cannot be read (${read.recovered}): using its previous version`, {
           container: name, detail: 'the next write of this record replaces the damaged file',
         }));
-      } else {
-        this.cache.set(path, { stamp, record: read.record });
       }
-      records.push(read.record);
-      serial = Math.max(serial, read.record.serial);
+      const record = withPooledSpec(read.record);
+      if (!read.recovered) this.cache.set(path, { stamp, record });
+      records.push(record);
+      serial = Math.max(serial, record.serial);
     }
     for (const path of this.cache.keys()) if (!seen.has(path)) this.cache.delete(path);
     this.serial = serial;
@@ -267,6 +283,16 @@ function directoryStamp(dir: string): { stamp: string; mtimeMs: number } | null 
 function upgradeRecord(record: ContainerRecord): ContainerRecord {
   // `network` came with the network port: older records had nothing to undo.
   return { ...record, spec: withLaterDefaults(record.spec), network: record.network ?? null };
+}
+
+/**
+ * The record with the spec object its manifest made, when that spec is in use (its hash is the
+ * record's): one object for both in a long-lived agent (src/manifest/spec-pool.ts).
+ */
+function withPooledSpec(record: ContainerRecord): ContainerRecord {
+  if (record.specUnknown) return record;
+  const spec = pooledSpec(record.hash);
+  return spec === undefined || spec === record.spec ? record : { ...record, spec };
 }
 
 function readIfPresent(path: string): string | null {

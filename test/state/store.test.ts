@@ -9,6 +9,7 @@ import { layout } from '../../src/state/layout.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { transition } from '../../src/state/record.js';
 import { StateStore } from '../../src/state/store.js';
+import { poolSpec } from '../../src/manifest/spec-pool.js';
 import { desiredOne, recordFor } from '../support/plan-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'corral-state-'));
@@ -74,6 +75,20 @@ describe('state store', () => {
     expect((await new StateStore(l).load()).records.map((r) => r.name)).toEqual(['web']);
   });
 
+  test('a record read from disk takes the spec object its manifest made, unless its spec is unknown', async () => {
+    const l = layout(join(root, 'pool'));
+    const store = new StateStore(l);
+    await store.load();
+    const d = await desiredOne('pooled');
+    await store.put(recordFor(d));
+    await store.put(recordFor(d, { name: 'repaired', specUnknown: true }));
+    const loaded = await new StateStore(l).load();
+    const byName = new Map(loaded.records.map((r) => [r.name, r]));
+    expect(byName.get('pooled')!.spec).toBe(d.spec);
+    expect(byName.get('repaired')!.spec).not.toBe(d.spec);
+    expect(byName.get('repaired')!.spec).toEqual(d.spec);
+  });
+
   test('atomic writes never leave a torn file', async () => {
     const path = join(root, 'atomic.json');
     await writeFileAtomic(path, 'one');
@@ -114,6 +129,22 @@ describe('state store', () => {
       await other.remove('db');
       settle(l.stateDir);
       expect((await store.load()).records).toEqual([]);
+    });
+
+    test('still gives a record the spec object made after the full read (an agent\'s first manifests)', async () => {
+      const l = layout(join(root, 'late-pool'));
+      const store = new StateStore(l);
+      await store.load();
+      const d = await desiredOne('late');
+      // A hash nothing has pooled yet: the spec the record carries is its own copy at first.
+      const hash = `sha256:${'1'.repeat(64)}`;
+      await store.put(recordFor(d, { spec: structuredClone(d.spec), hash }));
+      settle(l.stateDir);
+      const before = (await store.load()).records[0]!;
+      expect(before.spec).not.toBe(d.spec);
+      poolSpec(hash, d.spec);
+      expect((await store.load()).records[0]!.spec).toBe(d.spec);
+      expect((await store.get('late'))!.hash).toBe(hash);
     });
 
     test('a read right after a change is not taken as settled', async () => {

@@ -8,6 +8,7 @@ import { BoundedMemo } from '../../bounded-memo.js';
 import { CorralError } from '../../errors.js';
 import { signalName } from '../../manifest/signal.js';
 import { SHIM_FILES } from './protocol-fields.js';
+import { flat } from '../../flat-string.js';
 
 export interface ShimState {
   readonly version: 1;
@@ -70,7 +71,7 @@ export function readShimState(shimDir: string): ShimState | null {
     shimStates.delete(path);
     return null;
   }
-  const stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
+  const stamp = flat(`${info.ino}:${info.size}:${info.mtimeMs}`);
   const known = shimStates.get(path);
   if (known?.stamp === stamp) return known.state;
   const v = readJson(path) as ShimState | undefined;

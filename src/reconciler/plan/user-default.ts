@@ -13,6 +13,7 @@ import { DEFAULTS } from '../../manifest/defaults.js';
 import { BoundedMemo } from '../../bounded-memo.js';
 import { canonicalJson, specHash } from '../../manifest/hash.js';
 import type { ContainerSpec, UserNamespace } from '../../manifest/spec.js';
+import { poolSpec } from '../../manifest/spec-pool.js';
 import type { ContainerRecord } from '../../state/record.js';
 import type { DesiredContainer } from './types.js';
 
@@ -43,7 +44,8 @@ function withUser(d: DesiredContainer, user: UserNamespace | null): DesiredConta
   const key = `${d.hash}\n${userText}`;
   const known = settled.getOrMake(key, () => {
     const spec: ContainerSpec = { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
-    return { spec, hash: specHash(spec, d.references) };
+    const hash = specHash(spec, d.references);
+    return { spec: poolSpec(hash, spec), hash };
   });
   return { ...d, spec: known.spec, hash: known.hash };
 }
