@@ -17,7 +17,7 @@ import { hostCapabilityMask, sameProcess } from '../../sys/proc.js';
 import type { ShimExitRecord as ShimExit } from './records.js';
 import { decodeRuntimeHandle, encodeRuntimeHandle } from './runtime-handle.js';
 import {
-  rediscover, signalInit, start as startContainer, status as runtimeStatus, stop as stopContainer, waitForExit, type RuntimeRecord,
+  rediscover, onContainerExit, signalInit, start as startContainer, status as runtimeStatus, stop as stopContainer, type RuntimeRecord,
 } from './runtime.js';
 import { probeIdmap } from './idmap-probe.js';
 import { checkSeccompProfile, seccompProfileDigest } from './seccomp-file.js';
@@ -161,13 +161,7 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
 
     watchExit(name, runtime, onExit) {
       const record = current(name, runtime);
-      const ac = new AbortController();
-      if (record) {
-        void waitForExit(record, { signal: ac.signal }).then((s) => {
-          if (s !== null && !ac.signal.aborted) onExit();
-        }, (err: Error) => logger.warn(`watching ${name}: ${err.message}`));
-      }
-      return { dispose: () => ac.abort() };
+      return { dispose: record ? onContainerExit(record, onExit) : () => undefined };
     },
 
     async exec(name, runtime, spec, argv, timeoutMs) {

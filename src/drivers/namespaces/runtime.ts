@@ -12,7 +12,7 @@ import { readShimExitRecord, readShimState, type ShimExitRecord } from './record
 import { runShim, type ShimOptions } from './shim.js';
 import type { ProcessUser } from '../../reconciler/ports.js';
 import type { RunSpawnSpec } from './spawn-spec.js';
-import { watchMonitor } from './wait.js';
+import { onMonitorEnd, watchMonitor } from './wait.js';
 
 /** A process named for its whole life: pid plus start time (clock ticks since boot). */
 export interface ProcessIdentity {
@@ -124,6 +124,29 @@ export async function waitForExit(record: RuntimeRecord, opts: { timeoutMs?: num
     watch.close();
     opts.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * Calls `onExit` once when the container's monitor has exited (at once, asynchronously, if it
+ * already has), unless the returned function ran first. What waitForExit does, for a watch that
+ * lasts as long as the container.
+ */
+export function onContainerExit(record: RuntimeRecord, onExit: () => void): () => void {
+  let stopped = false;
+  const stopWatch = onMonitorEnd(record.shimDir, () => {
+    if (!stopped) onExit();
+  });
+  // As in waitForExit: a reader opened after the monitor left would never see EOF.
+  if (!isRunningNotExiting(record.monitor)) {
+    stopWatch();
+    queueMicrotask(() => {
+      if (!stopped) onExit();
+    });
+  }
+  return () => {
+    stopped = true;
+    stopWatch();
+  };
 }
 
 /** Sends a signal to the container's init, checked against its start time first. */

@@ -15,31 +15,44 @@ export interface MonitorWatch {
   close(): void;
 }
 
-export function watchMonitor(shimDir: string): MonitorWatch {
+/**
+ * Calls `onEnd` once, when the monitor has exited, unless the returned function (which stops
+ * watching) ran first. The agent keeps one per running container, so it is a socket and a
+ * closure: no promise, no AbortController.
+ */
+export function onMonitorEnd(shimDir: string, onEnd: () => void): () => void {
+  let closed = false;
+  const end = (): void => {
+    if (closed) return;
+    closed = true;
+    onEnd();
+  };
   let fd: number;
   try {
     fd = openSync(join(shimDir, SHIM_FILES.alive), constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     // No FIFO: no monitor ever ran here, or the directory is gone. Either way nothing is alive.
-    return { ended: Promise.resolve(), close: () => undefined };
+    queueMicrotask(end);
+    return () => {
+      closed = true;
+    };
   }
   const sock = new Socket({ fd, readable: true, writable: false });
-  let closed = false;
-  const ended = new Promise<void>((resolve) => {
-    const done = (): void => {
-      if (!closed) resolve();
-      sock.destroy();
-    };
-    sock.on('data', () => undefined); // the monitor never writes; drain anyway
-    sock.once('end', done);
-    sock.once('close', done);
-    sock.once('error', done);
-  });
-  return {
-    ended,
-    close: () => {
-      closed = true;
-      sock.destroy();
-    },
+  // EOF and errors both end in 'close' (the socket destroys itself after either); the monitor
+  // never writes, and whatever is read is dropped.
+  sock.once('close', end);
+  sock.on('error', () => undefined);
+  sock.resume();
+  return () => {
+    closed = true;
+    sock.destroy();
   };
+}
+
+export function watchMonitor(shimDir: string): MonitorWatch {
+  let close = (): void => undefined;
+  const ended = new Promise<void>((resolve) => {
+    close = onMonitorEnd(shimDir, resolve);
+  });
+  return { ended, close };
 }

@@ -7,7 +7,7 @@ import { procStat } from '../../../src/sys/proc.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SHIM_FILES } from '../../../src/drivers/namespaces/protocol-fields.js';
 import { readShimExitRecord } from '../../../src/drivers/namespaces/records.js';
-import { isAlive, rediscover, signalInit, start, status, stop, waitForExit, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
+import { isAlive, onContainerExit, rediscover, signalInit, start, status, stop, waitForExit, type RuntimeRecord } from '../../../src/drivers/namespaces/runtime.js';
 import { requireRoot } from '../../support/root.js';
 import { spawnAgent, transpileSources } from './agent-child.js';
 import { makeHarness, mountsLeaked, readLogs, specOf, type Harness } from './harness.js';
@@ -38,6 +38,32 @@ const root = requireRoot();
     expect(r.exit?.exitCode).toBeNull();
     expect(r.exit!.finishedAtMs).toBeGreaterThanOrEqual(r.exit!.startedAtMs);
     expect(isAlive(record.monitor)).toBe(false);
+  });
+
+  test('an exit watch fires once when the container ends, never after it is stopped, and at once for one already gone', async () => {
+    const spec = await specOf('watched', 'command: [/bin/sleep, "1000"]');
+    const record = await start(h.spawnSpec(spec));
+    started.push(record);
+    const other = await start(h.spawnSpec(await specOf('unwatched', 'command: [/bin/sleep, "1000"]')));
+    started.push(other);
+    let fired = 0;
+    let firedAfterDispose = 0;
+    const exited = new Promise<void>((resolve) => {
+      onContainerExit(record, () => {
+        fired++;
+        resolve();
+      });
+    });
+    const dispose = onContainerExit(other, () => firedAfterDispose++);
+    dispose();
+    expect(signalInit(record, constants.signals.SIGKILL)).toBe(true);
+    expect(signalInit(other, constants.signals.SIGKILL)).toBe(true);
+    await exited;
+    await waitForExit(other, { timeoutMs: 5000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect([fired, firedAfterDispose]).toEqual([1, 0]);
+    // Watched after its monitor left: told at once (a FIFO opened then would never see EOF).
+    await expect(new Promise<void>((resolve) => onContainerExit(record, resolve))).resolves.toBeUndefined();
   });
 
   test('a start aborted before its command runs fails typed, and leaves no shim behind (none unreaped)', async () => {
