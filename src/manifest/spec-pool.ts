@@ -1,10 +1,11 @@
 // One object for each container spec in use, found by its hash. The agent holds a container's
 // spec three times over otherwise: as its manifest made it, as the plan settled it (its user
 // namespace), and in its state record, parsed from the record's JSON: about 4 kB each, 2 MB of a
-// long-lived heap at 500 containers. A state record's spec is the spec its hash was computed from
-// (the record's checksum covers both), so a record can take the object its manifest made.
+// long-lived heap at 500 containers. corral computes a record's hash from the spec it writes with
+// it (and its checksum shows the file is as written), so a record can take the object whose hash
+// is its own.
 //
-// Only specs made here (normalized from a manifest, settled by the plan) are pooled: a record of
+// Only specs corral makes (normalized from a manifest, settled by the plan) are pooled: a record of
 // an older corral may lack fields a fresh spec has (hash.ts, LATER_DEFAULTS), and a desired spec
 // must never be swapped for one. Entries go with their spec (weak references, swept as the pool
 // grows). Pure.
