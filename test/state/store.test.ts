@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { hasCode } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/state/atomic-write.js';
-import { layout } from '../../src/state/layout.js';
+import { layout, type Layout } from '../../src/state/layout.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { transition } from '../../src/state/record.js';
 import { StateStore } from '../../src/state/store.js';
@@ -14,6 +14,14 @@ import { desiredOne, recordFor } from '../support/plan-fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'corral-state-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A store on a new state root under `root`, loaded once (which makes its directories). */
+async function openStore(dir: string): Promise<{ l: Layout; store: StateStore }> {
+  const l = layout(join(root, dir));
+  const store = new StateStore(l);
+  await store.load();
+  return { l, store };
+}
 
 describe('state store', () => {
   test('records round-trip with a growing serial, and removal bumps it too', async () => {
@@ -34,9 +42,7 @@ describe('state store', () => {
   });
 
   test('a corrupt record stays where it is, its container unknown and reported; the others still load', async () => {
-    const l = layout(join(root, 'b'));
-    const store = new StateStore(l);
-    await store.load();
+    const { l, store } = await openStore('b');
     const d = await desiredOne('good');
     await store.put(recordFor(d));
     writeFileSync(l.record('torn'), '{"format": 1, "name": "to');
@@ -51,9 +57,7 @@ describe('state store', () => {
   });
 
   test('records carry a checksum; a damaged one falls back to the previous version, which the next write replaces', async () => {
-    const l = layout(join(root, 'c'));
-    const store = new StateStore(l);
-    await store.load();
+    const { l, store } = await openStore('c');
     const d = await desiredOne('web');
     await store.put(recordFor(d, { restarts: 1 }));
     await store.put(recordFor(d, { restarts: 2 }));
@@ -76,9 +80,7 @@ describe('state store', () => {
   });
 
   test('a record read from disk takes the spec object its manifest made, unless its spec is unknown', async () => {
-    const l = layout(join(root, 'pool'));
-    const store = new StateStore(l);
-    await store.load();
+    const { l, store } = await openStore('pool');
     const d = await desiredOne('pooled');
     await store.put(recordFor(d));
     await store.put(recordFor(d, { name: 'repaired', specUnknown: true }));
@@ -107,9 +109,7 @@ describe('state store', () => {
     const settle = (dir: string): void => utimesSync(dir, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
 
     test('is not read again record by record, and whatever is renamed into it is seen at once', async () => {
-      const l = layout(join(root, 'settled'));
-      const store = new StateStore(l);
-      await store.load();
+      const { l, store } = await openStore('settled');
       const web = await store.put(recordFor(await desiredOne('web')));
       settle(l.stateDir);
       expect((await store.load()).records).toEqual([web]);
@@ -132,9 +132,7 @@ describe('state store', () => {
     });
 
     test('still gives a record the spec object made after the full read (an agent\'s first manifests)', async () => {
-      const l = layout(join(root, 'late-pool'));
-      const store = new StateStore(l);
-      await store.load();
+      const { l, store } = await openStore('late-pool');
       const d = await desiredOne('late');
       // A hash nothing has pooled yet: the spec the record carries is its own copy at first.
       const hash = `sha256:${'1'.repeat(64)}`;
@@ -148,9 +146,7 @@ describe('state store', () => {
     });
 
     test('a read right after a change is not taken as settled', async () => {
-      const l = layout(join(root, 'racy'));
-      const store = new StateStore(l);
-      await store.load();
+      const { l, store } = await openStore('racy');
       await store.put(recordFor(await desiredOne('web')));
       await store.load(); // the directory changed within the last second: no shortcut from this read
       writeFileSync(l.record('web'), '{"format": 1, "name": "we');
@@ -158,9 +154,7 @@ describe('state store', () => {
     });
 
     test('a damaged record is never served from the shortcut: it is reported at every load', async () => {
-      const l = layout(join(root, 'damaged'));
-      const store = new StateStore(l);
-      await store.load();
+      const { l, store } = await openStore('damaged');
       await store.put(recordFor(await desiredOne('web')));
       writeFileSync(l.record('torn'), '{"format": 1, "name": "to');
       settle(l.stateDir);
