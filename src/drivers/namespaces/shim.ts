@@ -252,8 +252,9 @@ function spawnRun(spec: SpawnSpec, path: string, extraFd: number | null): ShimPi
   const launcher: Launcher = { pidfd: spawned.pidfd };
   let reaping: Promise<ShimExit> | null = null;
   const startReaping = (): Promise<ShimExit> => (reaping ??= reap(launcher));
-  // The launcher forks the monitor and ends before the status pipe closes: reaping starts then,
-  // or at a kill (a monitor stuck before `ready` holds the pipe open).
+  // The launcher forks the monitor and ends once the monitor has recorded the start (or failed),
+  // as the status pipe closes: reaping starts then, or at a kill, which before `ready` takes the
+  // monitor and the container's first process with it (shim/main.c).
   const status = new Socket({ fd: statusRead, readable: true, writable: false });
   const exited = new Promise<ShimExit>((resolve) => status.once('close', () => resolve(startReaping())));
   return {

@@ -1,9 +1,12 @@
 /* corral-shim: a dumb interpreter of the spawn spec the agent computes (see protocol.h). */
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "attach.h"
 #include "kernel.h"
@@ -21,15 +24,46 @@ static int usage(void)
     return SHIM_EXIT_USAGE;
 }
 
+/* True when nobody reads the status pipe any more: the agent that started this shim is gone. */
+static int agent_gone(void)
+{
+    struct pollfd p = {.fd = FD_STATUS, .events = 0, .revents = 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+/* Until a start is recorded in its shim directory, it must not outlive the agent that asked for
+ * it: a run begun after that agent was killed would find the container's cgroup empty, start it
+ * again, and then see this late start join the same cgroup. So the launcher (the agent's child)
+ * waits for the monitor's word, and each dies with its parent until then: agent → launcher →
+ * monitor, by parent-death signals; the container's first process ends when the monitor's sync
+ * socket closes (child.c). The monitor lifts its own signal once the start is recorded (start.c),
+ * then releases the launcher, which exits so that the monitor lives on, re-parented, the agent's
+ * child no more. */
 static int start_run(const struct spec *s)
 {
+    signal(SIGPIPE, SIG_IGN); /* a gone agent is seen as EPIPE, not as a kill */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return fail("monitor", "set the parent-death signal");
+    /* The agent may have died before the line above: then no signal will ever come. */
+    if (agent_gone()) return fail_errno("monitor", EPIPE, "the agent went away before the container started");
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) < 0) return fail("monitor", "pipe");
+    pid_t launcher = getpid();
     pid_t pid = fork();
     if (pid < 0) return fail("monitor", "fork");
-    /* The agent's child exits at once: the monitor is nobody's child the agent must reap, and it
-     * lives on, re-parented, when the agent dies. */
-    if (pid > 0) _exit(SHIM_EXIT_OK);
+    if (pid > 0) {
+        close(hold[1]);
+        char released;
+        if (RETRY(read(hold[0], &released, 1)) == 1) _exit(SHIM_EXIT_OK);
+        /* The monitor ended without starting anything: its status says why; its exit code is ours. */
+        int status = 0;
+        if (RETRY(waitpid(pid, &status, 0)) < 0 || !WIFEXITED(status)) _exit(SHIM_EXIT_SETUP);
+        _exit(WEXITSTATUS(status));
+    }
+    close(hold[0]);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return fail("monitor", "set the parent-death signal");
+    if (getppid() != launcher) _exit(SHIM_EXIT_SETUP);
     if (setsid() < 0) return fail("monitor", "setsid");
-    int r = monitor_run(s, s->join_net ? FD_PIDFD : -1);
+    int r = monitor_run(s, s->join_net ? FD_PIDFD : -1, hold[1]);
     return r < 0 ? -1 : 0;
 }
 

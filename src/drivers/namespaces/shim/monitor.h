@@ -5,9 +5,9 @@
 #include <sys/types.h>
 #include "spec.h"
 
-/* Runs in the detached monitor: starts the container and stays its parent. Returns the shim's
- * exit status. */
-int monitor_run(const struct spec *s, int join_pidfd);
+/* Runs in the detached monitor: starts the container and stays its parent. `release`: the
+ * launcher's pipe, written once the start is recorded (main.c). Returns the shim's exit status. */
+int monitor_run(const struct spec *s, int join_pidfd, int release);
 
 struct monitor {
     pid_t init;

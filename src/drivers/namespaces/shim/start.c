@@ -54,7 +54,7 @@ static int write_state(const struct spec *s, int dirfd, pid_t init, uint64_t sta
     return write_file_atomic(dirfd, FILE_STATE, line, used) < 0 ? -1 : (int)used;
 }
 
-int monitor_run(const struct spec *s, int join_pidfd)
+int monitor_run(const struct spec *s, int join_pidfd, int release)
 {
     int out[2] = {-1, -1}, err[2] = {-1, -1}, sync[2] = {-1, -1}, errp[2] = {-1, -1}, initp[2] = {-1, -1};
     cleanup_fd int dirfd = -1, devnull = -1;
@@ -117,6 +117,7 @@ int monitor_run(const struct spec *s, int join_pidfd)
      * (the child doing its mounts) hides instead of adding it to every start. From now on the
      * monitor's CPU and memory are the container's. */
     char go = SYNC_CGROUPS_DONE;
+    TEST_PAUSE("placement");
     if (ns_join_cgroups(s, pid) < 0 || ns_place_monitor(s) < 0 || write_all(sync[1], &go, 1) < 0) goto abandon;
     close(sync[1]);
     sync[1] = -1;
@@ -150,6 +151,12 @@ int monitor_run(const struct spec *s, int join_pidfd)
         close_pair(initp);
         return -1;
     }
+    /* Recorded: from here a later run adopts this start, so it must outlive the agent (main.c).
+     * Clearing cannot fail: only an invalid signal number is refused. */
+    (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    char released = 1;
+    (void)write_all(release, &released, 1);
+    close(release);
     char ready[1100];
     int rn = snprintf(ready, sizeof(ready), "{\"type\":\"ready\",%.*s\n", len - 2, line + 1);
     (void)write_all(FD_STATUS, ready, (size_t)rn);

@@ -19,6 +19,15 @@
 
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+/* A test build (`make hooks`) stops the process at the named point, so that a test can act inside
+ * a window that is otherwise a few microseconds wide. The shipped shim has no hooks. */
+#ifdef SHIM_TEST_HOOKS
+#include <signal.h>
+#define TEST_PAUSE(point) ((void)(point), (void)raise(SIGSTOP))
+#else
+#define TEST_PAUSE(point) ((void)0)
+#endif
+
 /* The last failure: set by fail(), sent to the agent by whoever stops. */
 extern struct setup_error last_error;
 
