@@ -25,6 +25,11 @@ export interface HostOptions {
   readonly subid: SubidConfig;
   /** Only looking (`ps`, `inspect`): nothing is created on the host (src/drivers/cgroups/manager.ts). */
   readonly observeOnly?: boolean;
+  /**
+   * The store the caller writes records with: the cgroup port reads a record back right after a
+   * start wrote it, which the store answers from what it wrote.
+   */
+  readonly store?: StateStore;
 }
 
 export async function createPorts(layout: Layout, logger: Logger, options: HostOptions): Promise<Ports> {
@@ -33,7 +38,7 @@ export async function createPorts(layout: Layout, logger: Logger, options: HostO
     import('./drivers/cgroups/index.js'), import('./drivers/cgroups/port.js'), import('./drivers/overlay/rootfs-port.js'), import('./drivers/namespaces/port.js'),
     import('./drivers/network/bridge/port.js'),
   ]);
-  const store = new StateStore(layout);
+  const store = options.store ?? new StateStore(layout);
   const cgroups = cgroupPort(await openCgroupManager({ parentName: options.cgroupParent, rootId: options.rootId, createParents: options.observeOnly !== true }), {
     records: { has: (name) => existsSync(layout.record(name)), handle: async (name) => (await store.get(name))?.cgroup ?? null },
     warn: (message, fields) => logger.warn(message, fields),

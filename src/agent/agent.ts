@@ -38,6 +38,8 @@ export const KEY = 'host';
 const WATCH_START_WAIT_MS = 5000;
 
 export interface AgentOptions {
+  /** The store the ports were opened with (src/cli/open-host.ts); a new one when absent. */
+  readonly store?: StateStore;
   readonly manifestDir: string;
   readonly loadManifests: () => Promise<ManifestSet>;
   readonly resyncMs: number;
@@ -93,7 +95,7 @@ export class Agent {
   private lastSet: { readonly generation: number; readonly set: ManifestSet } | null = null;
 
   constructor(private readonly ports: Ports, private readonly layout: Layout, private readonly logger: Logger, private readonly options: AgentOptions) {
-    this.store = new StateStore(layout);
+    this.store = options.store ?? new StateStore(layout);
     this.events = new EventLog(eventLogPath(layout));
     this.facts = new OncePerFact();
     options.metrics?.readStatsWith({

@@ -64,7 +64,7 @@ export async function openHost(ctx: CliContext, { observeOnly = false } = {}): P
   await store.init();
   const rootId = await ensureRootId(l);
   const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
-  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId), subid: subidConfig(process.env), observeOnly }), rootId, cgroupParent };
+  return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId), subid: subidConfig(process.env), observeOnly, store }), rootId, cgroupParent };
 }
 
 /**

@@ -3,8 +3,10 @@
 // the new one, never a torn one (runc and crun skip the fsyncs only because /run is tmpfs).
 
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, rename, rm } from 'node:fs/promises';
+import { closeSync, fsync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { pidAlive } from '../sys/proc.js';
 
 const TEMP_MARK = '.tmp-';
@@ -26,39 +28,51 @@ export interface AtomicWriteOptions {
   readonly durable?: boolean;
 }
 
+/**
+ * The short steps (open, write, close, link, rename) are synchronous and only the fsyncs wait in
+ * the pool: on this host a pool round trip costs the main thread more than the syscall it carries
+ * (measured in issue 17's notes: 25 µs for a stat done in 1 µs), and a start writes two records.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
   const { mode = 0o600, keepPrevious = false, durable = true } = typeof options === 'number' ? { mode: options } : options;
   const dir = dirname(path);
   const temp = tempName(path);
-  const file = await open(temp, 'wx', mode);
+  const fd = openSync(temp, 'wx', mode);
   try {
-    await file.writeFile(data);
-    if (durable) await file.sync();
+    writeAllSync(fd, data);
+    if (durable) await fsyncFd(fd);
   } catch (err) {
-    await file.close();
-    await rm(temp, { force: true });
+    closeSync(fd);
+    rmSync(temp, { force: true });
     throw err;
   }
-  await file.close();
+  closeSync(fd);
   try {
-    if (keepPrevious) await keepAsPrevious(path);
-    await rename(temp, path);
+    if (keepPrevious) keepAsPrevious(path);
+    renameSync(temp, path);
   } catch (err) {
-    await rm(temp, { force: true });
+    rmSync(temp, { force: true });
     throw err;
   }
   if (durable) await syncDirectory(dir);
 }
 
-async function keepAsPrevious(path: string): Promise<void> {
+function writeAllSync(fd: number, data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+const fsyncFd = promisify(fsync);
+
+function keepAsPrevious(path: string): void {
   const temp = tempName(`${path}.prev`);
   try {
-    await link(path, temp);
+    linkSync(path, temp);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  await rename(temp, `${path}.prev`);
+  renameSync(temp, `${path}.prev`);
 }
 
 let directoryFsyncs = 0;
@@ -68,11 +82,11 @@ export const directoryFsyncsIssued = (): number => directoryFsyncs;
 
 async function fsyncDirectory(dir: string): Promise<void> {
   directoryFsyncs++;
-  const handle = await open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

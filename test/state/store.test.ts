@@ -91,6 +91,22 @@ describe('state store', () => {
     expect(byName.get('repaired')!.spec).toEqual(d.spec);
   });
 
+  test('get answers a record this store wrote as a read of its file would, and reads the file again once it changed', async () => {
+    const { l, store } = await openStore('written');
+    const d = await desiredOne('web');
+    await store.put(recordFor(d, { restarts: 1 }));
+    const fromDisk = await new StateStore(l).get('web');
+    expect(await store.get('web')).toEqual(fromDisk);
+    // Written behind this store's back (another corral process): the file's stamp moved.
+    const other = new StateStore(l);
+    await other.load();
+    await other.put({ ...fromDisk!, restarts: 5 });
+    expect((await store.get('web'))!.restarts).toBe(5);
+    // Damaged after that: not hidden by what this store remembers.
+    writeFileSync(l.record('web'), 'garbage');
+    expect(await store.get('web')).toMatchObject({ restarts: 1, recovered: true });
+  });
+
   test('atomic writes never leave a torn file', async () => {
     const path = join(root, 'atomic.json');
     await writeFileAtomic(path, 'one');

@@ -33,6 +33,7 @@ export function agentCommand(): Command {
       if (metrics && opts.metrics) ctx.logger.info(`metrics at http://${await metrics.listen(opts.metrics)}/metrics`);
       const cache = new ManifestCache();
       const agent = new Agent(host.ports, host.layout, ctx.logger, {
+        store: host.store,
         manifestDir: ctx.manifestDir,
         loadManifests: () => loadDesired(ctx, cache),
         resyncMs: durationOption('--resync', opts.resync),
