@@ -17,15 +17,47 @@ import { flat } from '../flat-string.js';
 export const HASH_FORMAT = 'corral.spec.v1';
 
 export function canonicalJson(value: unknown): string {
-  // JSON.stringify does the escaping and number formatting natively; the replacer only puts
-  // object keys in order (and refuses what JSON cannot represent faithfully).
-  return JSON.stringify(value ?? null, (_key, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`canonicalJson: ${v} has no JSON form`);
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(v).sort()) sorted[key] = (v as Record<string, unknown>)[key];
-    return sorted;
-  });
+  // JSON.stringify does the escaping and number formatting natively, over a copy whose keys are
+  // in order (a replacer doing the same was a quarter slower: it is called back for every value).
+  return JSON.stringify(canonicalCopy(value ?? null));
+}
+
+/** A key JavaScript orders by number, before the others, whatever the insertion order. */
+const isIndexKey = (key: string): boolean => /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 4294967295;
+
+/**
+ * The value with every object's keys inserted in canonical order, so that JSON.stringify of it
+ * is canonicalJson of the value; what is written that way is read back (JSON.parse keeps the
+ * order) in a form `inCanonicalOrder` recognizes.
+ */
+export function canonicalCopy(value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
+  if (value === null || typeof value !== 'object') return value;
+  const json = (value as { toJSON?: unknown }).toJSON;
+  if (typeof json === 'function') return canonicalCopy((json as () => unknown).call(value));
+  if (Array.isArray(value)) return value.map(canonicalCopy);
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) sorted[key] = canonicalCopy((value as Record<string, unknown>)[key]);
+  return sorted;
+}
+
+/**
+ * Whether JSON.stringify of a JSON.parse result is already its canonicalJson: every object's
+ * keys in canonical order (index-like keys, which JavaScript puts first by number in both, aside).
+ * A walk that compares neighbours, several times cheaper than canonicalJson's copy.
+ */
+export function inCanonicalOrder(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) return value.every(inCanonicalOrder);
+  let previous: string | null = null;
+  for (const key of Object.keys(value)) {
+    if (!isIndexKey(key)) {
+      if (previous !== null && !(previous < key)) return false;
+      previous = key;
+    }
+    if (!inCanonicalOrder((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
 }
 
 let sha256Implementation = (text: string): string => bytesToHex(sha256(utf8ToBytes(text)));

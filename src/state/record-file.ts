@@ -2,17 +2,23 @@
 // damaged in any way (truncated, edited, a bad sector) is told apart from a good one, never half
 // trusted. Records written before checksums existed carry none and are read as they are.
 
-import { canonicalJson, sha256Hex } from '../manifest/hash.js';
+import { canonicalCopy, canonicalJson, inCanonicalOrder, sha256Hex } from '../manifest/hash.js';
 import { RECORD_FORMAT, TRANSITIONS, type ContainerRecord } from './record.js';
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/**
+ * The checksum of a record's canonical form. A record corral wrote since its keys are written in
+ * that order (encodeRecord) is hashed as it was read; an older one is put in order first.
+ */
 export function recordChecksum(record: ContainerRecord): string {
-  return `sha256:${sha256Hex(canonicalJson(record))}`;
+  return `sha256:${sha256Hex(inCanonicalOrder(record) ? JSON.stringify(record) : canonicalJson(record))}`;
 }
 
+/** The file's text: the record with its keys in canonical order, and its checksum last. */
 export function encodeRecord(record: ContainerRecord): string {
-  return `${JSON.stringify({ ...record, checksum: recordChecksum(record) }, null, 2)}\n`;
+  const ordered = canonicalCopy(record) as ContainerRecord;
+  return `${JSON.stringify({ ...ordered, checksum: `sha256:${sha256Hex(JSON.stringify(ordered))}` }, null, 2)}\n`;
 }
 
 const STATUSES: readonly string[] = Object.keys(TRANSITIONS);

@@ -107,6 +107,24 @@ describe('state store', () => {
     expect(await store.get('web')).toMatchObject({ restarts: 1, recovered: true });
   });
 
+  test('a record is written with its keys in canonical order; one written in another order by an older corral still verifies', async () => {
+    const { l, store } = await openStore('order');
+    const d = await desiredOne('web');
+    await store.put(recordFor(d, { restarts: 3 }));
+    const text = readFileSync(l.record('web'), 'utf8');
+    const { checksum, ...fields } = JSON.parse(text) as Record<string, unknown>;
+    expect(Object.keys(fields)).toEqual(Object.keys(fields).sort());
+    // As corral wrote records before: the fields in the order the code made them.
+    const reversed = Object.fromEntries(Object.entries(fields).reverse().map(([k, v]) => [k, k === 'spec' ? Object.fromEntries(Object.entries(v as object).reverse()) : v]));
+    writeFileSync(l.record('web'), JSON.stringify({ ...reversed, checksum }, null, 2));
+    const loaded = await new StateStore(l).load();
+    expect(loaded.diagnostics).toEqual([]);
+    expect(loaded.records.map((r) => r.restarts)).toEqual([3]);
+    // And the order alone does not make a changed record verify.
+    writeFileSync(l.record('web'), JSON.stringify({ ...reversed, restarts: 4, checksum }, null, 2));
+    expect((await new StateStore(l).load()).unknown.map((u) => u.reason)).toEqual([expect.stringMatching(/^its checksum does not match its content/)]);
+  });
+
   test('atomic writes never leave a torn file', async () => {
     const path = join(root, 'atomic.json');
     await writeFileAtomic(path, 'one');

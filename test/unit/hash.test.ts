@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { canonicalJson, specHash, withLaterDefaults } from '../../src/manifest/hash.js';
+import { canonicalCopy, canonicalJson, inCanonicalOrder, specHash, withLaterDefaults } from '../../src/manifest/hash.js';
 import { loadOne } from '../support/schema.js';
 
 async function hashOf(text: string): Promise<string> {
@@ -86,6 +86,37 @@ metadata:
   test('canonical JSON sorts keys and refuses non-finite numbers', () => {
     expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: undefined })).toBe('{"a":[true,null,"x"],"b":1}');
     expect(() => canonicalJson({ a: Infinity })).toThrow();
+  });
+
+  test('a canonical copy serializes to the canonical JSON, and reads back recognized as in order', () => {
+    // Keys JavaScript orders by number (`2` before `10`, both before `a`), non-ASCII keys, nesting.
+    let seed = 7;
+    const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    const keys = ['b', 'a', '10', '2', 'é', 'Z', 'aa', '0', '01', '-1', 'spec', 'x y', '4294967295'];
+    const value = (depth: number): unknown => {
+      const k = rand(depth > 3 ? 4 : 7);
+      if (k === 0) return rand(1000) - 500;
+      if (k === 1) return `s${rand(50)}\u00e9"\\`;
+      if (k === 2) return rand(2) === 0;
+      if (k === 3) return null;
+      if (k === 4) return Array.from({ length: rand(4) }, () => value(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = rand(6); i > 0; i--) o[keys[rand(keys.length)]!] = value(depth + 1);
+      return o;
+    };
+    for (let i = 0; i < 300; i++) {
+      const v = value(0);
+      const text = JSON.stringify(canonicalCopy(v));
+      expect(text).toBe(canonicalJson(v));
+      const read = JSON.parse(text) as unknown;
+      expect(inCanonicalOrder(read)).toBe(true);
+      expect(JSON.stringify(read)).toBe(canonicalJson(read));
+    }
+    expect(inCanonicalOrder(JSON.parse('{"b":1,"a":2}'))).toBe(false);
+    expect(inCanonicalOrder(JSON.parse('{"a":{"d":1,"c":2}}'))).toBe(false);
+    expect(inCanonicalOrder(JSON.parse('{"a":[{"z":1,"y":2}]}'))).toBe(false);
+    expect(inCanonicalOrder(JSON.parse('{"a":1,"10":2,"2":3}'))).toBe(true);
+    expect(() => canonicalCopy({ a: Number.NaN })).toThrow();
   });
 });
 
