@@ -73,7 +73,11 @@ describe('root id through the CLI', () => {
     expect(sb.run('plan').code).toBe(0);
     const id = sb.rootId();
     expect(id).toMatch(/^[0-9a-f]{32}$/);
+    // Planning changes nothing on the host: no cgroup parent yet (reconcile makes it).
+    const parents = (): string[] => readdirSync('/sys/fs/cgroup').filter((h) => existsSync(join('/sys/fs/cgroup', h, `corral-${id!.slice(0, 8)}`)));
+    expect(parents()).toEqual([]);
     expect(sb.run('reconcile', '--once').code).toBe(0);
+    expect(parents().length).toBeGreaterThan(0);
     expect(sb.rootId()).toBe(id);
     const info = JSON.parse(sb.run('info', '--output', 'json').stdout);
     expect(info.root.id).toBe(id);

@@ -25,7 +25,8 @@ export function planCommand(): Command {
     .action(async (opts: { output?: string; detailedExitcode?: boolean; allowEmpty?: boolean; verbose?: boolean }, command: Command) => {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
-      const host = await openHost(ctx);
+      // Like ps: looking creates nothing on the host (no cgroup parent on a root's first plan).
+      const host = await openHost(ctx, { observeOnly: true });
       const set = await loadDesired(ctx, undefined, host.layout);
       const outcome = await reconcileOnce(set, host.ports, host.store, {
         dryRun: true, allowEmpty: opts.allowEmpty ?? false, parallelism: defaultParallelism(), stepTimeoutMs: DEFAULT_STEP_TIMEOUT_MS,
