@@ -25,19 +25,33 @@ export function canonicalJson(value: unknown): string {
 /** A key JavaScript orders by number, before the others, whatever the insertion order. */
 const isIndexKey = (key: string): boolean => /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 4294967295;
 
+/** What JSON has no form for: an object leaves it out, an array holds null in its place. */
+const unrepresentable = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
 /**
- * The value with every object's keys inserted in canonical order, so that JSON.stringify of it
- * is canonicalJson of the value; what is written that way is read back (JSON.parse keeps the
- * order) in a form `inCanonicalOrder` recognizes.
+ * The JSON value of `value` (what JSON.parse of its JSON.stringify gives) with every object's keys
+ * inserted in canonical order: JSON.stringify of it is canonicalJson of the value, and what is
+ * written that way is read back (JSON.parse keeps the order) in a form `inCanonicalOrder`
+ * recognizes.
  */
 export function canonicalCopy(value: unknown): unknown {
   if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
   if (value === null || typeof value !== 'object') return value;
   const json = (value as { toJSON?: unknown }).toJSON;
   if (typeof json === 'function') return canonicalCopy((json as () => unknown).call(value));
-  if (Array.isArray(value)) return value.map(canonicalCopy);
+  if (Array.isArray(value)) {
+    const items = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = canonicalCopy(value[i]);
+      items[i] = unrepresentable(item) ? null : item;
+    }
+    return items;
+  }
   const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) sorted[key] = canonicalCopy((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(value).sort()) {
+    const item = canonicalCopy((value as Record<string, unknown>)[key]);
+    if (!unrepresentable(item)) sorted[key] = item;
+  }
   return sorted;
 }
 

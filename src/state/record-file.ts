@@ -15,10 +15,13 @@ export function recordChecksum(record: ContainerRecord): string {
   return `sha256:${sha256Hex(inCanonicalOrder(record) ? JSON.stringify(record) : canonicalJson(record))}`;
 }
 
-/** The file's text: the record with its keys in canonical order, and its checksum last. */
-export function encodeRecord(record: ContainerRecord): string {
+/**
+ * The file's text (the record with its keys in canonical order, its checksum last), and the
+ * record as a read of that text gives it back.
+ */
+export function encodeRecord(record: ContainerRecord): { readonly text: string; readonly read: ContainerRecord } {
   const ordered = canonicalCopy(record) as ContainerRecord;
-  return `${JSON.stringify({ ...ordered, checksum: `sha256:${sha256Hex(JSON.stringify(ordered))}` }, null, 2)}\n`;
+  return { text: `${JSON.stringify({ ...ordered, checksum: `sha256:${sha256Hex(JSON.stringify(ordered))}` }, null, 2)}\n`, read: ordered };
 }
 
 const STATUSES: readonly string[] = Object.keys(TRANSITIONS);

@@ -256,9 +256,9 @@ export class StateStore {
     const { recovered: _recovered, ...fresh } = record;
     const written = { ...fresh, serial: this.serial };
     const path = this.layout.record(record.name);
-    const text = encodeRecord(written);
+    const { text, read } = encodeRecord(written);
     await this.withReserve(FREEING.has(record.status), () => writeFileAtomic(path, text, { keepPrevious: true }));
-    this.rememberWritten(path, text);
+    this.rememberWritten(path, read);
     this.statuses.set(record.name, record.status);
     return written;
   }
@@ -268,13 +268,12 @@ export class StateStore {
    * reads its own intent record back (the cgroup port looks for a handle), and a read, parse and
    * checksum of it cost the main thread about 0.25 ms each time.
    */
-  private rememberWritten(path: string, text: string): void {
+  private rememberWritten(path: string, record: ContainerRecord): void {
     const stamp = fileStamp(path);
     if (stamp === null) {
       this.cache.delete(path);
       return;
     }
-    const { checksum: _checksum, ...record } = JSON.parse(text) as ContainerRecord & { checksum?: string };
     this.cache.set(path, { stamp, record: withPooledSpec(upgradeRecord(record)) });
   }
 

@@ -117,6 +117,10 @@ metadata:
     expect(inCanonicalOrder(JSON.parse('{"a":[{"z":1,"y":2}]}'))).toBe(false);
     expect(inCanonicalOrder(JSON.parse('{"a":1,"10":2,"2":3}'))).toBe(true);
     expect(() => canonicalCopy({ a: Number.NaN })).toThrow();
+    // The JSON value: what JSON cannot hold is left out of objects and null in arrays.
+    const odd = { b: undefined, a: [undefined, () => 1, new Date(0)], c: { toJSON: () => 'x' } };
+    expect(canonicalCopy(odd)).toEqual(JSON.parse(JSON.stringify(odd)));
+    expect(Object.keys(canonicalCopy(odd) as object)).toEqual(['a', 'c']);
   });
 });
 
