@@ -52,7 +52,8 @@ test('NODE_EXTRA_CA_CERTS reaches only the commands that may open a TLS connecti
   // Node reads the file as it starts and warns when it cannot: the warning says who got it.
   const env = { NODE_EXTRA_CA_CERTS: join(dir, 'no-such-bundle.pem') };
   const loaded = (r: Run) => r.stderr.includes('Ignoring extra certs');
-  for (const args of [['--help'], ['ps'], ['validate', join(REPO, 'manifests')], ['info', '-o', 'json'], ['logs', '--help']]) {
+  // `plan` only says which pulls a start would make.
+  for (const args of [['--help'], ['ps'], ['validate', join(REPO, 'manifests')], ['info', '-o', 'json'], ['logs', '--help'], ['plan', '--help']]) {
     const r = run(BIN, args, REPO, env);
     expect({ args, code: r.code, loaded: loaded(r) }).toEqual({ args, code: 0, loaded: false });
   }
