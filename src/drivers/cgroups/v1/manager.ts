@@ -128,6 +128,7 @@ export class V1Manager implements CgroupManager {
       for (const dir of handleDirs(handle)) if (await this.owner.ensureDir(dir, 'container')) created.push(dir);
       for (const [sub, dir] of this.subsystems(handle)) await sub.apply?.(dir, dirname(dir));
       for (const dir of handleDirs(handle)) {
+        if (created.includes(dir)) continue; // made just now: no leaves in it yet
         for (const leaf of [LEAVES.monitor, LEAVES.payload].map((l) => join(dir, l))) if (existsSync(leaf) && (await treePids(leaf)).length === 0) await removeCgroupDir(leaf);
       }
       // Every directory was just made or claimed by ensureDir: no ownership check again below.
