@@ -31,7 +31,8 @@ export interface AtomicWriteOptions {
 /**
  * The short steps (open, write, close, link, rename) are synchronous and only the fsyncs wait in
  * the pool: on this host a pool round trip costs the main thread more than the syscall it carries
- * (measured in issue 17's notes: 25 µs for a stat done in 1 µs), and a start writes two records.
+ * (25 µs for a stat done in 1 µs; docs/architecture.md, "A trip to libuv's pool"), and a start
+ * writes two records.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
   const { mode = 0o600, keepPrevious = false, durable = true } = typeof options === 'number' ? { mode: options } : options;

@@ -24,6 +24,12 @@ spec:
 describe('spec hash', () => {
   test('is a sha256', async () => expect(await hashOf(BASE)).toMatch(/^sha256:[0-9a-f]{64}$/));
 
+  test('is the one corral gave this manifest before (a changed serialization would restart every container)', async () => {
+    // Computed with the replacer-based canonicalJson of 5a1336b.
+    expect(await hashOf(BASE)).toBe('sha256:f640df8a83acd54750e2df51581515bc995197ed4e5cb52c8161e5ce274c81e6');
+    expect(canonicalJson({ b: [1, { d: '\u00e9', c: null }], a: { 10: 1, 2: 2, z: true } })).toBe('{"a":{"2":2,"10":1,"z":true},"b":[1,{"c":null,"d":"\u00e9"}]}');
+  });
+
   test('ignores key order, formatting, comments, quoting and equivalent spellings', async () => {
     const reordered = `# a comment
 kind: Container
