@@ -13,8 +13,11 @@
  *   ----------------------------------------------------------------------------------------------
  *   spawn P1 ------------->  read spec (fd 3)
  *   write spec, close fd 3   decode + validate
- *                            fork ------------->  [P1 _exits: the agent reaps it at once]
- *                                                 mkfifo alive.fifo, hold it open
+ *                            parent-death signal
+ *                            (fd 4 without a
+ *                            reader: give up)
+ *                            fork ------------->  parent-death signal, setsid
+ *                            wait for release     mkfifo alive.fifo, hold it open
  *                                                 (setns net via pidfd fd 5)
  *                                                 clone3(ns flags [, into cgroup]) --> wait(sync 1)
  *                                                 write uid_map/gid_map,               close every fd
@@ -36,9 +39,12 @@
  *                                                                                       links), creds,
  *                                                                                       caps, seccomp,
  *                                                 read error pipe (CLOEXEC)  <--------- execve
- *     status fd 4  <------------------------------ {"type":"ready",...} on EOF, or
- *                                                 {"type":"error","stage",errno,"detail"} on a record
- *                                                 state.json (atomic), close fd 4
+ *                                                 on EOF: state.json (atomic), clear the
+ *                            _exit(0): the  <---- parent-death signal, release P1 (until
+ *                            agent reaps it       then P1 and P2 die with their parent)
+ *     status fd 4  <------------------------------ {"type":"ready",...}; on an error record
+ *                                                 {"type":"error","stage",errno,"detail"}
+ *                                                 close fd 4
  *                                                 loop: logs -> container.log (rotated;
  *                                                   64 KiB reads, records batched per write),
  *                                                 SIGTERM -> stop signal to C, reap children
