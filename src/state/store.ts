@@ -12,7 +12,7 @@ import { encodeRecord, decodeRecord } from './record-file.js';
 import { assertTransition, type ContainerRecord, type ContainerStatus } from './record.js';
 import { withLaterDefaults } from '../manifest/hash.js';
 import { pooledSpec } from '../manifest/spec-pool.js';
-import { flat } from '../flat-string.js';
+import { fileStamp } from '../sys/file-stamp.js';
 
 interface Meta {
   readonly serial: number;
@@ -206,7 +206,7 @@ export class StateStore {
           container: name, detail: 'the next write of this record replaces the damaged file',
         }));
       }
-      const record = withPooledSpec(read.record);
+      const record = read.record;
       if (!read.recovered) this.cache.set(path, { stamp, record });
       records.push(record);
       serial = Math.max(serial, record.serial);
@@ -274,7 +274,7 @@ export class StateStore {
       this.cache.delete(path);
       return;
     }
-    this.cache.set(path, { stamp, record: withPooledSpec(upgradeRecord(record)) });
+    this.cache.set(path, { stamp, record: upgradeRecord(record) });
   }
 
   async remove(name: string): Promise<void> {
@@ -288,16 +288,6 @@ export class StateStore {
   }
 }
 
-/** A record file's inode, size and mtime; null when it is gone. */
-function fileStamp(path: string): string | null {
-  try {
-    const info = statSync(path);
-    return flat(`${info.ino}:${info.size}:${info.mtimeMs}`);
-  } catch {
-    return null;
-  }
-}
-
 /** The directory's inode and mtime (null when it cannot be looked at: then nothing is assumed). */
 function directoryStamp(dir: string): { stamp: string; mtimeMs: number } | null {
   try {
@@ -308,10 +298,15 @@ function directoryStamp(dir: string): { stamp: string; mtimeMs: number } | null 
   }
 }
 
-/** A record written by an older corral reads as if written now: fields added since get their defaults. */
+/**
+ * A record as read: written by an older corral, it reads as if written now (fields added since
+ * get their defaults), and its spec is the one in use when there is one of its hash, which is
+ * complete already: no copy of the record's own spec is made only to be dropped.
+ */
 function upgradeRecord(record: ContainerRecord): ContainerRecord {
+  const pooled = record.specUnknown ? undefined : pooledSpec(record.hash);
   // `network` came with the network port: older records had nothing to undo.
-  return { ...record, spec: withLaterDefaults(record.spec), network: record.network ?? null };
+  return { ...record, spec: pooled ?? withLaterDefaults(record.spec), network: record.network ?? null };
 }
 
 /**

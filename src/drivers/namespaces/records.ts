@@ -2,13 +2,13 @@
 // when it has ended (both atomic: temp, fsync, rename), and alive.fifo, whose last writer is the
 // monitor. Readers here never throw on a missing file: absence is an answer.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BoundedMemo } from '../../bounded-memo.js';
 import { CorralError } from '../../errors.js';
 import { signalName } from '../../manifest/signal.js';
 import { SHIM_FILES } from './protocol-fields.js';
-import { flat } from '../../flat-string.js';
+import { fileStamp } from '../../sys/file-stamp.js';
 
 export interface ShimState {
   readonly version: 1;
@@ -66,12 +66,11 @@ const shimStates = new BoundedMemo<string, { readonly stamp: string; readonly st
 
 export function readShimState(shimDir: string): ShimState | null {
   const path = join(shimDir, SHIM_FILES.state);
-  const info = statSync(path, { throwIfNoEntry: false });
-  if (!info) {
+  const stamp = fileStamp(path);
+  if (stamp === null) {
     shimStates.delete(path);
     return null;
   }
-  const stamp = flat(`${info.ino}:${info.size}:${info.mtimeMs}`);
   const known = shimStates.get(path);
   if (known?.stamp === stamp) return known.state;
   const v = readJson(path) as ShimState | undefined;
