@@ -74,6 +74,32 @@ export function inCanonicalOrder(value: unknown): boolean {
   return true;
 }
 
+/**
+ * Whether canonicalJson(a) === canonicalJson(b), without building either: a walk that stops at
+ * the first difference. For plain JSON-like values (no toJSON, functions or symbols; undefined is
+ * left out of an object and stands for null in an array, as JSON.stringify has it).
+ */
+export function sameJsonValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJsonValue(a[i] ?? null, b[i] ?? null)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let defined = 0;
+  for (const key of Object.keys(x)) {
+    if (x[key] === undefined) continue;
+    defined++;
+    if (!sameJsonValue(x[key], y[key])) return false;
+  }
+  for (const key of Object.keys(y)) if (y[key] !== undefined) defined--;
+  return defined === 0;
+}
+
 let sha256Implementation = (text: string): string => bytesToHex(sha256(utf8ToBytes(text)));
 
 /**

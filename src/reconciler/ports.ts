@@ -143,13 +143,27 @@ export interface CgroupPlacement {
   readonly oomEvents: string | null;
 }
 
+/** What `CgroupPort.survey` saw; the reconciler only hands it back to `drift`. */
+export interface CgroupSurvey {
+  /** True: the directory existed at the look. False: it did not, or the look did not cover it. */
+  has(dir: string): boolean;
+}
+
 export interface CgroupPort extends PlanTimeChecks {
   /** Creates (or adopts) the container's cgroups with these limits and device policy. Idempotent. */
   create(name: string, resources: ResourcesSpec, devices: DevicesSpec, signal: AbortSignal): Promise<Json>;
   /** Applies the limits and the device policy live; returns the handle to store from now on. */
   update(handle: Json, resources: ResourcesSpec, devices: DevicesSpec, signal: AbortSignal): Promise<Json>;
-  /** Limits and device rules on the host that differ from the spec's; null when the cgroup is gone. */
-  drift(handle: Json, resources: ResourcesSpec, devices: DevicesSpec): Promise<FieldDiff[] | null>;
+  /**
+   * Limits and device rules on the host that differ from the spec's; null when the cgroup is gone.
+   * `survey`: what `survey` saw, for an inspection that checks many containers at once.
+   */
+  drift(handle: Json, resources: ResourcesSpec, devices: DevicesSpec, survey?: CgroupSurvey): Promise<FieldDiff[] | null>;
+  /**
+   * One listing of corral's cgroup parents, which `drift` consults before asking the kernel
+   * about each of a container's directories (nine of them on a hybrid host).
+   */
+  survey?(): Promise<CgroupSurvey>;
   /** Where the container's processes (and its monitor) go. */
   placement(handle: Json): CgroupPlacement;
   /** The placement of a container by name (for a process that joins it), or null without a cgroup. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { canonicalCopy, canonicalJson, inCanonicalOrder, specHash, withLaterDefaults } from '../../src/manifest/hash.js';
+import { canonicalCopy, canonicalJson, inCanonicalOrder, sameJsonValue, specHash, withLaterDefaults } from '../../src/manifest/hash.js';
 import { loadOne } from '../support/schema.js';
 
 async function hashOf(text: string): Promise<string> {
@@ -118,6 +118,16 @@ metadata:
       expect(inCanonicalOrder(read)).toBe(true);
       expect(JSON.stringify(read)).toBe(canonicalJson(read));
     }
+    // sameJsonValue agrees with comparing canonical JSON, on pairs equal and not.
+    for (let i = 0; i < 300; i++) {
+      const v = value(0);
+      const w = i % 3 === 0 ? JSON.parse(canonicalJson(v)) as unknown : value(0);
+      expect(sameJsonValue(v, w)).toBe(canonicalJson(v) === canonicalJson(w));
+    }
+    expect(sameJsonValue({ a: 1, b: undefined }, { a: 1 })).toBe(true);
+    expect(sameJsonValue([undefined], [null])).toBe(true);
+    expect(sameJsonValue({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameJsonValue({ a: [1] }, { a: { 0: 1 } })).toBe(false);
     expect(inCanonicalOrder(JSON.parse('{"b":1,"a":2}'))).toBe(false);
     expect(inCanonicalOrder(JSON.parse('{"a":{"d":1,"c":2}}'))).toBe(false);
     expect(inCanonicalOrder(JSON.parse('{"a":[{"z":1,"y":2}]}'))).toBe(false);

@@ -86,6 +86,24 @@ describe('the default user namespace', () => {
     expect(planOne(d, actualOf({ record: recordFor(built), live: RUNNING }), AUTO)).toMatchObject({ action: 'recreate', after: { namespaces: { user: AUTO } } });
   });
 
+  test('a record equal to its settled manifest answers without a hash; a repaired record or other references do not', async () => {
+    const d = await desiredOne('web');
+    const built = builtWith(d, AUTO);
+    const record = recordFor(built);
+    const c = planOne(d, actualOf({ record, live: RUNNING }), AUTO);
+    expect(c).toMatchObject({ action: 'none', afterHash: built.hash });
+    expect(c.after).toBe(record.spec);
+    // The record's hash is taken only where it is the spec's: a repaired record's placeholder is
+    // replaced (its container restarted with the manifest's spec and real hash).
+    const repaired = { ...record, hash: 'sha256:unknown', specUnknown: true as const };
+    const r = planOne(d, actualOf({ record: repaired, live: RUNNING }), AUTO);
+    expect(r).toMatchObject({ action: 'restart', afterHash: built.hash });
+    // Other references (a new image digest): the hash is computed, and differs.
+    const moved = { ...d, references: { image: 'sha256:feed' }, hash: specHash(d.spec, { image: 'sha256:feed' }) };
+    const m = planOne(moved, actualOf({ record, live: RUNNING }), AUTO);
+    expect(m.afterHash).toBe(specHash(built.spec, { image: 'sha256:feed' }));
+  });
+
   test('passes over the same manifest share the settled spec and its hash; another setting gets its own', async () => {
     const d = await desiredOne('web');
     const again = { ...d, hostDiagnostics: [] };

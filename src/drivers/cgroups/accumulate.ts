@@ -2,7 +2,7 @@
 // Also the one rule for knobs the host lacks while a manifest's value is applied.
 
 import { CorralError } from '../../errors.js';
-import type { AppliedIoLimit, AppliedResources, CgroupFeature, CgroupStats, HostCgroupCapabilities } from './types.js';
+import type { AppliedFields, AppliedIoLimit, AppliedResources, CgroupFeature, CgroupStats, HostCgroupCapabilities } from './types.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? (T[K] extends readonly unknown[] ? T[K] : Mutable<T[K]>) : T[K] };
 
@@ -16,6 +16,9 @@ export function emptyStats(): StatsBuilder {
     pids: { current: null, limitHits: null },
   };
 }
+
+/** A read-back of every field. */
+export const ALL_FIELDS: AppliedFields = () => true;
 
 export function emptyApplied(): AppliedBuilder {
   return {

@@ -5,7 +5,7 @@
 import type { ResourcesSpec } from '../../manifest/spec.js';
 import { RESOURCE_FIELDS } from './check.js';
 import { canonicalIdList, CPU_WEIGHT, IO_WEIGHT } from './convert.js';
-import type { AppliedResources } from './types.js';
+import type { AppliedFields, AppliedResources } from './types.js';
 import { compareText } from './compare-text.js';
 
 export interface ResourceDrift {
@@ -14,6 +14,19 @@ export interface ResourceDrift {
   readonly manifestField: string;
   readonly desired: unknown;
   readonly applied: unknown;
+}
+
+/**
+ * The fields resourcesDrift compares for `desired`, so that a read-back for it can skip the rest:
+ * a cpuset the spec does not pin follows corral's parent, and I/O limits need the devices
+ * resolved (`withIoLimits`). Six of a v1 container's thirteen knob reads, for a spec without
+ * either.
+ */
+export function comparedFields(desired: ResourcesSpec, withIoLimits: boolean): AppliedFields {
+  return (field) => {
+    if (field === 'cpusetCpus' || field === 'cpusetMems') return desired[field] !== null;
+    return field !== 'ioLimits' || withIoLimits;
+  };
 }
 
 export function resourcesDrift(desired: ResourcesSpec, applied: AppliedResources, resolveDevice?: (path: string) => string): ResourceDrift[] {

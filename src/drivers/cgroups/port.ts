@@ -9,14 +9,14 @@
 //   this root's id on a cgroup from before root ids as they adopt it.
 // - A cgroup marked by another root is never listed, adopted, killed or removed.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import type { DevicesSpec, ResourcesSpec } from '../../manifest/spec.js';
-import type { CgroupPlacement, CgroupPort, FieldDiff } from '../../reconciler/ports.js';
+import type { CgroupPlacement, CgroupPort, CgroupSurvey, FieldDiff } from '../../reconciler/ports.js';
 import type { Json } from '../../state/record.js';
 import { describePolicy } from './device-rules.js';
 import { checkDevicePolicy, devicePolicy } from './device-policy.js';
-import { resourcesDrift } from './drift.js';
+import { comparedFields, resourcesDrift } from './drift.js';
 import { allHandlePids, cloneIntoCgroupDir, handleDirs, leafDirs, LEAVES, monitorProcsFiles, oomEventsFile, procsFiles } from './handle.js';
 import { decodeCgroupHandle, encodeCgroupHandle } from './handle-codec.js';
 import { Owner } from './mark.js';
@@ -110,18 +110,34 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       const now = await manager.checkDevices(handle, policy);
       return encodeCgroupHandle(now.enforced ? handle : await manager.setDevices(handle, policy));
     },
-    async drift(json, resources, devices) {
+    async survey() {
+      const seen = new Set<string>();
+      for (const parent of parentDirs()) {
+        let entries: Dirent[];
+        try {
+          entries = readdirSync(parent, { withFileTypes: true });
+        } catch {
+          continue;
+        }
+        // Spelled as handleDirs spells them (`join` of a clean parent and a name), without join's cost.
+        for (const e of entries) if (e.isDirectory()) seen.add(`${parent}/${e.name}`);
+      }
+      return { has: (dir: string) => seen.has(dir) };
+    },
+    async drift(json, resources, devices, survey) {
       const h = decodeCgroupHandle(json);
-      // The handle's own directories, not a scan of the parent: inspect calls this per container.
-      const present = (): boolean => [...handleDirs(h), ...leafDirs(h)].every((d) => existsSync(d));
-      if (!present()) return null;
+      // The handle's own directories, asked one by one unless a survey saw them (a directory the
+      // survey missed is asked for: it may be newer than the look). One removed since the survey
+      // fails the knob reads below, which ask again.
+      const present = (seen: CgroupSurvey | undefined): boolean => [...handleDirs(h), ...leafDirs(h)].every((d) => seen?.has(d) === true || existsSync(d));
+      if (!present(survey)) return null;
       let applied;
       try {
-        applied = await manager.read(h);
+        applied = await manager.read(h, comparedFields(resources, false));
       } catch (err) {
         // A cgroup removed from some hierarchy meanwhile (by hand, or corral was killed while
         // creating it) cannot enforce its limits: report it missing, and the plan rebuilds it.
-        if (!present()) return null;
+        if (!present(undefined)) return null;
         throw err;
       }
       const diffs = resourcesDrift(resources, applied).map((d): FieldDiff => ({

@@ -161,6 +161,12 @@ export type AppliedResources = {
   readonly [K in keyof ResourcesSpec]: K extends 'ioLimits' ? readonly AppliedIoLimit[] : ResourcesSpec[K] | null;
 };
 
+/**
+ * Which fields of AppliedResources a read-back is for: the others are not read and keep the
+ * kernel default (null). Drift checks read only what they compare (drift.ts › comparedFields).
+ */
+export type AppliedFields = (field: keyof AppliedResources) => boolean;
+
 export interface OomEvent {
   readonly name: string;
   /** The cgroup's OOM kill counter after the event. */
@@ -204,8 +210,8 @@ export interface CgroupManager {
   create(name: string, resources: ResourcesSpec, devices: DevicePolicy): Promise<CgroupHandle>;
   /** Applies limits to a live cgroup; knobs set to null go back to the kernel default. */
   set(handle: CgroupHandle, resources: ResourcesSpec): Promise<void>;
-  /** What the kernel enforces now (drift detection: compare with `resourcesDrift`). */
-  read(handle: CgroupHandle): Promise<AppliedResources>;
+  /** What the kernel enforces now (drift detection: compare with `resourcesDrift`); all fields by default. */
+  read(handle: CgroupHandle, fields?: AppliedFields): Promise<AppliedResources>;
   /**
    * Changes a live cgroup's device policy. A device allowed before and after is never denied in
    * between, except when leaving allow-all for a list on v1 (everything is denied between the two

@@ -10,7 +10,7 @@ import {
 } from './convert.js';
 import type { DeviceResolver } from './device.js';
 import { readOptionalKnob, writeKnob } from './knob.js';
-import type { HostCgroupCapabilities } from './types.js';
+import type { AppliedFields, HostCgroupCapabilities } from './types.js';
 
 export interface Ctx {
   readonly caps: HostCgroupCapabilities;
@@ -61,7 +61,7 @@ async function setIo(dir: string, r: ResourcesSpec, { caps, resolveDevice }: Ctx
 
 export const SET_SEQUENCE = [setPids, setMemory, setCpu, setCpuset, setIo];
 
-export async function readV2(dir: string, into: AppliedBuilder): Promise<void> {
+export async function readV2(dir: string, into: AppliedBuilder, wanted: AppliedFields): Promise<void> {
   const opt = (file: string) => readOptionalKnob(dir, file);
   const max = await opt('memory.max');
   if (max !== null) into.memoryBytes = parseV2Max(max);
@@ -73,9 +73,9 @@ export async function readV2(dir: string, into: AppliedBuilder): Promise<void> {
   if (cpuMax !== null) into.cpuMillis = bandwidthToCpuMillis(parseCpuMax(cpuMax));
   const weight = await opt('cpu.weight');
   if (weight !== null) into.cpuWeight = Number(weight) === CPU_WEIGHT.default ? null : Number(weight);
-  const cpus = await opt('cpuset.cpus');
+  const cpus = wanted('cpusetCpus') ? await opt('cpuset.cpus') : null;
   if (cpus !== null) into.cpusetCpus = canonicalIdList(cpus) || null;
-  const mems = await opt('cpuset.mems');
+  const mems = wanted('cpusetMems') ? await opt('cpuset.mems') : null;
   if (mems !== null) into.cpusetMems = canonicalIdList(mems) || null;
   const pids = await opt('pids.max');
   if (pids !== null) into.pids = parseV2Max(pids) ?? 'unlimited';
@@ -84,7 +84,7 @@ export async function readV2(dir: string, into: AppliedBuilder): Promise<void> {
     const w = Number(/^default\s+(\d+)/m.exec(ioWeight)?.[1] ?? IO_WEIGHT.default);
     into.ioWeight = w === IO_WEIGHT.default ? null : w;
   }
-  const ioMax = await opt('io.max');
+  const ioMax = wanted('ioLimits') ? await opt('io.max') : null;
   if (ioMax !== null) {
     into.ioLimits = parseIoMax(ioMax).map((e) => ({ device: e.device, readBps: e.rbps, writeBps: e.wbps, readIops: e.riops, writeIops: e.wiops }));
   }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
 import type { ResourcesSpec } from '../../manifest/spec.js';
-import { emptyApplied, emptyStats, shouldWrite } from './accumulate.js';
+import { ALL_FIELDS, emptyApplied, emptyStats, shouldWrite } from './accumulate.js';
 import { checkResources } from './check.js';
 import { resolveBlockDevice, type DeviceResolver } from './device.js';
 import { applyDeviceProgram, checkDeviceProgram } from './device-bpf.js';
@@ -22,7 +22,7 @@ import { watchOomV2 } from './oom.js';
 import { checkCgroupName } from './owner.js';
 import { removeCgroupDir } from './remove.js';
 import type {
-  AppliedResources, CgroupHandle, CgroupLayout, CgroupListFilter, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
+  AppliedFields, AppliedResources, CgroupHandle, CgroupLayout, CgroupListFilter, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
   HostCgroupCapabilities, OomEvent,
 } from './types.js';
 import { freezeUnified, isPopulated, killUnified, thawUnified } from './unified.js';
@@ -138,9 +138,9 @@ export class V2Manager implements CgroupManager {
     return checkDeviceProgram(dir, devices);
   }
 
-  async read(handle: CgroupHandle): Promise<AppliedResources> {
+  async read(handle: CgroupHandle, fields: AppliedFields = ALL_FIELDS): Promise<AppliedResources> {
     const into = emptyApplied();
-    await readV2(this.dir(handle), into);
+    await readV2(this.dir(handle), into, fields);
     return into;
   }
 

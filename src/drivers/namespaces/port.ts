@@ -13,7 +13,7 @@ import type { ContainerSpec } from '../../manifest/spec.js';
 import type { CgroupPlacement, RuntimePort } from '../../reconciler/ports.js';
 import type { Layout } from '../../state/layout.js';
 import { unknownExit, type ExitRecord, type Json } from '../../state/record.js';
-import { hostCapabilityMask, sameProcess } from '../../sys/proc.js';
+import { hostCapabilityMask, isRunningNotExiting, sameProcess } from '../../sys/proc.js';
 import type { ShimExitRecord as ShimExit } from './records.js';
 import { decodeRuntimeHandle, encodeRuntimeHandle } from './runtime-handle.js';
 import {
@@ -123,9 +123,14 @@ export function namespacesRuntimePort(deps: RuntimePortDeps): RuntimePort {
     },
 
     async status(name, runtime) {
-      const record = current(name, runtime);
+      // The stored start's monitor running and not exiting: no later start exists (one begins
+      // only after the monitor before it has closed its files, which is what stop waits for), so
+      // the shim's state.json need not be read for one.
+      const stored = runtime === null ? null : decodeRuntimeHandle(runtime);
+      const monitorAlive = stored !== null && isRunningNotExiting(stored.monitor);
+      const record = monitorAlive ? stored : current(name, runtime);
       if (!record) return { process: 'missing', exit: null, runtime: null, startedAt: null };
-      const s = runtimeStatus(record);
+      const s = runtimeStatus(record, monitorAlive || undefined);
       const handle = encodeRuntimeHandle(record);
       const startedAt = new Date(record.startedAtMs).toISOString();
       if (s.state === 'running') return { process: 'running', exit: null, runtime: handle, startedAt };

@@ -74,14 +74,14 @@ export function isAlive(p: ProcessIdentity): boolean {
   return sameProcess(p.pid, p.startTime);
 }
 
-export function status(record: RuntimeRecord): RuntimeStatus {
+/** `monitorAlive`: the caller has just seen the monitor alive (its /proc entry is not read again). */
+export function status(record: RuntimeRecord, monitorAlive?: true): RuntimeStatus {
   const exit = readShimExitRecord(record.shimDir);
   if (exit && exit.initPid === record.init.pid && exit.startedAtMs === record.startedAtMs) return { state: 'exited', record, exit };
-  const monitor = isAlive(record.monitor);
-  if (isAlive(record.init)) return { state: monitor ? 'running' : 'unmonitored', record };
-  // The init may have ended a moment ago, with exit.json on its way: the monitor decides.
-  if (monitor) return { state: 'running', record };
-  return { state: 'lost', record };
+  // A live monitor means running, whether the init is (it may have ended a moment ago, with
+  // exit.json on its way: the monitor decides).
+  if (monitorAlive || isAlive(record.monitor)) return { state: 'running', record };
+  return { state: isAlive(record.init) ? 'unmonitored' : 'lost', record };
 }
 
 /**

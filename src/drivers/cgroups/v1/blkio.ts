@@ -42,12 +42,13 @@ export const blkio: V1Subsystem = {
   async set(dir, r, ctx, _parentDir, leaves) {
     for (const d of [dir, ...leaves]) await setOne(d, r, ctx);
   },
-  async read(dir, into) {
+  async read(dir, into, wanted) {
     const weight = await readOptionalKnob(dir, 'blkio.weight');
     if (weight !== null) {
       const w = Number(weight);
       into.ioWeight = w === BLKIO_WEIGHT.default ? null : blkioWeightToIoWeight(Math.min(Math.max(w, BLKIO_WEIGHT.min), BLKIO_WEIGHT.max));
     }
+    if (!wanted('ioLimits')) return;
     const byDevice = new Map<string, { -readonly [K in keyof AppliedIoLimit]: AppliedIoLimit[K] }>();
     for (const [field, file] of THROTTLES) {
       for (const [device, value] of parseV1Throttle((await readOptionalKnob(dir, file)) ?? '')) {

@@ -39,8 +39,8 @@ export const cpuset: V1Subsystem = {
     await nest(dir, 'cpuset.cpus', r.cpusetCpus ?? await inherited(parentDir, 'cpus'), leaves);
     await nest(dir, 'cpuset.mems', r.cpusetMems ?? await inherited(parentDir, 'mems'), leaves);
   },
-  async read(dir, into) {
-    into.cpusetCpus = canonicalIdList(await readKnob(dir, 'cpuset.cpus')) || null;
-    into.cpusetMems = canonicalIdList(await readKnob(dir, 'cpuset.mems')) || null;
+  async read(dir, into, wanted) {
+    if (wanted('cpusetCpus')) into.cpusetCpus = canonicalIdList(await readKnob(dir, 'cpuset.cpus')) || null;
+    if (wanted('cpusetMems')) into.cpusetMems = canonicalIdList(await readKnob(dir, 'cpuset.mems')) || null;
   },
 };

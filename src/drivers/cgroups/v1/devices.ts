@@ -55,8 +55,14 @@ export async function setDevicesTree(dir: string, leaves: readonly string[], pol
  * lists `a *:* rwm` only, so a deny written there by hand does not show: corral never writes one.
  */
 export async function checkDevicesV1(dir: string, policy: DevicePolicy): Promise<DeviceCheck> {
-  if (!existsSync(dir)) return { enforced: false, current: 'no devices cgroup' };
-  const current = await readDevicesV1(dir);
+  let current: DevicePolicy;
+  try {
+    current = await readDevicesV1(dir);
+  } catch (err) {
+    // Asked after the read fails, not before it: a drift check reads every container's list.
+    if (!existsSync(dir)) return { enforced: false, current: 'no devices cgroup' };
+    throw err;
+  }
   return { enforced: samePolicy(current, policy), current: describePolicy(current) };
 }
 

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CorralError } from '../../../errors.js';
 import type { ResourcesSpec } from '../../../manifest/spec.js';
-import { emptyApplied, emptyStats, shouldWrite } from '../accumulate.js';
+import { ALL_FIELDS, emptyApplied, emptyStats, shouldWrite } from '../accumulate.js';
 import { checkResources } from '../check.js';
 import { resolveBlockDevice, type DeviceResolver } from '../device.js';
 import { applyDeviceProgram, checkDeviceProgram } from '../device-bpf.js';
@@ -25,7 +25,7 @@ import { watchOomV1 } from '../oom.js';
 import { checkCgroupName } from '../owner.js';
 import { removeCgroupDir } from '../remove.js';
 import type {
-  AppliedResources, CgroupHandle, CgroupLayout, CgroupListFilter, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
+  AppliedFields, AppliedResources, CgroupHandle, CgroupLayout, CgroupListFilter, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
   HostCgroupCapabilities, OomEvent,
 } from '../types.js';
 import { freezeUnified, thawUnified } from '../unified.js';
@@ -155,10 +155,10 @@ export class V1Manager implements CgroupManager {
     for (const [sub, dir] of this.subsystems(handle)) await sub.set?.(dir, resources, this.ctx, dirname(dir), leavesIn(handle, dir));
   }
 
-  async read(handle: CgroupHandle): Promise<AppliedResources> {
+  async read(handle: CgroupHandle, fields: AppliedFields = ALL_FIELDS): Promise<AppliedResources> {
     checkHandle(handle, 'v1');
     const into = emptyApplied();
-    for (const [sub, dir] of this.subsystems(handle)) await sub.read?.(dir, into, this.ctx);
+    for (const [sub, dir] of this.subsystems(handle)) await sub.read?.(dir, into, fields);
     return into;
   }
 

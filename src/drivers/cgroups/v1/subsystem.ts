@@ -4,7 +4,7 @@
 import type { ResourcesSpec } from '../../../manifest/spec.js';
 import type { AppliedBuilder, StatsBuilder } from '../accumulate.js';
 import type { DeviceResolver } from '../device.js';
-import type { HostCgroupCapabilities } from '../types.js';
+import type { AppliedFields, HostCgroupCapabilities } from '../types.js';
 
 export interface V1Context {
   readonly caps: HostCgroupCapabilities;
@@ -24,7 +24,8 @@ export interface V1Subsystem {
    * (a child's lists stay within its parent's) and blkio throttles apply per cgroup.
    */
   set?(dir: string, r: ResourcesSpec, ctx: V1Context, parentDir: string, leaves: readonly string[]): Promise<void>;
-  read?(dir: string, into: AppliedBuilder, ctx: V1Context): Promise<void>;
+  /** Fills the fields `wanted` accepts (a subsystem may fill others it reads anyway). */
+  read?(dir: string, into: AppliedBuilder, wanted: AppliedFields): Promise<void>;
   /** Counters of the container's directory; `leaves` for the ones v1 keeps per cgroup (OOM kills). */
   stats?(dir: string, into: StatsBuilder, leaves: readonly string[]): Promise<void>;
 }

@@ -1,0 +1,82 @@
+// The drift check of many containers at once (src/reconciler/inspect.ts): one listing of corral's
+// parents (the port's `survey`) answers whether a container's directories exist, and the read-back
+// skips the knobs the comparison does not use. Neither may hide a cgroup that is gone.
+
+import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { handleDirs, openCgroupManager, type CgroupManager } from '../../../src/drivers/cgroups/index.js';
+import { comparedFields } from '../../../src/drivers/cgroups/drift.js';
+import { encodeCgroupHandle } from '../../../src/drivers/cgroups/handle-codec.js';
+import { cgroupPort } from '../../../src/drivers/cgroups/port.js';
+import type { CgroupHandle } from '../../../src/drivers/cgroups/types.js';
+import type { DevicesSpec } from '../../../src/manifest/spec.js';
+import type { CgroupPort } from '../../../src/reconciler/ports.js';
+import { requireRoot } from '../../support/root.js';
+import { DEFAULT_POLICY, DEFAULT_RULES, limits, MiB, testParentName } from './support.js';
+
+const maybe = requireRoot() ? describe : describe.skip;
+const DEVICES: DevicesSpec = { allowAll: false, allow: [...DEFAULT_RULES], host: [] };
+const LIMITS = limits({ memoryBytes: 64 * MiB, pids: 32 });
+
+maybe('drift checks with a survey of the parents', () => {
+  let cg: CgroupManager;
+  let port: CgroupPort;
+  const parentName = testParentName();
+
+  beforeAll(async () => {
+    cg = await openCgroupManager({ parentName });
+    port = cgroupPort(cg, { records: { has: () => false, handle: async () => null }, warn: () => undefined });
+  });
+
+  afterAll(async () => {
+    await cg?.removeAll();
+  });
+
+  /** Removes one directory of a container (its leaves first), as a hand at work would. */
+  const removeDir = (dir: string): void => {
+    for (const leaf of ['monitor', 'payload']) if (existsSync(join(dir, leaf))) rmdirSync(join(dir, leaf));
+    rmdirSync(dir);
+  };
+
+  test('a survey sees every directory of an intact container: the same answer as without one', async () => {
+    const h = await cg.create('intact', LIMITS, DEFAULT_POLICY);
+    const survey = await port.survey!();
+    for (const d of handleDirs(h)) expect(survey.has(d)).toBe(true);
+    expect(survey.has(join(dirname(handleDirs(h)[0]!), 'nobody'))).toBe(false);
+    expect(await port.drift(encodeCgroupHandle(h), LIMITS, DEVICES, survey)).toEqual([]);
+    expect(await port.drift(encodeCgroupHandle(h), LIMITS, DEVICES)).toEqual([]);
+    // A limit written by hand is drift either way.
+    const pidsDir = h.v1['pids'] ?? h.unified!;
+    writeFileSync(join(pidsDir, 'pids.max'), '7');
+    expect(await port.drift(encodeCgroupHandle(h), LIMITS, DEVICES, survey)).toEqual([expect.objectContaining({ path: 'resources.pids', before: 7, after: 32 })]);
+    await cg.destroy(h);
+  });
+
+  test('each directory of a container removed before the survey: the cgroup is missing', async () => {
+    // One container per directory a handle has, each missing a different one.
+    const made: CgroupHandle[] = [await cg.create('before-0', LIMITS, DEFAULT_POLICY)];
+    while (made.length < handleDirs(made[0]!).length) made.push(await cg.create(`before-${made.length}`, LIMITS, DEFAULT_POLICY));
+    made.forEach((h, i) => removeDir(handleDirs(h)[i]!));
+    const survey = await port.survey!();
+    for (const h of made) expect(await port.drift(encodeCgroupHandle(h), LIMITS, DEVICES, survey)).toBeNull();
+  });
+
+  test('a directory whose knobs are read, removed after the survey: the failed read asks again, and the cgroup is missing', async () => {
+    const h = await cg.create('after', LIMITS, DEFAULT_POLICY);
+    const survey = await port.survey!();
+    removeDir(h.v1['memory'] ?? h.unified!);
+    expect(await port.drift(encodeCgroupHandle(h), LIMITS, DEVICES, survey)).toBeNull();
+  });
+
+  test('the read-back for a drift check skips what it does not compare, and a full read still has it', async () => {
+    const h = await cg.create('fields', limits({ cpusetCpus: '0', memoryBytes: 64 * MiB }), DEFAULT_POLICY);
+    const cpusetDir = h.v1['cpuset'] ?? h.unified!;
+    expect(readFileSync(join(cpusetDir, 'cpuset.cpus'), 'utf8').trim()).toBe('0');
+    expect((await cg.read(h)).cpusetCpus).toBe('0');
+    // A spec that does not pin a cpuset does not read it: the cpuset follows the parent.
+    expect((await cg.read(h, comparedFields(LIMITS, false))).cpusetCpus).toBeNull();
+    expect((await cg.read(h, comparedFields(limits({ cpusetCpus: '0' }), false))).cpusetCpus).toBe('0');
+    await cg.destroy(h);
+  });
+});
