@@ -124,8 +124,11 @@ export interface RootfsPort extends PlanTimeChecks {
   /** Deletes the container's writable layer and directories (volumes stay). Idempotent. */
   remove(name: string, signal: AbortSignal): Promise<void>;
   exists(name: string): Promise<boolean>;
-  /** Names that have a container directory under the state root. */
-  list(): Promise<string[]>;
+  /**
+   * Names that have a container directory under the state root. `except`: names left out without
+   * a look at their directories (orphan detection passes those it has records for).
+   */
+  list(except?: ReadonlySet<string>): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -187,9 +187,10 @@ export function overlayRootfsPort(root: string, base: RootfsOptions = {}): Rootf
       return hasRootfs(root, name);
     },
 
-    async list(): Promise<string[]> {
+    async list(except?: ReadonlySet<string>): Promise<string[]> {
       // A file tree whose container is gone (its record lost) is an orphan too: remove() unmounts it.
-      return [...new Set([...listDir(layout(root).containersDir).filter((name) => hasRootfs(root, name)), ...fileTrees(root)])].sort();
+      const found = listDir(layout(root).containersDir).filter((name) => !except?.has(name) && hasRootfs(root, name));
+      return [...new Set([...found, ...fileTrees(root).filter((name) => !except?.has(name))])].sort();
     },
 
     async check(spec: ContainerSpec): Promise<Diagnostic[]> {
