@@ -73,7 +73,7 @@ export async function inspect(records: readonly ContainerRecord[], serial: numbe
   const known = new Set([...records.map((r) => r.name), ...unknown]);
   const none = Promise.resolve([] as string[]);
   const [shims, networks, cgroups, dirs, named] = await Promise.all([
-    listedOrphans ? ports.runtime.list() : none, listedOrphans ? ports.network.list() : none, orphansToo ? ports.cgroups.list(known) : none, listedOrphans ? ports.rootfs.list(known) : none, ports.network.networks(),
+    listedOrphans ? ports.runtime.list() : none, listedOrphans ? ports.network.list() : none, orphansToo ? ports.cgroups.list(known, survey) : none, listedOrphans ? ports.rootfs.list(known) : none, ports.network.networks(),
   ]);
   const orphan = (kind: Orphan['kind'], detail: string) => (name: string): Orphan => ({ kind, name, detail });
   // In teardown order (apply/steps.ts): a monitor goes before the cgroup it sits in.

@@ -178,9 +178,10 @@ export interface CgroupPort extends PlanTimeChecks {
   /**
    * Container names with a cgroup under corral's parent. `except`: names left out without a look
    * at their cgroups (orphan detection passes the names it has records for: 1,000 containers'
-   * ownership marks are 27,000 reads on a v1 host).
+   * ownership marks are 27,000 reads on a v1 host). `survey`: one taken in the same inspection,
+   * which may show that no other name has a directory there.
    */
-  list(except?: ReadonlySet<string>): Promise<string[]>;
+  list(except?: ReadonlySet<string>, survey?: CgroupSurvey): Promise<string[]>;
   /** OOM kills counted in the container's cgroup so far. */
   oomKills(handle: Json): Promise<number>;
   stats(handle: Json): Promise<Record<string, number | null>>;

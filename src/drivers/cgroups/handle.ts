@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorralError, isCorralError } from '../../errors.js';
-import { childCgroups, readPids } from './knob.js';
+import { childCgroups, childPath, readPids } from './knob.js';
 import { type Owner, UNSCOPED } from './mark.js';
 import { removeCgroupDir } from './remove.js';
 import type { CgroupBackend, CgroupHandle, CgroupListFilter, CgroupParents, Leaves } from './types.js';
@@ -50,7 +50,7 @@ export function splitDirs(handle: CgroupHandle): string[] {
 
 /** Where the container's processes are placed inside one of the handle's directories (shared with the monitor where it holds no leaves). */
 export function payloadDir(handle: CgroupHandle, dir: string): string {
-  return handle.leaves && holdsLeaves(handle, dir) ? join(dir, handle.leaves.payload) : dir;
+  return handle.leaves && holdsLeaves(handle, dir) ? childPath(dir, handle.leaves.payload) : dir;
 }
 
 /** Where the container's processes are placed: the payload leaves, and the directories without leaves. */
@@ -66,13 +66,13 @@ export function payloadOnlyDirs(handle: CgroupHandle): string[] {
 /** The monitor's leaves; none for a handle without leaves (its monitor runs outside the cgroup). */
 export function monitorDirs(handle: CgroupHandle): string[] {
   const leaves = handle.leaves;
-  return leaves ? splitDirs(handle).map((d) => join(d, leaves.monitor)) : [];
+  return leaves ? splitDirs(handle).map((d) => childPath(d, leaves.monitor)) : [];
 }
 
 /** Both leaves of every directory that holds them. */
 export function leafDirs(handle: CgroupHandle): string[] {
   const leaves = handle.leaves;
-  return leaves ? splitDirs(handle).flatMap((d) => [join(d, leaves.monitor), join(d, leaves.payload)]) : [];
+  return leaves ? splitDirs(handle).flatMap((d) => [childPath(d, leaves.monitor), childPath(d, leaves.payload)]) : [];
 }
 
 /**

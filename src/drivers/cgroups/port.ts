@@ -49,6 +49,8 @@ function placementOf(h: CgroupHandle): CgroupPlacement {
 export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): CgroupPort {
   const owner = new Owner(manager.rootId);
   const warned = new Set<string>();
+  /** The names each survey of this port saw under the parents, for `list`. */
+  const surveyedNames = new WeakMap<CgroupSurvey, ReadonlySet<string>>();
   const parentDirs = (): string[] => [...new Set([...Object.values(manager.parents.v1), ...(manager.parents.unified ? [manager.parents.unified] : [])])];
 
   /** A handle a record stores, when it is this root's to act on (its own or unattributed cgroup, same backend). */
@@ -112,6 +114,7 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
     },
     async survey() {
       const seen = new Set<string>();
+      const names = new Set<string>();
       for (const parent of parentDirs()) {
         let entries: Dirent[];
         try {
@@ -120,9 +123,15 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
           continue;
         }
         // Spelled as handleDirs spells them (`join` of a clean parent and a name), without join's cost.
-        for (const e of entries) if (e.isDirectory()) seen.add(`${parent}/${e.name}`);
+        for (const e of entries) {
+          if (!e.isDirectory()) continue;
+          seen.add(`${parent}/${e.name}`);
+          names.add(e.name);
+        }
       }
-      return { has: (dir: string) => seen.has(dir) };
+      const survey: CgroupSurvey = { has: (dir: string) => seen.has(dir) };
+      surveyedNames.set(survey, names);
+      return survey;
     },
     async drift(json, resources, devices, survey) {
       const h = decodeCgroupHandle(json);
@@ -161,7 +170,10 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       adoptLeftovers(name);
       for (const h of await handlesOf(name)) await manager.destroy(h);
     },
-    async list(except) {
+    async list(except, survey) {
+      // The common case of a full inspection: no directory under the parents but the known ones'.
+      const surveyed = survey ? surveyedNames.get(survey) : undefined;
+      if (except && surveyed && [...surveyed].every((name) => except.has(name))) return [];
       const filter = except ? { except } : undefined;
       const names = new Set((await manager.list(filter)).map((h) => h.name));
       for (const h of await manager.listWithoutRootId(filter)) {

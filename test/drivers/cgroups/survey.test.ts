@@ -69,6 +69,17 @@ maybe('drift checks with a survey of the parents', () => {
     expect(await port.drift(encodeCgroupHandle(h), LIMITS, DEVICES, survey)).toBeNull();
   });
 
+  test('orphan listing with a survey: nothing when every name is known, the unknown one otherwise', async () => {
+    const known = await cg.create('known', LIMITS, DEFAULT_POLICY);
+    const names = new Set((await port.list()).filter((n) => n !== 'stray'));
+    expect(names.has('known')).toBe(true);
+    expect(await port.list(names, await port.survey!())).toEqual([]);
+    const stray = await cg.create('stray', LIMITS, DEFAULT_POLICY);
+    expect(await port.list(names, await port.survey!())).toEqual(['stray']);
+    await cg.destroy(stray);
+    await cg.destroy(known);
+  });
+
   test('the read-back for a drift check skips what it does not compare, and a full read still has it', async () => {
     const h = await cg.create('fields', limits({ cpusetCpus: '0', memoryBytes: 64 * MiB }), DEFAULT_POLICY);
     const cpusetDir = h.v1['cpuset'] ?? h.unified!;
