@@ -18,9 +18,10 @@ export interface ResourceDrift {
 
 /**
  * The fields resourcesDrift compares for `desired`, so that a read-back for it can skip the rest:
- * a cpuset the spec does not pin follows corral's parent, and I/O limits need the devices
- * resolved (`withIoLimits`). Six of a v1 container's thirteen knob reads, for a spec without
- * either.
+ * a cpuset the spec does not pin follows corral's parent, and I/O limits are compared only with
+ * their devices resolved (`withIoLimits`; the cgroup port does for a spec that sets some, so a
+ * throttle written by hand on a container without I/O limits is not seen). Six of a v1
+ * container's thirteen knob reads, for a spec without either.
  */
 export function comparedFields(desired: ResourcesSpec, withIoLimits: boolean): AppliedFields {
   return (field) => {

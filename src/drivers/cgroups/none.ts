@@ -10,6 +10,7 @@ import type { ResourcesSpec } from '../../manifest/spec.js';
 import { emptyApplied, emptyStats, shouldWrite } from './accumulate.js';
 import { checkResources } from './check.js';
 import { describePolicy } from './device-rules.js';
+import { resolveBlockDevice } from './device.js';
 import { checkHandle } from './handle.js';
 import { checkCgroupName } from './owner.js';
 import type {
@@ -46,6 +47,10 @@ export class NoneManager implements CgroupManager {
   async checkDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<DeviceCheck> {
     checkHandle(handle, 'none');
     return { enforced: devices.allowAll, current: 'not restricted (no cgroups)' };
+  }
+
+  resolveDevice(path: string): string {
+    return resolveBlockDevice(path);
   }
 
   async read(handle: CgroupHandle): Promise<AppliedResources> {

@@ -140,16 +140,27 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       // fails the knob reads below, which ask again.
       const present = (seen: CgroupSurvey | undefined): boolean => [...handleDirs(h), ...leafDirs(h)].every((d) => seen?.has(d) === true || existsSync(d));
       if (!present(survey)) return null;
+      // I/O limits are compared when the spec asks for some: the kernel's keys are `major:minor`.
+      // A device that no longer resolves keeps its path, which no key equals: drift, which the
+      // plan-time check of the spec then explains.
+      const withIo = resources.ioLimits.length > 0;
+      const resolve = (path: string): string => {
+        try {
+          return manager.resolveDevice(path);
+        } catch {
+          return path;
+        }
+      };
       let applied;
       try {
-        applied = await manager.read(h, comparedFields(resources, false));
+        applied = await manager.read(h, comparedFields(resources, withIo));
       } catch (err) {
         // A cgroup removed from some hierarchy meanwhile (by hand, or corral was killed while
         // creating it) cannot enforce its limits: report it missing, and the plan rebuilds it.
         if (!present(undefined)) return null;
         throw err;
       }
-      const diffs = resourcesDrift(resources, applied).map((d): FieldDiff => ({
+      const diffs = resourcesDrift(resources, applied, withIo ? resolve : undefined).map((d): FieldDiff => ({
         path: `resources.${d.field}`, before: d.applied, after: d.desired, effect: 'live',
       }));
       const policy = devicePolicy(devices);

@@ -210,6 +210,8 @@ export interface CgroupManager {
   create(name: string, resources: ResourcesSpec, devices: DevicePolicy): Promise<CgroupHandle>;
   /** Applies limits to a live cgroup; knobs set to null go back to the kernel default. */
   set(handle: CgroupHandle, resources: ResourcesSpec): Promise<void>;
+  /** `major:minor` of a block device path, as this manager writes I/O throttles (drift compares them so). */
+  resolveDevice(path: string): string;
   /** What the kernel enforces now (drift detection: compare with `resourcesDrift`); all fields by default. */
   read(handle: CgroupHandle, fields?: AppliedFields): Promise<AppliedResources>;
   /**

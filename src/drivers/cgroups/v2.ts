@@ -138,6 +138,10 @@ export class V2Manager implements CgroupManager {
     return checkDeviceProgram(dir, devices);
   }
 
+  resolveDevice(path: string): string {
+    return this.ctx.resolveDevice(path);
+  }
+
   async read(handle: CgroupHandle, fields: AppliedFields = ALL_FIELDS): Promise<AppliedResources> {
     const into = emptyApplied();
     await readV2(this.dir(handle), into, fields);

@@ -1,7 +1,7 @@
 // The driver's contract beyond enforcement: ownership, adoption, read-back, placement files for the
 // shim, serialised handles, refusals that leave nothing behind. Runs on whatever layout the host has.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
@@ -12,24 +12,11 @@ import { adoptLeftover, ownerRole } from '../../../src/drivers/cgroups/index.js'
 import { hasCode } from '../../../src/errors.js';
 import type { ResourcesSpec } from '../../../src/manifest/spec.js';
 import { requireRoot } from '../../support/root.js';
-import { DEFAULT_POLICY, killSpawned, limits, MiB, spawnWaiting, testParentName } from './support.js';
+import { DEFAULT_POLICY, killSpawned, limits, MiB, someDisk, spawnWaiting, testParentName } from './support.js';
 import { rejection } from '../../support/rejection.js';
 
 const root = requireRoot();
 const maybe = root ? describe : describe.skip;
-
-/** A whole block device of this host for io throttles, or null (the VM may have none). */
-function someDisk(): string | null {
-  for (const name of readdirSync('/sys/block')) {
-    const dev = `/dev/${name}`;
-    try {
-      if (statSync(dev).isBlockDevice() && !existsSync(`/sys/block/${name}/partition`)) return dev;
-    } catch {
-      // not there under that name
-    }
-  }
-  return null;
-}
 
 maybe('cgroup lifecycle (detected layout)', () => {
   let cg: CgroupManager;

@@ -4,10 +4,24 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DevicePolicy, DeviceRule } from '../../../src/drivers/cgroups/types.js';
 import { DEFAULT_DEVICES } from '../../../src/manifest/defaults.js';
 import type { ResourcesSpec } from '../../../src/manifest/spec.js';
+
+/** A whole block device of this host for I/O throttles, or null (a VM may have none). */
+export function someDisk(): string | null {
+  for (const name of readdirSync('/sys/block')) {
+    const dev = `/dev/${name}`;
+    try {
+      if (statSync(dev).isBlockDevice() && !existsSync(`/sys/block/${name}/partition`)) return dev;
+    } catch {
+      // not there under that name
+    }
+  }
+  return null;
+}
 
 export function testParentName(): string {
   return `corral-test-${process.pid}-${randomBytes(3).toString('hex')}`;

@@ -1,6 +1,7 @@
-// The drift check of many containers at once (src/reconciler/inspect.ts): one listing of corral's
-// parents (the port's `survey`) answers whether a container's directories exist, and the read-back
-// skips the knobs the comparison does not use. Neither may hide a cgroup that is gone.
+// The cgroup port's drift check (src/drivers/cgroups/port.ts): for many containers at once
+// (src/reconciler/inspect.ts) one listing of corral's parents (`survey`) answers whether a
+// container's directories exist, and the read-back skips the knobs the comparison does not use.
+// Neither may hide a cgroup that is gone, nor a limit changed by hand, I/O throttles included.
 
 import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,7 +14,7 @@ import type { CgroupHandle } from '../../../src/drivers/cgroups/types.js';
 import type { DevicesSpec } from '../../../src/manifest/spec.js';
 import type { CgroupPort } from '../../../src/reconciler/ports.js';
 import { requireRoot } from '../../support/root.js';
-import { DEFAULT_POLICY, DEFAULT_RULES, limits, MiB, testParentName } from './support.js';
+import { DEFAULT_POLICY, DEFAULT_RULES, limits, MiB, someDisk, testParentName } from './support.js';
 
 const maybe = requireRoot() ? describe : describe.skip;
 const DEVICES: DevicesSpec = { allowAll: false, allow: [...DEFAULT_RULES], host: [] };
@@ -78,6 +79,23 @@ maybe('drift checks with a survey of the parents', () => {
     expect(await port.list(names, await port.survey!())).toEqual(['stray']);
     await cg.destroy(stray);
     await cg.destroy(known);
+  });
+
+  test('an I/O throttle changed by hand is drift, for a spec that sets one', async () => {
+    const disk = someDisk();
+    if (!cg.capabilities.features.ioLimits.available || disk === null) {
+      process.stderr.write(`note: no io throttling here (${disk ?? 'no whole disk'}); skipped\n`);
+      return;
+    }
+    const r = limits({ ioLimits: [{ device: disk, readBps: 1048576, writeBps: null, readIops: null, writeIops: null }] });
+    const h = await cg.create('io', r, DEFAULT_POLICY);
+    expect(await port.drift(encodeCgroupHandle(h), r, DEVICES)).toEqual([]);
+    const number = cg.resolveDevice(disk);
+    if (h.backend === 'v1') writeFileSync(join(h.v1['blkio']!, 'blkio.throttle.read_bps_device'), `${number} 2097152`);
+    else writeFileSync(join(h.unified!, 'io.max'), `${number} rbps=2097152`);
+    const drift = await port.drift(encodeCgroupHandle(h), r, DEVICES);
+    expect(drift).toEqual([expect.objectContaining({ path: 'resources.ioLimits', effect: 'live' })]);
+    await cg.destroy(h);
   });
 
   test('the read-back for a drift check skips what it does not compare, and a full read still has it', async () => {

@@ -155,6 +155,10 @@ export class V1Manager implements CgroupManager {
     for (const [sub, dir] of this.subsystems(handle)) await sub.set?.(dir, resources, this.ctx, dirname(dir), leavesIn(handle, dir));
   }
 
+  resolveDevice(path: string): string {
+    return this.ctx.resolveDevice(path);
+  }
+
   async read(handle: CgroupHandle, fields: AppliedFields = ALL_FIELDS): Promise<AppliedResources> {
     checkHandle(handle, 'v1');
     const into = emptyApplied();
