@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { requireRoot } from '../support/root.js';
 import { psJson, sandbox, sleeper, type Sandbox } from '../support/host-sandbox.js';
+import { someDisk } from '../drivers/cgroups/support.js';
 
 let sb: Sandbox;
 beforeAll(() => {
@@ -109,6 +110,25 @@ describe('reconcile --once', () => {
     expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:devices:/.*/app(/payload)?\\n`));
     expect(readFileSync(join(devicesDir, 'devices.list'), 'utf8')).toMatch(/^c 1:3 rwm$/m);
     expect(reconcile().report.actions.every((a: { action: string }) => a.action === 'none')).toBe(true);
+  });
+
+  test('an I/O throttle changed by hand is drift: put back live, same pid', () => {
+    if (!sb) return;
+    const disk = someDisk();
+    if (disk === null) return; // no whole disk here: the throttles are covered by test/drivers/cgroups where there is one
+    sb.write('io.yaml', sleeper('io', `resources: {io: {limits: [{device: ${disk}, readBps: 1048576}]}}`));
+    expect(reconcile().report.actions.find((a: { name: string }) => a.name === 'io')).toMatchObject({ action: 'create' });
+    const handle = JSON.parse(sb.run('inspect', 'io').stdout).cgroup as { v1: Record<string, string>; unified: string | null };
+    const number = readFileSync(`/sys/block/${disk.replace('/dev/', '')}/dev`, 'utf8').trim();
+    const [file, line] = handle.v1['blkio'] ? [join(handle.v1['blkio'], 'blkio.throttle.read_bps_device'), `${number} 2097152`] : [join(handle.unified!, 'io.max'), `${number} rbps=2097152`];
+    const pid = psJson(sb).find((c) => c.name === 'io')!.pid;
+    writeFileSync(file, line);
+    const fixed = reconcile();
+    expect(fixed.report.actions.find((a: { name: string }) => a.name === 'io')).toMatchObject({ action: 'update', diff: [expect.objectContaining({ path: 'resources.ioLimits', effect: 'live' })] });
+    expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^${number} (rbps=)?1048576`, 'm'));
+    expect(psJson(sb).find((c) => c.name === 'io')!.pid).toBe(pid);
+    expect(reconcile().report.actions.every((a: { action: string }) => a.action === 'none')).toBe(true);
+    sb.remove('io.yaml');
   });
 
   test('an env change restarts (new pid); a rootfs change recreates', () => {
