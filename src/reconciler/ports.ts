@@ -184,7 +184,8 @@ export interface CgroupPort extends PlanTimeChecks {
   list(except?: ReadonlySet<string>, survey?: CgroupSurvey): Promise<string[]>;
   /** OOM kills counted in the container's cgroup so far. */
   oomKills(handle: Json): Promise<number>;
-  stats(handle: Json): Promise<Record<string, number | null>>;
+  /** `usage`: `memoryBytes` and `cpuSeconds` only, the others null (`corral ps`, a start's CPU baseline). */
+  stats(handle: Json, scope?: 'all' | 'usage'): Promise<Record<string, number | null>>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ export function psCommand(): Command {
       const rows: PsRow[] = await Promise.all(actual.containers.map(async (a): Promise<PsRow> => {
         const r = refresh(a, now);
         const running = a.live.process === 'running' || a.live.process === 'unmonitored';
-        const stats = running && r.cgroup !== null ? await host.ports.cgroups.stats(r.cgroup).catch(() => ({} as Record<string, number | null>)) : {};
+        const stats = running && r.cgroup !== null ? await host.ports.cgroups.stats(r.cgroup, 'usage').catch(() => ({} as Record<string, number | null>)) : {};
         const started = a.live.startedAt ?? r.startedAt;
         return {
           name: r.name,

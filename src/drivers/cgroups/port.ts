@@ -203,8 +203,8 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
     async oomKills(handle) {
       return (await manager.stats(decodeCgroupHandle(handle))).memory.oomKills ?? 0;
     },
-    async stats(handle) {
-      const s = await manager.stats(decodeCgroupHandle(handle));
+    async stats(handle, scope) {
+      const s = await manager.stats(decodeCgroupHandle(handle), scope);
       return {
         memoryBytes: s.memory.currentBytes,
         memoryPeakBytes: s.memory.peakBytes,

@@ -167,6 +167,9 @@ export type AppliedResources = {
  */
 export type AppliedFields = (field: keyof AppliedResources) => boolean;
 
+/** What a stats read covers: every counter, or the memory in use and the CPU time only. */
+export type StatsScope = 'all' | 'usage';
+
 export interface OomEvent {
   readonly name: string;
   /** The cgroup's OOM kill counter after the event. */
@@ -223,7 +226,8 @@ export interface CgroupManager {
   setDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<CgroupHandle>;
   /** Whether the kernel enforces exactly `devices` for the cgroup now, and what it enforces. */
   checkDevices(handle: CgroupHandle, devices: DevicePolicy): Promise<DeviceCheck>;
-  stats(handle: CgroupHandle): Promise<CgroupStats>;
+  /** `usage`: memory in use and CPU time only, the rest null (what `corral ps` shows). */
+  stats(handle: CgroupHandle, scope?: StatsScope): Promise<CgroupStats>;
   /** Calls `listener` after each OOM kill inside the cgroup, until closed. */
   watchOom(handle: CgroupHandle, listener: (event: OomEvent) => void): Disposable;
 

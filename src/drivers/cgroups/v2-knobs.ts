@@ -10,7 +10,7 @@ import {
 } from './convert.js';
 import type { DeviceResolver } from './device.js';
 import { readOptionalKnob, writeKnob } from './knob.js';
-import type { AppliedFields, HostCgroupCapabilities } from './types.js';
+import type { AppliedFields, HostCgroupCapabilities, StatsScope } from './types.js';
 
 export interface Ctx {
   readonly caps: HostCgroupCapabilities;
@@ -90,10 +90,14 @@ export async function readV2(dir: string, into: AppliedBuilder, wanted: AppliedF
   }
 }
 
-export async function statsV2(dir: string, into: StatsBuilder): Promise<void> {
+export async function statsV2(dir: string, into: StatsBuilder, scope: StatsScope): Promise<void> {
   const opt = (file: string) => readOptionalKnob(dir, file);
   const current = await opt('memory.current');
   if (current !== null) into.memory.currentBytes = Number(current);
+  if (scope === 'usage') {
+    into.cpu.usageUsec = orNull(parseFlatKeyed((await opt('cpu.stat')) ?? '').get('usage_usec'));
+    return;
+  }
   const peak = await opt('memory.peak');
   if (peak !== null) into.memory.peakBytes = Number(peak);
   const events = await opt('memory.events');

@@ -23,7 +23,7 @@ import { checkCgroupName } from './owner.js';
 import { removeCgroupDir } from './remove.js';
 import type {
   AppliedFields, AppliedResources, CgroupHandle, CgroupLayout, CgroupListFilter, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
-  HostCgroupCapabilities, OomEvent,
+  HostCgroupCapabilities, OomEvent, StatsScope,
 } from './types.js';
 import { freezeUnified, isPopulated, killUnified, thawUnified } from './unified.js';
 import { readV2, SET_SEQUENCE, statsV2, type Ctx } from './v2-knobs.js';
@@ -148,9 +148,9 @@ export class V2Manager implements CgroupManager {
     return into;
   }
 
-  async stats(handle: CgroupHandle): Promise<CgroupStats> {
+  async stats(handle: CgroupHandle, scope: StatsScope = 'all'): Promise<CgroupStats> {
     const into = emptyStats();
-    await statsV2(this.dir(handle), into);
+    await statsV2(this.dir(handle), into, scope);
     return into;
   }
 

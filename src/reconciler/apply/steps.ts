@@ -58,7 +58,7 @@ export async function startContainer(ctx: StepContext, input: StartInput): Promi
   const rootfs = await step(ctx, name, 'prepare the root filesystem', (s) => ports.rootfs.prepare(name, spec, s));
   const cgroup = await step(ctx, name, 'create the cgroups', (s) => ports.cgroups.create(name, spec.resources, spec.devices, s));
   // The cgroup is kept across a stop and a start: what it used before this run is subtracted in `ps`.
-  const cpuBaselineSeconds = await ports.cgroups.stats(cgroup).then((s) => s['cpuSeconds'] ?? null, () => null);
+  const cpuBaselineSeconds = await ports.cgroups.stats(cgroup, 'usage').then((s) => s['cpuSeconds'] ?? null, () => null);
   const network = await step(ctx, name, 'attach the network', (s) => ports.network.attach(name, spec, s));
   if (spec.namespaces.network.kind === 'container' && input.joinNetworkOf === null) {
     throw new CorralError('CONTAINER_NOT_RUNNING', `\`${spec.namespaces.network.container}\` is not running, so its network cannot be joined`, { container: name });

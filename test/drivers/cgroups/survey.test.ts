@@ -1,7 +1,8 @@
-// The cgroup port's drift check (src/drivers/cgroups/port.ts): for many containers at once
-// (src/reconciler/inspect.ts) one listing of corral's parents (`survey`) answers whether a
-// container's directories exist, and the read-back skips the knobs the comparison does not use.
-// Neither may hide a cgroup that is gone, nor a limit changed by hand, I/O throttles included.
+// The cgroup port's reads of many containers (src/drivers/cgroups/port.ts): for a drift check of
+// all of them (src/reconciler/inspect.ts) one listing of corral's parents (`survey`) answers
+// whether a container's directories exist, and the read-back skips the knobs the comparison does
+// not use; `corral ps` reads two counters, not all. None may hide a cgroup that is gone, nor a
+// limit changed by hand, I/O throttles included.
 
 import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -95,6 +96,17 @@ maybe('drift checks with a survey of the parents', () => {
     else writeFileSync(join(h.unified!, 'io.max'), `${number} rbps=2097152`);
     const drift = await port.drift(encodeCgroupHandle(h), r, DEVICES);
     expect(drift).toEqual([expect.objectContaining({ path: 'resources.ioLimits', effect: 'live' })]);
+    await cg.destroy(h);
+  });
+
+  test('stats of scope `usage`: memory in use and CPU time, nothing else; the full read has the rest', async () => {
+    const h = await cg.create('usage', LIMITS, DEFAULT_POLICY);
+    const usage = await port.stats(encodeCgroupHandle(h), 'usage');
+    expect(typeof usage['memoryBytes']).toBe('number');
+    expect(typeof usage['cpuSeconds']).toBe('number');
+    expect(usage).toMatchObject({ pids: null, oomKills: null, memoryPeakBytes: null, throttledPeriods: null });
+    const all = await port.stats(encodeCgroupHandle(h));
+    expect(all).toMatchObject({ memoryBytes: usage['memoryBytes'], pids: 0, oomKills: 0 });
     await cg.destroy(h);
   });
 

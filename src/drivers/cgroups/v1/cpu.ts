@@ -36,7 +36,8 @@ export const cpu: V1Subsystem = {
       into.cpuWeight = s === CPU_SHARES.default ? null : sharesToCpuWeight(s);
     }
   },
-  async stats(dir, into) {
+  async stats(dir, into, _leaves, scope) {
+    if (scope === 'usage') return;
     const text = await readOptionalKnob(dir, 'cpu.stat');
     if (text === null) return;
     const s = parseFlatKeyed(text);

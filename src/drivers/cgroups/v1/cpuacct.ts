@@ -11,8 +11,9 @@ const ns = async (dir: string, file: string): Promise<number | null> => {
 
 export const cpuacct: V1Subsystem = {
   name: 'cpuacct',
-  async stats(dir, into) {
+  async stats(dir, into, _leaves, scope) {
     into.cpu.usageUsec = await ns(dir, 'cpuacct.usage');
+    if (scope === 'usage') return;
     into.cpu.userUsec = await ns(dir, 'cpuacct.usage_user');
     into.cpu.systemUsec = await ns(dir, 'cpuacct.usage_sys');
   },

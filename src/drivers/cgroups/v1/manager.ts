@@ -26,7 +26,7 @@ import { checkCgroupName } from '../owner.js';
 import { removeCgroupDir } from '../remove.js';
 import type {
   AppliedFields, AppliedResources, CgroupHandle, CgroupLayout, CgroupListFilter, CgroupManager, CgroupParents, CgroupStats, DeviceCheck, DevicePolicy, Disposable,
-  HostCgroupCapabilities, OomEvent,
+  HostCgroupCapabilities, OomEvent, StatsScope,
 } from '../types.js';
 import { freezeUnified, thawUnified } from '../unified.js';
 import { blkio } from './blkio.js';
@@ -235,10 +235,10 @@ export class V1Manager implements CgroupManager {
     return { enforced: policy.allowAll, current: 'not restricted (no device control on this host)' };
   }
 
-  async stats(handle: CgroupHandle): Promise<CgroupStats> {
+  async stats(handle: CgroupHandle, scope: StatsScope = 'all'): Promise<CgroupStats> {
     checkHandle(handle, 'v1');
     const into = emptyStats();
-    for (const [sub, dir] of this.subsystems(handle)) await sub.stats?.(dir, into, leavesIn(handle, dir));
+    for (const [sub, dir] of this.subsystems(handle)) await sub.stats?.(dir, into, scope === 'all' ? leavesIn(handle, dir) : [], scope);
     return into;
   }
 

@@ -74,10 +74,11 @@ export const memory: V1Subsystem = {
     const soft = await readOptionalKnob(dir, SOFT);
     into.memoryReservationBytes = soft === null ? null : parseV1Limit(soft);
   },
-  async stats(dir, into, leaves) {
+  async stats(dir, into, leaves, scope) {
     const usage = await readOptionalKnob(dir, 'memory.usage_in_bytes');
-    const peak = await readOptionalKnob(dir, 'memory.max_usage_in_bytes');
     into.memory.currentBytes = usage === null ? null : parseV1Limit(usage);
+    if (scope === 'usage') return;
+    const peak = await readOptionalKnob(dir, 'memory.max_usage_in_bytes');
     into.memory.peakBytes = peak === null ? null : parseV1Limit(peak);
     into.memory.oomKills = await oomKillsV1([dir, ...leaves]);
   },

@@ -16,7 +16,8 @@ export const pids: V1Subsystem = {
     const max = await readOptionalKnob(dir, 'pids.max');
     if (max !== null) into.pids = parseV2Max(max) ?? 'unlimited';
   },
-  async stats(dir, into, leaves) {
+  async stats(dir, into, leaves, scope) {
+    if (scope === 'usage') return;
     const current = await readOptionalKnob(dir, 'pids.current');
     into.pids.current = current === null ? null : Number(current);
     const events = await readOptionalKnob(dir, 'pids.events');

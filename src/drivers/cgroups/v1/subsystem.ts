@@ -4,7 +4,7 @@
 import type { ResourcesSpec } from '../../../manifest/spec.js';
 import type { AppliedBuilder, StatsBuilder } from '../accumulate.js';
 import type { DeviceResolver } from '../device.js';
-import type { AppliedFields, HostCgroupCapabilities } from '../types.js';
+import type { AppliedFields, HostCgroupCapabilities, StatsScope } from '../types.js';
 
 export interface V1Context {
   readonly caps: HostCgroupCapabilities;
@@ -27,5 +27,5 @@ export interface V1Subsystem {
   /** Fills the fields `wanted` accepts (a subsystem may fill others it reads anyway). */
   read?(dir: string, into: AppliedBuilder, wanted: AppliedFields): Promise<void>;
   /** Counters of the container's directory; `leaves` for the ones v1 keeps per cgroup (OOM kills). */
-  stats?(dir: string, into: StatsBuilder, leaves: readonly string[]): Promise<void>;
+  stats?(dir: string, into: StatsBuilder, leaves: readonly string[], scope: StatsScope): Promise<void>;
 }
