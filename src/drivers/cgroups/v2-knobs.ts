@@ -94,22 +94,19 @@ export async function statsV2(dir: string, into: StatsBuilder, scope: StatsScope
   const opt = (file: string) => readOptionalKnob(dir, file);
   const current = await opt('memory.current');
   if (current !== null) into.memory.currentBytes = Number(current);
-  if (scope === 'usage') {
-    into.cpu.usageUsec = orNull(parseFlatKeyed((await opt('cpu.stat')) ?? '').get('usage_usec'));
-    return;
-  }
-  const peak = await opt('memory.peak');
-  if (peak !== null) into.memory.peakBytes = Number(peak);
-  const events = await opt('memory.events');
-  if (events !== null) into.memory.oomKills = parseFlatKeyed(events).get('oom_kill') ?? 0;
   // cpu.stat's usage lines exist without the cpu controller; the throttling lines need it.
   const cpu = parseFlatKeyed((await opt('cpu.stat')) ?? '');
   into.cpu.usageUsec = orNull(cpu.get('usage_usec'));
+  if (scope === 'usage') return;
   into.cpu.userUsec = orNull(cpu.get('user_usec'));
   into.cpu.systemUsec = orNull(cpu.get('system_usec'));
   into.cpu.periods = orNull(cpu.get('nr_periods'));
   into.cpu.throttledPeriods = orNull(cpu.get('nr_throttled'));
   into.cpu.throttledUsec = orNull(cpu.get('throttled_usec'));
+  const peak = await opt('memory.peak');
+  if (peak !== null) into.memory.peakBytes = Number(peak);
+  const events = await opt('memory.events');
+  if (events !== null) into.memory.oomKills = parseFlatKeyed(events).get('oom_kill') ?? 0;
   const pids = await opt('pids.current');
   if (pids !== null) into.pids.current = Number(pids);
   const pidEvents = await opt('pids.events');
