@@ -136,8 +136,9 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
     async drift(json, resources, devices, survey) {
       const h = decodeCgroupHandle(json);
       // The handle's own directories, asked one by one unless a survey saw them (a directory the
-      // survey missed is asked for: it may be newer than the look). One removed since the survey
-      // fails the knob reads below, which ask again.
+      // survey missed is asked for: it may be newer than the look). One removed in the
+      // milliseconds since the survey is found by a read below that requires it (the memory and
+      // devices knobs), or else by the next inspection.
       const present = (seen: CgroupSurvey | undefined): boolean => [...handleDirs(h), ...leafDirs(h)].every((d) => seen?.has(d) === true || existsSync(d));
       if (!present(survey)) return null;
       // I/O limits are compared when the spec asks for some: the kernel's keys are `major:minor`.
