@@ -176,7 +176,7 @@ function hashedProcess(process: ContainerSpec['process']): Record<string, unknow
 function hashedForm(spec: ContainerSpec): Record<string, unknown> {
   const out: Record<string, unknown> = { ...spec, process: hashedProcess(spec.process), mounts: spec.mounts.map(hashedMount) };
   for (const key of LATER_FIELDS) {
-    if (out[key] === undefined || canonicalJson(out[key]) === canonicalJson(LATER_DEFAULTS[key](spec))) delete out[key];
+    if (out[key] === undefined || sameJsonValue(out[key], LATER_DEFAULTS[key](spec))) delete out[key];
   }
   return out;
 }

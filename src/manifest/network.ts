@@ -3,7 +3,7 @@
 // `network: {mode: bridge, name}`; without a name they join the default network, which corral
 // makes by itself for each state root (src/drivers/network/bridge/default-network.ts). Pure.
 
-import { canonicalJson, sha256Hex } from './hash.js';
+import { canonicalJson, sameJsonValue, sha256Hex } from './hash.js';
 import { formatIPv4, formatSubnet } from './ipv4.js';
 import { addressAt6, formatIPv6, formatSubnet6, parseSubnet6, type Subnet6 } from './ipv6.js';
 import { parseNetworkSubnet, parseNetworkSubnet6 } from './formats.js';
@@ -96,14 +96,14 @@ export function networksTalk(a: Pick<NetworkDefinition, 'isolated'>, b: Pick<Net
 
 /** How a network changes: `recreate` rebuilds its bridge (and restarts its containers), `live` not. */
 export function networkChangeEffect(before: NetworkDefinition, after: NetworkDefinition): 'none' | 'record' | 'live' | 'recreate' {
-  if (before.bridge !== after.bridge || before.subnet !== after.subnet || before.gateway !== after.gateway || canonicalJson(before.ipv6) !== canonicalJson(after.ipv6)) return 'recreate';
+  if (before.bridge !== after.bridge || before.subnet !== after.subnet || before.gateway !== after.gateway || !sameJsonValue(before.ipv6, after.ipv6)) return 'recreate';
   if (before.masquerade !== after.masquerade || before.isolated !== after.isolated || before.mtu !== after.mtu) return 'live';
-  return canonicalJson(before) === canonicalJson(after) ? 'none' : 'record';
+  return sameJsonValue(before, after) ? 'none' : 'record';
 }
 
 /** The fields that differ, for the plan's reasons. */
 export function networkDiff(before: NetworkDefinition, after: NetworkDefinition): Array<{ field: string; before: unknown; after: unknown }> {
   return (Object.keys(after) as Array<keyof NetworkDefinition>)
-    .filter((k) => canonicalJson(before[k]) !== canonicalJson(after[k]))
+    .filter((k) => !sameJsonValue(before[k], after[k]))
     .map((k) => ({ field: k, before: before[k], after: after[k] }));
 }

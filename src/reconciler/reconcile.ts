@@ -2,10 +2,9 @@
 // manifests → desired; records + host → actual; refresh; plan; apply (unless planning only).
 
 import { diagnostic, environmentCode, isCorralError, type Diagnostic } from '../errors.js';
-import { specHash } from '../manifest/hash.js';
+import { sameJsonValue, specHash } from '../manifest/hash.js';
 import type { ManifestSet } from '../manifest/manifest-set.js';
 import { poolSpec } from '../manifest/spec-pool.js';
-import { canonicalJson } from '../manifest/hash.js';
 import type { StateStore } from '../state/store.js';
 import type { ContainerRecord, ExitRecord } from '../state/record.js';
 import { apply, type ApplyHooks, type ApplyResult } from './apply.js';
@@ -121,8 +120,8 @@ export async function reconcileOnce(
       refreshed.push(r);
       continue;
     }
-    if (r.lastExit !== null && canonicalJson(r.lastExit) !== canonicalJson(a.record.lastExit)) exits.push({ name: r.name, exit: r.lastExit });
-    if (options.dryRun || canonicalJson(r) === canonicalJson(a.record)) {
+    if (r.lastExit !== null && !sameJsonValue(r.lastExit, a.record.lastExit)) exits.push({ name: r.name, exit: r.lastExit });
+    if (options.dryRun || sameJsonValue(r, a.record)) {
       refreshed.push(r);
       continue;
     }

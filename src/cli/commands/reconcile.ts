@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { EventLog, eventLogPath, eventsFromPass } from '../../agent/events.js';
 import { waitForHealth } from '../../agent/health.js';
 import { CorralError, type Disposable } from '../../errors.js';
-import { canonicalJson } from '../../manifest/hash.js';
+import { sameJsonValue } from '../../manifest/hash.js';
 import type { ApplyResult } from '../../reconciler/apply.js';
 import type { Change } from '../../reconciler/plan/types.js';
 import { reconcileOnce } from '../../reconciler/reconcile.js';
@@ -113,7 +113,7 @@ async function waitForStarted(host: OpenHost, changes: readonly Change[], applie
   try {
     for (const { r, health } of found) {
       const now = await host.store.get(r.name);
-      if (health && now && now.startedAt === r.startedAt && canonicalJson(now.runtime) === canonicalJson(r.runtime)) await host.store.put({ ...now, health });
+      if (health && now && now.startedAt === r.startedAt && sameJsonValue(now.runtime, r.runtime)) await host.store.put({ ...now, health });
     }
   } finally {
     held.dispose();

@@ -5,7 +5,7 @@
 // transition() (src/state/record.ts), whose table the store enforces on every write.
 
 import { CorralError, diagnostic, type Diagnostic } from '../../errors.js';
-import { canonicalJson, specHash } from '../../manifest/hash.js';
+import { sameJsonValue, specHash } from '../../manifest/hash.js';
 import { FILE_REFERENCE, fileReferenceKey, filesOf } from '../../manifest/spec.js';
 import { nextBackoff, RECORD_FORMAT, transition, type ContainerRecord, type ContainerStatus, type UserRange } from '../../state/record.js';
 import type { Change } from '../plan/types.js';
@@ -121,7 +121,7 @@ export class Actions {
     // An image pulled at start has a digest the plan did not know: the record gets the one used,
     // so the next plan compares against what runs (and does not take it for a change).
     const references = started.references ? { ...record.references, ...started.references } : record.references;
-    const pulled = canonicalJson(references) === canonicalJson(record.references) ? {} : { references, hash: specHash(spec, references) };
+    const pulled = sameJsonValue(references, record.references) ? {} : { references, hash: specHash(spec, references) };
     await this.save(transition(record, 'running', {
       ...pulled,
       cgroup: started.cgroup,

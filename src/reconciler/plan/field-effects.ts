@@ -1,7 +1,7 @@
 // Which field needs which action: the one table (issue: resources live; command, env, user,
 // mounts… restart; rootfs, namespaces recreate). Longest matching prefix wins. Pure.
 
-import { canonicalJson } from '../../manifest/hash.js';
+import { sameJsonValue } from '../../manifest/hash.js';
 import { BIND_REFERENCE, FILE_REFERENCE, fileReferenceKey, filesOf, type ContainerSpec } from '../../manifest/spec.js';
 import { EFFECT_RANK, type Effect, type FieldDiff } from './types.js';
 
@@ -70,7 +70,7 @@ export function diffSpecs(
       }
       return;
     }
-    if (canonicalJson(a ?? null) !== canonicalJson(b ?? null)) out.push({ path, before: a ?? null, after: b ?? null, effect: effectOf(path) });
+    if (!sameJsonValue(a ?? null, b ?? null)) out.push({ path, before: a ?? null, after: b ?? null, effect: effectOf(path) });
   };
   // Inline content is compared through its digest (references.file:…), planned by its onChange.
   walk(withoutInlineContent(before), withoutInlineContent(after), '');
