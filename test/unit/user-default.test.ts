@@ -104,6 +104,24 @@ describe('the default user namespace', () => {
     expect(m.afterHash).toBe(specHash(built.spec, { image: 'sha256:feed' }));
   });
 
+  test('a record asked about again answers as before for the same manifest, and anew for an edited one', async () => {
+    const d = await desiredOne('web');
+    const record = recordFor(builtWith(d, AUTO));
+    for (let pass = 0; pass < 2; pass++) {
+      const c = planOne({ ...d }, actualOf({ record, live: RUNNING }), AUTO);
+      expect(c).toMatchObject({ action: 'none', afterHash: record.hash });
+      expect(c.after).toBe(record.spec);
+    }
+    // The same record against an edited manifest (another hash): compared again, and different.
+    const edited = await desiredOne('web', 'env: {EDITED: "1"}');
+    expect(edited.hash).not.toBe(d.hash);
+    const e = planOne(edited, actualOf({ record, live: RUNNING }), AUTO);
+    expect(e.action).not.toBe('none');
+    expect(e.afterHash).not.toBe(record.hash);
+    // And back: the first manifest is the record's again.
+    expect(planOne(d, actualOf({ record, live: RUNNING }), AUTO)).toMatchObject({ action: 'none', afterHash: record.hash });
+  });
+
   test('passes over the same manifest share the settled spec and its hash; another setting gets its own', async () => {
     const d = await desiredOne('web');
     const again = { ...d, hostDiagnostics: [] };

@@ -58,10 +58,24 @@ function withUser(d: DesiredContainer, user: UserNamespace | null): DesiredConta
  * in src/manifest/hash.ts keeps older records' valid), except a repaired record's placeholder.
  */
 function asRecorded(d: DesiredContainer, record: ContainerRecord, user: UserNamespace | null): DesiredContainer | null {
-  if (record.specUnknown || !sameJsonValue(d.references, record.references)) return null;
-  const spec = user === d.spec.namespaces.user ? d.spec : { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
-  return sameJsonValue(spec, record.spec) ? { ...d, spec: record.spec, hash: record.hash } : null;
+  if (record.specUnknown) return null;
+  let known = recordedAnswers.get(record);
+  if (known?.hash !== d.hash) {
+    const spec = user === d.spec.namespaces.user ? d.spec : { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
+    known = { hash: d.hash, same: sameJsonValue(d.references, record.references) && sameJsonValue(spec, record.spec) };
+    recordedAnswers.set(record, known);
+  }
+  return known.same ? { ...d, spec: record.spec, hash: record.hash } : null;
 }
+
+/**
+ * asRecorded's last answer for a record, with the hash of the manifest it was asked for: an equal
+ * hash is an equal spec and equal references as written, and `user` is the record's own, so the
+ * answer holds. Records are immutable and an agent keeps those whose file did not change
+ * (src/state/store.ts), so each pass asked again about the same pairs: walking 500 specs was a
+ * fifth of the CPU an idle agent used.
+ */
+const recordedAnswers = new WeakMap<ContainerRecord, { readonly hash: string; readonly same: boolean }>();
 
 /**
  * `built`: the container is (re)built now and takes the host default; otherwise it keeps the
