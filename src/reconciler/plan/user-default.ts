@@ -57,10 +57,11 @@ function withUser(d: DesiredContainer, user: UserNamespace | null): DesiredConta
  * references (src/reconciler/apply/actions.ts writes them so, and the hash's compatibility rule
  * in src/manifest/hash.ts keeps older records' valid), except a repaired record's placeholder.
  */
-function asRecorded(d: DesiredContainer, record: ContainerRecord, user: UserNamespace | null): DesiredContainer | null {
+function asRecorded(d: DesiredContainer, record: ContainerRecord): DesiredContainer | null {
   if (record.specUnknown) return null;
   let known = recordedAnswers.get(record);
   if (known?.hash !== d.hash) {
+    const user = record.spec.namespaces.user ?? null;
     const spec = user === d.spec.namespaces.user ? d.spec : { ...d.spec, namespaces: { ...d.spec.namespaces, user } };
     known = { hash: d.hash, same: sameJsonValue(d.references, record.references) && sameJsonValue(spec, record.spec) };
     recordedAnswers.set(record, known);
@@ -70,8 +71,8 @@ function asRecorded(d: DesiredContainer, record: ContainerRecord, user: UserName
 
 /**
  * asRecorded's last answer for a record, with the hash of the manifest it was asked for: an equal
- * hash is an equal spec and equal references as written, and `user` is the record's own, so the
- * answer holds. Records are immutable and an agent keeps those whose file did not change
+ * hash is an equal spec and equal references as written, and the user namespace settled is the
+ * record's own, so the answer holds. Records are immutable and an agent keeps those whose file did not change
  * (src/state/store.ts), so each pass asked again about the same pairs: walking 500 specs was a
  * fifth of the CPU an idle agent used.
  */
@@ -86,6 +87,6 @@ export function settleUserNamespace(d: DesiredContainer, record: ContainerRecord
   // A manifest moved to another network leaves a namespace it got by default (a recreate).
   if (!(d.spec.namespaces.network.kind === 'private' && d.spec.network.mode === 'none')) return withUser(d, null);
   const had = record?.spec.namespaces.user ?? null;
-  if (!built && record && isDefaultShaped(had)) return asRecorded(d, record, had) ?? withUser(d, had);
+  if (!built && record && isDefaultShaped(had)) return asRecorded(d, record) ?? withUser(d, had);
   return withUser(d, hostDefault);
 }
