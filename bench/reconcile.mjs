@@ -112,7 +112,7 @@ try {
   const median = (xs) => stats(xs).median;
   const corralMs = median(runs.corralUserns.length > 1 ? runs.corralUserns.slice(1) : runs.corralUserns);
   const crunUsernsMs = median(runs.crunUserns);
-  const corralPlain = { ms: median(runs.corralPlain) };
+  const corralPlainMs = median(runs.corralPlain);
   const crunMs = median(runs.crunPlain);
   const again = median(runs.again);
 
@@ -123,7 +123,7 @@ try {
   line(`corral reconcile --once (parallel ${parallel})`, corralMs);
   line('crun run -d, in a loop', crunUsernsMs);
   console.log('  without one:');
-  line(`corral reconcile --once (parallel ${parallel})`, corralPlain.ms);
+  line(`corral reconcile --once (parallel ${parallel})`, corralPlainMs);
   line('crun run -d, in a loop', crunMs);
   console.log(`  corral second run (nothing to do)            ${again.toFixed(0).padStart(8)}`);
   line('corral, first converge in a new state root', first);
@@ -150,7 +150,7 @@ try {
     rows: [
       row('corral', `converge ${CONVERGE}, per container`, corralMs / CONVERGE, { total: corralMs }),
       row('crun + userns', `converge ${CONVERGE}, per container`, crunUsernsMs / CONVERGE, { total: crunUsernsMs }),
-      row('corral, no userns', `converge ${CONVERGE}, per container`, corralPlain.ms / CONVERGE, { total: corralPlain.ms }),
+      row('corral, no userns', `converge ${CONVERGE}, per container`, corralPlainMs / CONVERGE, { total: corralPlainMs }),
       row('crun', `converge ${CONVERGE}, per container`, crunMs / CONVERGE, { total: crunMs }),
       row('corral', 'second run, nothing to do', again),
       row('corral', `converge ${CONVERGE}, first in a new state root, per container`, first / CONVERGE, { total: first }),

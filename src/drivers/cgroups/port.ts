@@ -93,6 +93,14 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
     for (const dir of parentDirs()) owner.adoptLeftover(join(dir, name), Object.values(LEAVES));
   };
 
+  const resolveOrKeep = (path: string): string => {
+    try {
+      return manager.resolveDevice(path);
+    } catch {
+      return path;
+    }
+  };
+
   return {
     async create(name, resources, devices) {
       adoptLeftovers(name);
@@ -145,13 +153,6 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
       // A device that no longer resolves keeps its path, which no key equals: drift, which the
       // plan-time check of the spec then explains.
       const withIo = resources.ioLimits.length > 0;
-      const resolve = (path: string): string => {
-        try {
-          return manager.resolveDevice(path);
-        } catch {
-          return path;
-        }
-      };
       let applied;
       try {
         applied = await manager.read(h, comparedFields(resources, withIo));
@@ -161,7 +162,7 @@ export function cgroupPort(manager: CgroupManager, deps: CgroupPortDeps): Cgroup
         if (!present(undefined)) return null;
         throw err;
       }
-      const diffs = resourcesDrift(resources, applied, withIo ? resolve : undefined).map((d): FieldDiff => ({
+      const diffs = resourcesDrift(resources, applied, withIo ? resolveOrKeep : undefined).map((d): FieldDiff => ({
         path: `resources.${d.field}`, before: d.applied, after: d.desired, effect: 'live',
       }));
       const policy = devicePolicy(devices);

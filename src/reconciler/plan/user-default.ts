@@ -72,9 +72,9 @@ function asRecorded(d: DesiredContainer, record: ContainerRecord): DesiredContai
 /**
  * asRecorded's last answer for a record, with the hash of the manifest it was asked for: an equal
  * hash is an equal spec and equal references as written, and the user namespace settled is the
- * record's own, so the answer holds. Records are immutable and an agent keeps those whose file did not change
- * (src/state/store.ts), so each pass asked again about the same pairs: walking 500 specs was a
- * fifth of the CPU an idle agent used.
+ * record's own, so the answer holds. Records are immutable and an agent keeps those whose file
+ * did not change (src/state/store.ts), so each pass asked again about the same pairs: walking 500
+ * specs was a fifth of the CPU an idle agent used.
  */
 const recordedAnswers = new WeakMap<ContainerRecord, { readonly hash: string; readonly same: boolean }>();
 
