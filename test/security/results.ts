@@ -1,4 +1,4 @@
-// The exploits' verdict lines (exploits/exploit.h): `RESULT <name> BLOCKED|ESCAPED|OK|… <detail>`.
+// The exploits' verdict lines (exploits/exploit.h): `RESULT <name> BLOCKED|ESCAPED|OK|BROKEN|… <detail>`.
 
 import { expect } from '@jest/globals';
 
@@ -17,13 +17,17 @@ export function parseResults(output: string): Result[] {
   return out;
 }
 
+const isEscape = (r: Result): boolean => r.verdict === 'ESCAPED' || r.verdict === 'PUSHED';
+
 /**
- * Fails loudly, naming each escape, when any attempt got through; and when an attempt expected to
- * run did not report at all (an exploit that silently did nothing proves nothing).
+ * Fails loudly, naming each escape, when any attempt got through; naming each positive control
+ * that stopped working (BROKEN: contained, but the container lost something it must have); and
+ * when an attempt expected to run did not report at all (an exploit that silently did nothing
+ * proves nothing).
  */
 export function expectContained(results: readonly Result[], expected: readonly string[] = []): void {
-  const escaped = results.filter((r) => r.verdict === 'ESCAPED' || r.verdict === 'PUSHED');
-  expect(escaped.map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
+  expect(results.filter(isEscape).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
+  expect(results.filter((r) => r.verdict === 'BROKEN').map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
   const names = new Set(results.map((r) => r.name));
   expect(expected.filter((n) => !names.has(n))).toEqual([]);
 }
@@ -32,8 +36,13 @@ export function verdictOf(results: readonly Result[], name: string): Result | un
   return results.find((r) => r.name === name);
 }
 
-/** Figures for the closing summary: one line per suite on stderr. */
-export function tally(suite: string, results: readonly Result[]): void {
-  const blocked = results.filter((r) => r.verdict === 'BLOCKED').length;
-  process.stderr.write(`attack suite ${suite}: ${results.length} probes, ${blocked} blocked, ${results.filter((r) => r.verdict === 'ESCAPED' || r.verdict === 'PUSHED').length} escaped\n`);
+/**
+ * Figures for the closing summary: one line per suite on stderr. `documented`: controls a test
+ * set aside as a documented limit (e.g. mknod under a user namespace), counted apart.
+ */
+export function tally(suite: string, results: readonly Result[], documented: readonly Result[] = []): void {
+  const judged = results.filter((r) => !documented.includes(r));
+  const count = (verdict: string): number => judged.filter((r) => r.verdict === verdict).length;
+  const apart = documented.length > 0 ? `, ${documented.length} controls refused as documented` : '';
+  process.stderr.write(`attack suite ${suite}: ${judged.length} probes, ${count('BLOCKED')} blocked, ${judged.filter(isEscape).length} escaped, ${count('BROKEN')} controls broken${apart}\n`);
 }
