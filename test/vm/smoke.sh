@@ -2,8 +2,9 @@
 # Smoke test of the VM harness, for CI: boots the cgroup2-only VM through test/vm/run-in-vm.sh and
 # checks, from inside, what the cgroups/namespaces/overlay code relies on (test/vm/smoke-guest.sh),
 # then, from the host, that exit codes propagate, that writes do not leak to the host, and that a
-# command that never reports back ends in the harness error (125) rather than a silent pass.
-# Three boots, about 15-25 s in all. Exits non-zero if anything failed.
+# command that never reports back ends in the harness error (125) rather than a silent pass, and
+# that a guest kernel lockup is retried in a fresh VM (--retries) and never passes.
+# Five boots, about 30-45 s in all. Exits non-zero if anything failed.
 #
 #   test/vm/smoke.sh
 set -euo pipefail
@@ -55,7 +56,19 @@ else
   not_ok "timeout: expected 125 with a message, got $rc: $(tail -3 "$log")"
 fi
 
-# 5. Nothing of these runs is left behind (a run dir of a live owner is a concurrent run's).
+# 5. A guest kernel that locks up: with --retries 1, a second VM runs the command again, and
+# when that one locks up too the end is 125 with a message. (The lockup is faked: the kernel's
+# message is written to its log, then a panic is forced through sysrq.)
+rc=0
+out=$("$HERE/run-in-vm.sh" --quiet --retries 1 -- sh -c 'echo attempt; echo "<0>BUG: soft lockup - CPU#0 stuck for 22s! [smoke]" >/dev/kmsg; echo c >/proc/sysrq-trigger; sleep 60' 2>"$log") || rc=$?
+if [ "$rc" = 125 ] && [ "$(grep -c '^attempt$' <<<"$out")" = 2 ] && grep -q 'attempt 1 of 2: the guest.s kernel locked up' "$log" \
+  && grep -q 'locked up and panicked under the command' "$log"; then
+  ok "a guest kernel lockup is retried once in a fresh VM, then gives 125 and says so"
+else
+  not_ok "lockup retry: expected 125 after 2 attempts, got $rc, stdout '$out': $(tail -5 "$log")"
+fi
+
+# 6. Nothing of these runs is left behind (a run dir of a live owner is a concurrent run's).
 leftover=''
 for d in "$HERE"/out/run-*; do
   [ -d "$d" ] && [ ! -e "$d/kept" ] || continue
