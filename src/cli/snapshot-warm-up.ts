@@ -37,8 +37,9 @@ const SAMPLE = [
   '',
 ].join('\n');
 
-export async function warmUpForSnapshot(): Promise<void> {
-  await buildProgram(COMMAND_NAMES.filter((name) => name !== 'agent'));
+/** `commands`: those the snapshot holds (src/cli/snapshot-commands.ts); null for all but `agent`. */
+export async function warmUpForSnapshot(commands: readonly string[] | null): Promise<void> {
+  await buildProgram(commands ?? COMMAND_NAMES.filter((name) => name !== 'agent'));
   const bytes = new TextEncoder().encode(SAMPLE);
   const source: ManifestSource = {
     list: async () => ({ files: [{ path: '/warm-up/app.yaml', size: bytes.length }], missing: false, diagnostics: [] }),

@@ -31,7 +31,8 @@ export function directorySource(dir: string, onIgnored?: (path: string, reason: 
       const walk = (dirPath: string, relDir: string): void => {
         let real = dirPath;
         try {
-          real = realpathSync(dirPath);
+          // .native: one realpath(3) call; the JS one lstats every component of the path.
+          real = realpathSync.native(dirPath);
         } catch {
           // A dangling path reads as itself; readdir below reports the real problem.
         }

@@ -47,7 +47,14 @@ const TYPE_ARTICLES: Readonly<Record<string, string>> = {
 
 /** The validator around a check compiled from `schema` (schema-compile.ts makes one). */
 export function createSchemaValidator(schema: SchemaNode, check: SchemaCheck): SchemaValidator {
-  const fieldIndexes = new Map(MANIFEST_KINDS.map((kind) => [kind, indexFieldsByName(schemaOfKind(schema, kind))]));
+  // Which paths hold a field of a given name: only an error needs it (to say where an unknown
+  // field belongs), and building it walks the whole schema (~1 ms of every start), so on demand.
+  const fieldIndexes = new Map<string, Map<string, string[]>>();
+  const fieldIndexOf = (kind: string): Map<string, string[]> => {
+    let index = fieldIndexes.get(kind);
+    if (!index) fieldIndexes.set(kind, (index = indexFieldsByName(schemaOfKind(schema, kind))));
+    return index;
+  };
 
   return {
     schema,
@@ -59,7 +66,7 @@ export function createSchemaValidator(schema: SchemaNode, check: SchemaCheck): S
       const kind = (value as { kind?: unknown } | null)?.kind;
       const kindErrors = errors.filter((e) => e.instancePath === '/kind' || e.instancePath === '/apiVersion');
       if (kind !== undefined && !(MANIFEST_KINDS as readonly unknown[]).includes(kind) && kindErrors.length > 0) errors = kindErrors;
-      const fieldIndex = fieldIndexes.get(kindOf(value))!;
+      const fieldIndex = fieldIndexOf(kindOf(value));
       const out = new Map<string, Diagnostic>();
       const formatPaths = new Set(errors.filter((e) => e.keyword === 'format').map((e) => e.instancePath));
       for (const error of errors) {

@@ -39,6 +39,23 @@ test('run as a program, it starts from the snapshot the build made for this chec
   expect(run(BIN, ['validate', '--help']).stdout).toContain('Usage: corral validate');
 });
 
+test('`validate` starts from a snapshot of that command alone, which refuses any other', () => {
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const lean = join(REPO, 'dist/corral-validate.blob');
+  const r = run(BIN, ['validate', join(REPO, 'manifests')]);
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toMatch(/^valid: 3 files/);
+  // What bin/corral learnt of it: it loads on this machine (it was tried, and then used).
+  expect(existsSync(`${lean}.loads.${boot}`)).toBe(true);
+  expect(spawnSync(process.execPath, ['--snapshot-blob', lean, '--', 'validate', join(REPO, 'manifests')], { encoding: 'utf8' }).stdout).toMatch(/^valid: 3 files/);
+  // It holds no other command: a launcher that picked it for one gets a clear internal error.
+  const wrong = spawnSync(process.execPath, ['--snapshot-blob', lean, '--', 'ps'], { encoding: 'utf8' });
+  expect(wrong.status).toBe(1);
+  expect(wrong.stderr).toContain('internal error (a bug; please report it): a snapshot of validate started for ps');
+  // Global options first: the whole CLI's snapshot serves it, with the same answer.
+  expect(run(BIN, ['--log-level', 'error', 'validate', join(REPO, 'manifests')]).stdout).toMatch(/^valid: 3 files/);
+});
+
 test('a bare `--version` is answered without starting Node, as the snapshot and the modules answer it', () => {
   // No node on PATH: the launcher would fail to start it.
   for (const flag of ['--version', '-V']) expect(run(BIN, [flag], REPO, { PATH: dir })).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });

@@ -77,6 +77,6 @@ syncBuiltinESMExports();
 
 if (SELF_TEST) await import(BAD);
 const { warmUpForSnapshot } = await import(join(REPO, 'dist/cli/snapshot-warm-up.js'));
-await warmUpForSnapshot();
+await warmUpForSnapshot(null);
 process.env = realEnv;
 process.stdout.write(`${JSON.stringify(reads)}\n`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
@@ -92,5 +92,42 @@ describe('corral validate', () => {
     }
     const withField = report.diagnostics.filter((d: { field?: string }) => d.field);
     expect(withField.length).toBeGreaterThan(fixtures.length * 0.7);
+  });
+
+  test('files unchanged since `plan` come from the cache it keeps in the state root, read only; edited ones are parsed', () => {
+    const base = mkdtempSync(join(tmpdir(), 'corral-validate-cache-'));
+    const root = join(base, 'root');
+    const dir = join(base, 'm');
+    const cacheFile = join(root, 'cache', 'manifests.json');
+    const env = { CORRAL_ROOT: root, CORRAL_MANIFESTS: dir, CORRAL_CGROUP_PARENT: `corral-test-validate-${process.pid}` };
+    try {
+      mkdirSync(dir);
+      // A warning (a privileged container) that must come out the same from the cache.
+      const text = 'apiVersion: corral/v1\nkind: Container\nmetadata: {name: web}\nspec:\n  rootfs: {host: {}}\n  command: [/bin/true]\n  security: {privileged: true}\n';
+      writeFileSync(join(dir, 'web.yaml'), text);
+      const fresh = corral(['validate', '--output', 'json'], { env });
+      expect(fresh.code).toBe(0);
+      expect(existsSync(root)).toBe(false); // validate writes nothing, not even the state root
+      expect(corral(['plan'], { env }).code).toBe(0);
+      const kept = readFileSync(cacheFile, 'utf8');
+      expect(kept).toContain('web.yaml');
+      // The entry is what validate reads: mark its warning, and validate reports the mark.
+      const marked = kept.replace(/("summary":")([^"]*privileged)/, '$1(from the cache) $2');
+      expect(marked).not.toBe(kept);
+      writeFileSync(cacheFile, marked);
+      const cached = corral(['validate', '--output', 'json'], { env });
+      expect(cached.code).toBe(0);
+      const summaries = (r: { stdout: string }): string[] => (JSON.parse(r.stdout).diagnostics as Array<{ summary: string }>).map((d) => d.summary);
+      expect(summaries(cached).some((s) => s.startsWith('(from the cache) '))).toBe(true);
+      expect(summaries(cached).map((s) => s.replace('(from the cache) ', ''))).toEqual(summaries(fresh));
+      expect(readFileSync(cacheFile, 'utf8')).toBe(marked); // validate did not write it
+      // An edited file misses the cache: parsed again, and its error reported with its position.
+      writeFileSync(join(dir, 'web.yaml'), text.replace('/bin/true', '42: 42'));
+      const edited = corral(['validate', '--output', 'json'], { env });
+      expect(edited.code).toBe(1);
+      expect(summaries(edited).some((s) => s.startsWith('(from the cache)'))).toBe(false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

@@ -2,9 +2,13 @@
 
 import { Command } from 'commander';
 import { supportChecks } from '../../compose.js';
+import { buildId } from '../../inputs/build-id.js';
 import { directorySource, sourceFor } from '../../inputs/manifest-source.js';
 import { loadSchemaValidator } from '../../inputs/prebuilt-schema.js';
 import { loadManifestSet } from '../../manifest/manifest-set.js';
+import type { PersistedFiles } from '../../manifest/persisted-files.js';
+import { layout } from '../../state/layout.js';
+import { ManifestCacheFile } from '../../state/manifest-cache.js';
 import { contextFrom, outputFormat } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { countBySeverity, displayPath, plural, renderDiagnostic } from '../views/diagnostics.js';
@@ -23,7 +27,8 @@ export function validateCommand(): Command {
       const targets = paths.length > 0 ? paths : [ctx.manifestDir];
       const onIgnored = (path: string, reason: string) => ctx.logger.debug('ignored file', { path, reason });
       const source = paths.length > 0 ? await sourceFor(targets, onIgnored) : directorySource(ctx.manifestDir, onIgnored);
-      const set = await loadManifestSet(source, { validator: await loadSchemaValidator(), supports: supportChecks() });
+      const persisted = await readOnlyCache(ctx.root);
+      const set = await loadManifestSet(source, { validator: await loadSchemaValidator(), supports: supportChecks(), ...(persisted ? { persisted } : {}) });
       const { errors, warnings } = countBySeverity(set.diagnostics);
       const valid = errors === 0;
       if (format === 'json') {
@@ -49,4 +54,19 @@ export function validateCommand(): Command {
       }
       process.exitCode = valid ? EXIT.OK : EXIT.ERROR;
     });
+}
+
+/**
+ * The per-file results `plan` and `reconcile` keep in the state root (src/manifest/persisted-files.ts),
+ * for reading only: a file unchanged since then is not parsed and checked again (most of this
+ * command's time past Node's start), and nothing is written, so `validate` still changes nothing.
+ * Only clean files are kept there, so every problem still comes from the parser and the checks;
+ * results depend on the file alone, never on the host. No cache (no build id, no state root, not
+ * readable) is an empty one.
+ */
+async function readOnlyCache(root: string): Promise<PersistedFiles | undefined> {
+  const version = buildId();
+  if (version === null) return undefined;
+  const file = await ManifestCacheFile.open(layout(root).manifestCache, version);
+  return { version, get: (key) => file.get(key), set: () => undefined };
 }
