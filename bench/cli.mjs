@@ -6,7 +6,8 @@
 // `corral validate` of the bundled manifests (their results cached by the reconcile before, and
 // again with a state root that holds none), `corral plan` of 1,000 manifests whose containers
 // are not running, on a busybox root (the first run fills the manifest cache, the timed ones use it, as a
-// config-management run after the first would), each through bin/corral as a user runs it (the
+// config-management run after the first would) and `corral validate` of those 1,000 (cached
+// by that plan), each through bin/corral as a user runs it (the
 // startup snapshot) and through `node bin/corral` (modules one by one). Targets (issue 17):
 // --version and ps ≤ 1.5× node -e 0, validate ≤ 2×, plan of 1,000 unchanged < 500 ms.
 // Everything lives under a temp state root and its own cgroup parent, removed at the end.
@@ -74,6 +75,7 @@ try {
     measure(`${how} validate (bundled)`, file, [...pre, 'validate']);
     measure(`${how} validate (bundled, not cached)`, file, [...pre, 'validate'], { CORRAL_ROOT: join(base, 'never-planned') });
     measure(`${how} plan (${MANIFESTS} unchanged)`, file, [...pre, 'plan'], { CORRAL_MANIFESTS: many });
+    measure(`${how} validate (${MANIFESTS} unchanged)`, file, [...pre, 'validate'], { CORRAL_MANIFESTS: many });
   }
   console.log(`fresh process, wall time (ms), ${RUNS} runs each                median    p90   × node -e 0`);
   for (const [label, s] of table) console.log(`  ${label.padEnd(50)} ${s.median.toFixed(1).padStart(8)} ${s.p90.toFixed(1).padStart(6)} ${(s.median / floor.median).toFixed(2).padStart(8)}`);

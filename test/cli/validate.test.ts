@@ -94,7 +94,7 @@ describe('corral validate', () => {
     expect(withField.length).toBeGreaterThan(fixtures.length * 0.7);
   });
 
-  test('files unchanged since `plan` come from the cache it keeps in the state root, read only; edited ones are parsed', () => {
+  test('files unchanged since `plan` come from the cache it keeps in the state root, read only; edited ones are parsed, a heavy cache left unread', () => {
     const base = mkdtempSync(join(tmpdir(), 'corral-validate-cache-'));
     const root = join(base, 'root');
     const dir = join(base, 'm');
@@ -121,6 +121,13 @@ describe('corral validate', () => {
       expect(summaries(cached).some((s) => s.startsWith('(from the cache) '))).toBe(true);
       expect(summaries(cached).map((s) => s.replace('(from the cache) ', ''))).toEqual(summaries(fresh));
       expect(readFileSync(cacheFile, 'utf8')).toBe(marked); // validate did not write it
+      // A cache far heavier than the files asked about (other directories planned) costs more to
+      // read than it saves: left unread, and the file parsed.
+      const heavy = JSON.parse(marked) as { entries: unknown[] };
+      heavy.entries.unshift(['other', { diagnostics: [], docs: [], padding: 'x'.repeat(300_000) }]);
+      writeFileSync(cacheFile, JSON.stringify(heavy));
+      const skipped = corral(['validate', '--output', 'json'], { env });
+      expect(summaries(skipped)).toEqual(summaries(fresh));
       // An edited file misses the cache: parsed again, and its error reported with its position.
       writeFileSync(join(dir, 'web.yaml'), text.replace('/bin/true', '42: 42'));
       const edited = corral(['validate', '--output', 'json'], { env });
