@@ -13,9 +13,9 @@
 #
 # Exit status: the command's own, or 125 when the harness could not produce one (setup failed, the
 # VM did not boot, the command never reported back before --timeout). Never a silent success.
-# --retries N: when the guest's kernel dies under the command (a soft lockup, a panic), boot a
-# fresh VM and run the command again, up to N more times, saying so; never after a timeout or
-# once the command reported an exit code.
+# --retries N: when the guest's kernel locks up under the command (a soft lockup or an RCU stall
+# on its console; it then panics), boot a fresh VM and run the command again, up to N more times,
+# saying so; never after a timeout or once the command reported an exit code.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
