@@ -20,7 +20,19 @@ describe('corral CLI basics', () => {
     expect(r.stdout).toMatch(/^Usage: corral/);
   });
 
-  test('an unknown command or option is a usage error', () => {
+  test('`ps` over a state root never used lists nothing and creates nothing', () => {
+    const base = mkdtempSync(join(tmpdir(), 'corral-ps-fresh-'));
+    const root = join(base, 'root');
+    try {
+      expect(corral(['ps'], { env: { CORRAL_ROOT: root } })).toEqual({ code: 0, stdout: 'no containers\n', stderr: '' });
+      expect(corral(['ps', '-o', 'json'], { env: { CORRAL_ROOT: root } })).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
+      expect(existsSync(root)).toBe(false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+    test('an unknown command or option is a usage error', () => {
     expect(corral(['frobnicate']).code).toBe(1);
     const r = corral(['validate', '--output', 'yaml']);
     expect(r.code).toBe(1);

@@ -1,10 +1,12 @@
 // corral ps: the containers corral manages on this host, as the records and the kernel say.
 
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { formatDuration } from '../../manifest/duration.js';
 import { hostAddressText } from '../../manifest/ports.js';
 import { refresh } from '../../reconciler/plan/refresh.js';
 import type { PortMapping } from '../../manifest/spec.js';
+import { layout } from '../../state/layout.js';
 import type { ContainerRecord, ExitRecord } from '../../state/record.js';
 import { agentStatusPath, readAgentStatus } from '../../agent/status-file.js';
 import { contextFrom, outputFormat } from '../context.js';
@@ -77,6 +79,12 @@ export function psCommand(): Command {
     .action(async (opts: { output?: string }, command: Command) => {
       const ctx = contextFrom(command);
       const format = outputFormat(opts.output);
+      // A state root never used holds no container: said without making it (opening the host
+      // would create the root, its id and the state directory's disk reserve), since ps only reads.
+      if (!existsSync(layout(ctx.root).stateDir)) {
+        ctx.out(format === 'json' ? '[]' : renderPs([], ctx.style));
+        return;
+      }
       const host = await openHost(ctx, { observeOnly: true });
       const { loaded, actual } = await observe(host, 'light');
       const now = new Date();
