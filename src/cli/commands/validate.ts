@@ -79,9 +79,8 @@ async function readOnlyCache(root: string, listedBytes: number): Promise<Persist
   const size = await stat(path).then((s) => s.size, () => null);
   if (size === null || size > Math.max(CACHE_READ_FLOOR, CACHE_READ_RATIO * listedBytes)) return undefined;
   const version = buildId();
-  if (version === null) return undefined;
-  const file = await ManifestCacheFile.open(path, version);
-  return { version, get: (key) => file.get(key), set: () => undefined };
+  // What this run parses is added in memory only: nothing here calls save().
+  return version === null ? undefined : ManifestCacheFile.open(path, version);
 }
 
 const CACHE_READ_RATIO = 128;
