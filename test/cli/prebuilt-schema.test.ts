@@ -10,7 +10,7 @@ import { compileSchema } from '../../src/manifest/schema-compile.js';
 import { readSchema } from '../../src/inputs/schema.js';
 import { DEFAULT_LIMITS, loadManifestText } from '../../src/manifest/load.js';
 import { lazyLogger } from '../../src/cli/context.js';
-import { REPO } from '../support/cli.js';
+import { REPO, UNUSED_ROOT } from '../support/cli.js';
 
 type Check = ((value: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; params: unknown; schemaPath: string }> | null };
 
@@ -61,7 +61,8 @@ describe('the build-time schema check', () => {
       "const loaded = Object.keys(createRequire(import.meta.url).cache);",
       "console.error(JSON.stringify({ code, compiler: loaded.some((f) => f.includes('/ajv/dist/core.js')), winston: loaded.some((f) => f.includes('/node_modules/winston/')) }));",
     ].join('\n');
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    // A state root that does not exist: validate reads the results a root keeps, never the machine's.
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CORRAL_ROOT: UNUSED_ROOT } });
     expect(r.stdout).toMatch(/^valid:/);
     expect(JSON.parse(r.stderr)).toEqual({ code: 0, compiler: false, winston: false });
   });

@@ -1,7 +1,9 @@
 // `corral info` on this host: reads only, and tells the layout and each knob.
 
-import { existsSync } from 'node:fs';
-import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { Command } from 'commander';
 import { infoCommand, type InfoReport } from '../../../src/cli/commands/info.js';
 import { detectLayout } from '../../../src/drivers/cgroups/index.js';
@@ -24,6 +26,19 @@ async function run(args: string[]): Promise<string> {
 }
 
 describe('corral info', () => {
+  // A state root of the test's own, never created: `info` probes what a root allows (the idmapped
+  // overlay, the quotas) and keeps the answers in it, and the machine's root is not the test's.
+  let base: string;
+  const savedRoot = process.env['CORRAL_ROOT'];
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), 'corral-info-'));
+    process.env['CORRAL_ROOT'] = join(base, 'root');
+  });
+  afterAll(() => {
+    if (savedRoot === undefined) delete process.env['CORRAL_ROOT'];
+    else process.env['CORRAL_ROOT'] = savedRoot;
+    rmSync(base, { recursive: true, force: true });
+  });
   afterEach(() => {
     process.exitCode = undefined;
   });
@@ -38,6 +53,7 @@ describe('corral info', () => {
       expect(p.state).toBe('absent');
       expect(existsSync(p.dir)).toBe(false);
     }
+    expect(existsSync(process.env['CORRAL_ROOT']!)).toBe(false);
     for (const s of Object.values(report.cgroups.features)) expect(s.available ? s.via : s.reason).toEqual(expect.any(String));
     expect(report.host.kernel).toMatch(/^\d+\.\d+/);
   });
