@@ -3,6 +3,7 @@
 
 import { subidConfig } from '../state/subid-pool.js';
 import { cpus } from 'node:os';
+import { existsSync } from 'node:fs';
 import { createPorts, supportChecks } from '../compose.js';
 import { DEFAULT_PARENT_NAME } from '../drivers/cgroups/parent-name.js';
 import { directorySource } from '../inputs/manifest-source.js';
@@ -57,11 +58,16 @@ export function networkNamesFor(root: string, rootId: string): { bridge: string;
   return { bridge: `cr-${id}`, table: `corral_${id}` };
 }
 
-/** observeOnly: for commands that only look, which create no cgroup parent (src/compose.ts). */
+/**
+ * observeOnly: for commands that only look, which create no cgroup parent (src/compose.ts) and
+ * leave a state directory that exists as it is (StateStore's `readOnly`).
+ */
 export async function openHost(ctx: CliContext, { observeOnly = false } = {}): Promise<OpenHost> {
   const l = layout(ctx.root);
-  const store = new StateStore(l);
-  await store.init();
+  // A root never used is made even to look at it (`plan` there probes what the root allows).
+  const readOnly = observeOnly && existsSync(l.stateDir);
+  const store = new StateStore(l, { readOnly });
+  if (!readOnly) await store.init();
   const rootId = await ensureRootId(l);
   const cgroupParent = cgroupParentFor(ctx.root, rootId)!;
   return { layout: l, store, ports: await createPorts(l, ctx.logger, { cgroupParent, rootId, network: networkNamesFor(ctx.root, rootId), subid: subidConfig(process.env), observeOnly, store }), rootId, cgroupParent };

@@ -100,7 +100,12 @@ export class StateStore {
    */
   private lastRead: { readonly dir: string; readonly at: number; readonly loaded: LoadedState } | null = null;
 
-  constructor(readonly layout: Layout) {}
+  /**
+   * `readOnly`: a store for commands that only look (`ps`, `plan`, `inspect`, `state check`), on a
+   * state directory that exists: reading leaves the directory as it is, its stale temp files and
+   * its disk reserve being the next writer's to tend.
+   */
+  constructor(readonly layout: Layout, private readonly options: { readonly readOnly?: boolean } = {}) {}
 
   private get metaPath(): string {
     return join(this.layout.stateDir, 'meta.json');
@@ -164,7 +169,7 @@ export class StateStore {
   }
 
   private async loadAll(): Promise<LoadedState> {
-    await this.init();
+    if (this.options.readOnly !== true) await this.init();
     const diagnostics: Diagnostic[] = [];
     const records: ContainerRecord[] = [];
     let serial = 0;

@@ -32,7 +32,23 @@ describe('corral CLI basics', () => {
     }
   });
 
-    test('an unknown command or option is a usage error', () => {
+  test('`ps` over a state root in use changes nothing in its state directory', () => {
+    const base = mkdtempSync(join(tmpdir(), 'corral-ps-used-'));
+    const state = join(base, 'root', 'state');
+    // What a writer killed mid-write leaves: a temp file of a dead process (pid_max is below 2^22).
+    const stale = '.web.json.tmp-4194305-0a0b0c0d';
+    try {
+      mkdirSync(state, { recursive: true, mode: 0o700 });
+      writeFileSync(join(state, stale), '{');
+      for (let i = 0; i < 2; i++) expect(corral(['ps'], { env: { CORRAL_ROOT: join(base, 'root') } })).toEqual({ code: 0, stdout: 'no containers\n', stderr: '' });
+      // Neither the temp file removed nor the disk reserve written: the next writer tends both.
+      expect(readdirSync(state)).toEqual([stale]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  test('an unknown command or option is a usage error', () => {
     expect(corral(['frobnicate']).code).toBe(1);
     const r = corral(['validate', '--output', 'yaml']);
     expect(r.code).toBe(1);
