@@ -8,7 +8,8 @@
 // are not running, on a busybox root (the first run fills the manifest cache, the timed ones use it, as a
 // config-management run after the first would) and `corral validate` of those 1,000 (cached
 // by that plan), each through bin/corral as a user runs it (the
-// startup snapshot) and through `node bin/corral` (modules one by one). Targets (issue 17):
+// startup snapshot) and through `node bin/corral` (modules one by one); and the floor of the
+// first: Node started from the CLI's snapshot to print its version. Targets (issue 17):
 // --version and ps ≤ 1.5× node -e 0, validate ≤ 2×, plan of 1,000 unchanged < 500 ms.
 // Everything lives under a temp state root and its own cgroup parent, removed at the end.
 
@@ -63,6 +64,9 @@ try {
     writeFileSync(join(many, `c${i}.yaml`), `apiVersion: corral/v1\nkind: Container\nmetadata:\n  name: c${i}\n  labels: {bench: cli}\nspec:\n  rootfs: {path: ${rootfs}}\n  readOnlyRootfs: true\n  command: [/bin/sleep, "1000000"]\n  env: {N: "${i}"}\n  resources: {memory: 16Mi, pids: 16}\n`);
   }
   const floor = measure('node -e 0', process.execPath, ['-e', '0']);
+  // What any command started from the CLI's snapshot pays before its own work: Node, and the
+  // snapshot's heap deserialized (`--version` answered in Node rather than by bin/corral's shell).
+  measure('the CLI snapshot, no work (--version)', process.execPath, ['--snapshot-blob', join(REPO, 'dist/corral.blob'), '--', '--version']);
   spawnSync(BIN, ['reconcile', '--once'], { env, stdio: 'ignore' });
   for (const [how, file, pre] of [['bin/corral', BIN, []], ['node bin/corral', process.execPath, [BIN]]]) {
     measure(`${how} --version`, file, [...pre, '--version']);
