@@ -2,9 +2,10 @@
 // schema (kubernetes-models, pinned in package.json), and what it writes runs under Debian's
 // `podman kube play`: the same command, environment and memory limit, and the published port
 // answers on 127.0.0.1. podman runs inside a network namespace this test creates (its bridge, its
-// nftables rules and its port forwarding stay there), on a storage root of its own.
+// nftables rules and its port forwarding stay there) and a mount namespace of its own (its locks,
+// IPAM database and runtime state stay there), on a storage root of its own.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,16 +127,30 @@ const SCRIPT = 'echo kube-ok > /tmp/index.html; httpd -p 8080 -h /tmp; while :; 
   let netns = '';
   const hostRules = (): string => spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout ?? '';
   const netnsFiles = (): string[] => (existsSync('/run/netns') ? readdirSync('/run/netns').sort() : []);
+  /** What a root podman keeps outside its --root and --runroot, each path with its mtime. */
+  const MACHINE_PODMAN_STATE = ['/dev/shm/libpod_lock', '/run/containers', '/run/runc', '/run/libpod', '/var/lib/containers', '/etc/containers/networks'];
+  const machinePodmanState = (): string => spawnSync('find', [...MACHINE_PODMAN_STATE.filter((p) => existsSync(p)), '-maxdepth', '2', '-printf', '%p %T@\\n'], { encoding: 'utf8' }).stdout ?? '';
+  let podmanStateBefore = '';
+  /**
+   * podman's lock segment (/dev/shm/libpod_lock), its IPAM database (/run/containers/networks)
+   * and runc's state (/run/runc) are the machine's, whatever --root says: this test's podman runs
+   * in a mount namespace of its own, tmpfs over /run, /dev/shm and /var/lib (as bench/lib/podman.mjs
+   * does), held by this process.
+   */
+  let holder: ChildProcess | null = null;
   /** The pods and containers this test made: their cgroups are removed at the end. */
   const ids = new Set<string>();
   let rulesBefore = '';
   let netnsBefore: string[] = [];
 
-  /** podman on this test's storage, in this test's network namespace. */
+  /** podman on this test's storage, in this test's network and mount namespaces. */
+  const podmanArgv = (args: readonly string[]): string[] => [
+    `--mount=/proc/${holder!.pid}/ns/mnt`, `--net=${netns}`, 'podman', '--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--tmpdir', join(work, 'tmp'),
+    '--network-config-dir', join(work, 'networks'), ...args,
+  ];
+  const podmanEnv = (): NodeJS.ProcessEnv => ({ ...process.env, CONTAINERS_CONF: join(work, 'containers.conf') });
   const podman = (args: readonly string[], check = true): string => {
-    const r = spawnSync('nsenter', [`--net=${netns}`, 'podman', '--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--tmpdir', join(work, 'tmp'), ...args], {
-      encoding: 'utf8', timeout: 120_000, env: { ...process.env, CONTAINERS_CONF: join(work, 'containers.conf') },
-    });
+    const r = spawnSync('nsenter', podmanArgv(args), { encoding: 'utf8', timeout: 120_000, env: podmanEnv() });
     if (check && r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
@@ -158,11 +173,12 @@ const SCRIPT = 'echo kube-ok > /tmp/index.html; httpd -p 8080 -h /tmp; while :; 
   };
   const state = (container: string): string => podman(['inspect', container, '--format', '{{.State.Status}} {{.State.ExitCode}}'], false).trim();
 
-  beforeAll(() => {
+  beforeAll(async () => {
     rulesBefore = hostRules();
     netnsBefore = netnsFiles();
+    podmanStateBefore = machinePodmanState();
     work = mkdtempSync(join(tmpdir(), 'corral-kube-podman-'));
-    for (const d of ['storage', 'run', 'tmp', 'manifests']) mkdirSync(join(work, d));
+    for (const d of ['storage', 'run', 'tmp', 'networks', 'manifests']) mkdirSync(join(work, d));
     // runc: crun refuses this host's hybrid cgroup layout. Limits no higher than this process's:
     // podman's defaults for root (1048576 files, 4194304 processes) need CAP_SYS_RESOURCE.
     writeFileSync(join(work, 'containers.conf'), [
@@ -173,20 +189,30 @@ const SCRIPT = 'echo kube-ok > /tmp/index.html; httpd -p 8080 -h /tmp; while :; 
     writeFileSync(netns, '');
     execFileSync('unshare', [`--net=${netns}`, 'true']);
     inNetns(['ip', 'link', 'set', 'lo', 'up']);
+    const ready = join(work, 'mounts-ready');
+    holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+      `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /var/lib && touch ${ready} && exec sleep 1000000`], { stdio: 'ignore' });
+    await until('podman\'s private mount namespace', () => existsSync(ready), 10_000);
     const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
     const tar = spawnSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
-    const imported = spawnSync('nsenter', [`--net=${netns}`, 'podman', '--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--tmpdir', join(work, 'tmp'), 'import', '--change', 'ENV=PATH=/bin:/sbin:/usr/bin:/usr/sbin', '-', TEST_IMAGE], {
-      input: tar.stdout, env: { ...process.env, CONTAINERS_CONF: join(work, 'containers.conf') },
-    });
+    const imported = spawnSync('nsenter', podmanArgv(['import', '--change', 'ENV=PATH=/bin:/sbin:/usr/bin:/usr/sbin', '-', TEST_IMAGE]), { input: tar.stdout, env: podmanEnv() });
     if (imported.status !== 0) throw new Error(`podman import: ${imported.stderr}`);
     // The bundled manifests run on the host's programs (`rootfs: {host: {}}`); busybox has them all.
     podman(['tag', TEST_IMAGE, 'localhost/corral-host-rootfs:latest']);
   }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     if (work === '') return;
-    noteIds();
-    for (const args of [['pod', 'rm', '-af', '-t', '0'], ['rm', '-af', '-t', '0'], ['volume', 'rm', '-af'], ['rmi', '-af']]) podman(args, false);
+    if (holder !== null) {
+      noteIds();
+      for (const args of [['pod', 'rm', '-af', '-t', '0'], ['rm', '-af', '-t', '0'], ['volume', 'rm', '-af'], ['rmi', '-af']]) podman(args, false);
+      const held = holder;
+      if (held.exitCode === null && held.signalCode === null) {
+        const gone = new Promise((resolve) => held.once('exit', resolve));
+        held.kill('SIGKILL');
+        await gone;
+      }
+    }
     unmountUnder(work);
     spawnSync('umount', ['-l', netns]);
     removePodmanCgroups([...ids]);
@@ -233,8 +259,9 @@ const SCRIPT = 'echo kube-ok > /tmp/index.html; httpd -p 8080 -h /tmp; while :; 
     }
   }, 180_000);
 
-  test('the host\'s nftables and network namespaces are as they were (podman worked in the test\'s namespace)', () => {
+  test('the host\'s nftables, network namespaces and podman state are as they were (podman worked in the test\'s namespaces)', () => {
     expect(hostRules()).toBe(rulesBefore);
     expect(netnsFiles()).toEqual(netnsBefore);
+    expect(machinePodmanState()).toBe(podmanStateBefore);
   });
 });
