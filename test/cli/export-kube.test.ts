@@ -128,14 +128,14 @@ const SCRIPT = 'echo kube-ok > /tmp/index.html; httpd -p 8080 -h /tmp; while :; 
   const hostRules = (): string => spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout ?? '';
   const netnsFiles = (): string[] => (existsSync('/run/netns') ? readdirSync('/run/netns').sort() : []);
   /** What a root podman keeps outside its --root and --runroot, each path with its mtime. */
-  const MACHINE_PODMAN_STATE = ['/dev/shm/libpod_lock', '/run/containers', '/run/runc', '/run/libpod', '/var/lib/containers', '/etc/containers/networks'];
+  const MACHINE_PODMAN_STATE = ['/dev/shm/libpod_lock', '/run/containers', '/run/runc', '/run/libpod', '/var/lib/containers', '/var/tmp', '/etc/containers/networks'];
   const machinePodmanState = (): string => spawnSync('find', [...MACHINE_PODMAN_STATE.filter((p) => existsSync(p)), '-maxdepth', '2', '-printf', '%p %T@\\n'], { encoding: 'utf8' }).stdout ?? '';
   let podmanStateBefore = '';
   /**
-   * podman's lock segment (/dev/shm/libpod_lock), its IPAM database (/run/containers/networks)
-   * and runc's state (/run/runc) are the machine's, whatever --root says: this test's podman runs
-   * in a mount namespace of its own, tmpfs over /run, /dev/shm and /var/lib (as bench/lib/podman.mjs
-   * does), held by this process.
+   * podman's lock segment (/dev/shm/libpod_lock), its IPAM database (/run/containers/networks),
+   * runc's state (/run/runc) and the temp files of an import (/var/tmp) are the machine's, whatever
+   * --root says: this test's podman runs in a mount namespace of its own, tmpfs over /run, /dev/shm,
+   * /var/lib and /var/tmp (as bench/lib/podman.mjs does), held by this process.
    */
   let holder: ChildProcess | null = null;
   /** The pods and containers this test made: their cgroups are removed at the end. */
@@ -191,7 +191,7 @@ const SCRIPT = 'echo kube-ok > /tmp/index.html; httpd -p 8080 -h /tmp; while :; 
     inNetns(['ip', 'link', 'set', 'lo', 'up']);
     const ready = join(work, 'mounts-ready');
     holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
-      `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /var/lib && touch ${ready} && exec sleep 1000000`], { stdio: 'ignore' });
+      `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /var/lib && mount -t tmpfs tmpfs /var/tmp && touch ${ready} && exec sleep 1000000`], { stdio: 'ignore' });
     await until('podman\'s private mount namespace', () => existsSync(ready), 10_000);
     const rootfs = buildBusyboxRootfs(join(work, 'rootfs'));
     const tar = spawnSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });

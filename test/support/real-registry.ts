@@ -197,7 +197,10 @@ export async function startRegistry(auth: RegistryAuth = 'none'): Promise<RealRe
     host,
     push(layoutDir, ref, target) {
       const creds = auth === 'none' ? [] : ['--dest-creds', `${USER}:${PASSWORD}`];
-      execFileSync(SKOPEO_BIN, ['copy', '--all', '--quiet', '--insecure-policy', '--dest-tls-verify=false', ...creds, `oci:${layoutDir}:${ref}`, `docker://${host}/${target}`], { stdio: 'pipe' });
+      // skopeo as root keeps a blob-info cache in /var/lib/containers/cache, the machine's podman's
+      // and skopeo's: it runs with a tmpfs of its own over /var/lib.
+      execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs /var/lib && exec "$0" "$@"',
+        SKOPEO_BIN, 'copy', '--all', '--quiet', '--insecure-policy', '--dest-tls-verify=false', ...creds, `oci:${layoutDir}:${ref}`, `docker://${host}/${target}`], { stdio: 'pipe' });
     },
     async stop() {
       if (child.exitCode === null) {
