@@ -87,7 +87,14 @@ const root = requireRoot();
       watched = [launcher, monitor, first].flatMap((pid) => (pid === undefined ? [] : [{ pid, startTime: procStat(pid)!.startTime }]));
 
       agent.kill('SIGKILL');
-      // Were the monitor still there, this would let it go on and place the container.
+      // The launcher's exit sends the monitor its parent-death SIGKILL (the kernel does so before
+      // the launcher turns zombie). Only then is the monitor let go on: were it still alive, it
+      // would place the container. Sent before that, SIGCONT races the chain of parent deaths,
+      // which a running monitor can win for its first millisecond or so (placing the container,
+      // then being killed, leaves the container's process in the cgroup: CI72); no later run can
+      // start within that time, and test/reconciler/crash.test.ts shows one cleans up after it.
+      const launcherEnded = (): boolean => watched.filter((w) => w.pid === launcher).every((w) => ended(w.pid, w.startTime));
+      await until('the launcher to end', () => (launcherEnded() ? true : undefined), 3000).catch(() => false);
       try { process.kill(monitor, 'SIGCONT'); } catch { /* already gone */ }
       await until('the launcher, the monitor and the first process to end', () => (watched.every((w) => ended(w.pid, w.startTime)) ? true : undefined), 3000).catch(() => false);
       await sleep(200);
