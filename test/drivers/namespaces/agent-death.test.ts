@@ -90,9 +90,9 @@ const root = requireRoot();
       // The launcher's exit sends the monitor its parent-death SIGKILL (the kernel does so before
       // the launcher turns zombie). Only then is the monitor let go on: were it still alive, it
       // would place the container. Sent before that, SIGCONT races the chain of parent deaths,
-      // which a running monitor can win for its first millisecond or so (placing the container,
-      // then being killed, leaves the container's process in the cgroup: CI72); no later run can
-      // start within that time, and test/reconciler/crash.test.ts shows one cleans up after it.
+      // which a running monitor can win in its first milliseconds (it places the container, is
+      // killed, and the container's process stays in the cgroup: seen under load). No later run
+      // starts that soon, and test/reconciler/crash.test.ts shows one cleans up after it.
       const launcherEnded = (): boolean => watched.filter((w) => w.pid === launcher).every((w) => ended(w.pid, w.startTime));
       await until('the launcher to end', () => (launcherEnded() ? true : undefined), 3000).catch(() => false);
       try { process.kill(monitor, 'SIGCONT'); } catch { /* already gone */ }
