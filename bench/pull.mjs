@@ -22,7 +22,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +32,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { pullImage } from '../dist/drivers/overlay/images/registry/pull.js';
 import { parseReference, storeNameOf } from '../dist/manifest/image-reference.js';
+import { privateMounts } from './lib/host.mjs';
 import { emitResult } from './lib/result.mjs';
 
 const RUNS = Number(process.argv[2] ?? 5);
@@ -106,21 +107,11 @@ const run = (cmd, args, env = {}) => {
 const du = (dir) => Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]);
 const stats = (xs) => { const s = [...xs].sort((x, y) => x - y); const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))]; return { median: q(0.5), p90: q(0.9) }; };
 
-/**
- * skopeo as root keeps a blob-info cache in /var/lib/containers/cache, the machine's podman's and
- * skopeo's: it runs in a mount namespace of the bench's with a tmpfs over /var/lib, entered with
- * nsenter (~1 ms more than starting skopeo alone).
- */
-async function privateVarLib() {
-  const ready = join(tmp, 'varlib-ready');
-  const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /var/lib && touch ${ready} && exec sleep 1000000`], { stdio: 'ignore' });
-  for (let i = 0; i < 200 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!existsSync(ready)) throw new Error('the private mount namespace for skopeo did not come up');
-  return { enter: `--mount=/proc/${holder.pid}/ns/mnt`, stop: () => holder.kill('SIGKILL') };
-}
-
-const varLib = await privateVarLib();
-const skopeo = (args) => run('nsenter', [varLib.enter, 'skopeo', ...args]);
+// skopeo as root keeps a blob-info cache in /var/lib/containers/cache, the machine's podman's and
+// skopeo's: it runs in a mount namespace of the bench's, entered with nsenter (~1 ms more than
+// starting skopeo alone).
+const varLib = await privateMounts({ dir: tmp, tmpfs: ['/var/lib'], what: 'skopeo' });
+const skopeo = (args) => run('nsenter', [...varLib.enter, 'skopeo', ...args]);
 let registry = null;
 try {
   registry = await startRegistry();
@@ -200,7 +191,7 @@ try {
   const f = stats(floor.inflate);
   const n = stats(floor.nodeStart);
   console.log(`floor of a pull that unpacks the layers or checks their diff_ids (skopeo's copy does neither: it inflates nothing)`);
-  console.log(`  ${`inflating the ${layerBlobs.length} layers alone (zlib), ${width} at a time`.padEnd(38)} ${f.median.toFixed(0).padStart(6)} ${f.p90.toFixed(0).padStart(8)}`);
+  console.log(`  ${`${layerBlobs.length} layers inflated (zlib), ${width} at a time`.padEnd(38)} ${f.median.toFixed(0).padStart(6)} ${f.p90.toFixed(0).padStart(8)}`);
   console.log(`  ${'node -e 0'.padEnd(38)} ${n.median.toFixed(0).padStart(6)} ${n.p90.toFixed(0).padStart(8)}`);
   resultRows.push({ tool: 'zlib', metric: `inflate the layers, ${width} at a time`, ...f, n: RUNS }, { tool: 'node -e 0', metric: 'start', ...n, n: RUNS });
   const c = stats(times.corral).median;

@@ -1,10 +1,12 @@
 // Host chores the benches share: Debian packages a bench needs, the busybox root every runtime is
-// given, and removing a cgroup tree a bench made for a peer (corral removes its own through its
-// cgroups driver; crun and podman leave their parents behind).
+// given, removing a cgroup tree a bench made for a peer (corral removes its own through its
+// cgroups driver; crun and podman leave their parents behind), and a mount namespace that keeps a
+// peer's state off the machine's.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const installed = (p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed');
 
@@ -41,4 +43,23 @@ export function removeCgroupTree(name) {
     }
     for (const d of dirs.reverse()) try { rmdirSync(d); } catch { /* busy or gone */ }
   }
+}
+
+/**
+ * A mount namespace of the bench's, held by a helper process until stop(): tmpfs over each of
+ * `tmpfs` (where a tool run as root keeps state whatever its --root says: podman's lock segment
+ * and runtime dirs, skopeo's blob-info cache), after the shell lines `before`, inside network
+ * namespace `netns` when given. `enter`: nsenter's options for a command to run there.
+ */
+export async function privateMounts({ dir, tmpfs, before = [], netns = null, what }) {
+  const ready = join(dir, 'mounts-ready');
+  const script = ['set -e', ...before, ...tmpfs.map((path) => `mount -t tmpfs tmpfs ${path}`), `touch ${ready}`, 'exec sleep 1000000'].join('\n');
+  const unshare = ['unshare', '--mount', '--propagation', 'private', 'bash', '-c', script];
+  const helper = netns ? spawn('nsenter', [`--net=${netns}`, ...unshare], { stdio: 'ignore' }) : spawn(unshare[0], unshare.slice(1), { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !existsSync(ready); i++) await sleep(20);
+  if (!existsSync(ready)) {
+    helper.kill('SIGKILL');
+    throw new Error(`the private mount namespace for ${what} did not come up`);
+  }
+  return { helper, enter: [`--mount=/proc/${helper.pid}/ns/mnt`, ...(netns ? [`--net=${netns}`] : [])], stop: () => helper.kill('SIGKILL') };
 }

@@ -6,33 +6,21 @@
 // does). Root here may not raise rlimits (no CAP_SYS_RESOURCE): `runArgs` lowers podman's defaults
 // to what it may set, and puts containers under the bench's cgroup parent.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { privateMounts } from './host.mjs';
 
 /** Starts the helper; returns what runs podman inside it. */
 export async function privatePodman({ dir, netns = null, cgroupParent }) {
   for (const d of ['root', 'run', 'tmp', 'net', 'vartmp']) mkdirSync(join(dir, d), { recursive: true });
   const empty = join(dir, 'empty');
   writeFileSync(empty, '');
-  const ready = join(dir, 'ready');
-  const script = [
-    'set -e',
-    `if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers; fi`,
-    'mount -t tmpfs tmpfs /run', 'mount -t tmpfs tmpfs /dev/shm', 'mount -t tmpfs tmpfs /var/lib',
-    `touch ${ready}`, 'exec sleep 1000000',
-  ].join('\n');
-  const unshare = ['unshare', '--mount', '--propagation', 'private', 'bash', '-c', script];
-  const helper = netns ? spawn('nsenter', [`--net=${netns}`, ...unshare], { stdio: 'ignore' }) : spawn(unshare[0], unshare.slice(1), { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !existsSync(ready); i++) await sleep(20);
-  if (!existsSync(ready)) {
-    helper.kill('SIGKILL');
-    throw new Error('the private mount namespace for podman did not come up');
-  }
-
-  const enter = [`--mount=/proc/${helper.pid}/ns/mnt`, ...(netns ? [`--net=${netns}`] : [])];
+  const { helper, enter } = await privateMounts({
+    dir, netns, what: 'podman', tmpfs: ['/run', '/dev/shm', '/var/lib'],
+    before: [`if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers; fi`],
+  });
   const global = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'), '--network-config-dir', join(dir, 'net'),
     '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--storage-driver', 'overlay'];
   const env = { ...process.env, TMPDIR: join(dir, 'vartmp') };
